@@ -1,0 +1,34 @@
+# haicpred: HCC response to hepatic arterial infusion chemotherapy (HAIC).
+# Stages live in workflow/rules/; logic lives in the haicpred package (src/haicpred).
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/genomics.smk"
+include: "workflow/rules/tables.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/model.smk"
+include: "workflow/rules/report.smk"
+
+
+report: "workflow/report/workflow.rst"
+
+
+localrules:
+    all,
+
+
+rule all:
+    default_target: True
+    input:
+        "results/features/feature_matrix.tsv",
+        "results/features/feature_dictionary.tsv",
+        "results/model/metrics.tsv",
+        "results/model/oof_predictions.tsv",
+        "results/report/report.html",

@@ -1,0 +1,167 @@
+"""Blood biomarkers: canonical units, baseline values, and the first derived indices.
+
+Conversion factors turn a value in an accepted unit into the analyte's canonical unit
+(canonical = factor * reported). Sources: standard SI conversions (bilirubin 17.1 umol/L per
+mg/dL; cholesterol 38.67 mg/dL per mmol/L); AFP IU/mL -> ng/mL is assay-dependent and
+configurable (default 1.21, background.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import Problem, raise_if_any
+from .validation import read_and_validate
+
+BIOMARKER_COLUMNS = ["sample_id", "analyte", "value", "unit", "timepoint"]
+AFP_IU_TO_NG_DEFAULT = 1.21
+AFP_CUTOFF_DEFAULT = 400.0  # ng/mL; some studies use 1000 (background.md)
+ALBI_GRADE_CUTS = (-2.60, -1.39)  # grade 1 <= -2.60 < grade 2 <= -1.39 < grade 3
+
+_COUNT_UNITS = {"10^9/L": 1.0, "10^3/uL": 1.0, "/uL": 1e-3}
+
+
+@dataclass(frozen=True)
+class Analyte:
+    canonical_unit: str
+    units: dict[str, float]  # accepted unit -> factor to the canonical unit
+    description: str
+    upper_limit: float  # above this (in canonical units) the value is physiologically impossible
+
+
+def analyte_table(afp_iu_to_ng: float = AFP_IU_TO_NG_DEFAULT) -> dict[str, Analyte]:
+    return {
+        "afp": Analyte("ng/mL", {"ng/mL": 1.0, "ug/L": 1.0, "IU/mL": afp_iu_to_ng},
+                       "alpha-fetoprotein", 1e7),
+        "afp_l3": Analyte("%", {"%": 1.0}, "AFP-L3 fraction of total AFP", 100.0),
+        "dcp": Analyte("mAU/mL", {"mAU/mL": 1.0}, "des-gamma-carboxy prothrombin (PIVKA-II)",
+                       1e7),
+        "albumin": Analyte("g/L", {"g/L": 1.0, "g/dL": 10.0}, "serum albumin", 80.0),
+        "bilirubin": Analyte("umol/L", {"umol/L": 1.0, "mg/dL": 17.1}, "total bilirubin", 1500.0),
+        "ast": Analyte("U/L", {"U/L": 1.0, "IU/L": 1.0}, "aspartate aminotransferase", 1e5),
+        "alt": Analyte("U/L", {"U/L": 1.0, "IU/L": 1.0}, "alanine aminotransferase", 1e5),
+        "ggt": Analyte("U/L", {"U/L": 1.0, "IU/L": 1.0}, "gamma-glutamyl transferase", 1e5),
+        "inr": Analyte("ratio", {"ratio": 1.0, "INR": 1.0}, "international normalised ratio",
+                       20.0),
+        "platelets": Analyte("10^9/L", _COUNT_UNITS, "platelet count", 5000.0),
+        "neutrophils": Analyte("10^9/L", _COUNT_UNITS, "neutrophil count", 500.0),
+        "lymphocytes": Analyte("10^9/L", _COUNT_UNITS, "lymphocyte count", 500.0),
+        "monocytes": Analyte("10^9/L", _COUNT_UNITS, "monocyte count", 500.0),
+        "crp": Analyte("mg/L", {"mg/L": 1.0, "mg/dL": 10.0}, "C-reactive protein", 1000.0),
+        "cholesterol": Analyte("mmol/L", {"mmol/L": 1.0, "mg/dL": 1 / 38.67},
+                               "total cholesterol", 100.0),
+        "vegf": Analyte("pg/mL", {"pg/mL": 1.0}, "vascular endothelial growth factor", 1e6),
+        "transferrin": Analyte("mg/dL", {"mg/dL": 1.0, "g/L": 100.0}, "serum transferrin",
+                               2000.0),
+    }
+
+
+def normalise_units(table: pd.DataFrame, file: str,
+                    afp_iu_to_ng: float = AFP_IU_TO_NG_DEFAULT) -> pd.DataFrame:
+    """Long table with `value` converted to canonical units; every bad row reported at once."""
+    analytes = analyte_table(afp_iu_to_ng)
+    problems: list[Problem] = []
+    rows = pd.Series(np.arange(1, len(table) + 1), index=table.index)
+
+    unknown = ~table["analyte"].isin(list(analytes))
+    for analyte in table.loc[unknown, "analyte"].dropna().unique():
+        where = _rows(rows[table["analyte"] == analyte])
+        problems.append(Problem(file, where, f"unknown analyte {analyte!r}",
+                                f"use one of: {', '.join(analytes)}"))
+
+    known = table[~unknown].copy()
+    factor = pd.Series(np.nan, index=known.index)
+    for name, analyte in analytes.items():
+        mine = known["analyte"] == name
+        factor[mine] = known.loc[mine, "unit"].map(analyte.units)
+        for unit in known.loc[mine & factor.isna(), "unit"].unique():
+            where = _rows(rows[known.index[mine & (known["unit"] == unit)]])
+            problems.append(Problem(file, where, f"unit {unit!r} is not accepted for {name}",
+                                    f"accepted units: {', '.join(analyte.units)}"))
+    known["value"] = known["value"].astype(float) * factor
+    known["unit"] = known["analyte"].map(lambda a: analytes[a].canonical_unit)
+
+    upper = known["analyte"].map(lambda a: analytes[a].upper_limit)
+    impossible = (known["value"] < 0) | (known["value"] > upper)
+    for index in known.index[impossible]:
+        row = known.loc[index]
+        problems.append(Problem(
+            file, f"row {rows[index]} (sample {row['sample_id']})",
+            f"{row['analyte']} = {table.loc[index, 'value']} {table.loc[index, 'unit']} is "
+            "physiologically impossible",
+            "check the value and its unit"))
+
+    duplicated = known.duplicated(["sample_id", "analyte", "timepoint"], keep=False)
+    for (sample_id, analyte, timepoint), group in known[duplicated].groupby(
+            ["sample_id", "analyte", "timepoint"], sort=True):
+        problems.append(Problem(file, f"{_rows(rows[group.index])} (sample {sample_id})",
+                                f"{analyte} at {timepoint} is given more than once",
+                                "keep one measurement per sample, analyte and timepoint"))
+    raise_if_any(problems)
+    return known
+
+
+def _rows(numbers: pd.Series, shown: int = 10) -> str:
+    values = [str(n) for n in numbers]
+    text = ", ".join(values[:shown]) + (f" and {len(values) - shown} more" if len(values) > shown
+                                        else "")
+    return ("row " if len(values) == 1 else "rows ") + text
+
+
+def albi_score(bilirubin_umol_l, albumin_g_l):
+    """ALBI = 0.66 * log10(bilirubin, umol/L) - 0.085 * albumin (g/L) (Johnson 2015)."""
+    return 0.66 * np.log10(bilirubin_umol_l) - 0.085 * albumin_g_l
+
+
+def albi_grade(score):
+    score = pd.Series(score, dtype=float)
+    grade = pd.Series(np.where(score <= ALBI_GRADE_CUTS[0], 1,
+                               np.where(score <= ALBI_GRADE_CUTS[1], 2, 3)), index=score.index)
+    return grade.where(score.notna()).astype("Int64")
+
+
+def baseline_biomarkers(table: pd.DataFrame, file: str,
+                        afp_iu_to_ng: float = AFP_IU_TO_NG_DEFAULT,
+                        afp_cutoff: float = AFP_CUTOFF_DEFAULT) -> pd.DataFrame:
+    """One row per sample: baseline values in canonical units plus derived indices.
+
+    Only `timepoint == baseline` feeds these features: post-treatment values must never reach
+    a pre-treatment model.
+    """
+    canonical = normalise_units(table, file, afp_iu_to_ng)
+    baseline = canonical[canonical["timepoint"] == "baseline"]
+    wide = baseline.pivot(index="sample_id", columns="analyte", values="value")
+    wide = wide.reindex(columns=list(analyte_table()))
+    wide.columns.name = None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wide["log10_afp"] = np.log10(wide["afp"].where(wide["afp"] > 0))
+        wide["afp_ge_400"] = (wide["afp"] >= afp_cutoff).astype("Int64").where(wide["afp"].notna())
+        wide["albi_score"] = albi_score(wide["bilirubin"].where(wide["bilirubin"] > 0),
+                                        wide["albumin"])
+        wide["albi_grade"] = albi_grade(wide["albi_score"])
+        nlr = wide["neutrophils"] / wide["lymphocytes"]
+        wide["nlr"] = nlr.where(np.isfinite(nlr))
+    return wide.sort_index().reset_index()
+
+
+def biomarker_dictionary(afp_cutoff: float = AFP_CUTOFF_DEFAULT) -> pd.DataFrame:
+    rows = [(name, "biomarker", a.canonical_unit, f"baseline {a.description}")
+            for name, a in analyte_table().items()]
+    rows += [
+        ("log10_afp", "derived", "log10 ng/mL", "log10 of baseline AFP"),
+        ("afp_ge_400", "derived", "0/1", f"baseline AFP >= {afp_cutoff:g} ng/mL"),
+        ("albi_score", "derived", "score",
+         "ALBI = 0.66*log10(bilirubin umol/L) - 0.085*albumin g/L"),
+        ("albi_grade", "derived", "1-3", "ALBI grade: 1 <= -2.60 < 2 <= -1.39 < 3"),
+        ("nlr", "derived", "ratio", "neutrophil-to-lymphocyte ratio (baseline)"),
+    ]
+    return pd.DataFrame(rows, columns=["feature", "modality", "unit", "description"])
+
+
+def read_biomarkers(path) -> pd.DataFrame:
+    df, problems = read_and_validate(path, "biomarkers", BIOMARKER_COLUMNS)
+    raise_if_any(problems)
+    return df

@@ -1,0 +1,85 @@
+"""Command-line interface: `haicpred --help`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import InputError
+
+REPO_RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+
+
+def _simulate(args: argparse.Namespace) -> None:
+    from .simulate import simulate_cohort
+
+    simulate_cohort(n_patients=args.n_patients, n_batches=args.n_batches, seed=args.seed,
+                    out_dir=args.out, panel_path=args.panel, snps_path=args.snps)
+    print(f"simulated {args.n_patients} patients in {args.n_batches} batch(es) into {args.out}")
+
+
+def _validate(args: argparse.Namespace) -> None:
+    from .cohort import cohort_problems, load_config
+
+    config = load_config(args.config)
+    problems = cohort_problems(config, base=Path(args.config).resolve().parents[1])
+    if problems:
+        raise InputError(problems)
+    print("all inputs are valid")
+
+
+def _score(args: argparse.Namespace) -> None:
+    from .model import load_model, score
+    from .tables import read_tsv, write_tsv
+
+    model, metadata = load_model(args.model, args.metadata)
+    matrix = read_tsv(args.matrix)
+    write_tsv(score(matrix, model, metadata), args.out)
+    print(f"scored {len(matrix)} samples into {args.out}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="haicpred",
+        description="Predict HCC response to hepatic arterial infusion chemotherapy (HAIC). "
+                    "The full pipeline runs with `snakemake --cores N`; these commands are its "
+                    "building blocks.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    simulate = commands.add_parser("simulate", help="write a simulated HAIC cohort in the "
+                                   "pipeline's input formats, with known planted effects")
+    simulate.add_argument("--n-patients", type=int, default=300)
+    simulate.add_argument("--n-batches", type=int, default=3)
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument("--out", required=True, help="output folder (must not exist yet)")
+    simulate.add_argument("--panel", default=str(REPO_RESOURCES / "panel_GRCh38.tsv"))
+    simulate.add_argument("--snps", default=str(REPO_RESOURCES / "snps_GRCh38.tsv"))
+    simulate.set_defaults(func=_simulate)
+
+    validate = commands.add_parser("validate", help="check a cohort's sample sheet and tables "
+                                   "against the input contract and list every problem")
+    validate.add_argument("--config", default="config/config.yaml")
+    validate.set_defaults(func=_validate)
+
+    score_cmd = commands.add_parser("score", help="score a feature matrix with a frozen model")
+    score_cmd.add_argument("--model", required=True, help="xgboost_model.json")
+    score_cmd.add_argument("--metadata", required=True, help="model_metadata.json")
+    score_cmd.add_argument("--matrix", required=True, help="feature_matrix.tsv")
+    score_cmd.add_argument("--out", required=True, help="predictions TSV to write")
+    score_cmd.set_defaults(func=_score)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except InputError as error:
+        print(f"haicpred: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

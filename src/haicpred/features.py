@@ -1,0 +1,115 @@
+"""Join every modality into one feature matrix (one row per sample in the sheet)."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from . import biomarkers as bm
+from . import clinical as cl
+from . import radiomics as rad
+from .errors import Problem, raise_if_any
+from .tables import read_tsv
+
+DICTIONARY_COLUMNS = ["feature", "modality", "unit", "description"]
+
+
+def sample_id_problems(sheet_ids: pd.Series, tables: dict[str, pd.Series],
+                       must_cover: tuple[str, ...] = ()) -> list[Problem]:
+    """Every table row must belong to a sheet sample (else it would be silently dropped), and
+    the tables in `must_cover` must have a row for every sheet sample."""
+    known = set(sheet_ids)
+    problems = []
+    for file, ids in tables.items():
+        unknown = sorted(set(ids.dropna()) - known)
+        if unknown:
+            shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more"
+                                               if len(unknown) > 10 else "")
+            problems.append(Problem(file, f"sample(s) {shown}", "not in the sample sheet",
+                                    "add them to the sample sheet or remove their rows"))
+        if file in must_cover:
+            absent = sorted(known - set(ids.dropna()))
+            if absent:
+                shown = ", ".join(absent[:10]) + (f" and {len(absent) - 10} more"
+                                                  if len(absent) > 10 else "")
+                problems.append(Problem(file, f"sample(s) {shown}", "have no row",
+                                        "add a row per sample (cells may be empty)"))
+    return problems
+
+
+def genomic_dictionary(mutations: pd.DataFrame, genotypes: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for column in mutations.columns[1:]:
+        if match := re.fullmatch(r"(.+)_mutated", column):
+            rows.append((column, "mutation", "0/1",
+                         f"{match[1]} carries a protein-altering somatic mutation (PASS, VAF and "
+                         "depth above the configured minimums)"))
+        elif match := re.fullmatch(r"(.+)_n_mutations", column):
+            rows.append((column, "mutation", "count", f"qualifying somatic mutations in {match[1]}"))
+        elif column == "panel_mutations":
+            rows.append((column, "mutation", "count", "qualifying mutations across the panel"))
+        elif column == "fohaic1_mutation_positive":
+            rows.append((column, "mutation", "0/1", "at least one qualifying FOHAIC-1 panel "
+                         "mutation"))
+    for column in genotypes.columns[1:]:
+        if match := re.fullmatch(r"(rs\d+)_alt_count", column):
+            rows.append((column, "genotype", "0-2", f"copies of the {match[1]} alt allele "
+                         "(+ strand, see resources/snps_<build>.tsv)"))
+        elif column == "rs8099917_TT":
+            rows.append((column, "genotype", "0/1", "IL-28B rs8099917 homozygous T/T "
+                         "(adverse for HAIC response)"))
+    return pd.DataFrame(rows, columns=DICTIONARY_COLUMNS)
+
+
+def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations: pd.DataFrame,
+                         genotypes: pd.DataFrame, biomarkers: pd.DataFrame,
+                         radiomics: pd.DataFrame | None,
+                         afp_cutoff: float = bm.AFP_CUTOFF_DEFAULT
+                         ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(feature matrix, feature dictionary, labels), rows in sample_id order.
+
+    Every sample of the sheet gets a row; a modality a sample lacks is left empty (missing),
+    never filled with 0.
+    """
+    problems = sample_id_problems(sheet["sample_id"], {
+        "clinical table": clinical["sample_id"], "biomarker table": biomarkers["sample_id"],
+        **({"radiomics table": radiomics["sample_id"]} if radiomics is not None else {}),
+        "mutation features": mutations["sample_id"], "genotype features": genotypes["sample_id"],
+    }, must_cover=("clinical table",))
+    raise_if_any(problems)
+
+    parts = [cl.encode_clinical(clinical), biomarkers, mutations, genotypes]
+    dictionaries = [cl.clinical_dictionary(), bm.biomarker_dictionary(afp_cutoff),
+                    genomic_dictionary(mutations, genotypes)]
+    if radiomics is not None:
+        parts.append(radiomics)
+        dictionaries.append(rad.radiomics_dictionary(radiomics))
+
+    matrix = sheet[["sample_id", "batch"]].sort_values("sample_id").reset_index(drop=True)
+    for part in parts:
+        matrix = matrix.merge(part, on="sample_id", how="left", validate="one_to_one")
+    dictionary = pd.concat(dictionaries, ignore_index=True)
+    dictionary = dictionary[dictionary["feature"].isin(matrix.columns)].reset_index(drop=True)
+    feature_columns = list(dictionary["feature"])
+    matrix = matrix[["sample_id", "batch", *feature_columns]]
+    matrix[feature_columns] = matrix[feature_columns].astype(float)
+
+    label_table = cl.labels(clinical).merge(sheet[["sample_id", "batch"]], on="sample_id")
+    label_table = label_table[["sample_id", "batch", *[c for c in label_table.columns
+                                                       if c not in ("sample_id", "batch")]]]
+    return matrix, dictionary, label_table.sort_values("sample_id").reset_index(drop=True)
+
+
+def read_feature_matrix(path) -> pd.DataFrame:
+    """The matrix as written by the pipeline: identifiers as text, features as floats."""
+    matrix = read_tsv(path)
+    features = [c for c in matrix.columns if c not in ("sample_id", "batch")]
+    matrix[features] = matrix[features].astype(float)
+    return matrix
+
+
+def read_labels(path) -> pd.DataFrame:
+    labels = read_tsv(path)
+    labels["objective_response"] = labels["objective_response"].astype(float)
+    return labels

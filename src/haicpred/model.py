@@ -1,0 +1,964 @@
+"""Cross-validated response models: XGBoost against simple, published baselines.
+
+Label: ``objective_response`` (1 = mRECIST best response CR or PR, 0 = SD or PD). Only labelled
+samples are used for training and evaluation; unlabelled ones are counted and scored by the
+final model.
+
+Validation scheme (TRIPOD+AI): repeated stratified K-fold. Inside every training fold each model
+is fitted from scratch, including all of its preprocessing (an sklearn ``Pipeline``): median
+imputation and scaling for the logistic baseline, median imputation and a logistic
+recalibration for the published scores; XGBoost handles missing values natively. Nothing is
+tuned on the data (fixed, regularised hyper-parameters), so no nested CV is needed.
+
+Metrics are computed on the out-of-fold (OOF) probability of each sample averaged over the
+repeats; the 95% CI of the AUC comes from a stratified bootstrap of those probabilities (the
+same resamples for every model, so differences to XGBoost are paired).
+
+Outputs written by :func:`write_model_outputs` (all TSVs through :func:`haicpred.tables.write_tsv`):
+
+``oof_predictions.tsv``  ``sample_id, model, repeat, fold, y_true, y_prob``
+    sorted by model, repeat, sample_id; repeat and fold are 1-based.
+``metrics.tsv``          see :data:`METRIC_COLUMNS`; rows xgboost, logistic_baseline, score
+    baselines (by name), then ``oracle`` when the simulation truth is given.
+``calibration.tsv``      ``model, bin, mean_predicted, observed_rate, n`` (10 quantile bins).
+``feature_importance.tsv`` ``feature, modality, gain, gain_sd, rank``.
+``predictions.tsv``      ``sample_id, batch, labelled, y_prob`` (final model, every sample).
+``xgboost_model.json``   final booster, XGBoost JSON format (``Booster.save_model``).
+``model_metadata.json``  features, counts, label definition, settings, versions, model sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from copy import deepcopy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+from scipy.stats import rankdata
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import RepeatedStratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from haicpred.errors import Problem, raise_if_any
+from haicpred.tables import write_text, write_tsv
+
+__all__ = [
+    "DEFAULT_SETTINGS",
+    "DEFAULT_XGBOOST_PARAMS",
+    "METRIC_COLUMNS",
+    "OOF_COLUMNS",
+    "CALIBRATION_COLUMNS",
+    "IMPORTANCE_COLUMNS",
+    "PREDICTION_COLUMNS",
+    "LABEL_DEFINITION",
+    "ModelResults",
+    "resolve_settings",
+    "cross_validate_models",
+    "write_model_outputs",
+    "load_model",
+    "score",
+    "auc_score",
+    "calibration_intercept_slope",
+    "package_versions",
+]
+
+# Regularised defaults for a few hundred patients and up to a few thousand (mostly noisy,
+# correlated) candidate features: shallow trees (pairwise interactions at most), a small
+# learning rate with a moderate number of rounds, row and column subsampling, and a minimum
+# hessian per leaf so that a leaf needs roughly a dozen patients (p(1-p) ~ 0.25 each).
+DEFAULT_XGBOOST_PARAMS: dict = {
+    "n_estimators": 250,
+    "max_depth": 2,
+    "learning_rate": 0.05,
+    "subsample": 0.8,
+    "colsample_bytree": 0.8,
+    "min_child_weight": 3,
+    "reg_lambda": 1.0,
+    "reg_alpha": 0.0,
+    "gamma": 0.0,
+    "max_bin": 256,
+    "objective": "binary:logistic",
+    "eval_metric": "logloss",
+}
+
+# Set from ``seed`` / ``threads`` and fixed, never from the ``xgboost`` dict.
+_RESERVED_XGBOOST_KEYS = ("random_state", "seed", "n_jobs", "nthread", "tree_method")
+
+DEFAULT_SETTINGS: dict = {
+    "seed": 1,
+    "cv_folds": 5,
+    "cv_repeats": 5,
+    "n_bootstrap": 1000,
+    "threads": 2,
+    "xgboost": {},
+    # Liu 2023 HAIC model factors (tumour size, number, AFP, ALBI grade, vascular invasion, EM).
+    "baseline_features": [
+        "tumor_size_cm",
+        "tumor_number_gt3",
+        "afp_ge_400",
+        "albi_grade",
+        "vp3_vp4",
+        "extrahepatic_metastasis",
+    ],
+    # Published scores used as they are (no fitting of the score itself): direction -1 means
+    # "higher = worse = less likely to respond".
+    "score_baselines": {"albi_score": {"feature": "albi_score", "direction": -1}},
+}
+
+LABEL_COLUMN = "objective_response"
+LABEL_DEFINITION = (
+    "objective_response = 1 when the mRECIST best response is CR or PR, 0 when SD or PD; "
+    "samples with a missing best response are unlabelled (scored, never trained on)"
+)
+_ID_COLUMNS = ("sample_id", "batch")
+# Outcome columns can never be features (label leakage).
+_OUTCOME_COLUMNS = (
+    "best_response",
+    "objective_response",
+    "os_months",
+    "os_event",
+    "pfs_months",
+    "pfs_event",
+)
+_RESERVED_MODEL_NAMES = ("xgboost", "logistic_baseline", "oracle")
+
+OOF_COLUMNS = ["sample_id", "model", "repeat", "fold", "y_true", "y_prob"]
+METRIC_COLUMNS = [
+    "model",
+    "n",
+    "n_events",
+    "n_unlabelled",
+    "n_features",
+    "auc",
+    "auc_low",
+    "auc_high",
+    "auc_repeat_sd",
+    "auc_diff_vs_xgboost",
+    "auc_diff_low",
+    "auc_diff_high",
+    "brier",
+    "calibration_intercept",
+    "calibration_slope",
+    "accuracy_at_0.5",
+]
+CALIBRATION_COLUMNS = ["model", "bin", "mean_predicted", "observed_rate", "n"]
+IMPORTANCE_COLUMNS = ["feature", "modality", "gain", "gain_sd", "rank"]
+PREDICTION_COLUMNS = ["sample_id", "batch", "labelled", "y_prob"]
+N_CALIBRATION_BINS = 10
+_PROB_CLIP = 1e-6
+
+
+class PostTreatmentFeatureError(ValueError):
+    """A post-treatment (or outcome) column was offered as a baseline predictor."""
+
+
+@dataclass
+class ModelResults:
+    """Everything :func:`cross_validate_models` produced; :func:`write_model_outputs` writes it."""
+
+    metrics: pd.DataFrame
+    oof: pd.DataFrame
+    calibration: pd.DataFrame
+    importance: pd.DataFrame
+    predictions: pd.DataFrame
+    model: object  # xgboost.XGBClassifier fitted on all labelled samples
+    metadata: dict
+    settings: dict
+    feature_names: list[str]
+    n_unlabelled: int
+    skipped_models: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# settings
+
+
+def resolve_settings(settings: dict | None) -> dict:
+    """Defaults filled in for missing keys; unknown keys and bad values raise ValueError."""
+    settings = dict(settings or {})
+    unknown = sorted(set(settings) - set(DEFAULT_SETTINGS))
+    if unknown:
+        raise ValueError(
+            f"unknown model setting(s): {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(DEFAULT_SETTINGS))})"
+        )
+    out = deepcopy(DEFAULT_SETTINGS)
+    for key, value in settings.items():
+        if value is not None:
+            out[key] = deepcopy(value)
+    for key in ("seed", "cv_folds", "cv_repeats", "n_bootstrap", "threads"):
+        value = out[key]
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"model setting {key} must be an integer, got {value!r}")
+        out[key] = int(value)
+    if out["cv_folds"] < 2:
+        raise ValueError("model setting cv_folds must be >= 2")
+    if out["cv_repeats"] < 1:
+        raise ValueError("model setting cv_repeats must be >= 1")
+    if out["n_bootstrap"] < 0:
+        raise ValueError("model setting n_bootstrap must be >= 0 (0 = no confidence intervals)")
+    if out["threads"] < 1:
+        raise ValueError("model setting threads must be >= 1")
+    if not isinstance(out["xgboost"], dict):
+        raise ValueError("model setting xgboost must be a mapping of XGBClassifier parameters")
+    reserved = sorted(set(out["xgboost"]) & set(_RESERVED_XGBOOST_KEYS))
+    if reserved:
+        raise ValueError(
+            f"model setting xgboost must not set {', '.join(reserved)}: the random state comes "
+            "from model.seed, the thread count from threads, and tree_method is fixed to 'hist'"
+        )
+    params = dict(DEFAULT_XGBOOST_PARAMS)
+    params.update(out["xgboost"])
+    out["xgboost"] = {key: params[key] for key in sorted(params)}
+    features = out["baseline_features"]
+    if isinstance(features, str) or not all(isinstance(f, str) for f in features):
+        raise ValueError("model setting baseline_features must be a list of column names")
+    out["baseline_features"] = list(features)
+    scores = out["score_baselines"]
+    if not isinstance(scores, dict):
+        raise ValueError("model setting score_baselines must map a name to {feature, direction}")
+    clean = {}
+    for name in sorted(scores):
+        spec = scores[name]
+        if name in _RESERVED_MODEL_NAMES:
+            raise ValueError(f"score baseline name {name!r} is reserved")
+        if not isinstance(spec, dict) or "feature" not in spec:
+            raise ValueError(f"score baseline {name!r} needs a 'feature' (and a 'direction')")
+        direction = spec.get("direction", 1)
+        if direction not in (1, -1):
+            raise ValueError(
+                f"score baseline {name!r}: direction must be 1 (higher = more likely to "
+                f"respond) or -1 (higher = worse), got {direction!r}"
+            )
+        extra = sorted(set(spec) - {"feature", "direction"})
+        if extra:
+            raise ValueError(f"score baseline {name!r}: unknown key(s) {', '.join(extra)}")
+        clean[str(name)] = {"feature": str(spec["feature"]), "direction": int(direction)}
+    out["score_baselines"] = clean
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# statistics
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _logit(p):
+    p = np.clip(np.asarray(p, dtype=float), _PROB_CLIP, 1.0 - _PROB_CLIP)
+    return np.log(p / (1.0 - p))
+
+
+def auc_score(y, p) -> float:
+    """ROC AUC via the Mann-Whitney statistic (ties count one half); NaN with one class."""
+    y = np.asarray(y, dtype=int)
+    p = np.asarray(p, dtype=float)
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(p)
+    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def _bootstrap_auc(p_pos: np.ndarray, p_neg: np.ndarray, pos_idx, neg_idx) -> np.ndarray:
+    """AUC for each stratified resample (rows of the index arrays)."""
+    n_pos = pos_idx.shape[1]
+    n_neg = neg_idx.shape[1]
+    values = np.concatenate([p_pos[pos_idx], p_neg[neg_idx]], axis=1)
+    ranks = rankdata(values, axis=1)
+    return (ranks[:, :n_pos].sum(axis=1) - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None):
+    """Unpenalised logistic regression y ~ a + b*x (+ offset) by Newton-Raphson.
+
+    Returns (a, b), or (nan, nan) when it does not converge (e.g. complete separation).
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    off = np.zeros_like(x) if offset is None else np.asarray(offset, dtype=float)
+    centre = float(x.mean())
+    scale = float(x.std())
+    if not np.isfinite(scale) or scale == 0.0:
+        return float("nan"), float("nan")
+    design = np.column_stack([np.ones_like(x), (x - centre) / scale])
+    beta = np.zeros(2)
+    rate = min(max(y.mean(), 1e-6), 1 - 1e-6)
+    beta[0] = np.log(rate / (1 - rate))
+
+    def loglik(b):
+        eta = design @ b + off
+        return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+
+    current = loglik(beta)
+    for _ in range(100):
+        mu = _sigmoid(design @ beta + off)
+        weights = mu * (1 - mu)
+        grad = design.T @ (y - mu)
+        hess = design.T @ (design * weights[:, None])
+        try:
+            step = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
+            return float("nan"), float("nan")
+        factor = 1.0
+        while factor > 1e-8:
+            trial = beta + factor * step
+            value = loglik(trial)
+            if value >= current - 1e-12:
+                break
+            factor /= 2
+        beta, previous, current = trial, current, value
+        if np.max(np.abs(beta)) > 50:
+            return float("nan"), float("nan")
+        if abs(current - previous) < 1e-12 and np.max(np.abs(factor * step)) < 1e-9:
+            break
+    else:
+        return float("nan"), float("nan")
+    slope = beta[1] / scale
+    intercept = beta[0] - slope * centre
+    return float(intercept), float(slope)
+
+
+def calibration_intercept_slope(y, p) -> tuple[float, float]:
+    """Calibration-in-the-large and calibration slope (Van Calster et al.).
+
+    slope: b in logit P(y=1) = a + b*logit(p) (unpenalised); intercept: a in
+    logit P(y=1) = a + offset(logit(p)), i.e. with the slope fixed at 1. Perfect: (0, 1).
+    """
+    y = np.asarray(y, dtype=float)
+    lp = _logit(p)
+    if len(y) == 0 or y.min() == y.max():
+        return float("nan"), float("nan")
+    _, slope = _fit_logistic(lp, y)
+    observed = y.sum()
+
+    def excess(a):
+        return float(_sigmoid(a + lp).sum() - observed)
+
+    try:
+        intercept = brentq(excess, -50.0, 50.0, xtol=1e-12)
+    except ValueError:
+        intercept = float("nan")
+    return float(intercept), float(slope)
+
+
+def _calibration_bins(model: str, y: np.ndarray, p: np.ndarray, ids: np.ndarray) -> list[dict]:
+    """10 quantile bins: samples sorted by probability (ties by sample_id), split evenly."""
+    order = np.lexsort((ids, p))
+    rows = []
+    for number, chunk in enumerate(np.array_split(order, N_CALIBRATION_BINS), start=1):
+        if len(chunk) == 0:
+            continue
+        rows.append(
+            {
+                "model": model,
+                "bin": number,
+                "mean_predicted": float(p[chunk].mean()),
+                "observed_rate": float(y[chunk].mean()),
+                "n": len(chunk),
+            }
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# estimators
+
+
+class DirectedScoreRecalibration(ClassifierMixin, BaseEstimator):
+    """A published score used as it is, mapped to a probability by logistic recalibration.
+
+    The score keeps its published direction (``direction`` * score, higher = more likely to
+    respond); only an intercept and a non-negative slope are fitted, so the ranking of patients
+    (the score's discrimination) is never learned from the data. A negative fitted slope (the
+    score points the wrong way in this training fold) falls back to the base rate.
+    """
+
+    def __init__(self, direction: int = 1):
+        self.direction = direction
+
+    def fit(self, X, y):
+        x = self.direction * np.asarray(X, dtype=float)[:, 0]
+        y = np.asarray(y, dtype=int)
+        self.classes_ = np.array([0, 1])
+        intercept, slope = _fit_logistic(x, y)
+        if not np.isfinite(slope) or slope < 0:
+            rate = min(max(y.mean(), 1e-6), 1 - 1e-6)
+            intercept, slope = float(np.log(rate / (1 - rate))), 0.0
+        self.intercept_ = intercept
+        self.coef_ = slope
+        return self
+
+    def predict_proba(self, X):
+        x = self.direction * np.asarray(X, dtype=float)[:, 0]
+        p = _sigmoid(self.intercept_ + self.coef_ * x)
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X):
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+def _xgboost(settings: dict):
+    import xgboost
+
+    return xgboost.XGBClassifier(
+        **settings["xgboost"],
+        random_state=settings["seed"],
+        n_jobs=settings["threads"],
+        tree_method="hist",
+    )
+
+
+def _logistic_baseline():
+    return Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+            ("scale", StandardScaler()),
+            ("model", LogisticRegression(C=1.0, max_iter=1000)),
+        ]
+    )
+
+
+def _score_baseline(direction: int):
+    return Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+            ("recalibrate", DirectedScoreRecalibration(direction=direction)),
+        ]
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# input checks
+
+
+def _feature_columns(matrix: pd.DataFrame) -> list[str]:
+    return [c for c in matrix.columns if c not in _ID_COLUMNS]
+
+
+def _refuse_post_treatment(features: list[str], dictionary: pd.DataFrame) -> None:
+    modality = dict(zip(dictionary["feature"], dictionary["modality"].fillna("")))
+    bad = []
+    for name in features:
+        if name.startswith("post_"):
+            bad.append(f"{name} (post_ prefix)")
+        elif str(modality.get(name, "")).strip().lower() == "post_treatment":
+            bad.append(f"{name} (dictionary modality post_treatment)")
+        elif name in _OUTCOME_COLUMNS:
+            bad.append(f"{name} (outcome column)")
+    if bad:
+        raise PostTreatmentFeatureError(
+            "post-treatment or outcome columns cannot be baseline predictors: " + ", ".join(bad)
+        )
+
+
+def _check_inputs(matrix, labels, dictionary, truth):
+    """Validate and convert; returns (X float frame, label Series aligned to matrix, truth)."""
+    problems: list[Problem] = []
+    for name, frame, required in (
+        ("feature_matrix.tsv", matrix, ["sample_id", "batch"]),
+        ("labels.tsv", labels, ["sample_id", LABEL_COLUMN]),
+        ("feature_dictionary.tsv", dictionary, ["feature", "modality"]),
+    ):
+        missing = [c for c in required if c not in frame.columns]
+        if missing:
+            problems.append(
+                Problem(name, "header", f"missing column(s): {', '.join(missing)}")
+            )
+    if truth is not None and not {"sample_id", "response_probability"} <= set(truth.columns):
+        problems.append(
+            Problem("truth.tsv", "header", "needs columns sample_id, response_probability")
+        )
+    raise_if_any(problems)
+
+    features = _feature_columns(matrix)
+    if not features:
+        problems.append(Problem("feature_matrix.tsv", "header", "no feature columns"))
+    _refuse_post_treatment(features, dictionary)
+
+    for name, frame in (("feature_matrix.tsv", matrix), ("labels.tsv", labels)):
+        ids = frame["sample_id"]
+        for row in np.flatnonzero(ids.isna().to_numpy()):
+            problems.append(Problem(name, f"row {row + 1}", "empty sample_id"))
+        dup = ids[ids.duplicated(keep=False) & ids.notna()]
+        for sample in sorted(set(dup)):
+            problems.append(Problem(name, f"sample {sample}", "sample_id appears more than once"))
+    dup_features = dictionary["feature"][dictionary["feature"].duplicated()]
+    for feature in sorted(set(dup_features.dropna())):
+        problems.append(
+            Problem("feature_dictionary.tsv", f"feature {feature}", "listed more than once")
+        )
+    known = set(dictionary["feature"].dropna())
+    for feature in features:
+        if feature not in known:
+            problems.append(
+                Problem(
+                    "feature_dictionary.tsv",
+                    f"feature {feature}",
+                    "matrix column not described in the feature dictionary",
+                    "every feature needs a dictionary row (its modality is how post-treatment "
+                    "columns are kept out)",
+                )
+            )
+        if any(ch in feature for ch in "[]<"):
+            problems.append(
+                Problem(
+                    "feature_matrix.tsv",
+                    f"column {feature}",
+                    "XGBoost does not accept '[', ']' or '<' in feature names",
+                )
+            )
+
+    converted = {}
+    for feature in features:
+        raw = matrix[feature]
+        values = pd.to_numeric(raw, errors="coerce")
+        bad = values.isna() & raw.notna()
+        if bad.any():
+            rows = np.flatnonzero(bad.to_numpy())[:5] + 1
+            problems.append(
+                Problem(
+                    "feature_matrix.tsv",
+                    f"column {feature}",
+                    f"non-numeric value(s) in data row(s) {', '.join(map(str, rows))}",
+                    "features must be numeric; leave missing values empty",
+                )
+            )
+        values = values.astype(float)
+        if np.isinf(values.to_numpy()).any():
+            problems.append(
+                Problem("feature_matrix.tsv", f"column {feature}", "infinite value(s)")
+            )
+        converted[feature] = values.to_numpy()
+    X = pd.DataFrame(converted, index=matrix.index, columns=features)
+
+    raw_label = labels[LABEL_COLUMN]
+    label = pd.to_numeric(raw_label, errors="coerce")
+    bad = (label.isna() & raw_label.notna()) | ~(label.isna() | label.isin([0, 1]))
+    for row in np.flatnonzero(bad.to_numpy()):
+        problems.append(
+            Problem(
+                "labels.tsv",
+                f"row {row + 1}",
+                f"{LABEL_COLUMN} must be 1, 0 or empty, got {raw_label.iloc[row]!r}",
+            )
+        )
+    matrix_ids = set(matrix["sample_id"].dropna())
+    label_ids = set(labels["sample_id"].dropna())
+    for sample in sorted(matrix_ids - label_ids):
+        problems.append(
+            Problem("labels.tsv", f"sample {sample}", "in the feature matrix but not in labels",
+                    "unlabelled samples need a row with an empty objective_response")
+        )
+    for sample in sorted(label_ids - matrix_ids):
+        problems.append(
+            Problem("feature_matrix.tsv", f"sample {sample}", "in labels but not in the matrix")
+        )
+    raise_if_any(problems)
+
+    label_map = dict(zip(labels["sample_id"], label))
+    y = matrix["sample_id"].map(label_map).astype(float)
+
+    truth_p = None
+    if truth is not None:
+        tp = pd.to_numeric(truth["response_probability"], errors="coerce")
+        tmap = dict(zip(truth["sample_id"], tp))
+        truth_p = matrix["sample_id"].map(tmap).astype(float)
+        missing = matrix["sample_id"][truth_p.isna() & y.notna()]
+        for sample in sorted(missing):
+            problems.append(
+                Problem("truth.tsv", f"sample {sample}", "no response_probability for a "
+                        "labelled sample")
+            )
+        out_of_range = truth_p[(truth_p < 0) | (truth_p > 1)]
+        for index in out_of_range.index:
+            problems.append(
+                Problem("truth.tsv", f"sample {matrix['sample_id'][index]}",
+                        "response_probability outside [0, 1]")
+            )
+    raise_if_any(problems)
+    return X, y, truth_p
+
+
+# --------------------------------------------------------------------------------------------
+# main entry point
+
+
+def _model_specs(features: list[str], settings: dict) -> tuple[list[tuple], list[str]]:
+    """(name, columns, factory) for every model that can be fitted, and the skipped ones."""
+    specs = [("xgboost", list(features), lambda: _xgboost(settings))]
+    skipped = []
+    baseline = [f for f in settings["baseline_features"] if f in features]
+    absent = [f for f in settings["baseline_features"] if f not in features]
+    if baseline:
+        specs.append(("logistic_baseline", baseline, _logistic_baseline))
+        if absent:
+            skipped.append(
+                f"logistic_baseline: feature(s) not in the matrix, left out: {', '.join(absent)}"
+            )
+    else:
+        skipped.append("logistic_baseline: none of the baseline_features is in the matrix")
+    for name, spec in settings["score_baselines"].items():
+        if spec["feature"] in features:
+            direction = spec["direction"]
+            specs.append((name, [spec["feature"]], lambda d=direction: _score_baseline(d)))
+        else:
+            skipped.append(f"{name}: feature {spec['feature']} not in the matrix")
+    return specs, skipped
+
+
+def package_versions() -> dict:
+    import matplotlib
+    import scipy
+    import sklearn
+    import xgboost
+
+    import haicpred
+
+    return {
+        "haicpred": haicpred.__version__,
+        "matplotlib": matplotlib.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "python": ".".join(map(str, sys.version_info[:3])),
+        "scikit-learn": sklearn.__version__,
+        "scipy": scipy.__version__,
+        "xgboost": xgboost.__version__,
+    }
+
+
+def cross_validate_models(
+    matrix: pd.DataFrame,
+    labels: pd.DataFrame,
+    dictionary: pd.DataFrame,
+    settings: dict,
+    truth: pd.DataFrame | None = None,
+) -> ModelResults:
+    """Repeated stratified CV of XGBoost and the baselines, and the final XGBoost model.
+
+    Raises :class:`PostTreatmentFeatureError` (a ValueError) for post-treatment/outcome
+    columns, ``InputError`` for malformed inputs, ValueError for bad settings.
+    """
+    settings = resolve_settings(settings)
+    matrix = matrix.reset_index(drop=True)
+    X, y_all, truth_p = _check_inputs(matrix, labels, dictionary, truth)
+    features = list(X.columns)
+    modality = dict(zip(dictionary["feature"], dictionary["modality"].fillna("")))
+
+    labelled = y_all.notna().to_numpy()
+    n_unlabelled = int((~labelled).sum())
+    ids = matrix["sample_id"].to_numpy()[labelled].astype(str)
+    X_lab = X.loc[labelled].reset_index(drop=True)
+    y = y_all[labelled].astype(int).to_numpy()
+    n, n_events = len(y), int(y.sum())
+    smallest = min(n_events, n - n_events)
+    if smallest < settings["cv_folds"]:
+        raise_if_any(
+            [
+                Problem(
+                    "labels.tsv",
+                    f"column {LABEL_COLUMN}",
+                    f"{n} labelled samples with {n_events} responders and {n - n_events} "
+                    f"non-responders: too few of the smaller class for "
+                    f"{settings['cv_folds']}-fold stratified CV",
+                    "label more samples or lower model.cv_folds",
+                )
+            ]
+        )
+
+    specs, skipped = _model_specs(features, settings)
+    folds, repeats = settings["cv_folds"], settings["cv_repeats"]
+    prob = {name: np.full((repeats, n), np.nan) for name, _, _ in specs}
+    fold_of = np.zeros((repeats, n), dtype=int)
+    gains = []
+    splitter = RepeatedStratifiedKFold(
+        n_splits=folds, n_repeats=repeats, random_state=settings["seed"]
+    )
+    for split, (train, test) in enumerate(splitter.split(np.zeros(n), y)):
+        repeat, fold = divmod(split, folds)
+        fold_of[repeat, test] = fold + 1
+        for name, columns, factory in specs:
+            estimator = factory()
+            estimator.fit(X_lab.iloc[train][columns], y[train])
+            prob[name][repeat, test] = estimator.predict_proba(X_lab.iloc[test][columns])[:, 1]
+            if name == "xgboost":
+                raw = estimator.get_booster().get_score(importance_type="total_gain")
+                vector = np.array([raw.get(f, 0.0) for f in features], dtype=float)
+                total = vector.sum()
+                gains.append(vector / total if total > 0 else vector)
+
+    # OOF table
+    oof_rows = []
+    for name, _, _ in specs:
+        for repeat in range(repeats):
+            oof_rows.append(
+                pd.DataFrame(
+                    {
+                        "sample_id": ids,
+                        "model": name,
+                        "repeat": repeat + 1,
+                        "fold": fold_of[repeat],
+                        "y_true": y,
+                        "y_prob": prob[name][repeat].astype(float),
+                    }
+                )
+            )
+    oof = pd.concat(oof_rows, ignore_index=True)
+    oof = oof.sort_values(["model", "repeat", "sample_id"], kind="mergesort")
+    oof = oof.reset_index(drop=True)[OOF_COLUMNS]
+
+    # metrics on the repeat-averaged OOF probability, paired stratified bootstrap
+    averaged = {name: prob[name].mean(axis=0) for name, _, _ in specs}
+    if truth_p is not None:
+        averaged["oracle"] = truth_p[labelled].to_numpy(dtype=float)
+    rng = np.random.default_rng(settings["seed"])
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    B = settings["n_bootstrap"]
+    pos_idx = rng.integers(0, len(pos), size=(B, len(pos)))
+    neg_idx = rng.integers(0, len(neg), size=(B, len(neg)))
+    boot = {
+        name: _bootstrap_auc(p[pos], p[neg], pos_idx, neg_idx) if B else np.array([])
+        for name, p in averaged.items()
+    }
+    n_features = {name: len(columns) for name, columns, _ in specs}
+    metric_rows, calibration_rows = [], []
+    for name, p in averaged.items():
+        auc = auc_score(y, p)
+        if B:
+            auc_low, auc_high = (float(v) for v in np.percentile(boot[name], [2.5, 97.5]))
+        else:
+            auc_low = auc_high = float("nan")
+        if name in prob and repeats > 1:
+            per_repeat = [auc_score(y, prob[name][r]) for r in range(repeats)]
+            repeat_sd = float(np.std(per_repeat, ddof=1))
+        else:
+            repeat_sd = float("nan")
+        if name != "xgboost" and B:
+            diff = boot[name] - boot["xgboost"]
+            diff_low, diff_high = (float(v) for v in np.percentile(diff, [2.5, 97.5]))
+        else:
+            diff_low = diff_high = float("nan")
+        diff_point = auc - auc_score(y, averaged["xgboost"]) if name != "xgboost" else np.nan
+        intercept, slope = calibration_intercept_slope(y, p)
+        metric_rows.append(
+            {
+                "model": name,
+                "n": n,
+                "n_events": n_events,
+                "n_unlabelled": n_unlabelled,
+                "n_features": n_features.get(name, pd.NA),
+                "auc": auc,
+                "auc_low": auc_low,
+                "auc_high": auc_high,
+                "auc_repeat_sd": repeat_sd,
+                "auc_diff_vs_xgboost": float(diff_point),
+                "auc_diff_low": diff_low,
+                "auc_diff_high": diff_high,
+                "brier": float(np.mean((p - y) ** 2)),
+                "calibration_intercept": intercept,
+                "calibration_slope": slope,
+                "accuracy_at_0.5": float(np.mean((p >= 0.5).astype(int) == y)),
+            }
+        )
+        calibration_rows += _calibration_bins(name, y.astype(float), p, ids)
+    metrics = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS)
+    for column in ("n", "n_events", "n_unlabelled", "n_features"):
+        metrics[column] = metrics[column].astype("Int64")
+    calibration = pd.DataFrame(calibration_rows, columns=CALIBRATION_COLUMNS)
+
+    # feature importance: per-fold normalised total gain, mean and SD over folds
+    gain_matrix = np.vstack(gains)
+    mean_gain = gain_matrix.mean(axis=0)
+    if mean_gain.sum() > 0:
+        mean_gain = mean_gain / mean_gain.sum()
+    gain_sd = gain_matrix.std(axis=0, ddof=1) if len(gains) > 1 else np.zeros(len(features))
+    importance = pd.DataFrame(
+        {
+            "feature": features,
+            "modality": [modality.get(f, "") for f in features],
+            "gain": mean_gain,
+            "gain_sd": gain_sd,
+        }
+    )
+    importance = importance.sort_values(
+        ["gain", "feature"], ascending=[False, True], kind="mergesort"
+    ).reset_index(drop=True)
+    importance["rank"] = np.arange(1, len(importance) + 1)
+    importance = importance[IMPORTANCE_COLUMNS]
+
+    # final model on every labelled sample; scores every sample of the matrix
+    final = _xgboost(settings)
+    final.fit(X_lab[features], y)
+    predictions = pd.DataFrame(
+        {
+            "sample_id": matrix["sample_id"].astype(str),
+            "batch": matrix["batch"],
+            "labelled": labelled.astype(int),
+            "y_prob": final.predict_proba(X[features])[:, 1].astype(float),
+        }
+    )
+    predictions = predictions.sort_values("sample_id", kind="mergesort").reset_index(drop=True)
+
+    metadata = {
+        "model": "xgboost.XGBClassifier",
+        "model_format": "xgboost JSON (Booster.save_model)",
+        "feature_names": features,
+        "n_features": len(features),
+        "n": n,
+        "n_events": n_events,
+        "n_unlabelled": n_unlabelled,
+        "label": {
+            "column": LABEL_COLUMN,
+            "positive_class": 1,
+            "definition": LABEL_DEFINITION,
+        },
+        "xgboost_params": {
+            **settings["xgboost"],
+            "random_state": settings["seed"],
+            "n_jobs": settings["threads"],
+            "tree_method": "hist",
+        },
+        "settings": settings,
+        "cv_scheme": (
+            f"RepeatedStratifiedKFold(n_splits={folds}, n_repeats={repeats}, "
+            f"random_state={settings['seed']}); all preprocessing fitted within training folds"
+        ),
+        "models": [name for name, _, _ in specs],
+        "skipped_models": skipped,
+        "versions": package_versions(),
+    }
+    return ModelResults(
+        metrics=metrics,
+        oof=oof,
+        calibration=calibration,
+        importance=importance,
+        predictions=predictions,
+        model=final,
+        metadata=metadata,
+        settings=settings,
+        feature_names=features,
+        n_unlabelled=n_unlabelled,
+        skipped_models=skipped,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# persistence
+
+
+def _model_json_bytes(model) -> bytes:
+    """The booster as ``Booster.save_model`` writes it in JSON format."""
+    booster = model.get_booster() if hasattr(model, "get_booster") else model
+    fd, tmp = tempfile.mkstemp(prefix="haicpred_model_", suffix=".json")
+    os.close(fd)
+    try:
+        booster.save_model(tmp)
+        return Path(tmp).read_bytes()
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _write_bytes(data: bytes, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _dump_json(data: dict) -> str:
+    return json.dumps(data, sort_keys=True, indent=2, allow_nan=False) + "\n"
+
+
+def write_model_outputs(results: ModelResults, out_dir) -> None:
+    """Write the TSVs, the final model (JSON, never pickle) and its metadata into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_tsv(results.oof, out / "oof_predictions.tsv")
+    write_tsv(results.metrics, out / "metrics.tsv")
+    write_tsv(results.calibration, out / "calibration.tsv")
+    write_tsv(results.importance, out / "feature_importance.tsv")
+    write_tsv(results.predictions, out / "predictions.tsv")
+    model_bytes = _model_json_bytes(results.model)
+    _write_bytes(model_bytes, out / "xgboost_model.json")
+    metadata = dict(results.metadata)
+    metadata["model_file"] = "xgboost_model.json"
+    metadata["model_sha256"] = hashlib.sha256(model_bytes).hexdigest()
+    write_text(_dump_json(metadata), out / "model_metadata.json")
+
+
+def load_model(model_json, metadata_json):
+    """Rebuild the frozen model: returns ``(xgboost.XGBClassifier, metadata dict)``.
+
+    The model file's sha256 and feature names must match the metadata (ValueError otherwise).
+    """
+    import xgboost
+
+    model_path = Path(model_json)
+    metadata = json.loads(Path(metadata_json).read_text())
+    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    expected = metadata.get("model_sha256")
+    if expected and digest != expected:
+        raise ValueError(
+            f"{model_path}: sha256 {digest} does not match model_metadata ({expected}); "
+            "the model file and its metadata are from different runs"
+        )
+    model = xgboost.XGBClassifier()
+    model.load_model(str(model_path))
+    names = model.get_booster().feature_names
+    if names is not None and list(names) != list(metadata["feature_names"]):
+        raise ValueError(f"{model_path}: feature names differ from the metadata's feature_names")
+    return model, metadata
+
+
+def score(matrix: pd.DataFrame, model, metadata: dict) -> pd.DataFrame:
+    """Score a new batch with a frozen model: ``sample_id, batch, y_prob`` sorted by sample_id.
+
+    Columns are aligned by the metadata's feature list; extra columns are ignored; missing
+    ones raise ValueError naming them (a feature absent for a sample is an empty cell, not an
+    absent column).
+    """
+    features = list(metadata["feature_names"])
+    missing = [f for f in features if f not in matrix.columns]
+    if missing:
+        raise ValueError(
+            f"matrix lacks {len(missing)} feature column(s) the model was trained on: "
+            + ", ".join(missing)
+        )
+    if "sample_id" not in matrix.columns:
+        raise ValueError("matrix lacks the sample_id column")
+    data = {}
+    bad = []
+    for feature in features:
+        values = pd.to_numeric(matrix[feature], errors="coerce")
+        if (values.isna() & matrix[feature].notna()).any():
+            bad.append(feature)
+        data[feature] = values.astype(float).to_numpy()
+    if bad:
+        raise ValueError("non-numeric values in feature column(s): " + ", ".join(bad))
+    X = pd.DataFrame(data, columns=features)
+    out = pd.DataFrame(
+        {
+            "sample_id": matrix["sample_id"].astype(str).to_numpy(),
+            "batch": matrix["batch"].to_numpy() if "batch" in matrix.columns else pd.NA,
+            "y_prob": model.predict_proba(X)[:, 1].astype(float),
+        }
+    )
+    return out.sort_values("sample_id", kind="mergesort").reset_index(drop=True)

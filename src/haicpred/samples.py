@@ -1,0 +1,69 @@
+"""The sample sheet: one row per patient, naming its batch and its VCFs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import Problem, raise_if_any
+from .validation import read_and_validate
+
+SHEET_COLUMNS = ["sample_id", "batch", "exome_vcf", "tumor_sample", "genotype_vcf",
+                 "genotype_sample"]
+PATH_COLUMNS = ["exome_vcf", "genotype_vcf"]
+
+
+def read_sample_sheet(path: str | os.PathLike) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Read and check the sheet; paths come back resolved against the sheet's folder.
+
+    Returns every problem found (schema, duplicate IDs, missing files) rather than the first.
+    """
+    file = str(path)
+    df, problems = read_and_validate(path, "samples", ["sample_id", "batch"])
+    if df is None:
+        return None, problems
+    for column in SHEET_COLUMNS:
+        if column not in df.columns:
+            df[column] = pd.NA
+    df = df[SHEET_COLUMNS].copy()
+
+    duplicated = df["sample_id"].duplicated(keep=False) & df["sample_id"].notna()
+    for sample_id in df.loc[duplicated, "sample_id"].unique():
+        rows = ", ".join(str(i + 1) for i in (df["sample_id"] == sample_id).to_numpy().nonzero()[0])
+        problems.append(Problem(file, f"rows {rows}", f"sample_id {sample_id} occurs more than once",
+                                "give every patient one row with a unique sample_id"))
+
+    base = Path(path).parent
+    for column in PATH_COLUMNS:
+        given = df[column].notna()
+        df.loc[given, column] = [os.path.normpath(base / p) for p in df.loc[given, column]]
+        for row, (sample_id, resolved) in enumerate(zip(df["sample_id"], df[column]), start=1):
+            if isinstance(resolved, str) and not os.path.isfile(resolved):
+                problems.append(Problem(file, f"row {row} (sample {sample_id}), column {column}",
+                                        f"file {resolved} does not exist",
+                                        "fix the path (relative paths are read from the "
+                                        "sheet's folder) or leave the cell empty"))
+    orphan_tumor = df["tumor_sample"].notna() & df["exome_vcf"].isna()
+    for row in orphan_tumor.to_numpy().nonzero()[0]:
+        problems.append(Problem(file, f"row {row + 1} (sample {df['sample_id'].iloc[row]})",
+                                "tumor_sample is set but exome_vcf is empty",
+                                "add the exome VCF or clear tumor_sample"))
+    df["genotype_sample"] = df["genotype_sample"].fillna(df["sample_id"])
+    return df, problems
+
+
+def load_sample_sheet(path: str | os.PathLike) -> pd.DataFrame:
+    df, problems = read_sample_sheet(path)
+    raise_if_any(problems)
+    return df
+
+
+def batch_records(sheet: pd.DataFrame, batch: str) -> list[dict]:
+    """The batch's rows as plain dicts (None for empty cells), in sample_id order."""
+    rows = sheet[sheet["batch"] == batch].sort_values("sample_id")
+    return [
+        {key: (None if pd.isna(value) else str(value)) for key, value in row.items()}
+        for row in rows[SHEET_COLUMNS].to_dict("records")
+    ]

@@ -1,0 +1,130 @@
+"""The input contract: schemas, the sample sheet, clinical encoding and the feature matrix."""
+
+import pandas as pd
+import pytest
+
+from haicpred.clinical import encode_clinical, labels, read_clinical
+from haicpred.errors import InputError
+from haicpred.features import build_feature_matrix
+from haicpred.radiomics import radiomic_features, read_radiomics
+from haicpred.samples import batch_records, read_sample_sheet
+
+
+def write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_sample_sheet_reports_every_problem_with_row_and_file(tmp_path):
+    (tmp_path / "a.vcf.gz").write_text("")
+    sheet = write(tmp_path / "samples.tsv",
+                  "sample_id\tbatch\texome_vcf\ttumor_sample\n"
+                  "P1\tb1\ta.vcf.gz\tT\n"
+                  "P1\tb1\t\t\n"
+                  "-bad\tb1\tmissing.vcf.gz\t\n"
+                  "P4\tb2\t\tTUMOR\n")
+    df, problems = read_sample_sheet(sheet)
+    text = "\n".join(map(str, problems))
+    assert all(p.file == str(sheet) for p in problems)
+    assert "row 3, column sample_id" in text
+    assert "sample_id P1 occurs more than once" in text and "rows 1, 2" in text
+    assert "missing.vcf.gz does not exist" in text and "row 3 (sample -bad)" in text
+    assert "row 4 (sample P4)" in text and "tumor_sample is set but exome_vcf is empty" in text
+    assert len(problems) == 4
+
+
+def test_sample_sheet_resolves_paths_and_defaults_genotype_sample(tmp_path):
+    (tmp_path / "vcf").mkdir()
+    (tmp_path / "vcf" / "a.vcf.gz").write_text("")
+    sheet = write(tmp_path / "samples.tsv",
+                  "sample_id\tbatch\texome_vcf\tgenotype_vcf\tgenotype_sample\n"
+                  "P2\tb1\t\tvcf/a.vcf.gz\tG2\n"
+                  "P1\tb1\tvcf/a.vcf.gz\t\t\n"
+                  "P3\tb2\t\t\t\n")
+    df, problems = read_sample_sheet(sheet)
+    assert problems == []
+    records = batch_records(df, "b1")
+    assert [r["sample_id"] for r in records] == ["P1", "P2"]
+    assert records[0]["exome_vcf"] == str(tmp_path / "vcf" / "a.vcf.gz")
+    assert records[0]["genotype_sample"] == "P1" and records[1]["genotype_sample"] == "G2"
+    assert records[1]["exome_vcf"] is None and records[0]["tumor_sample"] is None
+
+
+CLINICAL = ("sample_id\tage\tsex\tbclc\ttumor_number\tvascular_invasion\tcombination\t"
+            "extrahepatic_metastasis\tbest_response\n"
+            "P1\t60\tM\tC\t4\tVp3\tpd1_tki\t1\tPR\n"
+            "P2\t\tF\tB\t2\tnone\tnone\t0\tPD\n"
+            "P3\t70\t\t\t\t\t\t\t\n")
+
+
+def test_clinical_encoding_keeps_missing_as_missing(tmp_path):
+    clinical = read_clinical(write(tmp_path / "clinical.tsv", CLINICAL))
+    enc = encode_clinical(clinical).set_index("sample_id")
+    assert enc.loc["P1", "bclc"] == 3 and enc.loc["P1", "vp3_vp4"] == 1
+    assert enc.loc["P1", "tumor_number_gt3"] == 1 and enc.loc["P2", "tumor_number_gt3"] == 0
+    assert enc.loc["P1", "combination_pd1"] == 1 and enc.loc["P1", "combination_tki"] == 1
+    assert enc.loc["P2", "combination_pd1"] == 0 and enc.loc["P2", "sex_male"] == 0
+    assert enc.loc["P3"].drop("age").isna().all() and pd.isna(enc.loc["P2", "age"])
+    lab = labels(clinical).set_index("sample_id")["objective_response"]
+    assert lab["P1"] == 1 and lab["P2"] == 0 and pd.isna(lab["P3"])
+
+
+def test_clinical_schema_errors_name_file_row_and_column(tmp_path):
+    path = write(tmp_path / "clinical.tsv",
+                 "sample_id\tage\tbclc\tbest_response\tcolour\n"
+                 "P1\tsixty\tE\tPR\tred\n"
+                 "P1\t50\tB\tresponder\tblue\n")
+    with pytest.raises(InputError) as caught:
+        read_clinical(path)
+    text = str(caught.value)
+    for expected in ["row 1, column age", "row 1, column bclc", "row 2, column best_response",
+                     "column colour: unknown column", "sample_id P1 occurs more than once"]:
+        assert expected in text
+    assert str(path) in text
+
+
+def test_radiomics_takes_the_largest_lesion_and_drops_diagnostics(tmp_path):
+    path = write(tmp_path / "radiomics.tsv",
+                 "sample_id\tlesion_id\tdiagnostics_Versions_PyRadiomics\t"
+                 "original_shape_MeshVolume\toriginal_glcm_Contrast\n"
+                 "P1\tL1\tv3.1.0\t100\t1.5\n"
+                 "P1\tL2\tv3.1.0\t900\t7.5\n"
+                 "P2\tL1\tv3.1.0\t50\t2.0\n")
+    out = radiomic_features(read_radiomics(path)).set_index("sample_id")
+    assert out.loc["P1", "rad_original_glcm_Contrast"] == 7.5
+    assert out.loc["P1", "rad_n_lesions"] == 2 and out.loc["P2", "rad_n_lesions"] == 1
+    assert not any("diagnostics" in c for c in out.columns)
+
+
+def test_radiomics_refuses_non_pyradiomics_columns_and_text(tmp_path):
+    path = write(tmp_path / "radiomics.tsv",
+                 "sample_id\toriginal_glcm_Contrast\ttexture\nP1\thigh\t3\n")
+    with pytest.raises(InputError) as caught:
+        read_radiomics(path)
+    assert "column texture: unknown column" in str(caught.value)
+    assert "row 1, column original_glcm_Contrast" in str(caught.value)
+
+
+def test_feature_matrix_has_every_sheet_sample_and_refuses_strangers(tmp_path):
+    clinical = read_clinical(write(tmp_path / "clinical.tsv", CLINICAL))
+    sheet = pd.DataFrame({"sample_id": ["P1", "P2", "P3"], "batch": ["b1", "b1", "b2"]})
+    mutations = pd.DataFrame({"sample_id": ["P1", "P2"], "ARID1B_mutated": ["1", "0"],
+                              "fohaic1_mutation_positive": ["1", "0"]})
+    genotypes = pd.DataFrame({"sample_id": ["P1"], "rs8099917_alt_count": ["0"],
+                              "rs8099917_TT": ["1"]})
+    biomarkers = pd.DataFrame({"sample_id": ["P2"], "afp": [12.0], "albi_grade": [1]})
+    matrix, dictionary, label_table = build_feature_matrix(sheet, clinical, mutations, genotypes,
+                                                           biomarkers, radiomics=None)
+    assert matrix["sample_id"].tolist() == ["P1", "P2", "P3"]
+    assert list(matrix.columns[:2]) == ["sample_id", "batch"]
+    assert set(dictionary["feature"]) == set(matrix.columns[2:])
+    assert set(dictionary["modality"]) >= {"clinical", "biomarker", "mutation", "genotype"}
+    assert pd.isna(matrix.set_index("sample_id").loc["P3", "fohaic1_mutation_positive"])
+    assert label_table["objective_response"].tolist()[:2] == [1, 0]
+
+    stranger = pd.DataFrame({"sample_id": ["P9"], "afp": [1.0]})
+    with pytest.raises(InputError, match="P9.*not in the sample sheet"):
+        build_feature_matrix(sheet, clinical, mutations, genotypes, stranger, radiomics=None)
+    with pytest.raises(InputError, match="P3.*have no row"):
+        build_feature_matrix(sheet, clinical[clinical.sample_id != "P3"], mutations, genotypes,
+                             biomarkers, radiomics=None)

@@ -1,0 +1,27 @@
+rule feature_matrix:
+    """One row per sample of the sheet: clinical, biomarker, genomic and radiomic features."""
+    input:
+        samples=lambda wildcards: cohort_table("samples"),
+        clinical=lambda wildcards: cohort_table("clinical"),
+        biomarkers="results/features/biomarkers.tsv",
+        mutations="results/features/mutations.tsv",
+        genotypes="results/features/genotypes.tsv",
+        radiomics=lambda wildcards: (
+            ["results/features/radiomics.tsv"] if has_radiomics() else []
+        ),
+    output:
+        matrix="results/features/feature_matrix.tsv",
+        dictionary="results/features/feature_dictionary.tsv",
+        labels="results/features/labels.tsv",
+    params:
+        afp_cutoff=config["biomarkers_settings"]["afp_cutoff_ng_ml"],
+    log:
+        "logs/feature_matrix.log",
+    threads: 1  # joins of per-sample tables
+    resources:
+        mem_mb=4000,  # 10,000 samples x ~a few thousand features as float64
+        runtime=10,
+    conda:
+        "../../envs/tables.yaml"
+    script:
+        "../scripts/feature_matrix.py"

@@ -1,0 +1,27 @@
+rule cross_validate_models:
+    """Repeated stratified K-fold CV of XGBoost and baselines; final model in XGBoost JSON."""
+    input:
+        matrix="results/features/feature_matrix.tsv",
+        dictionary="results/features/feature_dictionary.tsv",
+        labels="results/features/labels.tsv",
+        truth=demo_files("truth.tsv"),
+    output:
+        metrics="results/model/metrics.tsv",
+        oof="results/model/oof_predictions.tsv",
+        calibration="results/model/calibration.tsv",
+        importance="results/model/feature_importance.tsv",
+        predictions="results/model/predictions.tsv",
+        model="results/model/xgboost_model.json",
+        metadata="results/model/model_metadata.json",
+    params:
+        settings=config["model"],
+    log:
+        "logs/cross_validate_models.log",
+    threads: 2  # XGBoost's hist builder uses every thread given; results do not depend on it
+    resources:
+        mem_mb=4000,  # K x R fits on a matrix of at most a few hundred MB
+        runtime=120,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/cross_validate_models.py"

@@ -1,0 +1,31 @@
+rule report:
+    """Self-contained HTML report: cohort, metrics with CIs and baselines, ROC, calibration,
+    feature importance."""
+    input:
+        metrics="results/model/metrics.tsv",
+        oof="results/model/oof_predictions.tsv",
+        calibration="results/model/calibration.tsv",
+        importance="results/model/feature_importance.tsv",
+        dictionary="results/features/feature_dictionary.tsv",
+        matrix="results/features/feature_matrix.tsv",
+        labels="results/features/labels.tsv",
+        truth=demo_files("truth.tsv"),
+        planted=demo_files("planted_effects.tsv"),
+    output:
+        report(
+            "results/report/report.html",
+            caption="../report/haicpred_report.rst",
+            category="Model",
+        ),
+    params:
+        settings=config["model"],
+    log:
+        "logs/report.log",
+    threads: 1  # matplotlib rendering
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/report.py"

@@ -1,0 +1,36 @@
+rule baseline_biomarkers:
+    """Baseline biomarkers in canonical units plus derived indices (ALBI, NLR, AFP flags)."""
+    input:
+        lambda wildcards: cohort_table("biomarkers"),
+    output:
+        "results/features/biomarkers.tsv",
+    params:
+        settings=config["biomarkers_settings"],
+    log:
+        "logs/baseline_biomarkers.log",
+    threads: 1  # vectorised pandas over one long table
+    resources:
+        mem_mb=2000,  # 10,000 patients x 17 analytes x 2 timepoints = 340,000 rows
+        runtime=10,
+    conda:
+        "../../envs/tables.yaml"
+    script:
+        "../scripts/baseline_biomarkers.py"
+
+
+rule radiomic_features:
+    """Index-lesion radiomic features per patient (pyradiomics names, prefixed rad_)."""
+    input:
+        lambda wildcards: cohort_table("radiomics"),
+    output:
+        "results/features/radiomics.tsv",
+    log:
+        "logs/radiomic_features.log",
+    threads: 1  # vectorised pandas
+    resources:
+        mem_mb=4000,  # wide tables: thousands of filtered-image features per lesion
+        runtime=10,
+    conda:
+        "../../envs/tables.yaml"
+    script:
+        "../scripts/radiomic_features.py"

@@ -1,0 +1,16 @@
+import _bootstrap  # noqa: F401
+from haicpred.biomarkers import baseline_biomarkers, read_biomarkers
+from haicpred.tables import write_tsv
+from haicpred.workflow import run_script
+
+
+def main(snakemake):
+    settings = snakemake.params.settings
+    table = read_biomarkers(snakemake.input[0])
+    features = baseline_biomarkers(table, snakemake.input[0],
+                                   afp_iu_to_ng=settings["afp_iu_to_ng"],
+                                   afp_cutoff=settings["afp_cutoff_ng_ml"])
+    write_tsv(features, snakemake.output[0])
+
+
+run_script(snakemake, main)  # noqa: F821

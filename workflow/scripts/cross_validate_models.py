@@ -1,0 +1,23 @@
+from pathlib import Path
+
+import _bootstrap  # noqa: F401
+from haicpred.features import read_feature_matrix, read_labels
+from haicpred.model import cross_validate_models, write_model_outputs
+from haicpred.tables import read_tsv
+from haicpred.workflow import run_script
+
+
+def main(snakemake):
+    inputs = snakemake.input
+    settings = {**snakemake.params.settings, "threads": snakemake.threads}
+    results = cross_validate_models(
+        matrix=read_feature_matrix(inputs.matrix),
+        labels=read_labels(inputs.labels),
+        dictionary=read_tsv(inputs.dictionary),
+        settings=settings,
+        truth=read_tsv(inputs.truth[0]) if inputs.truth else None,
+    )
+    write_model_outputs(results, Path(snakemake.output.metrics).parent)
+
+
+run_script(snakemake, main)  # noqa: F821

@@ -1,0 +1,25 @@
+import _bootstrap  # noqa: F401
+from haicpred.clinical import read_clinical
+from haicpred.features import build_feature_matrix
+from haicpred.samples import load_sample_sheet
+from haicpred.tables import read_tsv, write_tsv
+from haicpred.workflow import run_script
+
+
+def main(snakemake):
+    inputs = snakemake.input
+    matrix, dictionary, labels = build_feature_matrix(
+        sheet=load_sample_sheet(inputs.samples),
+        clinical=read_clinical(inputs.clinical),
+        mutations=read_tsv(inputs.mutations),
+        genotypes=read_tsv(inputs.genotypes),
+        biomarkers=read_tsv(inputs.biomarkers),
+        radiomics=read_tsv(inputs.radiomics[0]) if inputs.radiomics else None,
+        afp_cutoff=snakemake.params.afp_cutoff,
+    )
+    write_tsv(matrix, snakemake.output.matrix)
+    write_tsv(dictionary, snakemake.output.dictionary)
+    write_tsv(labels, snakemake.output.labels)
+
+
+run_script(snakemake, main)  # noqa: F821

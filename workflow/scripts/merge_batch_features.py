@@ -1,0 +1,12 @@
+import _bootstrap  # noqa: F401
+import pandas as pd
+from haicpred.tables import read_tsv, write_tsv
+from haicpred.workflow import run_script
+
+
+def main(snakemake):
+    merged = pd.concat([read_tsv(path) for path in snakemake.input], ignore_index=True)
+    write_tsv(merged.sort_values("sample_id", kind="stable"), snakemake.output[0])
+
+
+run_script(snakemake, main)  # noqa: F821

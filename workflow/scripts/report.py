@@ -1,0 +1,25 @@
+import _bootstrap  # noqa: F401
+from haicpred.features import read_feature_matrix, read_labels
+from haicpred.report import render_report
+from haicpred.tables import read_tsv
+from haicpred.workflow import run_script
+
+
+def main(snakemake):
+    inputs = snakemake.input
+    render_report(
+        out_path=snakemake.output[0],
+        metrics=read_tsv(inputs.metrics),
+        oof=read_tsv(inputs.oof),
+        calibration=read_tsv(inputs.calibration),
+        importance=read_tsv(inputs.importance),
+        dictionary=read_tsv(inputs.dictionary),
+        matrix=read_feature_matrix(inputs.matrix),
+        labels=read_labels(inputs.labels),
+        settings=snakemake.params.settings,
+        truth=read_tsv(inputs.truth[0]) if inputs.truth else None,
+        planted_effects=read_tsv(inputs.planted[0]) if inputs.planted else None,
+    )
+
+
+run_script(snakemake, main)  # noqa: F821
