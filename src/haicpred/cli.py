@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except InputError as error:
+    except (InputError, ValueError) as error:  # bad input: a message, not a traceback
         print(f"haicpred: {error}", file=sys.stderr)
         return 2
     return 0

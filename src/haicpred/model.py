@@ -50,7 +50,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from haicpred.errors import Problem, raise_if_any
-from haicpred.tables import write_text, write_tsv
+from haicpred.tables import write_bytes, write_text, write_tsv
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -70,6 +70,7 @@ __all__ = [
     "auc_score",
     "calibration_intercept_slope",
     "package_versions",
+    "MODEL_PACKAGES",
 ]
 
 # Regularised defaults for a few hundred patients and up to a few thousand (mostly noisy,
@@ -320,10 +321,10 @@ def _fit_logistic(x: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None
             if value >= current - 1e-12:
                 break
             factor /= 2
-        beta, previous, current = trial, current, value
+        beta, current = trial, value
         if np.max(np.abs(beta)) > 50:
             return float("nan"), float("nan")
-        if abs(current - previous) < 1e-12 and np.max(np.abs(factor * step)) < 1e-9:
+        if np.max(np.abs(factor * step)) < 1e-10:
             break
     else:
         return float("nan"), float("nan")
@@ -445,6 +446,12 @@ def _score_baseline(direction: int):
 # input checks
 
 
+def _to_float(series: pd.Series) -> pd.Series:
+    """Numbers (or numeric text) as float64 with NaN for missing; non-numeric text -> NaN."""
+    values = pd.to_numeric(series, errors="coerce")
+    return pd.Series(values.to_numpy(dtype=float, na_value=np.nan), index=series.index)
+
+
 def _feature_columns(matrix: pd.DataFrame) -> list[str]:
     return [c for c in matrix.columns if c not in _ID_COLUMNS]
 
@@ -525,7 +532,7 @@ def _check_inputs(matrix, labels, dictionary, truth):
     converted = {}
     for feature in features:
         raw = matrix[feature]
-        values = pd.to_numeric(raw, errors="coerce")
+        values = _to_float(raw)
         bad = values.isna() & raw.notna()
         if bad.any():
             rows = np.flatnonzero(bad.to_numpy())[:5] + 1
@@ -537,7 +544,6 @@ def _check_inputs(matrix, labels, dictionary, truth):
                     "features must be numeric; leave missing values empty",
                 )
             )
-        values = values.astype(float)
         if np.isinf(values.to_numpy()).any():
             problems.append(
                 Problem("feature_matrix.tsv", f"column {feature}", "infinite value(s)")
@@ -546,7 +552,7 @@ def _check_inputs(matrix, labels, dictionary, truth):
     X = pd.DataFrame(converted, index=matrix.index, columns=features)
 
     raw_label = labels[LABEL_COLUMN]
-    label = pd.to_numeric(raw_label, errors="coerce")
+    label = _to_float(raw_label)
     bad = (label.isna() & raw_label.notna()) | ~(label.isna() | label.isin([0, 1]))
     for row in np.flatnonzero(bad.to_numpy()):
         problems.append(
@@ -574,7 +580,7 @@ def _check_inputs(matrix, labels, dictionary, truth):
 
     truth_p = None
     if truth is not None:
-        tp = pd.to_numeric(truth["response_probability"], errors="coerce")
+        tp = _to_float(truth["response_probability"])
         tmap = dict(zip(truth["sample_id"], tp))
         truth_p = matrix["sample_id"].map(tmap).astype(float)
         missing = matrix["sample_id"][truth_p.isna() & y.notna()]
@@ -620,24 +626,25 @@ def _model_specs(features: list[str], settings: dict) -> tuple[list[tuple], list
     return specs, skipped
 
 
-def package_versions() -> dict:
-    import matplotlib
-    import scipy
-    import sklearn
-    import xgboost
+MODEL_PACKAGES = ("numpy", "pandas", "scikit-learn", "scipy", "xgboost")
+
+
+def package_versions(packages=MODEL_PACKAGES) -> dict:
+    """Versions of haicpred, Python and the given distributions (without importing them).
+
+    A distribution that is not installed in this environment is left out.
+    """
+    from importlib.metadata import PackageNotFoundError, version
 
     import haicpred
 
-    return {
-        "haicpred": haicpred.__version__,
-        "matplotlib": matplotlib.__version__,
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-        "python": ".".join(map(str, sys.version_info[:3])),
-        "scikit-learn": sklearn.__version__,
-        "scipy": scipy.__version__,
-        "xgboost": xgboost.__version__,
-    }
+    out = {"haicpred": haicpred.__version__, "python": ".".join(map(str, sys.version_info[:3]))}
+    for name in packages:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return dict(sorted(out.items()))
 
 
 def cross_validate_models(
@@ -871,18 +878,6 @@ def _model_json_bytes(model) -> bytes:
         Path(tmp).unlink(missing_ok=True)
 
 
-def _write_bytes(data: bytes, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _dump_json(data: dict) -> str:
     return json.dumps(data, sort_keys=True, indent=2, allow_nan=False) + "\n"
 
@@ -897,7 +892,7 @@ def write_model_outputs(results: ModelResults, out_dir) -> None:
     write_tsv(results.importance, out / "feature_importance.tsv")
     write_tsv(results.predictions, out / "predictions.tsv")
     model_bytes = _model_json_bytes(results.model)
-    _write_bytes(model_bytes, out / "xgboost_model.json")
+    write_bytes(model_bytes, out / "xgboost_model.json")
     metadata = dict(results.metadata)
     metadata["model_file"] = "xgboost_model.json"
     metadata["model_sha256"] = hashlib.sha256(model_bytes).hexdigest()
@@ -947,10 +942,10 @@ def score(matrix: pd.DataFrame, model, metadata: dict) -> pd.DataFrame:
     data = {}
     bad = []
     for feature in features:
-        values = pd.to_numeric(matrix[feature], errors="coerce")
+        values = _to_float(matrix[feature])
         if (values.isna() & matrix[feature].notna()).any():
             bad.append(feature)
-        data[feature] = values.astype(float).to_numpy()
+        data[feature] = values.to_numpy()
     if bad:
         raise ValueError("non-numeric values in feature column(s): " + ", ".join(bad))
     X = pd.DataFrame(data, columns=features)

@@ -14,10 +14,12 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import os
 from pathlib import Path
 
 import matplotlib
+import matplotlib.style
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -65,7 +67,9 @@ def _table(value) -> pd.DataFrame | None:
 
 
 def _num(series) -> pd.Series:
-    return pd.to_numeric(series, errors="coerce")
+    """Float64 with NaN for missing (text, nullable dtypes and pd.NA all accepted)."""
+    values = pd.to_numeric(pd.Series(series), errors="coerce")
+    return pd.Series(values.to_numpy(dtype=float, na_value=np.nan), index=values.index)
 
 
 def _esc(value) -> str:
@@ -79,7 +83,8 @@ def _fmt(value, digits: int = 3) -> str:
         return "&ndash;"
     if not np.isfinite(value):
         return "&ndash;"
-    return f"{value:.{digits}f}"
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def _int(value) -> str:
@@ -184,7 +189,7 @@ def _averaged_oof(oof: pd.DataFrame) -> pd.DataFrame:
 def _cohort_section(matrix, labels, dictionary) -> str:
     label = _num(labels["objective_response"]) if "objective_response" in labels else None
     label_map = dict(zip(labels["sample_id"], label)) if label is not None else {}
-    y = matrix["sample_id"].map(label_map)
+    y = matrix["sample_id"].map(label_map).astype(float)
     n = len(matrix)
     n_lab = int(y.notna().sum())
     n_resp = int((y == 1).sum())
@@ -496,27 +501,46 @@ def _importance_section(importance: pd.DataFrame) -> str:
     )
 
 
+def _matching_features(name: str, features: list[str]) -> list[str]:
+    """Matrix features that encode a planted variable: the same name, its ``rad_`` form, or
+    a derived column named after it (``rs8099917`` -> ``rs8099917_TT``, ``rs8099917_alt_count``).
+    """
+    if not name:
+        return []
+    if name in features:
+        return [name]
+    if f"rad_{name}" in features:
+        return [f"rad_{name}"]
+    return [f for f in features if f.startswith(f"{name}_")]
+
+
 def _planted_section(planted: pd.DataFrame, importance: pd.DataFrame) -> str:
     planted = planted.copy()
     header = [_esc(c) for c in planted.columns]
-    rank = {}
-    if "feature" in planted.columns:
-        rank = dict(zip(importance["feature"], importance["rank"]))
-        header.append("XGBoost importance rank")
+    key = next((c for c in ("feature", "variable") if c in planted.columns), None)
+    ranks = dict(zip(importance["feature"], _num(importance["rank"])))
+    features = list(importance["feature"])
+    if key:
+        header.append("best-ranked matching feature (XGBoost importance rank of "
+                      f"{len(features)})")
     text_columns = tuple(
-        i for i, c in enumerate(planted.columns)
-        if _num(planted[c]).isna().all() or c in ("feature", "effect")
-    )
+        i for i, c in enumerate(planted.columns) if _num(planted[c]).isna().all()
+    ) + ((len(planted.columns),) if key else ())
     rows = []
     for _, r in planted.iterrows():
         row = ["" if pd.isna(v) else _esc(v) for v in r.tolist()]
-        if "feature" in planted.columns:
-            row.append(_int(rank.get(r["feature"])) if r["feature"] in rank else "not a feature")
+        if key:
+            name = "" if pd.isna(r[key]) else str(r[key])
+            matches = sorted(_matching_features(name, features), key=lambda f: ranks[f])
+            row.append(f"{_esc(matches[0])} (#{_int(ranks[matches[0]])})" if matches
+                       else "&ndash;")
         rows.append(row)
     return (
         "<h2>Planted effects (simulated demo cohort)</h2>\n"
-        '<p class="note">The simulation planted these effects on the response probability; a '
-        "sound pipeline should rank the planted features highly and the rest near noise.</p>"
+        '<p class="note">The simulation planted these effects on the response probability. '
+        "A sound pipeline should rank the planted features highly; binary features with rare "
+        "levels gather less gain than continuous ones, so a modest rank is not by itself a "
+        "failure.</p>"
         + _html_table(header, rows, text_columns=text_columns)
     )
 
@@ -569,10 +593,29 @@ def _methods_section(settings: dict, metrics: pd.DataFrame, has_oracle: bool) ->
     return text + "</p>"
 
 
-def _versions_section() -> str:
-    versions = package_versions()
-    rows = [[_esc(k), _esc(v)] for k, v in sorted(versions.items())]
-    return "<h2>Software</h2>\n" + _html_table(["package", "version"], rows, text_columns=(0, 1))
+def _versions_section(model_metadata: dict | None) -> str:
+    here = package_versions(("matplotlib", "numpy", "pandas", "scikit-learn", "scipy"))
+    fitted = (model_metadata or {}).get("versions") or {}
+    names = sorted(set(here) | set(fitted))
+    header = ["package", "report (this run)"]
+    if fitted:
+        header.append("model fit (model_metadata.json)")
+    rows = []
+    for name in names:
+        row = [_esc(name), _esc(here.get(name, "")) or "&ndash;"]
+        if fitted:
+            row.append(_esc(fitted.get(name, "")) or "&ndash;")
+        rows.append(row)
+    text = "<h2>Software</h2>\n" + _html_table(header, rows, text_columns=(0, 1, 2))
+    if model_metadata and model_metadata.get("model_sha256"):
+        text += (f'<p class="note">Final model: {_esc(model_metadata.get("model_file", ""))}, '
+                 f"sha256 <code>{_esc(model_metadata['model_sha256'])}</code>, "
+                 f"{_esc(model_metadata.get('n_features', ''))} features.</p>")
+    skipped = (model_metadata or {}).get("skipped_models") or []
+    if skipped:
+        text += ('<p class="note">Baselines incomplete or skipped: '
+                 + "; ".join(_esc(s) for s in skipped) + ".</p>")
+    return text
 
 
 # --------------------------------------------------------------------------------------------
@@ -591,13 +634,18 @@ def render_report(
     settings,
     truth=None,
     planted_effects=None,
+    model_metadata=None,
 ) -> None:
     """Write the self-contained HTML report to ``out_path``.
 
     Tables may be DataFrames or TSV paths. ``settings`` is the model settings (or the whole
     config with a ``model`` section). ``truth`` (sample_id, response_probability) and
-    ``planted_effects`` are given for the simulated demo cohort only.
+    ``planted_effects`` are given for the simulated demo cohort only. ``model_metadata``
+    (optional; dict or path to ``model_metadata.json``) adds the package versions the model was
+    fitted with and the model file's sha256 to the software section.
     """
+    if isinstance(model_metadata, (str, os.PathLike)):
+        model_metadata = json.loads(Path(model_metadata).read_text())
     metrics, oof, calibration, importance = map(_table, (metrics, oof, calibration, importance))
     dictionary, matrix, labels = map(_table, (dictionary, matrix, labels))
     truth, planted_effects = _table(truth), _table(planted_effects)
@@ -650,7 +698,7 @@ def render_report(
         body.append(_planted_section(planted_effects, importance))
     body += [
         _methods_section(settings, metrics, oracle is not None),
-        _versions_section(),
+        _versions_section(model_metadata),
         "</body>",
         "</html>",
         "",

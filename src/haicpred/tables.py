@@ -15,6 +15,14 @@ import pandas as pd
 FLOAT_FORMAT = "%.10g"
 
 
+def _umask_mode() -> int:
+    """Permissions an ordinary open() would give (mkstemp's 0600 would hide results from
+    colleagues on a shared cluster)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def read_tsv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
     """Read a TSV as strings; empty cells become missing (NaN). Callers convert types."""
     return pd.read_csv(
@@ -22,15 +30,15 @@ def read_tsv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
     )
 
 
-def write_tsv(df: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write atomically: a failed job never leaves a half-written table behind."""
+def write_bytes(data: bytes, path: str | os.PathLike) -> None:
+    """Write atomically: a failed job never leaves a half-written file behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            df.to_csv(handle, sep="\t", index=False, na_rep="", float_format=FLOAT_FORMAT,
-                      lineterminator="\n")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -38,14 +46,9 @@ def write_tsv(df: pd.DataFrame, path: str | os.PathLike) -> None:
 
 
 def write_text(text: str, path: str | os.PathLike) -> None:
-    """Atomic text write (HTML, JSON)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes(text.encode("utf-8"), path)
+
+
+def write_tsv(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    write_text(df.to_csv(sep="\t", index=False, na_rep="", float_format=FLOAT_FORMAT,
+                         lineterminator="\n"), path)

@@ -19,6 +19,7 @@ def main(snakemake):
         settings=snakemake.params.settings,
         truth=read_tsv(inputs.truth[0]) if inputs.truth else None,
         planted_effects=read_tsv(inputs.planted[0]) if inputs.planted else None,
+        model_metadata=inputs.metadata,
     )
 
 

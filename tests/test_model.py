@@ -1,0 +1,411 @@
+"""haicpred.model with real XGBoost on a small synthetic cohort (no mocks)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost
+from sklearn.model_selection import RepeatedStratifiedKFold
+
+from haicpred.errors import InputError
+from haicpred.model import (
+    CALIBRATION_COLUMNS,
+    IMPORTANCE_COLUMNS,
+    METRIC_COLUMNS,
+    OOF_COLUMNS,
+    PREDICTION_COLUMNS,
+    PostTreatmentFeatureError,
+    auc_score,
+    calibration_intercept_slope,
+    cross_validate_models,
+    load_model,
+    resolve_settings,
+    score,
+    write_model_outputs,
+)
+from haicpred.tables import read_tsv, write_tsv
+
+N = 200
+N_UNLABELLED = 16
+SETTINGS = {
+    "seed": 3,
+    "cv_folds": 4,
+    "cv_repeats": 2,
+    "n_bootstrap": 200,
+    "threads": 1,
+    "xgboost": {"n_estimators": 40, "max_depth": 2, "learning_rate": 0.1},
+}
+
+
+def make_cohort(seed: int = 7, noise_labels: bool = False):
+    """Matrix, labels, dictionary and truth with a planted signal (or pure-noise labels)."""
+    rng = np.random.default_rng(seed)
+    ids = [f"HCC{i:04d}" for i in range(N)]
+    matrix = pd.DataFrame({"sample_id": ids, "batch": np.where(np.arange(N) % 3 == 0, "B2", "B1")})
+    matrix["tumor_size_cm"] = np.round(rng.gamma(3.0, 2.5, N), 1)
+    matrix["extrahepatic_metastasis"] = rng.integers(0, 2, N).astype(float)
+    matrix["albi_score"] = rng.normal(-2.4, 0.5, N)
+    matrix["rad_signal"] = rng.normal(size=N)
+    for j in range(8):
+        matrix[f"rad_noise_{j}"] = rng.normal(size=N)
+    matrix["PIK3CD_mutated"] = rng.integers(0, 2, N).astype(float)
+    # missing values, as in real data (never zero-filled)
+    for column in ("albi_score", "rad_signal", "PIK3CD_mutated"):
+        matrix.loc[rng.random(N) < 0.15, column] = np.nan
+    lin = (
+        -0.35 * (matrix["tumor_size_cm"] - 7.5)
+        - 1.6 * matrix["extrahepatic_metastasis"]
+        + 1.4 * matrix["rad_signal"].fillna(0)
+        - 1.2 * (matrix["albi_score"].fillna(-2.4) + 2.4)
+        + 0.8
+    )
+    prob = 1 / (1 + np.exp(-lin))
+    if noise_labels:
+        prob = pd.Series(np.full(N, 0.45))
+    y = (rng.random(N) < prob).astype(float)
+    unlabelled = rng.choice(N, N_UNLABELLED, replace=False)
+    y[unlabelled] = np.nan
+    response = np.where(y == 1, "PR", "SD").astype(object)
+    response[unlabelled] = np.nan
+    labels = pd.DataFrame(
+        {
+            "sample_id": ids,
+            "batch": matrix["batch"],
+            "best_response": response,
+            "objective_response": y,
+            "os_months": rng.uniform(1, 30, N),
+            "os_event": rng.integers(0, 2, N),
+            "pfs_months": rng.uniform(1, 20, N),
+            "pfs_event": rng.integers(0, 2, N),
+        }
+    )
+    features = [c for c in matrix.columns if c not in ("sample_id", "batch")]
+    modality = {
+        "tumor_size_cm": "clinical",
+        "extrahepatic_metastasis": "clinical",
+        "albi_score": "derived",
+        "PIK3CD_mutated": "mutation",
+    }
+    dictionary = pd.DataFrame(
+        {
+            "feature": features,
+            "modality": [modality.get(f, "radiomics") for f in features],
+            "unit": "",
+            "description": "synthetic",
+        }
+    )
+    truth = pd.DataFrame({"sample_id": ids, "response_probability": prob})
+    return matrix, labels, dictionary, truth
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return make_cohort()
+
+
+@pytest.fixture(scope="module")
+def results(cohort):
+    matrix, labels, dictionary, truth = cohort
+    return cross_validate_models(matrix, labels, dictionary, SETTINGS, truth=truth)
+
+
+@pytest.fixture(scope="module")
+def out_dir(results, tmp_path_factory):
+    path = tmp_path_factory.mktemp("model")
+    write_model_outputs(results, path)
+    return path
+
+
+def labelled_ids(labels):
+    return sorted(labels.loc[labels["objective_response"].notna(), "sample_id"])
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def test_output_columns_and_rows(results, cohort):
+    _, labels, _, _ = cohort
+    assert list(results.oof.columns) == OOF_COLUMNS
+    assert list(results.metrics.columns) == METRIC_COLUMNS
+    assert list(results.calibration.columns) == CALIBRATION_COLUMNS
+    assert list(results.importance.columns) == IMPORTANCE_COLUMNS
+    assert list(results.predictions.columns) == PREDICTION_COLUMNS
+    models = ["xgboost", "logistic_baseline", "albi_score", "oracle"]
+    assert list(results.metrics["model"]) == models
+    n_lab = len(labelled_ids(labels))
+    assert (results.metrics["n"] == n_lab).all()
+    assert (results.metrics["n_unlabelled"] == N_UNLABELLED).all()
+    assert results.n_unlabelled == N_UNLABELLED
+    # logistic baseline uses only the Liu factors present in the matrix
+    row = results.metrics.set_index("model").loc["logistic_baseline"]
+    assert row["n_features"] == 2
+    # oof sorted by model, repeat, sample_id; 1-based repeat/fold
+    key = results.oof[["model", "repeat", "sample_id"]]
+    assert key.equals(key.sort_values(["model", "repeat", "sample_id"]).reset_index(drop=True))
+    assert results.oof["repeat"].min() == 1 and results.oof["fold"].min() == 1
+    assert results.oof["fold"].max() == SETTINGS["cv_folds"]
+    # calibration: 10 bins per model covering every labelled sample
+    for model, part in results.calibration.groupby("model"):
+        assert list(part["bin"]) == list(range(1, 11))
+        assert part["n"].sum() == n_lab
+    # importance normalised, sorted, ranked
+    imp = results.importance
+    assert imp["gain"].sum() == pytest.approx(1.0)
+    assert list(imp["rank"]) == list(range(1, len(imp) + 1))
+    assert (np.diff(imp["gain"].to_numpy()) <= 0).all()
+    assert dict(zip(imp["feature"], imp["modality"]))["PIK3CD_mutated"] == "mutation"
+
+
+def test_oof_covers_every_labelled_sample_once_per_repeat(results, cohort):
+    _, labels, _, _ = cohort
+    expected = labelled_ids(labels)
+    for (model, repeat), part in results.oof.groupby(["model", "repeat"]):
+        assert sorted(part["sample_id"]) == expected, (model, repeat)
+        assert not part["sample_id"].duplicated().any()
+        assert part["y_prob"].between(0, 1).all()
+    assert set(results.oof["model"]) == {"xgboost", "logistic_baseline", "albi_score"}
+
+
+def test_folds_are_the_stratified_splits_and_disjoint(results, cohort):
+    matrix, labels, _, _ = cohort
+    y_map = dict(zip(labels["sample_id"], labels["objective_response"]))
+    ids = [s for s in matrix["sample_id"] if not np.isnan(y_map[s])]
+    y = np.array([y_map[s] for s in ids], dtype=int)
+    splitter = RepeatedStratifiedKFold(
+        n_splits=SETTINGS["cv_folds"], n_repeats=SETTINGS["cv_repeats"],
+        random_state=SETTINGS["seed"],
+    )
+    xgb_oof = results.oof[results.oof["model"] == "xgboost"]
+    rate = y.mean()
+    for split, (_, test) in enumerate(splitter.split(np.zeros(len(y)), y)):
+        repeat, fold = divmod(split, SETTINGS["cv_folds"])
+        part = xgb_oof[(xgb_oof["repeat"] == repeat + 1) & (xgb_oof["fold"] == fold + 1)]
+        assert sorted(part["sample_id"]) == sorted(ids[i] for i in test)
+        # stratified: the fold's responder share is close to the cohort's
+        assert abs(part["y_true"].mean() - rate) < 0.05
+
+
+def test_oof_prediction_never_uses_the_samples_own_label(results, cohort):
+    """Refit on the training part only: the OOF predictions must be reproduced exactly."""
+    matrix, labels, _, _ = cohort
+    y_map = dict(zip(labels["sample_id"], labels["objective_response"]))
+    keep = [not np.isnan(y_map[s]) for s in matrix["sample_id"]]
+    lab = matrix[keep].reset_index(drop=True)
+    y = lab["sample_id"].map(y_map).astype(int).to_numpy()
+    train, test = next(
+        RepeatedStratifiedKFold(
+            n_splits=SETTINGS["cv_folds"], n_repeats=SETTINGS["cv_repeats"],
+            random_state=SETTINGS["seed"],
+        ).split(np.zeros(len(y)), y)
+    )
+    features = results.feature_names
+    model = xgboost.XGBClassifier(**results.metadata["xgboost_params"])
+    model.fit(lab.iloc[train][features], y[train])
+    expected = pd.Series(
+        model.predict_proba(lab.iloc[test][features])[:, 1].astype(float),
+        index=lab["sample_id"].iloc[test],
+    ).sort_index()
+    got = results.oof[(results.oof["model"] == "xgboost") & (results.oof["repeat"] == 1)]
+    got = got.set_index("sample_id").loc[expected.index, "y_prob"]
+    np.testing.assert_array_equal(got.to_numpy(), expected.to_numpy())
+    # the true labels in the OOF table are the labels, not something derived from predictions
+    oof_y = results.oof.drop_duplicates("sample_id").set_index("sample_id")["y_true"]
+    assert all(oof_y[s] == y_map[s] for s in oof_y.index)
+
+
+def test_planted_signal_is_found(results):
+    metrics = results.metrics.set_index("model")
+    xgb = metrics.loc["xgboost"]
+    assert xgb["auc"] > 0.7
+    assert xgb["auc_low"] < xgb["auc"] < xgb["auc_high"]
+    assert 0 < xgb["auc_repeat_sd"] < 0.1
+    assert 0 < xgb["brier"] < 0.25
+    for model in metrics.index:
+        row = metrics.loc[model]
+        assert row["auc_low"] <= row["auc"] <= row["auc_high"], model
+    # oracle: true probability; the learned model does not beat it by much
+    assert metrics.loc["oracle", "auc"] > 0.75
+    assert metrics.loc["oracle", "auc_diff_vs_xgboost"] == pytest.approx(
+        metrics.loc["oracle", "auc"] - xgb["auc"]
+    )
+    # the published score in its published direction carries some signal
+    assert metrics.loc["albi_score", "auc"] > 0.5
+    # planted features outrank the pure-noise ones
+    rank = dict(zip(results.importance["feature"], results.importance["rank"]))
+    assert rank["rad_signal"] <= 3 and rank["tumor_size_cm"] <= 3
+    assert min(rank[f"rad_noise_{j}"] for j in range(8)) > 3
+
+
+def test_noise_labels_give_chance_auc(cohort):
+    matrix, labels, dictionary, _ = make_cohort(seed=11, noise_labels=True)
+    res = cross_validate_models(matrix, labels, dictionary, SETTINGS)
+    xgb = res.metrics.set_index("model").loc["xgboost"]
+    # Leakage would push this well above 0.5. Under the null, CV AUCs scatter widely and are,
+    # if anything, biased below 0.5 (anti-learning / stratification bias, Parker et al. 2007),
+    # so only "not above chance" is asserted tightly.
+    assert abs(xgb["auc"] - 0.5) < 0.15
+    assert xgb["auc_low"] < 0.5
+    assert xgb["auc_low"] <= xgb["auc"] <= xgb["auc_high"]
+    assert "oracle" not in set(res.metrics["model"])
+
+
+def test_unlabelled_samples_are_scored_but_not_trained_on(results, cohort):
+    matrix, labels, dictionary, _ = cohort
+    unl = labels["objective_response"].isna().to_numpy()
+    preds = results.predictions.set_index("sample_id")
+    assert len(preds) == N
+    assert (preds.loc[labels["sample_id"][unl], "labelled"] == 0).all()
+    assert preds["labelled"].sum() == N - N_UNLABELLED
+    assert preds["y_prob"].notna().all()
+    assert not set(results.oof["sample_id"]) & set(labels["sample_id"][unl])
+    # scrambling the unlabelled samples' features changes nothing learned from the data
+    changed = matrix.copy()
+    features = results.feature_names
+    rng = np.random.default_rng(0)
+    changed.loc[unl, features] = rng.normal(50, 10, size=(unl.sum(), len(features)))
+    other = cross_validate_models(changed, labels, dictionary, SETTINGS)
+    pd.testing.assert_frame_equal(other.oof, results.oof)
+    pd.testing.assert_frame_equal(other.importance, results.importance)
+    a = other.predictions.set_index("sample_id")
+    lab_ids = labels["sample_id"][~unl]
+    np.testing.assert_array_equal(a.loc[lab_ids, "y_prob"], preds.loc[lab_ids, "y_prob"])
+
+
+def test_outputs_are_byte_identical(cohort, out_dir, tmp_path):
+    matrix, labels, dictionary, truth = cohort
+    again = cross_validate_models(matrix.copy(), labels.copy(), dictionary.copy(), SETTINGS,
+                                  truth=truth.copy())
+    write_model_outputs(again, tmp_path)
+    names = sorted(p.name for p in out_dir.iterdir())
+    assert names == sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(
+        ["calibration.tsv", "feature_importance.tsv", "metrics.tsv", "model_metadata.json",
+         "oof_predictions.tsv", "predictions.tsv", "xgboost_model.json"]
+    )
+    for name in names:
+        assert (out_dir / name).read_bytes() == (tmp_path / name).read_bytes(), name
+
+
+def test_written_tables_read_back(out_dir, results):
+    metrics = read_tsv(out_dir / "metrics.tsv")
+    assert list(metrics.columns) == METRIC_COLUMNS
+    assert float(metrics.loc[0, "auc"]) == pytest.approx(results.metrics.loc[0, "auc"], abs=1e-9)
+    assert metrics.loc[0, "auc_diff_vs_xgboost"] != metrics.loc[0, "auc_diff_vs_xgboost"]  # NaN
+    meta = json.loads((out_dir / "model_metadata.json").read_text())
+    assert meta["feature_names"] == results.feature_names
+    assert meta["n"] == int(results.metrics.loc[0, "n"])
+    for package in ("haicpred", "xgboost", "scikit-learn", "numpy", "pandas"):
+        assert package in meta["versions"]
+    text = (out_dir / "model_metadata.json").read_text()
+    assert text == json.dumps(meta, sort_keys=True, indent=2) + "\n"
+    assert (out_dir / "xgboost_model.json").read_text().startswith("{")
+
+
+def test_saved_model_reloads_and_reproduces_predictions(out_dir, results, cohort):
+    matrix = cohort[0]
+    model, meta = load_model(out_dir / "xgboost_model.json", out_dir / "model_metadata.json")
+    scored = score(matrix, model, meta)
+    assert list(scored.columns) == ["sample_id", "batch", "y_prob"]
+    np.testing.assert_array_equal(scored["sample_id"], results.predictions["sample_id"])
+    np.testing.assert_allclose(scored["y_prob"], results.predictions["y_prob"], rtol=0, atol=1e-7)
+    # a new batch with shuffled and extra columns is aligned by name
+    shuffled = matrix[["sample_id", "batch"] + results.feature_names[::-1]].copy()
+    shuffled["unused_extra"] = 1.0
+    np.testing.assert_allclose(score(shuffled, model, meta)["y_prob"], scored["y_prob"], atol=1e-7)
+    # tables read as strings work too
+    as_text = matrix.astype(object).where(matrix.notna(), np.nan)
+    as_text[results.feature_names] = as_text[results.feature_names].map(
+        lambda v: v if isinstance(v, float) and np.isnan(v) else repr(float(v))
+    )
+    np.testing.assert_allclose(score(as_text, model, meta)["y_prob"], scored["y_prob"], atol=1e-7)
+
+
+def test_score_refuses_missing_feature_columns(out_dir, cohort):
+    model, meta = load_model(out_dir / "xgboost_model.json", out_dir / "model_metadata.json")
+    with pytest.raises(ValueError, match="rad_signal") as info:
+        score(cohort[0].drop(columns=["rad_signal", "albi_score"]), model, meta)
+    assert "albi_score" in str(info.value)
+
+
+def test_load_model_checks_the_hash(out_dir, tmp_path):
+    meta = json.loads((out_dir / "model_metadata.json").read_text())
+    meta["model_sha256"] = "0" * 64
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="sha256"):
+        load_model(out_dir / "xgboost_model.json", tmp_path / "meta.json")
+
+
+@pytest.mark.parametrize("how", ["prefix", "modality", "outcome"])
+def test_post_treatment_columns_are_refused(cohort, how):
+    matrix, labels, dictionary, _ = cohort
+    matrix = matrix.copy()
+    dictionary = dictionary.copy()
+    name = {"prefix": "post_afp_ratio", "modality": "afp_response", "outcome": "pfs_months"}[how]
+    matrix[name] = np.random.default_rng(0).normal(size=len(matrix))
+    modality = "post_treatment" if how == "modality" else "biomarker"
+    dictionary.loc[len(dictionary)] = [name, modality, "", "after treatment"]
+    with pytest.raises(ValueError, match=name):
+        cross_validate_models(matrix, labels, dictionary, SETTINGS)
+    with pytest.raises(PostTreatmentFeatureError):
+        cross_validate_models(matrix, labels, dictionary, SETTINGS)
+
+
+def test_bad_inputs_are_collected(cohort):
+    matrix, labels, dictionary, _ = cohort
+    matrix = matrix.astype({"tumor_size_cm": object}).copy()
+    matrix.loc[3, "tumor_size_cm"] = "big"
+    matrix["undocumented"] = 1.0
+    labels = labels.copy()
+    labels.loc[5, "objective_response"] = 2
+    with pytest.raises(InputError) as info:
+        cross_validate_models(matrix, labels, dictionary, SETTINGS)
+    text = str(info.value)
+    assert "tumor_size_cm" in text and "undocumented" in text and "row 6" in text
+    assert len(info.value.problems) == 3
+
+
+def test_settings_defaults_and_errors():
+    settings = resolve_settings({})
+    assert settings["cv_folds"] == 5 and settings["cv_repeats"] == 5
+    assert settings["n_bootstrap"] == 1000 and settings["seed"] == 1
+    assert settings["xgboost"]["max_depth"] == 2
+    assert settings["score_baselines"]["albi_score"]["direction"] == -1
+    assert resolve_settings({"xgboost": {"max_depth": 3}})["xgboost"]["n_estimators"] == 250
+    with pytest.raises(ValueError, match="cv_fold"):
+        resolve_settings({"cv_fold": 3})
+    with pytest.raises(ValueError, match="random_state"):
+        resolve_settings({"xgboost": {"random_state": 5}})
+    with pytest.raises(ValueError, match="direction"):
+        resolve_settings({"score_baselines": {"x": {"feature": "x", "direction": 2}}})
+
+
+def test_statistics_helpers():
+    rng = np.random.default_rng(5)
+    p = rng.uniform(0.02, 0.98, 20000)
+    y = (rng.random(p.size) < p).astype(int)
+    intercept, slope = calibration_intercept_slope(y, p)
+    assert abs(intercept) < 0.05 and abs(slope - 1) < 0.05
+    # over-confident predictions: slope < 1
+    extreme = 1 / (1 + np.exp(-2 * np.log(p / (1 - p))))
+    assert calibration_intercept_slope(y, extreme)[1] == pytest.approx(0.5, abs=0.05)
+    assert auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
+    assert auc_score([0, 1], [0.5, 0.5]) == pytest.approx(0.5)
+
+
+def test_tables_read_as_text_are_accepted(cohort, tmp_path):
+    """The workflow may hand over tables straight from read_tsv (strings, NaN for empty)."""
+    matrix, labels, dictionary, _ = cohort
+    for name, frame in (("m", matrix), ("l", labels), ("d", dictionary)):
+        write_tsv(frame, tmp_path / f"{name}.tsv")
+    text = {name: read_tsv(tmp_path / f"{name}.tsv") for name in ("m", "l", "d")}
+    res = cross_validate_models(text["m"], text["l"], text["d"], SETTINGS)
+    assert res.metrics.loc[0, "n"] == N - N_UNLABELLED
+    assert res.metrics.loc[0, "n_unlabelled"] == N_UNLABELLED
+    # nullable integer labels (as clinical.labels builds them) work too
+    nullable = labels.copy()
+    nullable["objective_response"] = nullable["objective_response"].astype("Int64")
+    res2 = cross_validate_models(matrix, nullable, dictionary, SETTINGS)
+    assert res2.metrics.loc[0, "n_unlabelled"] == N_UNLABELLED

@@ -1,0 +1,154 @@
+"""The Snakemake workflow end to end, on small simulated cohorts (real Snakemake, real jobs)."""
+
+import hashlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from haicpred.simulate import simulate_cohort
+from haicpred.tables import read_tsv, write_tsv
+
+REPO = Path(__file__).resolve().parents[1]
+PANEL = REPO / "resources" / "panel_GRCh38.tsv"
+SNPS = REPO / "resources" / "snps_GRCh38.tsv"
+FAST_MODEL = {"seed": 1, "cv_folds": 3, "cv_repeats": 2, "n_bootstrap": 200,
+              "xgboost": {"n_estimators": 60}}
+DETERMINISTIC = ["results/features/feature_matrix.tsv", "results/features/mutations.tsv",
+                 "results/features/genotypes.tsv", "results/model/metrics.tsv",
+                 "results/model/oof_predictions.tsv", "results/model/predictions.tsv",
+                 "results/model/xgboost_model.json"]
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
+                           "-d", str(workdir), "--cores", "2", *args],
+                          capture_output=True, text=True)
+
+
+def make_workdir(path: Path, **config) -> Path:
+    (path / "config").mkdir(parents=True)
+    settings = {"panel": str(PANEL), "snps": str(SNPS), "model": FAST_MODEL, **config}
+    (path / "config" / "config.yaml").write_text(yaml.safe_dump(settings))
+    return path
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    workdir = make_workdir(tmp_path_factory.mktemp("demo"),
+                           demo={"n_patients": 90, "n_batches": 2, "seed": 3})
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
+def test_demo_produces_the_output_contract(demo_run):
+    for name in ["results/features/mutations.tsv", "results/features/genotypes.tsv",
+                 "results/features/feature_matrix.tsv", "results/features/feature_dictionary.tsv",
+                 "results/model/metrics.tsv", "results/model/oof_predictions.tsv",
+                 "results/report/report.html", "results/variants/batch1.tsv",
+                 "results/variants/batch2.tsv"]:
+        assert (demo_run / name).stat().st_size > 0, name
+    sheet = read_tsv(demo_run / "results/demo/samples.tsv")
+    matrix = read_tsv(demo_run / "results/features/feature_matrix.tsv")
+    assert sorted(matrix["sample_id"]) == sorted(sheet["sample_id"])  # nobody dropped
+    dictionary = read_tsv(demo_run / "results/features/feature_dictionary.tsv")
+    assert list(dictionary["feature"]) == list(matrix.columns[2:])
+    metrics = read_tsv(demo_run / "results/model/metrics.tsv").set_index("model")
+    assert {"xgboost", "logistic_baseline", "oracle"} <= set(metrics.index)
+    assert {"n", "auc", "auc_low", "auc_high"} <= set(metrics.columns)
+    oof = read_tsv(demo_run / "results/model/oof_predictions.tsv")
+    assert list(oof.columns[:6]) == ["sample_id", "model", "repeat", "fold", "y_true", "y_prob"]
+    labelled = read_tsv(demo_run / "results/features/labels.tsv")["objective_response"].notna()
+    xgb = oof[oof["model"] == "xgboost"]
+    assert len(xgb) == labelled.sum() * FAST_MODEL["cv_repeats"]
+
+
+def test_second_run_does_nothing(demo_run):
+    result = snakemake(demo_run, "--dry-run")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_same_inputs_give_byte_identical_results(demo_run, tmp_path):
+    again = make_workdir(tmp_path / "again", demo={"n_patients": 90, "n_batches": 2, "seed": 3})
+    result = snakemake(again)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in DETERMINISTIC:
+        assert digest(demo_run / name) == digest(again / name), name
+
+
+def job_counts(dry_run_output: str) -> dict[str, int]:
+    counts = {}
+    for line in dry_run_output.splitlines():
+        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
+        if match:
+            counts[match[1]] = int(match[2])
+    return counts
+
+
+def subset_cohort(source: Path, target: Path, batches: list[str]) -> None:
+    """A user cohort (not the demo) made of some batches of a simulated one."""
+    sheet = read_tsv(source / "samples.tsv")
+    sheet = sheet[sheet["batch"].isin(batches)]
+    keep = set(sheet["sample_id"])
+    for column in ["exome_vcf", "genotype_vcf"]:
+        sheet[column] = sheet[column].map(lambda p: str(source / p), na_action="ignore")
+    write_tsv(sheet, target / "samples.tsv")
+    for name in ["clinical", "biomarkers", "radiomics"]:
+        table = read_tsv(source / f"{name}.tsv")
+        write_tsv(table[table["sample_id"].isin(keep)], target / f"{name}.tsv")
+
+
+def test_user_cohort_jobs_are_per_batch_and_a_new_batch_reruns_only_itself(tmp_path):
+    cohort = tmp_path / "cohort"
+    simulate_cohort(n_patients=90, n_batches=3, seed=5, out_dir=cohort, panel_path=PANEL,
+                    snps_path=SNPS)
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    subset_cohort(cohort, inputs, ["batch1", "batch2"])
+    workdir = make_workdir(tmp_path / "run", **{key: str(inputs / f"{key}.tsv") for key in
+                                               ["samples", "clinical", "biomarkers",
+                                                "radiomics"]})
+    plan = snakemake(workdir, "--dry-run")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    counts = job_counts(plan.stdout)
+    assert counts["panel_mutations"] == 2 and counts["snp_genotypes"] == 2  # per batch
+    assert snakemake(workdir).returncode == 0
+
+    subset_cohort(cohort, inputs, ["batch1", "batch2", "batch3"])
+    plan = snakemake(workdir, "--dry-run")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    counts = job_counts(plan.stdout)
+    assert counts["panel_mutations"] == 1 and counts["snp_genotypes"] == 1
+    assert "batch3" in plan.stdout and "results/variants/batch1.tsv" not in plan.stdout
+
+
+def test_bad_sheet_is_refused_before_any_job_with_every_problem(tmp_path):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "samples.tsv").write_text("sample_id\tbatch\texome_vcf\n"
+                                        "P1\tb1\tnowhere.vcf.gz\n"
+                                        "P1\tb1\t\n")
+    (inputs / "clinical.tsv").write_text("sample_id\tage\nP1\told\n")
+    (inputs / "biomarkers.tsv").write_text("sample_id\tanalyte\tvalue\tunit\ttimepoint\n"
+                                           "P1\talbumin\t4\tg/dl\tbaseline\n")
+    workdir = make_workdir(tmp_path / "run", samples=str(inputs / "samples.tsv"),
+                           clinical=str(inputs / "clinical.tsv"),
+                           biomarkers=str(inputs / "biomarkers.tsv"))
+    result = snakemake(workdir)
+    assert result.returncode != 0
+    message = result.stdout + result.stderr
+    assert "nowhere.vcf.gz does not exist" in message
+    assert "sample_id P1 occurs more than once" in message
+    assert "row 1, column age" in message
+    assert "unit 'g/dl' is not accepted for albumin" in message
+    assert not (workdir / "results").exists()
