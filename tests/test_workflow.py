@@ -152,3 +152,17 @@ def test_bad_sheet_is_refused_before_any_job_with_every_problem(tmp_path):
     assert "row 1, column age" in message
     assert "unit 'g/dl' is not accepted for albumin" in message
     assert not (workdir / "results").exists()
+
+
+def test_frozen_model_scores_a_matrix_like_the_pipeline(demo_run, tmp_path):
+    model_dir = demo_run / "results/model"
+    out = tmp_path / "scored.tsv"
+    result = subprocess.run([sys.executable, "-m", "haicpred.cli", "score",
+                             "--model", str(model_dir / "xgboost_model.json"),
+                             "--metadata", str(model_dir / "model_metadata.json"),
+                             "--matrix", str(demo_run / "results/features/feature_matrix.tsv"),
+                             "--out", str(out)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    scored = read_tsv(out).set_index("sample_id")["y_prob"].astype(float)
+    pipeline = read_tsv(model_dir / "predictions.tsv").set_index("sample_id")["y_prob"]
+    assert scored.round(6).equals(pipeline.astype(float).round(6).loc[scored.index])

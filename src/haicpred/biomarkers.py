@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import Problem, raise_if_any
-from .validation import read_and_validate
+from .errors import InputError, Problem, raise_if_any
+from .validation import duplicate_problems, read_and_validate, row_numbers
 
 BIOMARKER_COLUMNS = ["sample_id", "analyte", "value", "unit", "timepoint"]
 AFP_IU_TO_NG_DEFAULT = 1.21
@@ -64,11 +64,11 @@ def normalise_units(table: pd.DataFrame, file: str,
     """Long table with `value` converted to canonical units; every bad row reported at once."""
     analytes = analyte_table(afp_iu_to_ng)
     problems: list[Problem] = []
-    rows = pd.Series(np.arange(1, len(table) + 1), index=table.index)
+    table = table.reset_index(drop=True)
 
     unknown = ~table["analyte"].isin(list(analytes))
     for analyte in table.loc[unknown, "analyte"].dropna().unique():
-        where = _rows(rows[table["analyte"] == analyte])
+        where = row_numbers(table["analyte"] == analyte)
         problems.append(Problem(file, where, f"unknown analyte {analyte!r}",
                                 f"use one of: {', '.join(analytes)}"))
 
@@ -78,7 +78,7 @@ def normalise_units(table: pd.DataFrame, file: str,
         mine = known["analyte"] == name
         factor[mine] = known.loc[mine, "unit"].map(analyte.units)
         for unit in known.loc[mine & factor.isna(), "unit"].unique():
-            where = _rows(rows[known.index[mine & (known["unit"] == unit)]])
+            where = row_numbers(table.index.isin(known.index[mine & (known["unit"] == unit)]))
             problems.append(Problem(file, where, f"unit {unit!r} is not accepted for {name}",
                                     f"accepted units: {', '.join(analyte.units)}"))
     known["value"] = known["value"].astype(float) * factor
@@ -89,26 +89,15 @@ def normalise_units(table: pd.DataFrame, file: str,
     for index in known.index[impossible]:
         row = known.loc[index]
         problems.append(Problem(
-            file, f"row {rows[index]} (sample {row['sample_id']})",
+            file, f"row {index + 1} (sample {row['sample_id']})",
             f"{row['analyte']} = {table.loc[index, 'value']} {table.loc[index, 'unit']} is "
             "physiologically impossible",
             "check the value and its unit"))
 
-    duplicated = known.duplicated(["sample_id", "analyte", "timepoint"], keep=False)
-    for (sample_id, analyte, timepoint), group in known[duplicated].groupby(
-            ["sample_id", "analyte", "timepoint"], sort=True):
-        problems.append(Problem(file, f"{_rows(rows[group.index])} (sample {sample_id})",
-                                f"{analyte} at {timepoint} is given more than once",
-                                "keep one measurement per sample, analyte and timepoint"))
+    problems += duplicate_problems(table, ["sample_id", "analyte", "timepoint"], file,
+                                   "keep one measurement per sample, analyte and timepoint")
     raise_if_any(problems)
     return known
-
-
-def _rows(numbers: pd.Series, shown: int = 10) -> str:
-    values = [str(n) for n in numbers]
-    text = ", ".join(values[:shown]) + (f" and {len(values) - shown} more" if len(values) > shown
-                                        else "")
-    return ("row " if len(values) == 1 else "rows ") + text
 
 
 def albi_score(bilirubin_umol_l, albumin_g_l):
@@ -159,6 +148,18 @@ def biomarker_dictionary(afp_cutoff: float = AFP_CUTOFF_DEFAULT) -> pd.DataFrame
         ("nlr", "derived", "ratio", "neutrophil-to-lymphocyte ratio (baseline)"),
     ]
     return pd.DataFrame(rows, columns=["feature", "modality", "unit", "description"])
+
+
+def check_biomarkers(path, afp_iu_to_ng: float = AFP_IU_TO_NG_DEFAULT
+                     ) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """The table (None if unreadable) and every problem in it, units included."""
+    df, problems = read_and_validate(path, "biomarkers", BIOMARKER_COLUMNS)
+    if df is not None and not problems:
+        try:
+            normalise_units(df, str(path), afp_iu_to_ng)
+        except InputError as error:
+            problems += error.problems
+    return df, problems
 
 
 def read_biomarkers(path) -> pd.DataFrame:

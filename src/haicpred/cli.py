@@ -20,10 +20,13 @@ def _simulate(args: argparse.Namespace) -> None:
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from .cohort import cohort_problems, load_config
+    from .cohort import cohort_problems, is_demo, load_config
 
     config = load_config(args.config)
-    problems = cohort_problems(config, base=Path(args.config).resolve().parents[1])
+    if is_demo(config):
+        print(f"{args.config} names no cohort (samples is empty): the demo would be simulated")
+        return
+    problems = cohort_problems(config)
     if problems:
         raise InputError(problems)
     print("all inputs are valid")

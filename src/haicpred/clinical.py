@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .errors import Problem, raise_if_any
-from .validation import read_and_validate
+from .errors import raise_if_any
+from .validation import duplicate_problems, read_and_validate
 
 OUTCOME_COLUMNS = ["best_response", "os_months", "os_event", "pfs_months", "pfs_event"]
 TUMOR_NUMBER_CUTOFF = 3  # > 3 tumours is adverse (background.md)
@@ -40,15 +40,16 @@ CLINICAL_FEATURES = {
 }
 
 
-def read_clinical(path) -> pd.DataFrame:
+def check_clinical(path) -> tuple[pd.DataFrame | None, list]:
+    """The table (None if unreadable) and every problem in it."""
     df, problems = read_and_validate(path, "clinical", ["sample_id"])
     if df is not None:
-        duplicated = df["sample_id"].duplicated(keep=False) & df["sample_id"].notna()
-        for sample_id in df.loc[duplicated, "sample_id"].unique():
-            rows = ", ".join(str(i + 1) for i in df.index[df["sample_id"] == sample_id])
-            problems.append(Problem(str(path), f"rows {rows}",
-                                    f"sample_id {sample_id} occurs more than once",
-                                    "keep one row per patient"))
+        problems += duplicate_problems(df, ["sample_id"], str(path), "keep one row per patient")
+    return df, problems
+
+
+def read_clinical(path) -> pd.DataFrame:
+    df, problems = check_clinical(path)
     raise_if_any(problems)
     return df
 

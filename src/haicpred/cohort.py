@@ -6,11 +6,11 @@ from pathlib import Path
 
 import yaml
 
-from . import biomarkers as bm
-from .clinical import read_clinical
-from .errors import InputError, Problem
+from .biomarkers import check_biomarkers
+from .clinical import check_clinical
+from .errors import Problem
 from .features import sample_id_problems
-from .radiomics import read_radiomics
+from .radiomics import check_radiomics
 from .samples import read_sample_sheet
 
 CONFIG_SCHEMA = Path(__file__).parent / "schemas" / "config.schema.yaml"
@@ -30,44 +30,33 @@ def is_demo(config: dict) -> bool:
     return not config.get("samples")
 
 
-def _collect(problems: list[Problem], func, *args):
-    try:
-        return func(*args)
-    except InputError as error:
-        problems.extend(error.problems)
-        return None
-
-
 def cohort_problems(config: dict) -> list[Problem]:
     """Every problem in the sheet, the tables, and how their sample IDs line up."""
     problems: list[Problem] = []
     for key in ("clinical", "biomarkers"):
         if not config.get(key):
-            problems.append(Problem("config/config.yaml", key, "is empty but samples is set",
+            problems.append(Problem("config", key, "is empty but samples is set",
                                     f"give the path of the {key} table"))
     for key in ("panel", "snps"):
         if not Path(config[key]).is_file():
-            problems.append(Problem("config/config.yaml", key, f"{config[key]} does not exist",
+            problems.append(Problem("config", key, f"{config[key]} does not exist",
                                     f"point {key} at a resource file for {config['genome_build']}"))
-    sheet, sheet_problems = read_sample_sheet(config["samples"])
-    problems += sheet_problems
-    tables = {}
-    if config.get("clinical"):
-        clinical = _collect(problems, read_clinical, config["clinical"])
-        if clinical is not None:
-            tables[config["clinical"]] = clinical["sample_id"]
-    if config.get("biomarkers"):
-        table = _collect(problems, bm.read_biomarkers, config["biomarkers"])
-        if table is not None:
-            settings = config["biomarkers_settings"]
-            _collect(problems, bm.normalise_units, table, config["biomarkers"],
-                     settings["afp_iu_to_ng"])
-            tables[config["biomarkers"]] = table["sample_id"]
-    if config.get("radiomics"):
-        radiomics = _collect(problems, read_radiomics, config["radiomics"])
-        if radiomics is not None:
-            tables[config["radiomics"]] = radiomics["sample_id"]
+    sheet, found = read_sample_sheet(config["samples"])
+    problems += found
+    checks = {
+        "clinical": check_clinical,
+        "biomarkers": lambda path: check_biomarkers(
+            path, config["biomarkers_settings"]["afp_iu_to_ng"]),
+        "radiomics": check_radiomics,
+    }
+    sample_ids = {}
+    for key, check in checks.items():
+        if config.get(key):
+            table, found = check(config[key])
+            problems += found
+            if table is not None:
+                sample_ids[config[key]] = table["sample_id"]
     if sheet is not None:
-        problems += sample_id_problems(sheet["sample_id"], tables,
+        problems += sample_id_problems(sheet["sample_id"], sample_ids,
                                        must_cover=(config.get("clinical"),))
     return problems

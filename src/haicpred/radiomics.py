@@ -10,24 +10,26 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .errors import Problem, raise_if_any
-from .validation import read_and_validate
+from .errors import raise_if_any
+from .validation import duplicate_problems, read_and_validate
 
 PREFIX = "rad_"
 VOLUME = "original_shape_MeshVolume"
 
 
-def read_radiomics(path) -> pd.DataFrame:
+def check_radiomics(path) -> tuple[pd.DataFrame | None, list]:
+    """The table (None if unreadable) and every problem in it."""
     df, problems = read_and_validate(path, "radiomics", ["sample_id"])
-    if df is not None and "lesion_id" not in df.columns:
-        df.insert(1, "lesion_id", "L1")
     if df is not None:
-        duplicated = df.duplicated(["sample_id", "lesion_id"], keep=False)
-        for (sample_id, lesion_id), group in df[duplicated].groupby(["sample_id", "lesion_id"]):
-            rows = ", ".join(str(i + 1) for i in group.index)
-            problems.append(Problem(str(path), f"rows {rows} (sample {sample_id})",
-                                    f"lesion {lesion_id} occurs more than once",
-                                    "give each lesion of a patient its own lesion_id"))
+        if "lesion_id" not in df.columns:
+            df.insert(1, "lesion_id", "L1")
+        problems += duplicate_problems(df, ["sample_id", "lesion_id"], str(path),
+                                       "give each lesion of a patient its own lesion_id")
+    return df, problems
+
+
+def read_radiomics(path) -> pd.DataFrame:
+    df, problems = check_radiomics(path)
     raise_if_any(problems)
     return df
 

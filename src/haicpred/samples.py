@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import Problem, raise_if_any
-from .validation import read_and_validate
+from .validation import duplicate_problems, read_and_validate
 
 SHEET_COLUMNS = ["sample_id", "batch", "exome_vcf", "tumor_sample", "genotype_vcf",
                  "genotype_sample"]
@@ -29,11 +29,8 @@ def read_sample_sheet(path: str | os.PathLike) -> tuple[pd.DataFrame | None, lis
             df[column] = pd.NA
     df = df[SHEET_COLUMNS].copy()
 
-    duplicated = df["sample_id"].duplicated(keep=False) & df["sample_id"].notna()
-    for sample_id in df.loc[duplicated, "sample_id"].unique():
-        rows = ", ".join(str(i + 1) for i in (df["sample_id"] == sample_id).to_numpy().nonzero()[0])
-        problems.append(Problem(file, f"rows {rows}", f"sample_id {sample_id} occurs more than once",
-                                "give every patient one row with a unique sample_id"))
+    problems += duplicate_problems(df, ["sample_id"], file,
+                                   "give every patient one row with a unique sample_id")
 
     base = Path(path).parent
     for column in PATH_COLUMNS:

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -67,20 +68,21 @@ def validate_table(df: pd.DataFrame, schema_name: str, file: str) -> list[Proble
         for value in values.dropna().unique():
             errors = list(validator.iter_errors(_coerce(value, kind)))
             if errors:
-                rows = _row_numbers(values == value)
+                rows = row_numbers(values == value)
                 problems.append(Problem(file, f"{rows}, column {column}", errors[0].message,
                                         "fix the value, or leave the cell empty if unknown"
                                         if column not in schema.get("required", [])
                                         else "fix the value"))
     for column in schema.get("required", []):
         if column in df.columns and df[column].isna().any():
-            problems.append(Problem(file, f"{_row_numbers(df[column].isna())}, column {column}",
+            problems.append(Problem(file, f"{row_numbers(df[column].isna())}, column {column}",
                                     "required value is empty", "fill it in"))
     return problems
 
 
-def _row_numbers(mask: pd.Series, shown: int = 10) -> str:
-    rows = [str(i + 1) for i in mask.to_numpy().nonzero()[0]]
+def row_numbers(mask, shown: int = 10) -> str:
+    """'row 3' / 'rows 1, 4 and 12 more' for a boolean mask over a table's rows."""
+    rows = [str(i + 1) for i in np.asarray(mask).nonzero()[0]]
     label = "row" if len(rows) == 1 else "rows"
     if len(rows) > shown:
         return f"{label} {', '.join(rows[:shown])} and {len(rows) - shown} more"
@@ -120,3 +122,16 @@ def read_and_validate(path: str | Path, schema_name: str,
         return None, [Problem(file, "header", f"missing column(s): {', '.join(missing)}",
                               f"the header must contain {', '.join(required_columns)}")]
     return df, validate_table(df, schema_name, file)
+
+
+def duplicate_problems(df: pd.DataFrame, keys: list[str], file: str, hint: str) -> list[Problem]:
+    """One problem per key combination that occurs on more than one row."""
+    present = df[keys].notna().all(axis=1)
+    duplicated = df.duplicated(keys, keep=False) & present
+    problems = []
+    for key, group in df[duplicated].groupby(keys, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        label = ", ".join(f"{k} {v}" for k, v in zip(keys, key))
+        problems.append(Problem(file, row_numbers(df.index.isin(group.index)),
+                                f"{label} occurs more than once", hint))
+    return problems
