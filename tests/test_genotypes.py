@@ -13,10 +13,9 @@ import pytest
 
 from haicpred import vcf
 from haicpred.errors import InputError
-from haicpred.genotypes import read_snps, snp_genotypes
+from haicpred.genotypes import snp_genotypes
 
 pysam.set_verbosity(0)
-REPO = Path(__file__).resolve().parents[1]
 
 SNPS = pd.DataFrame(
     [("rs8099917", "chr19", "39252525", "T", "G", "IL28B"),
@@ -26,7 +25,7 @@ SNPS = pd.DataFrame(
      ("rs1000003", "chr2", "3000", "T", "G", "TEST"),   # REF TA / ALT GA,T
      ("rs1000004", "chr2", "4000", "C", "A", "TEST"),   # inside a gVCF reference block
      ("rs1000005", "chr2", "9000", "C", "T", "TEST")],  # absent from the file
-    columns=["rsid", "chrom", "pos", "ref", "alt", "gene"])
+    columns=["rsid", "chrom", "pos", "ref", "alt", "gene"]).astype({"pos": "int64"})
 
 SAMPLES = ("A", "B", "C", "D")
 # per record: chrom, pos, ref, alts, {sample: GT}
@@ -95,38 +94,6 @@ def check(features: pd.DataFrame, expected=EXPECTED, tt=TT):
         got_tt = row.rs8099917_TT
         exp_tt = None if want is None else tt[row.sample_id]
         assert (pd.isna(got_tt) if exp_tt is None else got_tt == exp_tt), (row.sample_id, got_tt)
-
-
-def test_read_snps_resources_and_validation(tmp_path):
-    grch38 = read_snps(REPO / "resources" / "snps_GRCh38.tsv")
-    grch37 = read_snps(REPO / "resources" / "snps_GRCh37.tsv")
-    for table in (grch38, grch37):
-        assert list(table.columns) == ["rsid", "chrom", "pos", "ref", "alt", "gene"]
-        assert {"rs8099917", "rs12979860"} <= set(table["rsid"])
-        assert table["pos"].dtype == "int64"
-    by37 = grch37.set_index("rsid")
-    assert (by37.loc["rs8099917", "pos"], by37.loc["rs8099917", "ref"],
-            by37.loc["rs8099917", "alt"]) == (39743165, "T", "G")
-    assert (by37.loc["rs12979860", "pos"], by37.loc["rs12979860", "ref"],
-            by37.loc["rs12979860", "alt"]) == (39738787, "C", "T")
-    by38 = grch38.set_index("rsid")
-    assert by38.loc["rs8099917", "pos"] == 39252525
-    assert by38.loc["rs12979860", "pos"] == 39248147
-    assert list(grch37["rsid"]) == list(grch38["rsid"])  # same SNPs on both builds
-
-    bad = tmp_path / "snps.tsv"
-    bad.write_text("rsid\tchrom\tpos\tref\talt\tgene\n"
-                   "rs1\tchr1\t10\tA\tG\tX\n"
-                   "rs1\tchr1\t0\tA\tA\tX\n"
-                   "snp2\t\t5\tN\tG\t\n")
-    with pytest.raises(InputError) as err:
-        read_snps(bad)
-    messages = [p.message for p in err.value.problems]
-    assert len(messages) == 7, messages
-    assert any("appears twice" in m for m in messages)
-    assert any("same" in m for m in messages)
-    with pytest.raises(InputError, match="missing column"):
-        read_snps(_write(tmp_path / "cols.tsv", "rsid\tchrom\npos\t1\n"))
 
 
 def _write(path: Path, text: str) -> Path:
@@ -205,13 +172,6 @@ def test_errors_are_collected(tmp_path):
     assert "not a readable VCF/BCF" in by_where["sample X4"].message
 
 
-def test_rs8099917_must_be_t_over_g():
-    snps = SNPS.copy()
-    snps.loc[snps["rsid"] == "rs8099917", ["ref", "alt"]] = ["A", "C"]
-    with pytest.raises(InputError, match="rs8099917"):
-        snp_genotypes([], snps)
-
-
 # ----------------------------------------------------------------------------------------------
 # Real multi-sample germline VCFs (../shared/realdata/vcf/germline_multisample)
 # ----------------------------------------------------------------------------------------------
@@ -269,7 +229,7 @@ def test_real_cohort_vcfs(name):
             picks.append((chrom, pos, r, 2))
     assert picks
     snps = pd.DataFrame([(f"rs{900000 + i}", ("chr" + c) if not c.startswith("chr") else c[3:],
-                          str(pos), r[3], r[4].split(",")[k - 1], "G")
+                          int(pos), r[3], r[4].split(",")[k - 1], "G")
                          for i, (c, pos, r, k) in enumerate(picks)],
                         columns=["rsid", "chrom", "pos", "ref", "alt", "gene"])
     chosen = columns[:12]

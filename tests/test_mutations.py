@@ -13,7 +13,8 @@ import pytest
 
 from haicpred import vcf
 from haicpred.errors import InputError
-from haicpred.mutations import AUDIT_COLUMNS, panel_mutations, read_panel
+from haicpred.resources import PANEL_COLUMNS
+from haicpred.mutations import AUDIT_COLUMNS, panel_mutations
 
 pysam.set_verbosity(0)
 
@@ -30,8 +31,8 @@ FORMATS = [("GT", 1, "String"), ("AD", "R", "Integer"), ("DP", 1, "Integer"),
 
 
 def make_panel(rows=PANEL_ROWS) -> pd.DataFrame:
-    return pd.DataFrame([tuple(str(x) for x in r) for r in rows],
-                        columns=["gene", "chrom", "start", "end", "strand", "source"])
+    """A panel frame as `read_panel` returns it."""
+    return pd.DataFrame(rows, columns=PANEL_COLUMNS).astype({"start": "int64", "end": "int64"})
 
 
 def sample(sid, path=None, tumor=None) -> dict:
@@ -154,36 +155,6 @@ EXPECTED_REASONS = {
     (13_164_000, "G"): "genotype_lacks_alt",
     (177_090_000, "TA"): "pass",
 }
-
-
-# ----------------------------------------------------------------------------------------------
-# Panel
-# ----------------------------------------------------------------------------------------------
-
-def test_read_panel_resource_and_validation(tmp_path):
-    repo = Path(__file__).resolve().parents[1]
-    panel = read_panel(repo / "resources" / "panel_GRCh38.tsv")
-    assert list(panel["gene"])[:4] == ["PIK3CD", "HNRNPCL4", "FGFR4", "ARID1B"]
-    assert panel["start"].dtype == "int64"
-
-    bad = tmp_path / "panel.tsv"
-    bad.write_text("gene\tchrom\tstart\tend\tstrand\tsource\n"
-                   "PIK3CD\tchr1\t9629889\t9729114\t+\tok\n"
-                   "\tchr1\tx\t5\t+\t\n"
-                   "FGFR4\tchr5\t200\t100\t*\t\n")
-    with pytest.raises(InputError) as err:
-        read_panel(bad)
-    messages = [p.message for p in err.value.problems]
-    assert len(err.value.problems) == 4, messages  # all collected, not only the first
-    assert any("gene is empty" in m for m in messages)
-    assert any("end 100 is before start 200" in m for m in messages)
-
-    missing = tmp_path / "missing_cols.tsv"
-    missing.write_text("gene\tchrom\tstart\nA\tchr1\t1\n")
-    with pytest.raises(InputError, match="missing column"):
-        read_panel(missing)
-    with pytest.raises(InputError, match="not found"):
-        read_panel(tmp_path / "nope.tsv")
 
 
 # ----------------------------------------------------------------------------------------------

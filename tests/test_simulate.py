@@ -428,14 +428,23 @@ def test_bad_inputs_leave_no_output(tmp_path):
     bad_panel = tmp_path / "panel.tsv"
     bad_panel.write_text("gene\tchrom\tstart\tend\tstrand\tsource\n"
                          "PIK3CD\t1\t9629889\t9729114\t+\tx\n"
-                         "FGFR4\tchr5\t200\t100\t+\tx\n")
+                         "FGFR4\tchr5\t200\t100\t+\tx\n"
+                         "TP53\tchr17\t7661779\t90000000\t-\tx\n")
+    bad_snps = tmp_path / "snps.tsv"
+    bad_snps.write_text("rsid\tchrom\tpos\tref\talt\tgene\n"
+                        "rs8099917\tchr19\t99252525\tT\tG\tIL28B\n")
     with pytest.raises(InputError) as error:
-        simulate_cohort(20, 2, 1, tmp_path / "out", bad_panel, SNPS)
-    assert len(error.value.problems) == 2
+        simulate_cohort(20, 2, 1, tmp_path / "out", bad_panel, bad_snps)
+    # Every problem of both resources at once, each naming its file, row and column.
+    assert {(Path(p.file).name, p.where) for p in error.value.problems} == {
+        ("panel.tsv", "row 1, column chrom"), ("panel.tsv", "row 2, columns start, end"),
+        ("panel.tsv", "row 3, column end"), ("snps.tsv", "row 1, column pos")}
+    assert "unknown contig '1'" in str(error.value)
+    assert "end 90000000 is beyond the end of chr17 (83,257,441 bp)" in str(error.value)
     with pytest.raises(InputError) as error:
         simulate_cohort(2, 3, -1, tmp_path / "out", PANEL, SNPS, genome_build="hg19")
     assert len(error.value.problems) == 3
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["panel.tsv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["panel.tsv", "snps.tsv"]
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me")

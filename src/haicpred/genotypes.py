@@ -16,90 +16,23 @@ covering the position with a 0/0 call counts as 0 copies.
 
 from __future__ import annotations
 
-import os
-import re
 from collections import defaultdict
 
 import pandas as pd
 
 from haicpred import vcf
 from haicpred.errors import InputError, Problem, raise_if_any
-from haicpred.tables import read_tsv
+from haicpred.resources import IL28B_RSID
+from haicpred.resources import read_snps  # noqa: F401 (re-exported for existing imports)
 
-SNP_COLUMNS = ["rsid", "chrom", "pos", "ref", "alt", "gene"]
-IL28B_RSID = "rs8099917"
 IL28B_MAJOR = "T"  # rs8099917 T/T: the adverse genotype for HAIC response
-_RSID_RE = re.compile(r"^rs[0-9]+$")
-_ALLELE_RE = re.compile(r"^[ACGT]+$")
-
-
-def read_snps(path: str | os.PathLike) -> pd.DataFrame:
-    """Read and validate a SNP resource TSV (rsid, chrom, pos, ref, alt, gene; + strand)."""
-    path = str(path)
-    try:
-        table = read_tsv(path)
-    except FileNotFoundError:
-        raise InputError(Problem(path, "file", "SNP resource not found",
-                                 "check the SNP table path in the config")) from None
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise InputError(Problem(path, "file", f"cannot be read as TSV ({exc})",
-                                 "save the SNP table as tab-separated text with a header row")
-                         ) from None
-    return validate_snps(table, path)
-
-
-def validate_snps(table: pd.DataFrame, source: str = "snps") -> pd.DataFrame:
-    missing = [c for c in SNP_COLUMNS if c not in table.columns]
-    if missing:
-        raise InputError(Problem(source, "header", f"missing column(s): {', '.join(missing)}",
-                                 f"the SNP table needs the columns {', '.join(SNP_COLUMNS)}"))
-    problems: list[Problem] = []
-    rows = []
-    seen: set[str] = set()
-    for i, row in enumerate(table[SNP_COLUMNS].itertuples(index=False), start=1):
-        where = f"row {i}"
-        rsid, chrom, pos, ref, alt, gene = (None if vcf.missing_path(v) else str(v).strip()
-                                            for v in row)
-        if not rsid or not _RSID_RE.match(rsid):
-            problems.append(Problem(source, where, f"rsid {rsid!r} is not of the form rs123",
-                                    "give the dbSNP rs identifier"))
-        elif rsid in seen:
-            problems.append(Problem(source, where, f"rsid {rsid} appears twice",
-                                    "list each SNP once"))
-        else:
-            seen.add(rsid)
-        if not chrom:
-            problems.append(Problem(source, where, "chrom is empty", "give e.g. chr19"))
-        p = int(pos) if pos and re.fullmatch(r"[+]?\d+", pos) else None
-        if p is None or p < 1:
-            problems.append(Problem(source, where, f"pos {pos!r} is not a positive integer",
-                                    "positions are 1-based integers"))
-        ref_u = ref.upper() if ref else ""
-        alt_u = alt.upper() if alt else ""
-        for name, allele in (("ref", ref_u), ("alt", alt_u)):
-            if not _ALLELE_RE.match(allele):
-                problems.append(Problem(source, where, f"{name} {allele!r} is not A/C/G/T",
-                                        "alleles are bases on the genomic + strand"))
-        if ref_u and ref_u == alt_u:
-            problems.append(Problem(source, where, "ref and alt are the same",
-                                    "alt is the non-reference allele"))
-        if not gene:
-            problems.append(Problem(source, where, "gene is empty", "give the gene symbol"))
-        rows.append((rsid, chrom, p, ref_u, alt_u, gene or ""))
-    raise_if_any(problems)
-    out = pd.DataFrame(rows, columns=SNP_COLUMNS)
-    out["pos"] = out["pos"].astype("int64")
-    il28b = out[out["rsid"] == IL28B_RSID]
-    if len(il28b) and IL28B_MAJOR not in (il28b["ref"].iloc[0], il28b["alt"].iloc[0]):
-        raise InputError(Problem(source, f"row {il28b.index[0] + 1}",
-                                 f"{IL28B_RSID} alleles are not T/G",
-                                 "give rs8099917 as ref T, alt G on the + strand"))
-    return out
 
 
 def snp_genotypes(samples: list[dict], snps: pd.DataFrame) -> pd.DataFrame:
-    """One row per sample (sorted by sample_id): `<rsid>_alt_count` (+ `rs8099917_TT`)."""
-    snps = validate_snps(snps)
+    """One row per sample (sorted by sample_id): `<rsid>_alt_count` (+ `rs8099917_TT`).
+
+    `snps` is a frame as `read_snps` returns it (validated, int pos); it is not checked again.
+    """
     snp_list = list(snps.itertuples(index=False))
     problems: list[Problem] = []
     sample_ids: list[str] = []

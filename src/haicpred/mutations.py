@@ -23,93 +23,16 @@ The audit's `chrom` is the panel's spelling of the contig.
 
 from __future__ import annotations
 
-import os
-import re
 from collections import defaultdict
 
 import pandas as pd
 
 from haicpred import vcf
 from haicpred.errors import InputError, Problem, raise_if_any
-from haicpred.tables import read_tsv
+from haicpred.resources import read_panel  # noqa: F401 (re-exported for existing imports)
 
-PANEL_COLUMNS = ["gene", "chrom", "start", "end", "strand", "source"]
 AUDIT_COLUMNS = ["sample_id", "chrom", "pos", "ref", "alt", "gene", "consequence", "vaf",
                  "depth", "filter", "decision", "reason"]
-_GENE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-# ----------------------------------------------------------------------------------------------
-# Panel
-# ----------------------------------------------------------------------------------------------
-
-def read_panel(path: str | os.PathLike) -> pd.DataFrame:
-    """Read and validate a panel TSV (gene, chrom, start, end, strand, source; 1-based)."""
-    path = str(path)
-    try:
-        table = read_tsv(path)
-    except FileNotFoundError:
-        raise InputError(Problem(path, "file", "panel file not found",
-                                 "check the panel path in the config")) from None
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise InputError(Problem(path, "file", f"cannot be read as TSV ({exc})",
-                                 "save the panel as tab-separated text with a header row")
-                         ) from None
-    return validate_panel(table, path)
-
-
-def validate_panel(table: pd.DataFrame, source: str = "panel") -> pd.DataFrame:
-    """Check a panel table; return it with int start/end, in file order. InputError if bad."""
-    problems: list[Problem] = []
-    missing = [c for c in PANEL_COLUMNS if c not in table.columns]
-    if missing:
-        raise InputError(Problem(source, "header", f"missing column(s): {', '.join(missing)}",
-                                 f"the panel needs the columns {', '.join(PANEL_COLUMNS)}"))
-    if len(table) == 0:
-        raise InputError(Problem(source, "file", "the panel lists no genes",
-                                 "add one row per gene region"))
-    rows = []
-    for i, row in enumerate(table[PANEL_COLUMNS].itertuples(index=False), start=1):
-        where = f"row {i}"
-        gene, chrom, start, end, strand, src = (None if vcf.missing_path(v) else str(v).strip()
-                                                for v in row)
-        if not gene:
-            problems.append(Problem(source, where, "gene is empty", "give the gene symbol"))
-        elif not _GENE_RE.match(gene):
-            problems.append(Problem(source, where, f"gene {gene!r} is not a plain symbol",
-                                    "use letters, digits, '.', '_' or '-' only"))
-        if not chrom:
-            problems.append(Problem(source, where, "chrom is empty", "give e.g. chr1"))
-        s = _int(start)
-        e = _int(end)
-        if s is None or s < 1:
-            problems.append(Problem(source, where, f"start {start!r} is not a positive integer",
-                                    "coordinates are 1-based integers"))
-        if e is None or e < 1:
-            problems.append(Problem(source, where, f"end {end!r} is not a positive integer",
-                                    "coordinates are 1-based integers"))
-        if s is not None and e is not None and e < s:
-            problems.append(Problem(source, where, f"end {e} is before start {s}",
-                                    "swap start and end"))
-        if strand not in ("+", "-"):
-            problems.append(Problem(source, where, f"strand {strand!r} is not + or -",
-                                    "write + or -"))
-        rows.append((gene, chrom, s, e, strand, src or ""))
-    raise_if_any(problems)
-    out = pd.DataFrame(rows, columns=PANEL_COLUMNS)
-    out["start"] = out["start"].astype("int64")
-    out["end"] = out["end"].astype("int64")
-    return out
-
-
-def _int(value) -> int | None:
-    if value is None:
-        return None
-    try:
-        text = str(value).strip()
-        return int(text) if re.fullmatch(r"[+]?\d+", text) else None
-    except ValueError:
-        return None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -118,12 +41,15 @@ def _int(value) -> int | None:
 
 def panel_mutations(samples: list[dict], panel: pd.DataFrame, min_vaf: float = 0.05,
                     min_depth: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (features, audit) for one batch. See the module docstring for the rules."""
+    """Return (features, audit) for one batch. See the module docstring for the rules.
+
+    `panel` is a frame as `read_panel` returns it (validated, int start/end); it is not checked
+    again here.
+    """
     if not 0 <= float(min_vaf) <= 1:
         raise ValueError(f"min_vaf must be within [0, 1], got {min_vaf}")
     if int(min_depth) < 0:
         raise ValueError(f"min_depth must be >= 0, got {min_depth}")
-    panel = validate_panel(panel)
     genes = list(dict.fromkeys(panel["gene"]))
     regions = vcf.RegionIndex.build(
         (r.chrom, r.start, r.end, r.gene) for r in panel.itertuples(index=False))

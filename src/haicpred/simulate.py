@@ -44,7 +44,8 @@ import pysam
 from scipy.special import expit, logit, ndtr
 
 from haicpred.errors import InputError, Problem, raise_if_any
-from haicpred.tables import read_tsv, write_tsv
+from haicpred.resources import check_panel, check_snps, rows_where
+from haicpred.tables import write_tsv
 
 # ---------------------------------------------------------------------------------------------
 # Reference genome
@@ -524,8 +525,7 @@ def simulate_cohort(n_patients: int, n_batches: int, seed: int, out_dir: str | P
     problems = _check_arguments(n_patients, n_batches, seed, out_dir, genome_build)
     raise_if_any(problems)
     contigs = CONTIG_LENGTHS[genome_build]
-    panel = _read_panel(Path(panel_path), contigs)
-    snps = _read_snps(Path(snps_path), contigs)
+    panel, snps = _read_resources(Path(panel_path), Path(snps_path), contigs)
 
     (rng_design, rng_patients, rng_labs, rng_germline, rng_lesions, rng_outcome, rng_missing,
      rng_biomarkers, rng_radiomics, rng_vcf, rng_genotype_vcf) = \
@@ -592,82 +592,44 @@ def _check_arguments(n_patients, n_batches, seed, out_dir: Path, genome_build) -
     return problems
 
 
-def _read_resource(path: Path, columns: tuple[str, ...]) -> tuple[pd.DataFrame, list[Problem]]:
-    if not path.is_file():
-        return pd.DataFrame(columns=columns), [Problem(str(path), "file", "not found")]
-    table = read_tsv(path)
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        return table, [Problem(str(path), "header", f"missing column(s): {', '.join(missing)}",
-                               f"expected: {', '.join(columns)}")]
-    return table, []
-
-
-def _parse_position(value, length: int) -> int | None:
-    try:
-        number = int(str(value))
-    except ValueError:
-        return None
-    return number if 1 <= number <= length else None
-
-
-def _read_panel(path: Path, contigs: dict[str, int]) -> list[dict]:
-    table, problems = _read_resource(path, ("gene", "chrom", "start", "end", "strand"))
-    genes = []
-    if not problems:
-        seen = set()
-        for i, row in enumerate(table.to_dict("records"), start=1):
-            where = f"row {i}"
-            gene, chrom = row["gene"], row["chrom"]
-            if not isinstance(gene, str) or gene in seen:
-                problems.append(Problem(str(path), where, f"missing or duplicated gene {gene!r}"))
-            seen.add(gene)
-            if chrom not in contigs:
-                problems.append(Problem(str(path), where, f"unknown contig {chrom!r}",
-                                        "use the genome build's contig names, e.g. chr1"))
-                continue
-            start = _parse_position(row["start"], contigs[chrom])
-            end = _parse_position(row["end"], contigs[chrom])
-            if start is None or end is None or start > end:
-                problems.append(Problem(str(path), where, f"bad span {row['start']}-{row['end']}",
-                                        "1-based inclusive start <= end within the contig"))
-                continue
-            if row["strand"] not in ("+", "-"):
-                problems.append(Problem(str(path), where, f"strand must be + or -, got "
-                                        f"{row['strand']!r}"))
-                continue
-            genes.append({"gene": gene, "chrom": chrom, "start": start, "end": end,
-                          "strand": 1 if row["strand"] == "+" else -1})
+def _read_resources(panel_path: Path, snps_path: Path,
+                    contigs: dict[str, int]) -> tuple[list[dict], list[dict]]:
+    """Panel genes (file order; strand +1/-1) and SNPs (genome order), or InputError listing
+    every problem of both files, including contigs and positions outside the genome build."""
+    panel, problems = check_panel(panel_path)
+    snps, snp_problems = check_snps(snps_path)
+    problems += snp_problems
+    problems += _outside_genome(panel, str(panel_path), ["start", "end"], contigs)
+    problems += _outside_genome(snps, str(snps_path), ["pos"], contigs)
     raise_if_any(problems)
-    return genes
-
-
-def _read_snps(path: Path, contigs: dict[str, int]) -> list[dict]:
-    table, problems = _read_resource(path, ("rsid", "chrom", "pos", "ref", "alt"))
-    snps = []
-    if not problems:
-        seen = set()
-        for i, row in enumerate(table.to_dict("records"), start=1):
-            where = f"row {i}"
-            rsid, chrom = row["rsid"], row["chrom"]
-            if not isinstance(rsid, str) or rsid in seen:
-                problems.append(Problem(str(path), where, f"missing or duplicated rsid {rsid!r}"))
-            seen.add(rsid)
-            if chrom not in contigs:
-                problems.append(Problem(str(path), where, f"unknown contig {chrom!r}"))
-                continue
-            pos = _parse_position(row["pos"], contigs[chrom])
-            ref, alt = row["ref"], row["alt"]
-            if pos is None:
-                problems.append(Problem(str(path), where, f"bad position {row['pos']!r}"))
-            elif ref not in tuple(_BASES) or alt not in tuple(_BASES) or ref == alt:
-                problems.append(Problem(str(path), where, f"alleles must be two different "
-                                        f"single bases, got {ref!r}/{alt!r}"))
-            else:
-                snps.append({"rsid": rsid, "chrom": chrom, "pos": pos, "ref": ref, "alt": alt})
-    raise_if_any(problems)
+    genes = [{"gene": g.gene, "chrom": g.chrom, "start": int(g.start), "end": int(g.end),
+              "strand": 1 if g.strand == "+" else -1} for g in panel.itertuples(index=False)]
     order = {c: i for i, c in enumerate(contigs)}
-    return sorted(snps, key=lambda s: (order[s["chrom"]], s["pos"], s["rsid"]))
+    sites = sorted(({"rsid": s.rsid, "chrom": s.chrom, "pos": int(s.pos), "ref": s.ref,
+                     "alt": s.alt} for s in snps.itertuples(index=False)),
+                   key=lambda s: (order[s["chrom"]], s["pos"], s["rsid"]))
+    return genes, sites
+
+
+def _outside_genome(table: pd.DataFrame | None, file: str, position_columns: list[str],
+                    contigs: dict[str, int]) -> list[Problem]:
+    """Rows whose contig is not in the build, or whose positions lie beyond its end."""
+    if table is None:
+        return []
+    problems = []
+    length = table["chrom"].map(contigs)
+    for row in rows_where(table["chrom"].notna() & length.isna()):
+        problems.append(Problem(file, f"row {row}, column chrom",
+                                f"unknown contig {table['chrom'].iloc[row - 1]!r}",
+                                f"use the genome build's contig names: {', '.join(contigs)}"))
+    for column in position_columns:
+        for row in rows_where(table[column] > length):
+            problems.append(Problem(file, f"row {row}, column {column}",
+                                    f"{column} {table[column].iloc[row - 1]} is beyond the end of "
+                                    f"{table['chrom'].iloc[row - 1]} "
+                                    f"({int(length.iloc[row - 1]):,} bp)",
+                                    "give a position within the contig of this genome build"))
+    return problems
 
 
 # =============================================================================================
