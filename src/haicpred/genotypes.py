@@ -23,7 +23,6 @@ import pandas as pd
 from haicpred import vcf
 from haicpred.errors import InputError, Problem, raise_if_any
 from haicpred.resources import IL28B_RSID
-from haicpred.resources import read_snps  # noqa: F401 (re-exported for existing imports)
 
 IL28B_MAJOR = "T"  # rs8099917 T/T: the adverse genotype for HAIC response
 
@@ -34,24 +33,12 @@ def snp_genotypes(samples: list[dict], snps: pd.DataFrame) -> pd.DataFrame:
     `snps` is a frame as `read_snps` returns it (validated, int pos); it is not checked again.
     """
     snp_list = list(snps.itertuples(index=False))
-    problems: list[Problem] = []
-    sample_ids: list[str] = []
-    seen_ids: set[str] = set()
-    by_file: dict[str, list[tuple[str, str]]] = defaultdict(list)  # path -> [(sid, column)]
-    for s in samples:
-        sid = str(s["sample_id"])
-        if sid in seen_ids:
-            problems.append(Problem("sample sheet", f"sample {sid}", "sample_id appears twice",
-                                    "give every sample a unique sample_id"))
-            continue
-        seen_ids.add(sid)
-        sample_ids.append(sid)
-        path = s.get("genotype_vcf")
-        if vcf.missing_path(path):
-            continue
-        column = s.get("genotype_sample")
-        column = sid if vcf.missing_path(column) else str(column)
-        by_file[str(path)].append((sid, column))
+    sample_ids, groups, problems = vcf.group_by_file(samples, "genotype_vcf")
+    by_file = {  # path -> [(sample_id, its column)]
+        path: [(str(s["sample_id"]), str(s["sample_id"]) if vcf.missing_path(
+            s.get("genotype_sample")) else str(s["genotype_sample"])) for s in group]
+        for path, group in groups.items()
+    }
 
     counts: dict[tuple[str, str], int] = {}  # (sample_id, rsid) -> alt copies
     for path in sorted(by_file):

@@ -23,13 +23,11 @@ The audit's `chrom` is the panel's spelling of the contig.
 
 from __future__ import annotations
 
-from collections import defaultdict
 
 import pandas as pd
 
 from haicpred import vcf
 from haicpred.errors import InputError, Problem, raise_if_any
-from haicpred.resources import read_panel  # noqa: F401 (re-exported for existing imports)
 
 AUDIT_COLUMNS = ["sample_id", "chrom", "pos", "ref", "alt", "gene", "consequence", "vaf",
                  "depth", "filter", "decision", "reason"]
@@ -54,21 +52,7 @@ def panel_mutations(samples: list[dict], panel: pd.DataFrame, min_vaf: float = 0
     regions = vcf.RegionIndex.build(
         (r.chrom, r.start, r.end, r.gene) for r in panel.itertuples(index=False))
 
-    problems: list[Problem] = []
-    sample_ids: list[str] = []
-    by_file: dict[str, list[dict]] = defaultdict(list)
-    seen_ids: set[str] = set()
-    for s in samples:
-        sid = str(s["sample_id"])
-        if sid in seen_ids:
-            problems.append(Problem("sample sheet", f"sample {sid}", "sample_id appears twice",
-                                    "give every sample a unique sample_id"))
-            continue
-        seen_ids.add(sid)
-        sample_ids.append(sid)
-        path = s.get("exome_vcf")
-        if not vcf.missing_path(path):
-            by_file[str(path)].append(s)
+    sample_ids, by_file, problems = vcf.group_by_file(samples, "exome_vcf")
 
     audit_rows: list[tuple] = []
     for path in sorted(by_file):

@@ -25,7 +25,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from haicpred.model import DEFAULT_SETTINGS, LABEL_DEFINITION, package_versions
+from haicpred.model import DEFAULT_SETTINGS, LABEL_DEFINITION, auc_score, package_versions
 from haicpred.tables import read_tsv, write_text
 
 __all__ = ["render_report"]
@@ -358,25 +358,26 @@ def _metrics_section(metrics: pd.DataFrame, settings: dict) -> tuple[str, str]:
     return "<h2>Discrimination and calibration</h2>\n" + headline + table + notes, headline
 
 
+def _model_predictions(avg: pd.DataFrame, order, oracle):
+    """(model, y, p) for each model in `order` that has predictions; the oracle from truth."""
+    for name in order:
+        if name == "oracle":
+            if oracle is not None:
+                yield name, *oracle
+            continue
+        part = avg[avg["model"] == name]
+        if not part.empty:
+            yield name, part["y_true"].to_numpy(int), part["y_prob"].to_numpy(float)
+
+
 def _roc_figure(avg: pd.DataFrame, order, colours, oracle) -> str:
     fig = Figure(figsize=(6.0, 5.6))
     ax = fig.add_subplot(1, 1, 1)
     ax.plot([0, 1], [0, 1], linestyle=":", color="0.6", linewidth=1)
-    for name in order:
-        if name == "oracle":
-            if oracle is None:
-                continue
-            y, p = oracle
-        else:
-            part = avg[avg["model"] == name]
-            if part.empty:
-                continue
-            y, p = part["y_true"].to_numpy(int), part["y_prob"].to_numpy(float)
+    for name, y, p in _model_predictions(avg, order, oracle):
         if len(np.unique(y)) < 2:
             continue
         fpr, tpr = _roc_points(y, p)
-        from haicpred.model import auc_score
-
         ax.plot(fpr, tpr, color=colours[name], linewidth=2.2 if name == "xgboost" else 1.4,
                 linestyle="--" if name == "oracle" else "-",
                 label=f"{name} (AUC {auc_score(y, p):.3f})")
@@ -421,16 +422,7 @@ def _decision_figure(avg: pd.DataFrame, order, colours, oracle) -> str:
     fig = Figure(figsize=(6.4, 4.6))
     ax = fig.add_subplot(1, 1, 1)
     prevalence = None
-    for name in order:
-        if name == "oracle":
-            if oracle is None:
-                continue
-            y, p = oracle
-        else:
-            part = avg[avg["model"] == name]
-            if part.empty:
-                continue
-            y, p = part["y_true"].to_numpy(int), part["y_prob"].to_numpy(float)
+    for name, y, p in _model_predictions(avg, order, oracle):
         n = len(y)
         prevalence = y.mean()
         benefit = []

@@ -43,7 +43,7 @@ import pandas as pd
 import pysam
 from scipy.special import expit, logit, ndtr
 
-from haicpred.errors import InputError, Problem, raise_if_any
+from haicpred.errors import Problem, raise_if_any
 from haicpred.resources import check_panel, check_snps, rows_where
 from haicpred.tables import write_tsv
 

@@ -832,6 +832,16 @@ def _trim_first_base(ref: str, alt: str) -> str:
     return alt
 
 
+def _int_field(parts: list[str], index: int | None) -> int | None:
+    """parts[index] as an int; None when absent or not a number."""
+    if index is None or index >= len(parts):
+        return None
+    try:
+        return int(parts[index])
+    except ValueError:
+        return None
+
+
 def _parse_entry(spec: _AnnField, entry: str
                  ) -> tuple[str | None, int | None, str, list[str]] | None:
     if spec.kind == "eff":
@@ -840,13 +850,7 @@ def _parse_entry(spec: _AnnField, entry: str
             return None
         parts = [p.strip() for p in m.group("body").split("|")]
         symbol = parts[spec.symbol] if spec.symbol is not None and spec.symbol < len(parts) else ""
-        num = None
-        if spec.allele_num is not None and spec.allele_num < len(parts):
-            try:
-                num = int(parts[spec.allele_num])
-            except ValueError:
-                num = None
-        return None, num, symbol, [m.group("effect")]
+        return None, _int_field(parts, spec.allele_num), symbol, [m.group("effect")]
     parts = entry.split("|")
     if spec.consequence is None or spec.consequence >= len(parts):
         return None
@@ -855,12 +859,7 @@ def _parse_entry(spec: _AnnField, entry: str
         parts) else None
     if allele == "":
         allele = None
-    num = None
-    if spec.allele_num is not None and spec.allele_num < len(parts):
-        try:
-            num = int(parts[spec.allele_num])
-        except ValueError:
-            num = None
+    num = _int_field(parts, spec.allele_num)
     symbol = parts[spec.symbol].strip() if spec.symbol is not None and spec.symbol < len(
         parts) else ""
     return allele, num, symbol, terms
@@ -880,3 +879,24 @@ def missing_path(value) -> bool:
     except (TypeError, ValueError):
         return True  # pandas NA raises on comparison
     return str(value).strip() == ""
+
+
+def group_by_file(samples: list[dict], path_key: str
+                  ) -> tuple[list[str], dict[str, list[dict]], list[Problem]]:
+    """(sample IDs, samples grouped by the file named in `path_key`, problems): each VCF is
+    opened once however many samples share it; a repeated sample_id is a problem."""
+    sample_ids: list[str] = []
+    by_file: dict[str, list[dict]] = {}
+    problems: list[Problem] = []
+    for sample in samples:
+        sample_id = str(sample["sample_id"])
+        if sample_id in sample_ids:
+            problems.append(Problem("sample sheet", f"sample {sample_id}",
+                                    "sample_id appears twice",
+                                    "give every sample a unique sample_id"))
+            continue
+        sample_ids.append(sample_id)
+        path = sample.get(path_key)
+        if not missing_path(path):
+            by_file.setdefault(str(path), []).append(sample)
+    return sample_ids, by_file, problems

@@ -1,5 +1,6 @@
 import _bootstrap  # noqa: F401
-from haicpred.mutations import panel_mutations, read_panel
+from haicpred.mutations import panel_mutations
+from haicpred.resources import read_panel
 from haicpred.tables import write_tsv
 from haicpred.workflow import run_script
 

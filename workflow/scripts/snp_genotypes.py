@@ -1,5 +1,6 @@
 import _bootstrap  # noqa: F401
-from haicpred.genotypes import read_snps, snp_genotypes
+from haicpred.genotypes import snp_genotypes
+from haicpred.resources import read_snps
 from haicpred.tables import write_tsv
 from haicpred.workflow import run_script
 
