@@ -1,3 +1,4 @@
+import logging
 from pathlib import Path
 
 import _bootstrap  # noqa: F401
@@ -5,6 +6,8 @@ from haicpred.features import read_feature_matrix, read_labels
 from haicpred.model import cross_validate_models, write_model_outputs
 from haicpred.tables import read_tsv
 from haicpred.workflow import run_script
+
+log = logging.getLogger("haicpred")
 
 
 def main(snakemake):
@@ -17,6 +20,9 @@ def main(snakemake):
         settings=settings,
         truth=read_tsv(inputs.truth[0]) if inputs.truth else None,
     )
+    for row in results.metrics.itertuples(index=False):
+        log.info("%s: AUC %.3f [%.3f, %.3f] on %d labelled samples", row.model, row.auc,
+                 row.auc_low, row.auc_high, row.n)
     write_model_outputs(results, Path(snakemake.output.metrics).parent)
 
 

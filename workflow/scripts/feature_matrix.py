@@ -1,9 +1,13 @@
+import logging
+
 import _bootstrap  # noqa: F401
 from haicpred.clinical import read_clinical
 from haicpred.features import build_feature_matrix
 from haicpred.samples import load_sample_sheet
 from haicpred.tables import read_tsv, write_tsv
 from haicpred.workflow import run_script
+
+log = logging.getLogger("haicpred")
 
 
 def main(snakemake):
@@ -17,6 +21,8 @@ def main(snakemake):
         radiomics=read_tsv(inputs.radiomics[0]) if inputs.radiomics else None,
         afp_cutoff=snakemake.params.afp_cutoff,
     )
+    log.info("feature matrix: %d samples x %d features; %d labelled", len(matrix),
+             len(dictionary), labels["objective_response"].notna().sum())
     write_tsv(matrix, snakemake.output.matrix)
     write_tsv(dictionary, snakemake.output.dictionary)
     write_tsv(labels, snakemake.output.labels)

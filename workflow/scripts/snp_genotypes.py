@@ -1,12 +1,18 @@
+import logging
+
 import _bootstrap  # noqa: F401
 from haicpred.genotypes import snp_genotypes
 from haicpred.resources import read_snps
 from haicpred.tables import write_tsv
 from haicpred.workflow import run_script
 
+log = logging.getLogger("haicpred")
+
 
 def main(snakemake):
     genotypes = snp_genotypes(snakemake.params.samples, read_snps(snakemake.input.snps))
+    called = genotypes.drop(columns="sample_id").notna().any(axis=1).sum()
+    log.info("%d samples, %d with at least one genotype called", len(genotypes), called)
     write_tsv(genotypes, snakemake.output[0])
 
 
