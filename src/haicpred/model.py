@@ -40,8 +40,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
-from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -50,6 +48,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from haicpred.errors import Problem, raise_if_any
+from haicpred.metrics import (auc_score, bootstrap_auc, calibration_bins,
+                              calibration_intercept_slope, fit_logistic, sigmoid)
 from haicpred.tables import write_bytes, write_text, write_tsv
 
 __all__ = [
@@ -155,8 +155,6 @@ METRIC_COLUMNS = [
 CALIBRATION_COLUMNS = ["model", "bin", "mean_predicted", "observed_rate", "n"]
 IMPORTANCE_COLUMNS = ["feature", "modality", "gain", "gain_sd", "rank"]
 PREDICTION_COLUMNS = ["sample_id", "batch", "labelled", "y_prob"]
-N_CALIBRATION_BINS = 10
-_PROB_CLIP = 1e-6
 
 
 class PostTreatmentFeatureError(ValueError):
@@ -250,132 +248,6 @@ def resolve_settings(settings: dict | None) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-# statistics
-
-
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def _logit(p):
-    p = np.clip(np.asarray(p, dtype=float), _PROB_CLIP, 1.0 - _PROB_CLIP)
-    return np.log(p / (1.0 - p))
-
-
-def auc_score(y, p) -> float:
-    """ROC AUC via the Mann-Whitney statistic (ties count one half); NaN with one class."""
-    y = np.asarray(y, dtype=int)
-    p = np.asarray(p, dtype=float)
-    n_pos = int(y.sum())
-    n_neg = len(y) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = rankdata(p)
-    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
-
-
-def _bootstrap_auc(p_pos: np.ndarray, p_neg: np.ndarray, pos_idx, neg_idx) -> np.ndarray:
-    """AUC for each stratified resample (rows of the index arrays)."""
-    n_pos = pos_idx.shape[1]
-    n_neg = neg_idx.shape[1]
-    values = np.concatenate([p_pos[pos_idx], p_neg[neg_idx]], axis=1)
-    ranks = rankdata(values, axis=1)
-    return (ranks[:, :n_pos].sum(axis=1) - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
-
-
-def _fit_logistic(x: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None):
-    """Unpenalised logistic regression y ~ a + b*x (+ offset) by Newton-Raphson.
-
-    Returns (a, b), or (nan, nan) when it does not converge (e.g. complete separation).
-    """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    off = np.zeros_like(x) if offset is None else np.asarray(offset, dtype=float)
-    centre = float(x.mean())
-    scale = float(x.std())
-    if not np.isfinite(scale) or scale == 0.0:
-        return float("nan"), float("nan")
-    design = np.column_stack([np.ones_like(x), (x - centre) / scale])
-    beta = np.zeros(2)
-    rate = min(max(y.mean(), 1e-6), 1 - 1e-6)
-    beta[0] = np.log(rate / (1 - rate))
-
-    def loglik(b):
-        eta = design @ b + off
-        return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
-
-    current = loglik(beta)
-    for _ in range(100):
-        mu = _sigmoid(design @ beta + off)
-        weights = mu * (1 - mu)
-        grad = design.T @ (y - mu)
-        hess = design.T @ (design * weights[:, None])
-        try:
-            step = np.linalg.solve(hess, grad)
-        except np.linalg.LinAlgError:
-            return float("nan"), float("nan")
-        factor = 1.0
-        while factor > 1e-8:
-            trial = beta + factor * step
-            value = loglik(trial)
-            if value >= current - 1e-12:
-                break
-            factor /= 2
-        beta, current = trial, value
-        if np.max(np.abs(beta)) > 50:
-            return float("nan"), float("nan")
-        if np.max(np.abs(factor * step)) < 1e-10:
-            break
-    else:
-        return float("nan"), float("nan")
-    slope = beta[1] / scale
-    intercept = beta[0] - slope * centre
-    return float(intercept), float(slope)
-
-
-def calibration_intercept_slope(y, p) -> tuple[float, float]:
-    """Calibration-in-the-large and calibration slope (Van Calster et al.).
-
-    slope: b in logit P(y=1) = a + b*logit(p) (unpenalised); intercept: a in
-    logit P(y=1) = a + offset(logit(p)), i.e. with the slope fixed at 1. Perfect: (0, 1).
-    """
-    y = np.asarray(y, dtype=float)
-    lp = _logit(p)
-    if len(y) == 0 or y.min() == y.max():
-        return float("nan"), float("nan")
-    _, slope = _fit_logistic(lp, y)
-    observed = y.sum()
-
-    def excess(a):
-        return float(_sigmoid(a + lp).sum() - observed)
-
-    try:
-        intercept = brentq(excess, -50.0, 50.0, xtol=1e-12)
-    except ValueError:
-        intercept = float("nan")
-    return float(intercept), float(slope)
-
-
-def _calibration_bins(model: str, y: np.ndarray, p: np.ndarray, ids: np.ndarray) -> list[dict]:
-    """10 quantile bins: samples sorted by probability (ties by sample_id), split evenly."""
-    order = np.lexsort((ids, p))
-    rows = []
-    for number, chunk in enumerate(np.array_split(order, N_CALIBRATION_BINS), start=1):
-        if len(chunk) == 0:
-            continue
-        rows.append(
-            {
-                "model": model,
-                "bin": number,
-                "mean_predicted": float(p[chunk].mean()),
-                "observed_rate": float(y[chunk].mean()),
-                "n": len(chunk),
-            }
-        )
-    return rows
-
-
-# --------------------------------------------------------------------------------------------
 # estimators
 
 
@@ -395,7 +267,7 @@ class DirectedScoreRecalibration(ClassifierMixin, BaseEstimator):
         x = self.direction * np.asarray(X, dtype=float)[:, 0]
         y = np.asarray(y, dtype=int)
         self.classes_ = np.array([0, 1])
-        intercept, slope = _fit_logistic(x, y)
+        intercept, slope = fit_logistic(x, y)
         if not np.isfinite(slope) or slope < 0:
             rate = min(max(y.mean(), 1e-6), 1 - 1e-6)
             intercept, slope = float(np.log(rate / (1 - rate))), 0.0
@@ -405,7 +277,7 @@ class DirectedScoreRecalibration(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         x = self.direction * np.asarray(X, dtype=float)[:, 0]
-        p = _sigmoid(self.intercept_ + self.coef_ * x)
+        p = sigmoid(self.intercept_ + self.coef_ * x)
         return np.column_stack([1 - p, p])
 
     def predict(self, X):
@@ -737,7 +609,7 @@ def cross_validate_models(
     pos_idx = rng.integers(0, len(pos), size=(B, len(pos)))
     neg_idx = rng.integers(0, len(neg), size=(B, len(neg)))
     boot = {
-        name: _bootstrap_auc(p[pos], p[neg], pos_idx, neg_idx) if B else np.array([])
+        name: bootstrap_auc(p[pos], p[neg], pos_idx, neg_idx) if B else np.array([])
         for name, p in averaged.items()
     }
     n_features = {name: len(columns) for name, columns, _ in specs}
@@ -780,7 +652,7 @@ def cross_validate_models(
                 "accuracy_at_0.5": float(np.mean((p >= 0.5).astype(int) == y)),
             }
         )
-        calibration_rows += _calibration_bins(name, y.astype(float), p, ids)
+        calibration_rows += calibration_bins(name, y.astype(float), p, ids)
     metrics = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS)
     for column in ("n", "n_events", "n_unlabelled", "n_features"):
         metrics[column] = metrics[column].astype("Int64")

@@ -25,7 +25,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from haicpred.model import DEFAULT_SETTINGS, LABEL_DEFINITION, auc_score, package_versions
+from haicpred.metrics import auc_score
+from haicpred.model import DEFAULT_SETTINGS, LABEL_DEFINITION, package_versions
 from haicpred.tables import read_tsv, write_text
 
 __all__ = ["render_report"]

@@ -1,0 +1,193 @@
+"""The planted response model, the outcomes it generates and its oracle table.
+
+`PLANTED_EFFECTS` names every true covariate effect on the log-odds of objective response;
+`_response_design` builds their design matrix from the true state (dropping genotype effects
+the SNP resource cannot carry); `_simulate_outcomes` draws best response and Weibull OS/PFS
+linked to the same risk; `_planted_effects_table` writes the model as `planted_effects.tsv`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .patients import SNP_ALLELE_FREQUENCIES, _homozygous
+
+# ---------------------------------------------------------------------------------------------
+# Published scores used by the response model
+# ---------------------------------------------------------------------------------------------
+AFP_THRESHOLD_NG_ML = 400.0
+NLR_CENTRE, NLR_CAP = 3.0, 10.0
+
+# ---------------------------------------------------------------------------------------------
+# Planted response model: logit P(CR/PR) = intercept + sum(log_odds * design column)
+# ---------------------------------------------------------------------------------------------
+RESPONSE_INTERCEPT = 1.62  # tuned so that about 40% respond (with the GALNT14 effect planted)
+
+
+@dataclass(frozen=True)
+class PlantedEffect:
+    effect: str
+    variable: str
+    log_odds: float
+    description: str
+
+    @property
+    def direction(self) -> str:
+        return "favourable" if self.log_odds > 0 else "adverse" if self.log_odds < 0 else "none"
+
+
+PLANTED_EFFECTS = (
+    PlantedEffect("extrahepatic_metastasis", "extrahepatic_metastasis", -1.4,
+                  "extrahepatic metastasis present (1 vs 0)"),
+    PlantedEffect("vp3_vp4_invasion", "vascular_invasion", -0.9,
+                  "vascular_invasion is Vp3 or Vp4 (vs none/Vp1/Vp2)"),
+    PlantedEffect("tumour_number_gt3", "tumor_number", -0.8, "tumor_number > 3"),
+    PlantedEffect("tumour_size", "tumor_size_cm", -0.10, "per cm of the largest tumour"),
+    PlantedEffect("albi_grade_2", "albi_grade", -0.7,
+                  "ALBI grade 2 vs 1; ALBI = 0.66*log10(bilirubin umol/L) - 0.085*albumin g/L "
+                  "from true baseline values; grade 1 <= -2.60 < grade 2 <= -1.39 < grade 3"),
+    PlantedEffect("albi_grade_3", "albi_grade", -1.4, "ALBI grade 3 vs 1"),
+    PlantedEffect("afp_ge_400", "afp", -1.0,
+                  "step at baseline AFP >= 400 ng/mL (threshold effect, no slope)"),
+    PlantedEffect("nlr", "nlr", -0.25,
+                  "per unit of NLR = neutrophils/lymphocytes, NLR capped at 10, centred at 3"),
+    PlantedEffect("rs8099917_TT", "rs8099917", -1.2,
+                  "IL28B rs8099917 genotype TT (+ strand, homozygous T) vs TG/GG"),
+    PlantedEffect("rs9679162_favourable", "rs9679162", 0.8,
+                  "GALNT14 rs9679162 homozygous for the + strand allele named here"),
+    PlantedEffect("fohaic1_mutation_positive", "fohaic1_mutation_positive", 1.2,
+                  "at least one true (PASS, AF>=0.05, DP>=10, protein-altering) panel mutation"),
+    PlantedEffect("pd1_combination", "combination", 0.4,
+                  "combination is pd1 or pd1_tki (main effect)"),
+    PlantedEffect("pd1_x_albi_grade_1", "combination x albi_grade", 1.0,
+                  "extra PD-1 benefit in ALBI grade 1 patients only (interaction)"),
+    PlantedEffect("tki_combination", "combination", 0.3, "combination is tki or pd1_tki"),
+    PlantedEffect("rad_joint_entropy", "original_glcm_JointEntropy", -0.6,
+                  "per SD of the largest lesion's texture-heterogeneity factor, which drives "
+                  "original_glcm_JointEntropy (before noise and scanner effects)"),
+    PlantedEffect("rad_sphericity", "original_shape_Sphericity", 0.5,
+                  "per SD of the largest lesion's shape-regularity factor, which drives "
+                  "original_shape_Sphericity"),
+)
+
+# Best response among responders / non-responders.
+P_CR_GIVEN_RESPONSE = 0.20
+P_PD_GIVEN_NO_RESPONSE_BASE, P_PD_GIVEN_NO_RESPONSE_SLOPE = 0.25, 0.40  # + slope * (1 - p)
+
+# Survival (months): Weibull; log hazard ratio = loading * (-linear predictor) + extras.
+OS_SHAPE, OS_SCALE_MONTHS = 1.2, 24.0
+PFS_SHAPE, PFS_SCALE_MONTHS = 1.1, 11.0
+OS_RISK_LOADING, PFS_RISK_LOADING = 0.45, 0.50
+OS_LOG_HR_ECOG, OS_LOG_HR_CHILD_PUGH_POINT = 0.35, 0.35
+OS_LOG_HR_RESPONDER, PFS_LOG_HR_RESPONDER = -0.5, -0.9
+FOLLOW_UP_RANGE_MONTHS = (6.0, 60.0)
+FRACTION_LOST_TO_FOLLOW_UP = 0.08
+
+
+def _response_design(patients, labs, germline, snps, panel_positive, signature):
+    """Design matrix (one column per planted effect), the effects used and the intercept.
+
+    Genotype effects are planted only for SNPs present in the resource (with the needed
+    allele); an absent effect gets log-odds 0 and the intercept absorbs its average effect.
+    """
+    combination = patients["combination"].to_numpy()
+    pd1 = np.isin(combination, ["pd1", "pd1_tki"])
+    albi_grade = labs["albi_grade"].to_numpy()
+    snp_by_id = {s["rsid"]: s for s in snps}
+
+    def genotype(rsid, allele):
+        if rsid not in snp_by_id:
+            return None
+        return _homozygous(germline[rsid], snp_by_id[rsid], allele)
+
+    columns = {
+        "extrahepatic_metastasis": patients["extrahepatic_metastasis"].to_numpy() == 1,
+        "vp3_vp4_invasion": patients["vascular_invasion"].isin(["Vp3", "Vp4"]).to_numpy(),
+        "tumour_number_gt3": patients["tumor_number"].to_numpy() > 3,
+        "tumour_size": patients["tumor_size_cm"].to_numpy(),
+        "albi_grade_2": albi_grade == 2,
+        "albi_grade_3": albi_grade == 3,
+        "afp_ge_400": labs["afp"].to_numpy() >= AFP_THRESHOLD_NG_ML,
+        "nlr": np.minimum(labs["nlr"].to_numpy(), NLR_CAP) - NLR_CENTRE,
+        "rs8099917_TT": genotype("rs8099917", "T"),
+        "rs9679162_favourable": genotype("rs9679162", SNP_ALLELE_FREQUENCIES["rs9679162"][0]),
+        "fohaic1_mutation_positive": panel_positive,
+        "pd1_combination": pd1,
+        "pd1_x_albi_grade_1": pd1 & (albi_grade == 1),
+        "tki_combination": np.isin(combination, ["tki", "pd1_tki"]),
+        "rad_joint_entropy": signature["H"],
+        "rad_sphericity": signature["R"],
+    }
+    # Expected frequency of the genotype effects, used when an effect cannot be planted.
+    expected = {"rs8099917_TT": (1 - SNP_ALLELE_FREQUENCIES["rs8099917"][1]) ** 2,
+                "rs9679162_favourable": SNP_ALLELE_FREQUENCIES["rs9679162"][1] ** 2}
+    intercept = RESPONSE_INTERCEPT
+    effects = []
+    for effect in PLANTED_EFFECTS:
+        column = columns[effect.effect]
+        if column is None:
+            intercept += effect.log_odds * expected[effect.effect]
+            columns[effect.effect] = np.zeros(len(patients))
+            effect = PlantedEffect(effect.effect, effect.variable, 0.0,
+                                   f"NOT PLANTED: {effect.variable} is not in the SNP "
+                                   "resource (or lacks the allele the effect is defined on)")
+        elif effect.effect == "rs9679162_favourable":
+            allele = SNP_ALLELE_FREQUENCIES["rs9679162"][0]
+            effect = PlantedEffect(effect.effect, effect.variable, effect.log_odds,
+                                   f"GALNT14 rs9679162 {allele}{allele} on the + strand "
+                                   f"(homozygous {allele}; resource ref "
+                                   f"{snp_by_id['rs9679162']['ref']}, alt "
+                                   f"{snp_by_id['rs9679162']['alt']}) vs other genotypes")
+        effects.append(effect)
+    matrix = np.column_stack([np.asarray(columns[e.effect], dtype=float) for e in effects])
+    return matrix, effects, intercept
+
+
+def _simulate_outcomes(probability, linear_predictor, patients, rng) -> pd.DataFrame:
+    """Realised best response (Bernoulli on the truth) and Weibull OS/PFS with censoring."""
+    n = len(probability)
+    responder = rng.random(n) < probability
+    u = rng.random(n)
+    p_pd = P_PD_GIVEN_NO_RESPONSE_BASE + P_PD_GIVEN_NO_RESPONSE_SLOPE * (1 - probability)
+    best = np.where(responder, np.where(u < P_CR_GIVEN_RESPONSE, "CR", "PR"),
+                    np.where(u < p_pd, "PD", "SD"))
+    risk = -linear_predictor
+    ecog = patients["ecog"].to_numpy()
+    cp_extra = patients["child_pugh_points"].to_numpy() - 5
+    log_hr_os = OS_RISK_LOADING * risk + OS_LOG_HR_ECOG * ecog \
+        + OS_LOG_HR_CHILD_PUGH_POINT * cp_extra + OS_LOG_HR_RESPONDER * responder
+    log_hr_pfs = PFS_RISK_LOADING * risk + PFS_LOG_HR_RESPONDER * responder
+    death = OS_SCALE_MONTHS * (rng.exponential(size=n) / np.exp(log_hr_os)) ** (1 / OS_SHAPE)
+    progression = PFS_SCALE_MONTHS * (rng.exponential(size=n) / np.exp(log_hr_pfs)) \
+        ** (1 / PFS_SHAPE)
+    censor = rng.uniform(*FOLLOW_UP_RANGE_MONTHS, n)
+    lost = rng.random(n) < FRACTION_LOST_TO_FOLLOW_UP
+    censor = np.where(lost, np.minimum(censor, rng.uniform(1.0, 30.0, n)), censor)
+    os_time = np.minimum(death, censor)
+    pfs_time = np.minimum(np.minimum(progression, death), censor)
+
+    def months(t):  # rounding is monotone, so PFS <= OS survives it
+        return np.maximum(np.round(t, 1), 0.1)
+
+    return pd.DataFrame({
+        "responder": responder, "best_response": best,
+        "os_months": months(os_time), "os_event": (death <= censor).astype(int),
+        "pfs_months": months(pfs_time),
+        "pfs_event": (np.minimum(progression, death) <= censor).astype(int),
+    })
+
+
+def _planted_effects_table(effects, intercept) -> pd.DataFrame:
+    description = ("logit P(CR/PR) = intercept + sum(log_odds * variable); tuned for about "
+                   "40% objective response")
+    if intercept != RESPONSE_INTERCEPT:
+        description += (f" (base {RESPONSE_INTERCEPT} plus the average of the effects that "
+                        "could not be planted)")
+    rows = [{"effect": "intercept", "variable": "", "direction": "none",
+             "log_odds": round(intercept, 6), "description": description}]
+    rows += [{"effect": e.effect, "variable": e.variable, "direction": e.direction,
+              "log_odds": e.log_odds, "description": e.description} for e in effects]
+    return pd.DataFrame(rows)
