@@ -32,3 +32,4 @@ rule all:
         "results/model/metrics.tsv",
         "results/model/oof_predictions.tsv",
         "results/report/report.html",
+        lambda wildcards: expand("results/variants/{batch}.tsv", batch=batches()),

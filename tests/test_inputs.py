@@ -128,3 +128,16 @@ def test_feature_matrix_has_every_sheet_sample_and_refuses_strangers(tmp_path):
     with pytest.raises(InputError, match="P3.*have no row"):
         build_feature_matrix(sheet, clinical[clinical.sample_id != "P3"], mutations, genotypes,
                              biomarkers, radiomics=None)
+
+
+def test_big_batches_are_cut_into_shards_of_consecutive_samples():
+    from haicpred.samples import batch_shards
+
+    sheet = pd.DataFrame({"sample_id": [f"P{i:02d}" for i in range(7, 0, -1)] + ["Q1"],
+                          "batch": ["b1"] * 7 + ["b2"]})
+    for column in ["exome_vcf", "tumor_sample", "genotype_vcf", "genotype_sample"]:
+        sheet[column] = pd.NA
+    shards = batch_shards(sheet, "b1", 3)
+    assert [[r["sample_id"] for r in shard] for shard in shards] == [
+        ["P01", "P02", "P03"], ["P04", "P05", "P06"], ["P07"]]
+    assert len(batch_shards(sheet, "b2", 3)) == 1

@@ -115,21 +115,28 @@ def test_user_cohort_jobs_are_per_batch_and_a_new_batch_reruns_only_itself(tmp_p
     inputs = tmp_path / "inputs"
     inputs.mkdir()
     subset_cohort(cohort, inputs, ["batch1", "batch2"])
-    workdir = make_workdir(tmp_path / "run", **{key: str(inputs / f"{key}.tsv") for key in
-                                               ["samples", "clinical", "biomarkers",
-                                                "radiomics"]})
+    workdir = make_workdir(tmp_path / "run", genomics={"shard_size": 20},
+                           **{key: str(inputs / f"{key}.tsv") for key in
+                              ["samples", "clinical", "biomarkers", "radiomics"]})
     plan = snakemake(workdir, "--dry-run")
     assert plan.returncode == 0, plan.stderr[-3000:]
     counts = job_counts(plan.stdout)
-    assert counts["panel_mutations"] == 2 and counts["snp_genotypes"] == 2  # per batch
-    assert snakemake(workdir).returncode == 0
+    # 30 patients per batch, at most 20 per job: two shards per batch, never a job per sample
+    assert counts["panel_mutations"] == 4 and counts["snp_genotypes"] == 4
+    assert counts["merge_variant_audit"] == 2
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    audit = read_tsv(workdir / "results/variants/batch1.tsv")
+    assert set(audit["sample_id"]) <= set(read_tsv(inputs / "samples.tsv")["sample_id"])
 
     subset_cohort(cohort, inputs, ["batch1", "batch2", "batch3"])
     plan = snakemake(workdir, "--dry-run")
     assert plan.returncode == 0, plan.stderr[-3000:]
     counts = job_counts(plan.stdout)
-    assert counts["panel_mutations"] == 1 and counts["snp_genotypes"] == 1
-    assert "batch3" in plan.stdout and "results/variants/batch1.tsv" not in plan.stdout
+    assert counts["panel_mutations"] == 2 and counts["snp_genotypes"] == 2  # batch3's shards
+    assert counts["merge_variant_audit"] == 1
+    assert "output: results/variants/batch3.tsv" in plan.stdout
+    assert "output: results/variants/batch1.tsv" not in plan.stdout
 
 
 def test_bad_sheet_is_refused_before_any_job_with_every_problem(tmp_path):

@@ -64,3 +64,10 @@ def batch_records(sheet: pd.DataFrame, batch: str) -> list[dict]:
         {key: (None if pd.isna(value) else str(value)) for key, value in row.items()}
         for row in rows[SHEET_COLUMNS].to_dict("records")
     ]
+
+
+def batch_shards(sheet: pd.DataFrame, batch: str, shard_size: int) -> list[list[dict]]:
+    """The batch's records cut into shards of at most `shard_size` consecutive samples (by
+    sample_id), so a very large batch runs as several jobs."""
+    records = batch_records(sheet, batch)
+    return [records[i:i + shard_size] for i in range(0, len(records), shard_size)]

@@ -10,7 +10,7 @@ from snakemake.utils import validate
 
 from haicpred.cohort import cohort_problems, is_demo
 from haicpred.errors import InputError
-from haicpred.samples import batch_records, load_sample_sheet
+from haicpred.samples import batch_shards, load_sample_sheet
 
 
 validate(config, "../schemas/config.schema.yaml")
@@ -54,22 +54,41 @@ def batches():
     return sorted(sample_sheet()["batch"].unique())
 
 
-def batch_samples(wildcards):
-    """A batch's sheet rows, passed as a param: a change to one batch's rows reruns only that
-    batch (adding a batch touches no other batch's jobs)."""
-    return batch_records(sample_sheet(), wildcards.batch)
+def shard_ids(batch):
+    shard_size = config["genomics"]["shard_size"]
+    size = int((sample_sheet()["batch"] == batch).sum())
+    return [str(i) for i in range(1, -(-size // shard_size) + 1)]
 
 
-def batch_files(column):
+def shard_samples(wildcards):
+    """A shard's sheet rows, passed as a param: a change to one batch's rows reruns only that
+    batch's jobs (adding a batch touches no other batch)."""
+    shards = batch_shards(sample_sheet(), wildcards.batch, config["genomics"]["shard_size"])
+    return shards[int(wildcards.shard) - 1]
+
+
+def shard_files(column):
+    """Input function: the files a shard's samples name in `column`."""
+
     def files(wildcards):
-        return sorted({r[column] for r in batch_samples(wildcards) if r[column]})
+        return sorted({r[column] for r in shard_samples(wildcards) if r[column]})
 
     return files
 
 
-def per_batch(pattern):
-    """Input function: `pattern` for every batch (other wildcards taken from the job)."""
-    return lambda wildcards: expand(pattern, batch=batches(), **wildcards)
+def every_shard(pattern):
+    """Input function: `pattern` for every shard of every batch (or of the job's batch, when
+    the job has a batch wildcard); other wildcards are taken from the job."""
+
+    def files(wildcards):
+        if "batch" in wildcards.keys():
+            pairs = [(wildcards.batch, s) for s in shard_ids(wildcards.batch)]
+        else:
+            pairs = [(b, s) for b in batches() for s in shard_ids(b)]
+        extra = {k: v for k, v in wildcards.items() if k != "batch"}
+        return [pattern.format(batch=b, shard=s, **extra) for b, s in pairs]
+
+    return files
 
 
 def demo_files(*names):

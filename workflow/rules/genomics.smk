@@ -1,17 +1,21 @@
+# Genomic jobs run per shard of a batch (config genomics.shard_size samples), never per sample:
+# a Snakemake job and a Python start-up cost about a second each, which would dominate.
+
+
 rule panel_mutations:
-    """FOHAIC-1 panel mutations of one batch's exome VCFs, with a per-record audit."""
+    """FOHAIC-1 panel mutations of one shard's exome VCFs, with a per-record audit."""
     input:
-        vcfs=batch_files("exome_vcf"),
+        vcfs=shard_files("exome_vcf"),
         panel=config["panel"],
     output:
-        features="results/features/batches/{batch}/mutations.tsv",
-        audit="results/variants/{batch}.tsv",
+        features="results/features/shards/{batch}/{shard}/mutations.tsv",
+        audit="results/features/shards/{batch}/{shard}/variants.tsv",
     params:
-        samples=batch_samples,
+        samples=shard_samples,
         min_vaf=config["mutations"]["min_vaf"],
         min_depth=config["mutations"]["min_depth"],
     log:
-        "logs/panel_mutations/{batch}.log",
+        "logs/panel_mutations/{batch}.{shard}.log",
     threads: 1  # one pass over each VCF's panel regions; htslib decompression is single-threaded here
     resources:
         mem_mb=1000,  # one VCF open at a time; per-record rows only for panel regions
@@ -23,16 +27,16 @@ rule panel_mutations:
 
 
 rule snp_genotypes:
-    """IL-28B and GALNT14 genotypes of one batch from its genotype VCF(s)."""
+    """IL-28B (and, once verified, GALNT14) genotypes of one shard from its genotype VCF(s)."""
     input:
-        vcfs=batch_files("genotype_vcf"),
+        vcfs=shard_files("genotype_vcf"),
         snps=config["snps"],
     output:
-        "results/features/batches/{batch}/genotypes.tsv",
+        "results/features/shards/{batch}/{shard}/genotypes.tsv",
     params:
-        samples=batch_samples,
+        samples=shard_samples,
     log:
-        "logs/snp_genotypes/{batch}.log",
+        "logs/snp_genotypes/{batch}.{shard}.log",
     threads: 1  # a handful of indexed look-ups per genotype VCF
     resources:
         mem_mb=1000,
@@ -43,10 +47,28 @@ rule snp_genotypes:
         "../scripts/snp_genotypes.py"
 
 
-rule merge_batch_features:
-    """Concatenate per-batch genomic features (mutations or genotypes) into one table."""
+rule merge_variant_audit:
+    """One audit table per batch (results/variants/<batch>.tsv) from its shards."""
     input:
-        per_batch("results/features/batches/{batch}/{kind}.tsv"),
+        every_shard("results/features/shards/{batch}/{shard}/variants.tsv"),
+    output:
+        "results/variants/{batch}.tsv",
+    log:
+        "logs/merge_variant_audit/{batch}.log",
+    threads: 1  # a concatenation
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/tables.yaml"
+    script:
+        "../scripts/concatenate_tables.py"
+
+
+rule merge_batch_features:
+    """Concatenate per-shard genomic features (mutations or genotypes) into one table."""
+    input:
+        every_shard("results/features/shards/{batch}/{shard}/{kind}.tsv"),
     output:
         "results/features/{kind}.tsv",
     wildcard_constraints:
@@ -60,4 +82,4 @@ rule merge_batch_features:
     conda:
         "../../envs/tables.yaml"
     script:
-        "../scripts/merge_batch_features.py"
+        "../scripts/concatenate_tables.py"

@@ -10,7 +10,7 @@ log = logging.getLogger("haicpred")
 
 def main(snakemake):
     merged = pd.concat([read_tsv(path) for path in snakemake.input], ignore_index=True)
-    log.info("%d samples from %d batch tables", len(merged), len(snakemake.input))
+    log.info("%d rows from %d shard tables", len(merged), len(snakemake.input))
     write_tsv(merged.sort_values("sample_id", kind="stable"), snakemake.output[0])
 
 
