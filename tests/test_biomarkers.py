@@ -4,8 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from haicpred.biomarkers import (albi_grade, albi_score, baseline_biomarkers, biomarker_dictionary,
-                                 normalise_units)
+from haicpred.biomarkers import baseline_biomarkers, biomarker_dictionary, normalise_units
 from haicpred.errors import InputError
 
 
@@ -50,15 +49,6 @@ def test_all_bad_rows_are_reported_together():
     assert "rows 4, 5" in text and "more than once" in text
 
 
-def test_albi_matches_published_formula_and_grades():
-    # bilirubin 17.1 umol/L, albumin 40 g/L: 0.66*log10(17.1) - 0.085*40
-    expected = 0.66 * math.log10(17.1) - 3.4
-    assert albi_score(17.1, 40.0) == pytest.approx(expected)
-    grades = albi_grade([-2.61, -2.60, -2.0, -1.39, -1.38, np.nan])
-    assert grades.tolist()[:5] == [1, 1, 2, 2, 3]
-    assert pd.isna(grades.iloc[5])
-
-
 def test_baseline_features_ignore_post_treatment_values():
     table = long_table([
         ("P1", "afp", "500", "ng/mL", "baseline"),
@@ -75,14 +65,14 @@ def test_baseline_features_ignore_post_treatment_values():
     assert out.loc["P1", "log10_afp"] == pytest.approx(math.log10(500))
     assert out.loc["P1", "nlr"] == pytest.approx(2.0)
     assert pd.isna(out.loc["P2", "nlr"])  # missing, not 0
-    assert out.loc["P1", "albi_score"] == pytest.approx(albi_score(17.1, 40.0))
+    assert out.loc["P1", "albi_score"] == pytest.approx(0.66 * math.log10(17.1) - 0.085 * 40)
     assert out.loc["P1", "albi_grade"] == 2  # -2.586 is just above the grade-1 cut (-2.60)
     assert not any(c.startswith("post") for c in out.columns)
 
 
 def test_afp_cutoff_is_configurable():
     table = long_table([("P1", "afp", "500", "ng/mL", "baseline")])
-    out = baseline_biomarkers(table, "bm.tsv", afp_cutoff=1000)
+    out = baseline_biomarkers(table, "bm.tsv", cutoffs={"afp_ng_ml": 1000})
     assert out["afp_ge_400"].iloc[0] == 0
-    assert "1000" in biomarker_dictionary(1000).set_index("feature").loc["afp_ge_400",
-                                                                          "description"]
+    dictionary = biomarker_dictionary({"afp_ng_ml": 1000}).set_index("feature")
+    assert "1000" in dictionary.loc["afp_ge_400", "description"]

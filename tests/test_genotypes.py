@@ -49,6 +49,8 @@ EXPECTED = {  # sample -> rsid -> copies of the resource alt (None = missing)
           "rs1000003": 0, "rs1000004": 0, "rs1000005": None},
 }
 TT = {"A": 1, "B": 0, "C": 0, "D": None}
+# + strand genotype labels that do not follow from the count (a third allele: count missing)
+LABELS = {("B", "rs12979860"): "AA"}
 
 
 def write_genotype_vcf(path: Path, *, mode="vcf", index=False, chr_prefix=True,
@@ -84,13 +86,23 @@ def gsample(sid, path=None, column=None):
                 genotype_vcf=None if path is None else str(path), genotype_sample=column)
 
 
-def check(features: pd.DataFrame, expected=EXPECTED, tt=TT):
+def check(features: pd.DataFrame, expected=EXPECTED, tt=TT, labels=LABELS):
+    snp = SNPS.set_index("rsid")
     for row in features.itertuples(index=False):
         want = expected.get(row.sample_id)
         for rsid in SNPS["rsid"]:
             got = getattr(row, f"{rsid}_alt_count")
             exp = None if want is None else want[rsid]
             assert (pd.isna(got) if exp is None else got == exp), (row.sample_id, rsid, got, exp)
+            label = getattr(row, f"{rsid}_genotype")
+            source = getattr(row, f"{rsid}_source")
+            exp_label = labels.get((row.sample_id, rsid)) if want is not None else None
+            if exp is not None:
+                exp_label = snp.loc[rsid, "ref"] * (2 - exp) + snp.loc[rsid, "alt"] * exp
+            assert (pd.isna(label) if exp_label is None else label == exp_label), (
+                row.sample_id, rsid, label, exp_label)
+            assert (pd.isna(source) if exp_label is None else source == "genotype_vcf"), (
+                row.sample_id, rsid, source)
         got_tt = row.rs8099917_TT
         exp_tt = None if want is None else tt[row.sample_id]
         assert (pd.isna(got_tt) if exp_tt is None else got_tt == exp_tt), (row.sample_id, got_tt)
@@ -113,10 +125,14 @@ def test_genotype_counts(tmp_path, mode, index, chr_prefix):
     features = snp_genotypes(samples, SNPS)
     assert sorted(os.listdir(tmp_path)) == before
 
-    assert list(features.columns) == (["sample_id"] + [f"{r}_alt_count" for r in SNPS["rsid"]]
+    assert list(features.columns) == (["sample_id"] + [f"{r}_{kind}" for r in SNPS["rsid"]
+                                                       for kind in ("alt_count", "genotype",
+                                                                    "source")]
                                       + ["rs8099917_TT"])
     assert list(features["sample_id"]) == ["C", "P_A", "P_B", "P_D", "P_none"]
-    assert all(str(features[c].dtype) == "Int64" for c in features.columns[1:])
+    numeric = [c for c in features.columns if c.endswith(("_alt_count", "_TT"))]
+    assert all(str(features[c].dtype) == "Int64" for c in numeric)
+    assert all(features[c].dtype == object for c in features.columns if c not in numeric)
     renamed = {"P_A": "A", "P_B": "B", "C": "C", "P_D": "D"}
     check(features.assign(sample_id=features["sample_id"].map(renamed).fillna("none")))
     assert features.set_index("sample_id").loc["P_none"].isna().all()

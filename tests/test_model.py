@@ -37,6 +37,7 @@ SETTINGS = {
     "n_bootstrap": 200,
     "threads": 1,
     "xgboost": {"n_estimators": 40, "max_depth": 2, "learning_rate": 0.1},
+    "score_baselines": {"albi_score": {"feature": "albi_score", "direction": -1}},
 }
 
 
@@ -372,7 +373,9 @@ def test_settings_defaults_and_errors():
     assert settings["cv_folds"] == 5 and settings["cv_repeats"] == 5
     assert settings["n_bootstrap"] == 1000 and settings["seed"] == 1
     assert settings["xgboost"]["max_depth"] == 2
-    assert settings["score_baselines"]["albi_score"]["direction"] == -1
+    assert set(settings["score_baselines"]) == {"albi_grade", "palbi_grade", "child_pugh_class",
+                                                "crafity", "gps", "bclc"}
+    assert all(spec["direction"] == -1 for spec in settings["score_baselines"].values())
     assert resolve_settings({"xgboost": {"max_depth": 3}})["xgboost"]["n_estimators"] == 250
     with pytest.raises(ValueError, match="cv_fold"):
         resolve_settings({"cv_fold": 3})

@@ -21,6 +21,7 @@ SETTINGS = {
     "n_bootstrap": 100,
     "threads": 1,
     "xgboost": {"n_estimators": 30},
+    "score_baselines": {"albi_score": {"feature": "albi_score", "direction": -1}},
 }
 EVIL = '<script>alert("x")</script>'
 

@@ -62,8 +62,14 @@ def test_demo_produces_the_output_contract(demo_run):
     assert sorted(matrix["sample_id"]) == sorted(sheet["sample_id"])  # nobody dropped
     dictionary = read_tsv(demo_run / "results/features/feature_dictionary.tsv")
     assert list(dictionary["feature"]) == list(matrix.columns[2:])
+    # the pre-treatment model sees no post-treatment measurement (the demo has post AFP/DCP)
+    assert not any(f.startswith("post") for f in dictionary["feature"])
+    assert "post_treatment" not in set(dictionary["modality"])
     metrics = read_tsv(demo_run / "results/model/metrics.tsv").set_index("model")
-    assert {"xgboost", "logistic_baseline", "oracle"} <= set(metrics.index)
+    published_scores = {"albi_grade", "palbi_grade", "child_pugh_class", "crafity", "gps", "bclc"}
+    assert {"xgboost", "logistic_baseline", "oracle", *published_scores} <= set(metrics.index)
+    report = (demo_run / "results/report/report.html").read_text()
+    assert all(name in report for name in published_scores)
     assert {"n", "auc", "auc_low", "auc_high"} <= set(metrics.columns)
     oof = read_tsv(demo_run / "results/model/oof_predictions.tsv")
     assert list(oof.columns[:6]) == ["sample_id", "model", "repeat", "fold", "y_true", "y_prob"]

@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, Problem, raise_if_any
+from . import indices
+from .indices import LAB_INDICES, compute_indices, index_dictionary
 from .validation import duplicate_problems, read_and_validate, row_numbers
 
 BIOMARKER_COLUMNS = ["sample_id", "analyte", "value", "unit", "timepoint"]
 AFP_IU_TO_NG_DEFAULT = 1.21
-AFP_CUTOFF_DEFAULT = 400.0  # ng/mL; some studies use 1000 (background.md)
-ALBI_GRADE_CUTS = (-2.60, -1.39)  # grade 1 <= -2.60 < grade 2 <= -1.39 < grade 3
 
 _COUNT_UNITS = {"10^9/L": 1.0, "10^3/uL": 1.0, "/uL": 1e-3}
 
@@ -56,6 +56,8 @@ def analyte_table(afp_iu_to_ng: float = AFP_IU_TO_NG_DEFAULT) -> dict[str, Analy
         "vegf": Analyte("pg/mL", {"pg/mL": 1.0}, "vascular endothelial growth factor", 1e6),
         "transferrin": Analyte("mg/dL", {"mg/dL": 1.0, "g/L": 100.0}, "serum transferrin",
                                2000.0),
+        "vwf": Analyte("%", {"%": 1.0, "IU/dL": 1.0}, "von Willebrand factor antigen", 2000.0),
+        "adamts13": Analyte("%", {"%": 1.0, "IU/dL": 1.0}, "ADAMTS13 activity", 500.0),
     }
 
 
@@ -100,22 +102,11 @@ def normalise_units(table: pd.DataFrame, file: str,
     return known
 
 
-def albi_score(bilirubin_umol_l, albumin_g_l):
-    """ALBI = 0.66 * log10(bilirubin, umol/L) - 0.085 * albumin (g/L) (Johnson 2015)."""
-    return 0.66 * np.log10(bilirubin_umol_l) - 0.085 * albumin_g_l
-
-
-def albi_grade(score):
-    score = pd.Series(score, dtype=float)
-    grade = pd.Series(np.where(score <= ALBI_GRADE_CUTS[0], 1,
-                               np.where(score <= ALBI_GRADE_CUTS[1], 2, 3)), index=score.index)
-    return grade.where(score.notna()).astype("Int64")
-
-
 def baseline_biomarkers(table: pd.DataFrame, file: str,
                         afp_iu_to_ng: float = AFP_IU_TO_NG_DEFAULT,
-                        afp_cutoff: float = AFP_CUTOFF_DEFAULT) -> pd.DataFrame:
-    """One row per sample: baseline values in canonical units plus derived indices.
+                        cutoffs: dict[str, float] | None = None) -> pd.DataFrame:
+    """One row per sample: baseline values in canonical units plus the lab-only published
+    indices (haicpred.indices.LAB_INDICES).
 
     Only `timepoint == baseline` feeds these features: post-treatment values must never reach
     a pre-treatment model.
@@ -125,29 +116,18 @@ def baseline_biomarkers(table: pd.DataFrame, file: str,
     wide = baseline.pivot(index="sample_id", columns="analyte", values="value")
     wide = wide.reindex(columns=list(analyte_table()))
     wide.columns.name = None
-    with np.errstate(divide="ignore", invalid="ignore"):
-        wide["log10_afp"] = np.log10(wide["afp"].where(wide["afp"] > 0))
-        wide["afp_ge_400"] = (wide["afp"] >= afp_cutoff).astype("Int64").where(wide["afp"].notna())
-        wide["albi_score"] = albi_score(wide["bilirubin"].where(wide["bilirubin"] > 0),
-                                        wide["albumin"])
-        wide["albi_grade"] = albi_grade(wide["albi_score"])
-        nlr = wide["neutrophils"] / wide["lymphocytes"]
-        wide["nlr"] = nlr.where(np.isfinite(nlr))
+    wide = compute_indices(wide, LAB_INDICES, cutoffs)
     return wide.sort_index().reset_index()
 
 
-def biomarker_dictionary(afp_cutoff: float = AFP_CUTOFF_DEFAULT) -> pd.DataFrame:
+def biomarker_dictionary(cutoffs: dict[str, float] | None = None) -> pd.DataFrame:
     rows = [(name, "biomarker", a.canonical_unit, f"baseline {a.description}")
             for name, a in analyte_table().items()]
-    rows += [
-        ("log10_afp", "derived", "log10 ng/mL", "log10 of baseline AFP"),
-        ("afp_ge_400", "derived", "0/1", f"baseline AFP >= {afp_cutoff:g} ng/mL"),
-        ("albi_score", "derived", "score",
-         "ALBI = 0.66*log10(bilirubin umol/L) - 0.085*albumin g/L"),
-        ("albi_grade", "derived", "1-3", "ALBI grade: 1 <= -2.60 < 2 <= -1.39 < 3"),
-        ("nlr", "derived", "ratio", "neutrophil-to-lymphocyte ratio (baseline)"),
-    ]
-    return pd.DataFrame(rows, columns=["feature", "modality", "unit", "description"])
+    measured = pd.DataFrame(rows, columns=["feature", "modality", "unit", "description"])
+    derived = index_dictionary(LAB_INDICES)
+    derived.loc[derived["feature"] == "afp_ge_400", "description"] = (
+        f"baseline AFP >= {indices.cutoffs(cutoffs)['afp_ng_ml']:g} ng/mL [background.md]")
+    return pd.concat([measured, derived], ignore_index=True)
 
 
 def check_biomarkers(path, afp_iu_to_ng: float = AFP_IU_TO_NG_DEFAULT

@@ -9,6 +9,7 @@ from .validation import duplicate_problems, read_and_validate
 
 OUTCOME_COLUMNS = ["best_response", "os_months", "os_event", "pfs_months", "pfs_event"]
 TUMOR_NUMBER_CUTOFF = 3  # > 3 tumours is adverse (background.md)
+TUMOR_SIZE_CUTOFFS_CM = (7, 10)  # > 7 cm or >= 10 cm in different studies (background.md)
 BCLC_ORDER = {"0": 0, "A": 1, "B": 2, "C": 3, "D": 4}
 VASCULAR_INVASION_ORDER = {"none": 0, "Vp1": 1, "Vp2": 2, "Vp3": 3, "Vp4": 4}
 ASCITES_ORDER = {"none": 0, "mild": 1, "severe": 2}
@@ -25,6 +26,7 @@ CLINICAL_FEATURES = {
     "cirrhosis": ("0/1", "liver cirrhosis"),
     "bclc": ("0-4", "BCLC stage as ordinal: 0=0, A=1, B=2, C=3, D=4"),
     "tumor_size_cm": ("cm", "largest tumour diameter"),
+    **{f"tumor_size_ge{cm}": ("0/1", f"largest tumour >= {cm} cm") for cm in TUMOR_SIZE_CUTOFFS_CM},
     "tumor_number": ("count", "number of intrahepatic tumours"),
     "tumor_number_gt3": ("0/1", f"more than {TUMOR_NUMBER_CUTOFF} tumours"),
     "vascular_invasion": ("0-4", "portal vein invasion as ordinal: none=0, Vp1..Vp4=1..4"),
@@ -71,6 +73,9 @@ def encode_clinical(clinical: pd.DataFrame) -> pd.DataFrame:
         out[flag] = _number(get(flag), c.index)
     out["bclc"] = _ordinal(get("bclc"), BCLC_ORDER, c.index)
     out["tumor_size_cm"] = _number(get("tumor_size_cm"), c.index)
+    for cm in TUMOR_SIZE_CUTOFFS_CM:
+        out[f"tumor_size_ge{cm}"] = (out["tumor_size_cm"] >= cm).astype(float).where(
+            out["tumor_size_cm"].notna())
     out["tumor_number"] = _number(get("tumor_number"), c.index)
     out["tumor_number_gt3"] = (out["tumor_number"] > TUMOR_NUMBER_CUTOFF).astype(float).where(
         out["tumor_number"].notna())

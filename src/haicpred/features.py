@@ -10,6 +10,8 @@ from . import biomarkers as bm
 from . import clinical as cl
 from . import radiomics as rad
 from .errors import Problem, raise_if_any
+from .indices import CLINICAL_LAB_INDICES, compute_indices, index_dictionary
+from .genotypes import GENOTYPE_FLAGS
 from .tables import read_tsv
 
 DICTIONARY_COLUMNS = ["feature", "modality", "unit", "description"]
@@ -39,6 +41,7 @@ def sample_id_problems(sheet_ids: pd.Series, tables: dict[str, pd.Series],
 
 
 def genomic_dictionary(mutations: pd.DataFrame, genotypes: pd.DataFrame) -> pd.DataFrame:
+    flag_descriptions = {f.column: f.description for f in GENOTYPE_FLAGS}
     rows = []
     for column in mutations.columns[1:]:
         if match := re.fullmatch(r"(.+)_mutated", column):
@@ -56,16 +59,16 @@ def genomic_dictionary(mutations: pd.DataFrame, genotypes: pd.DataFrame) -> pd.D
         if match := re.fullmatch(r"(rs\d+)_alt_count", column):
             rows.append((column, "genotype", "0-2", f"copies of the {match[1]} alt allele "
                          "(+ strand, see resources/snps_<build>.tsv)"))
-        elif column == "rs8099917_TT":
-            rows.append((column, "genotype", "0/1", "IL-28B rs8099917 homozygous T/T "
-                         "(adverse for HAIC response)"))
+        elif column in flag_descriptions:
+            rows.append((column, "genotype", "0/1", flag_descriptions[column]))
+        # <rsid>_genotype / <rsid>_source are text for audits, not features
     return pd.DataFrame(rows, columns=DICTIONARY_COLUMNS)
 
 
 def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations: pd.DataFrame,
                          genotypes: pd.DataFrame, biomarkers: pd.DataFrame,
                          radiomics: pd.DataFrame | None,
-                         afp_cutoff: float = bm.AFP_CUTOFF_DEFAULT
+                         cutoffs: dict[str, float] | None = None
                          ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(feature matrix, feature dictionary, labels), rows in sample_id order.
 
@@ -79,9 +82,16 @@ def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations:
     }, must_cover=("clinical table",))
     raise_if_any(problems)
 
-    parts = [cl.encode_clinical(clinical), biomarkers, mutations, genotypes]
-    dictionaries = [cl.clinical_dictionary(), bm.biomarker_dictionary(afp_cutoff),
-                    genomic_dictionary(mutations, genotypes)]
+    clinical_features = cl.encode_clinical(clinical)
+    biomarkers = _numeric(biomarkers)
+    # Indices that need both the clinical table and the labs (Child-Pugh)
+    joint = clinical_features.merge(biomarkers, on="sample_id", how="left").set_index("sample_id")
+    joint = joint.reindex(columns=joint.columns.union(list(bm.analyte_table()), sort=False))
+    joint = compute_indices(joint, CLINICAL_LAB_INDICES, cutoffs)
+    clinical_lab = joint[[i.name for i in CLINICAL_LAB_INDICES]].reset_index()
+    parts = [clinical_features, biomarkers, clinical_lab, mutations, genotypes]
+    dictionaries = [cl.clinical_dictionary(), bm.biomarker_dictionary(cutoffs),
+                    index_dictionary(CLINICAL_LAB_INDICES), genomic_dictionary(mutations, genotypes)]
     if radiomics is not None:
         parts.append(radiomics)
         dictionaries.append(rad.radiomics_dictionary(radiomics))
@@ -99,6 +109,14 @@ def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations:
     label_table = label_table[["sample_id", "batch", *[c for c in label_table.columns
                                                        if c not in ("sample_id", "batch")]]]
     return matrix, dictionary, label_table.sort_values("sample_id").reset_index(drop=True)
+
+
+def _numeric(table: pd.DataFrame) -> pd.DataFrame:
+    """Every column but sample_id as float (tables come back from TSV as text)."""
+    out = table.copy()
+    columns = [c for c in out.columns if c != "sample_id"]
+    out[columns] = out[columns].astype(float)
+    return out
 
 
 def read_feature_matrix(path) -> pd.DataFrame:

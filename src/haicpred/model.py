@@ -111,9 +111,12 @@ DEFAULT_SETTINGS: dict = {
         "vp3_vp4",
         "extrahepatic_metastasis",
     ],
-    # Published scores used as they are (no fitting of the score itself): direction -1 means
-    # "higher = worse = less likely to respond".
-    "score_baselines": {"albi_score": {"feature": "albi_score", "direction": -1}},
+    # Published scores used as they are (no fitting of the score itself), each a one-feature
+    # predictor in the same folds: direction -1 means "higher = worse = less likely to respond".
+    "score_baselines": {
+        name: {"feature": name, "direction": -1}
+        for name in ["albi_grade", "palbi_grade", "child_pugh_class", "crafity", "gps", "bclc"]
+    },
 }
 
 LABEL_COLUMN = "objective_response"

@@ -14,7 +14,7 @@ rule feature_matrix:
         dictionary="results/features/feature_dictionary.tsv",
         labels="results/features/labels.tsv",
     params:
-        afp_cutoff=config["biomarkers_settings"]["afp_cutoff_ng_ml"],
+        cutoffs=config["biomarkers_settings"]["cutoffs"],
     log:
         "logs/feature_matrix.log",
     threads: 1  # joins of per-sample tables

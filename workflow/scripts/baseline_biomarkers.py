@@ -13,7 +13,7 @@ def main(snakemake):
     table = read_biomarkers(snakemake.input[0])
     features = baseline_biomarkers(table, snakemake.input[0],
                                    afp_iu_to_ng=settings["afp_iu_to_ng"],
-                                   afp_cutoff=settings["afp_cutoff_ng_ml"])
+                                   cutoffs=settings["cutoffs"])
     log.info("%d biomarker rows -> baseline features for %d samples", len(table), len(features))
     write_tsv(features, snakemake.output[0])
 

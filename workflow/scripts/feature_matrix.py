@@ -19,7 +19,7 @@ def main(snakemake):
         genotypes=read_tsv(inputs.genotypes),
         biomarkers=read_tsv(inputs.biomarkers),
         radiomics=read_tsv(inputs.radiomics[0]) if inputs.radiomics else None,
-        afp_cutoff=snakemake.params.afp_cutoff,
+        cutoffs=snakemake.params.cutoffs,
     )
     log.info("feature matrix: %d samples x %d features; %d labelled", len(matrix),
              len(dictionary), labels["objective_response"].notna().sum())
