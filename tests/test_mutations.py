@@ -14,7 +14,8 @@ import pytest
 from haicpred import vcf
 from haicpred.errors import InputError
 from haicpred.resources import PANEL_COLUMNS
-from haicpred.mutations import AUDIT_COLUMNS, panel_mutations
+from haicpred.mutations import (AUDIT_COLUMNS, MIN_FILES_FOR_POOL, panel_mutations,
+                                summarise_audit)
 
 pysam.set_verbosity(0)
 
@@ -638,3 +639,312 @@ def test_real_annotated_files():
         REAL / "annotated_eff/python3__test.snpeff.vcf")[1])], panel)
     assert len(audit) > 0
     assert set(audit["consequence"]) <= {"SYNONYMOUS_CODING", "NON_SYNONYMOUS_CODING"}
+
+
+# ----------------------------------------------------------------------------------------------
+# The audit lists every panel-region record of every sample
+# ----------------------------------------------------------------------------------------------
+
+def test_audit_has_a_row_for_every_record_and_sample(tmp_path):
+    base = write_vcf(tmp_path / "base.vcf", standard_records(), samples=("NORMAL", "TUMOR"))
+    lines = base.read_text().splitlines()
+    extra = [
+        # a reference call (ALT .) and a gVCF reference block: listed, never counted
+        "chr1\t9700800\t.\tA\t.\t.\tPASS\t.\tGT\t0/0\t0/0",
+        "chr1\t9700900\t.\tA\t<NON_REF>\t.\t.\t.\tGT\t0/0\t0/0",
+        # a deletion starting before HNRNPCL4 and reaching into it (END)
+        "chr1\t13163000\t.\tA\t<DEL>\t.\tPASS\tEND=13164100\tGT\t0/0\t0/1",
+    ]
+    order = {"chr1": 0, "chr5": 1}
+    body = sorted([line for line in lines if not line.startswith("#")] + extra,
+                  key=lambda line: (order[line.split("\t")[0]], int(line.split("\t")[1])))
+    plain = tmp_path / "all.vcf"
+    plain.write_text("\n".join([line for line in lines if line.startswith("#")] + body) + "\n")
+    bgzf = tmp_path / "all.vcf.gz"
+    pysam.tabix_compress(str(plain), str(bgzf))
+    inside = {int(line.split("\t")[1]) for line in body} - {5_000_000}
+    for path, kwargs in ((plain, {}), (bgzf, {"index_dir": tmp_path / "idx"})):
+        samples = [sample("S1", path, "TUMOR"), sample("S2", path, "NORMAL")]
+        features, audit = panel_mutations(samples, make_panel(), **kwargs)
+        got = {(r.sample_id, int(r.pos), r.alt): r.reason for r in audit.itertuples()}
+        assert got[("S1", 9_700_800, ".")] == "no_alt_allele"
+        assert got[("S1", 9_700_900, "<NON_REF>")] == "reference_block"
+        assert got[("S1", 13_163_000, "<DEL>")] == "symbolic_allele"
+        for sid in ("S1", "S2"):
+            assert {int(p) for p in audit.loc[audit["sample_id"] == sid, "pos"]} == inside
+        assert set(audit["decision"]) == {"kept", "dropped"}
+        assert audit["reason"].notna().all()
+        assert features.set_index("sample_id").loc["S1", "panel_mutations"] == 4
+        summary = summarise_audit(audit)
+        assert list(summary)[0] == "kept" and summary["kept"] == 4
+        assert summary["symbolic_allele"] == 2 * 3  # <DEL>, *, <DEL> for each sample
+        assert summary["no_alt_allele"] == summary["reference_block"] == 2
+
+
+REAL_AUDITED = [
+    "somatic_real/vcf2maf__test_delly.vcf",  # structural variants only: all symbolic
+    "annotated_sv/vembrane__test_stop__test.vcf",  # Manta SVs and breakends
+    "somatic_real/vcf2maf__test_pindel.vcf",
+    "somatic_real/vcf2maf__test_radia.vcf",
+    "somatic_real/deepvariant_re__golden.postprocess_somatic_tumor_single_site_output.vcf",
+    "gvcf/deepvariant_re__golden.postprocess_gvcf_output.EXCERPT_first44.g.vcf",
+    "gvcf/r__banded_gvcf.vcf",
+]
+
+
+@needs_real
+@pytest.mark.parametrize("rel", REAL_AUDITED)
+def test_real_audit_lists_every_record_of_every_sample(rel):
+    path = REAL / rel
+    rows = _data_rows(path)
+    chrom = rows[0][0]
+    expected = {(int(r[1]), r[3]) for r in rows if r[0] == chrom}
+    columns = _columns(path)
+    panel = make_panel([("G", chrom, 1, 300_000_000, "+", "t")])
+    samples = [sample(f"S{i}", path, c) for i, c in enumerate(columns)]
+    _, audit = panel_mutations(samples, panel)
+    for i in range(len(columns)):
+        mine = audit[audit["sample_id"] == f"S{i}"]
+        assert {(int(p), ref) for p, ref in zip(mine["pos"], mine["ref"])} == expected
+    symbolic = {(int(r[1]), alt) for r in rows if r[0] == chrom for alt in r[4].split(",")
+                if vcf.is_symbolic(alt) and not vcf.is_reference_block_alt(alt)}
+    flagged = {(int(p), a) for p, a, why in zip(audit["pos"], audit["alt"], audit["reason"])
+               if why == "symbolic_allele"}
+    assert flagged == symbolic
+    if "delly" in rel:
+        assert summarise_audit(audit) == {"symbolic_allele": len(audit)}
+
+
+# ----------------------------------------------------------------------------------------------
+# Indexes built under index_dir
+# ----------------------------------------------------------------------------------------------
+
+def _result(path, **kwargs):
+    return panel_mutations([sample("S1", path)], make_panel(), **kwargs)
+
+
+def _assert_same(a, b):
+    pd.testing.assert_frame_equal(a[0], b[0])
+    pd.testing.assert_frame_equal(a[1], b[1])
+
+
+@pytest.mark.parametrize("mode", ["vcf.gz", "bcf"])
+def test_index_is_built_under_index_dir_never_beside_the_input(tmp_path, mode):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    path = write_vcf(inputs / f"s.{mode}", standard_records(), mode=mode)
+    index_dir = tmp_path / "results" / "index" / "b1"
+    streamed = _result(path)
+    fetched = _result(path, index_dir=index_dir)
+    _assert_same(streamed, fetched)
+    assert os.listdir(inputs) == [path.name]
+    (built,) = os.listdir(index_dir)
+    assert built == os.path.basename(vcf.index_path(path, index_dir))
+    with vcf.open_vcf(path, index_dir=index_dir) as handle:
+        assert handle.indexed and handle.index_file == str(index_dir / built)
+    # reused, not rebuilt
+    stamp = os.stat(index_dir / built).st_mtime_ns
+    _assert_same(streamed, _result(path, index_dir=index_dir))
+    assert os.stat(index_dir / built).st_mtime_ns == stamp
+    assert os.listdir(index_dir) == [built]
+
+
+def test_index_beside_the_input_is_used_and_nothing_built(tmp_path):
+    path = write_vcf(tmp_path / "s.vcf.gz", standard_records(), mode="vcf.gz", index=True)
+    index_dir = tmp_path / "idx"
+    with vcf.open_vcf(path, index_dir=index_dir) as handle:
+        assert handle.indexed and handle.index_file is None
+    _assert_same(_result(path), _result(path, index_dir=index_dir))
+    assert not index_dir.exists()
+
+
+def test_replaced_input_gets_a_new_index(tmp_path):
+    path = write_vcf(tmp_path / "s.vcf.gz", standard_records(), mode="vcf.gz")
+    index_dir = tmp_path / "idx"
+    first = _result(path, index_dir=index_dir)
+    old_index = vcf.index_path(path, index_dir)
+    fewer = [r for r in standard_records() if r["pos"] != 9_700_000]
+    write_vcf(path, fewer, mode="vcf.gz")
+    os.utime(path, ns=(1, 1))  # even an older time stamp
+    second = _result(path, index_dir=index_dir)
+    assert vcf.index_path(path, index_dir) != old_index
+    assert len(second[1]) == len(first[1]) - 1
+    _assert_same(second, _result(path))
+
+
+def test_files_that_cannot_be_indexed_are_streamed(tmp_path):
+    text = ("##fileformat=VCFv4.2\n"
+            '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n'
+            "##contig=<ID=chr1>\n##contig=<ID=chr5>\n"
+            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tTUMOR\n"
+            "chr5\t177090000\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\n"
+            "chr1\t9700000\t.\tC\tT\t.\tPASS\t.\tGT\t0/1\n"  # unsorted: tabix refuses
+            "chr1\t9600000\t.\tC\tT\t.\tPASS\t.\tGT\t0/1\n")
+    plain = tmp_path / "unsorted.vcf"
+    plain.write_text(text)
+    bgzf = tmp_path / "unsorted.vcf.gz"
+    pysam.tabix_compress(str(plain), str(bgzf))
+    gz = tmp_path / "plain.vcf.gz"
+    gz.write_bytes(gzip.compress(text.encode()))
+    index_dir = tmp_path / "idx"
+    for path in (plain, bgzf, gz):
+        features, audit = _result(path, index_dir=index_dir)
+        assert features.loc[0, "panel_mutations"] == 2
+        with vcf.open_vcf(path, index_dir=index_dir) as handle:
+            assert not handle.indexed
+    assert not index_dir.exists() or os.listdir(index_dir) == []
+
+
+def test_damaged_bgzf_with_index_dir_is_refused_naming_the_file(tmp_path):
+    good = write_vcf(tmp_path / "good.vcf.gz", standard_records(), mode="vcf.gz")
+    broken = tmp_path / "broken.vcf.gz"
+    broken.write_bytes(good.read_bytes()[:300])
+    with pytest.raises(InputError) as err:
+        panel_mutations([sample("C", broken)], make_panel(), index_dir=tmp_path / "idx")
+    (problem,) = err.value.problems
+    assert problem.file == str(broken) and problem.where == "sample C"
+    assert "not a readable VCF/BCF" in problem.message
+
+
+def test_fetch_and_stream_agree_on_duplicates_and_spanning_records(tmp_path):
+    two_gene_panel = make_panel(PANEL_ROWS + [("GAP_NEIGHBOUR", "chr1", 9_729_200, 9_729_300,
+                                               "+", "test")])
+    call = {"TUMOR": tumour_call(20, 10), "NORMAL": NORMAL_REF}
+    recs = [
+        dict(chrom="chr1", pos=9_700_000, ref="C", alts=("T",), calls=call),
+        dict(chrom="chr1", pos=9_700_000, ref="C", alts=("T",), calls=call),  # same line twice
+        # a deletion from PIK3CD across the gap into the next region
+        dict(chrom="chr1", pos=9_729_000, ref="A" * 250, alts=("A",), calls=call),
+    ]
+    path = write_vcf(tmp_path / "dup.vcf.gz", recs, mode="vcf.gz")
+    streamed = panel_mutations([sample("S1", path)], two_gene_panel)
+    fetched = panel_mutations([sample("S1", path)], two_gene_panel, index_dir=tmp_path / "i")
+    _assert_same(streamed, fetched)
+    audit = fetched[1]
+    assert (audit["pos"] == 9_700_000).sum() == 2
+    assert sorted(audit.loc[audit["pos"] == 9_729_000, "gene"]) == ["GAP_NEIGHBOUR", "PIK3CD"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Workers: same result, same order, whatever their number
+# ----------------------------------------------------------------------------------------------
+
+def _batch_of_files(tmp_path, n=14):
+    samples = []
+    for i in range(n):
+        recs = standard_records()
+        if i % 3 == 0:
+            recs = [r for r in recs if r["pos"] != 9_700_000]
+        if i % 4 == 1:
+            recs = [dict(r, chrom=r["chrom"].removeprefix("chr")) for r in recs]
+            contigs = ("1", "5")
+        else:
+            contigs = ("chr1", "chr5")
+        mode = ("vcf", "vcf.gz", "bcf")[i % 3]
+        path = write_vcf(tmp_path / f"f{i:02d}.{mode}", recs, mode=mode, contigs=contigs,
+                         index=(i % 2 == 0 and mode != "vcf"))
+        samples.append(sample(f"P{(n - i):02d}", path))
+    renamed = [dict(r, calls={{"TUMOR": "T1", "NORMAL": "T2"}[k]: v
+                              for k, v in r["calls"].items()}) for r in standard_records()]
+    multi = write_vcf(tmp_path / "multi.vcf", renamed, samples=("T1", "T2"), mode="vcf")
+    samples += [sample("M1", multi, "T1"), sample("M2", multi, "T2"), sample("NOVCF")]
+    return samples
+
+
+def test_threads_give_identical_identically_ordered_results(tmp_path):
+    samples = _batch_of_files(tmp_path)
+    assert len({s["exome_vcf"] for s in samples if s["exome_vcf"]}) >= MIN_FILES_FOR_POOL
+    reference = panel_mutations(samples, make_panel(), index_dir=tmp_path / "idx1")
+    for threads in (2, 3, 8):
+        got = panel_mutations(samples, make_panel(), threads=threads,
+                              index_dir=tmp_path / f"idx{threads}")
+        _assert_same(reference, got)
+    assert len(reference[0]) == len(samples)
+
+
+def test_threads_report_the_same_problems_in_the_same_order(tmp_path):
+    samples = _batch_of_files(tmp_path)
+    samples[3] = sample(samples[3]["sample_id"], tmp_path / "missing.vcf")
+    garbage = tmp_path / "garbage.vcf"
+    garbage.write_text("not a VCF\n")
+    samples[9] = sample(samples[9]["sample_id"], garbage)
+    messages = []
+    for threads in (1, 2, 4):
+        with pytest.raises(InputError) as err:
+            panel_mutations(samples, make_panel(), threads=threads)
+        messages.append([str(p) for p in err.value.problems])
+    assert messages[0] == messages[1] == messages[2] and len(messages[0]) == 2
+    with pytest.raises(ValueError):
+        panel_mutations(samples, make_panel(), threads=0)
+
+
+@needs_real
+def test_indexed_file_without_contig_lines_is_fully_read(tmp_path):
+    # pcgr files have no ##contig lines: fetch must still find every panel record, whether
+    # haicpred builds the index or the user's .tbi sits beside the file
+    rel = "somatic_real/pcgr__T001-COAD.grch38.vcf.gz"
+    panel = make_panel([("ARID1B", "chr6", 156776026, 157210779, "+", "t"),
+                        ("X1", "X", 2_000_000, 3_000_000, "+", "t"),
+                        ("ALL19", "19", 1, 60_000_000, "+", "t")])
+    streamed = panel_mutations([_real_sample(rel)], panel)
+    assert len(streamed[1]) > 100
+    _assert_same(streamed, panel_mutations([_real_sample(rel)], panel,
+                                           index_dir=tmp_path / "idx"))
+    beside = tmp_path / "copy.vcf.gz"
+    beside.write_bytes((REAL / rel).read_bytes())
+    pysam.tabix_index(str(beside), preset="vcf")
+    _assert_same(streamed, panel_mutations([sample("R1", beside)], panel))
+
+
+# ----------------------------------------------------------------------------------------------
+# Caller conventions found by the bcftools comparison (tests/test_bcftools_agreement.py)
+# ----------------------------------------------------------------------------------------------
+
+def test_pcgr_info_tvaf_tdp_in_a_one_column_file(tmp_path):
+    text = ("##fileformat=VCFv4.2\n"
+            '##INFO=<ID=TVAF,Number=.,Type=Float,Description="Allelic fraction of alternative '
+            'allele in tumor">\n'
+            '##INFO=<ID=TDP,Number=.,Type=Integer,Description="Read depth across variant site '
+            'in tumor">\n'
+            '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+            '##FORMAT=<ID=DPT,Number=1,Type=Integer,Description="Depth (tumor)">\n'
+            '##FORMAT=<ID=ADT,Number=.,Type=String,Description="Allelic depths (tumor)">\n'
+            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tT_N\n"
+            # GT 1/1 and TVAF 1.0, but ADT written the wrong way round (as in PCGR's T001-COAD)
+            "1\t9700000\t.\tA\tG\t.\tPASS\tTVAF=1.0;TDP=130\tGT:DPT:ADT\t1/1:130:130,0\n"
+            "1\t9700100\t.\tA\tG\t.\tPASS\tTVAF=0.03;TDP=100\tGT:DPT:ADT\t0/1:100:97,3\n"
+            "1\t9700200\t.\tA\tG\t.\tPASS\tTVAF=0.5;TDP=8\tGT:DPT:ADT\t0/1:80:40,40\n")
+    path = tmp_path / "pcgr.vcf"
+    path.write_text(text)
+    _, audit = panel_mutations([sample("S", path)], make_panel())
+    assert list(audit["reason"]) == ["pass", "vaf<0.05", "depth<10"]
+    assert list(audit["vaf"]) == pytest.approx([1.0, 0.03, 0.5])
+    assert list(audit["depth"]) == [130, 100, 8]
+
+
+@needs_real
+def test_real_caller_conventions():
+    def row(rel, chrom, pos, tumour=None):
+        panel = make_panel([("G", chrom, pos, pos, "+", "t")])
+        _, audit = panel_mutations([_real_sample(rel, tumour)], panel)
+        return audit[audit["pos"] == pos].iloc[0]
+
+    # PCGR: INFO TVAF/TDP (PTEN in T001-COAD, GRCh37; its GRCh38 twin is kept too)
+    r = row("somatic_real/pcgr__T001-COAD.grch37.vcf.gz", "10", 89_720_716)
+    assert r.reason == "pass" and r.vaf == 1.0 and r.depth == 130
+    assert row("somatic_real/pcgr__T001-COAD.grch38.vcf.gz", "10", 87_960_959).reason == "pass"
+    # Strelka 1 indels whose TAR/TIR the header does not declare: tier-1 TIR/(TAR+TIR)
+    r = row("somatic_real/vcf2maf__test_strelka.vcf", "9", 21_971_153)
+    assert r.reason == "pass" and r.vaf == pytest.approx(1.0) and r.depth == 59
+    # Complete Genomics: SS written as a word; GT after other FORMAT keys; VAF 1 - CGA_RDP/DP
+    cg = "somatic_real/r__chr7-sub.vcf.gz"
+    assert row(cg, "7", 55_003_988, "HCC1187-H-200-37-ASM-T1").reason == "not_somatic:germline"
+    r = row(cg, "7", 55_234_578, "HCC1187-H-200-37-ASM-T1")  # GT 1|., DP 292, CGA_RDP 41
+    assert r.reason == "pass" and r.vaf == pytest.approx((292 - 41) / 292) and r.depth == 292
+
+
+def test_unwritable_index_dir_falls_back_to_streaming(tmp_path):
+    path = write_vcf(tmp_path / "s.vcf.gz", standard_records(), mode="vcf.gz")
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("")
+    _assert_same(_result(path), _result(path, index_dir=blocker / "index"))
