@@ -49,19 +49,14 @@ from pathlib import Path
 
 import numpy as np
 
+from haicpred.vcf import CONTIG_LENGTHS
+
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "out"
 WORK = OUT / "panel_extraction"
 PANEL = REPO / "resources" / "panel_GRCh38.tsv"
 
-CONTIGS = {  # GRCh38 primary assembly lengths
-    "chr1": 248956422, "chr2": 242193529, "chr3": 198295559, "chr4": 190214555,
-    "chr5": 181538259, "chr6": 170805979, "chr7": 159345973, "chr8": 145138636,
-    "chr9": 138394717, "chr10": 133797422, "chr11": 135086622, "chr12": 133275309,
-    "chr13": 114364328, "chr14": 107043718, "chr15": 101991189, "chr16": 90338345,
-    "chr17": 83257441, "chr18": 80373285, "chr19": 58617616, "chr20": 64444167,
-    "chr21": 46709983, "chr22": 50818468, "chrX": 156040895, "chrY": 57227415,
-}
+CONTIGS = {f"chr{name}": length for name, length in CONTIG_LENGTHS["GRCh38"].items()}
 FILTERS = {"PASS": 0.35, "weak_evidence": 0.25, "germline": 0.08, "normal_artifact": 0.06,
            "clustered_events": 0.06, "strand_bias": 0.05, "panel_of_normals": 0.05,
            "map_qual": 0.03, "slippage": 0.03, "clustered_events;weak_evidence": 0.04}

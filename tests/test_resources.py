@@ -135,3 +135,15 @@ def test_read_snps_refuses_unreadable_tables(tmp_path):
     assert _problems(read_snps, missing) == {
         "header": "missing column(s): pos, ref, alt, gene"}
     assert _problems(read_snps, tmp_path / "nope.tsv") == {"file": "does not exist"}
+
+
+def test_grch37_panel_has_the_grch38_genes_annotated_on_grch37():
+    grch37 = read_panel(REPO / "resources" / "panel_GRCh37.tsv")
+    grch38 = read_panel(REPO / "resources" / "panel_GRCh38.tsv")
+    # HNRNPCL4 has no GRCh37 (GENCODE v19-era) annotation: documented in the README
+    assert list(grch37["gene"]) == [g for g in grch38["gene"] if g != "HNRNPCL4"]
+    assert not grch37["chrom"].str.startswith("chr").any()
+    for gene in ["FGFR4", "ARID1B"]:  # same gene, lengths within 1% across builds
+        length = {name: int((t.loc[t.gene == gene, "end"] - t.loc[t.gene == gene, "start"]).iloc[0])
+                  for name, t in [("37", grch37), ("38", grch38)]}
+        assert abs(length["37"] - length["38"]) / length["38"] < 0.01

@@ -13,19 +13,15 @@ from pathlib import Path
 import numpy as np
 import pysam
 
+from haicpred.vcf import CONTIG_LENGTHS as NUCLEAR_CONTIG_LENGTHS
+
 # ---------------------------------------------------------------------------------------------
 # Reference genome
 # ---------------------------------------------------------------------------------------------
-CONTIG_LENGTHS = {
-    "GRCh38": {
-        "chr1": 248956422, "chr2": 242193529, "chr3": 198295559, "chr4": 190214555,
-        "chr5": 181538259, "chr6": 170805979, "chr7": 159345973, "chr8": 145138636,
-        "chr9": 138394717, "chr10": 133797422, "chr11": 135086622, "chr12": 133275309,
-        "chr13": 114364328, "chr14": 107043718, "chr15": 101991189, "chr16": 90338345,
-        "chr17": 83257441, "chr18": 80373285, "chr19": 58617616, "chr20": 64444167,
-        "chr21": 46709983, "chr22": 50818468, "chrX": 156040895, "chrY": 57227415,
-    },
-}
+# The simulator writes GRCh38 only (GRCh37 needs background gene coordinates it does not have),
+# with UCSC-style chr names.
+CONTIG_LENGTHS = {"GRCh38": {f"chr{name}": length
+                             for name, length in NUCLEAR_CONTIG_LENGTHS["GRCh38"].items()}}
 REFERENCE_FASTA = {"GRCh38": "file:///references/GRCh38/Homo_sapiens_assembly38.fasta"}
 
 # Nucleotide alphabet for random sequences and codon changes.
