@@ -17,7 +17,6 @@ validate(config, "../schemas/config.schema.yaml")
 
 DEMO = is_demo(config)
 DEMO_DIR = "results/demo"
-SCRIPTS = os.path.join(workflow.basedir, "workflow", "scripts")
 
 if not DEMO:
     # A user cohort is checked as a whole before any job starts: one report lists every
