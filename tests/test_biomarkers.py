@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from haicpred.biomarkers import baseline_biomarkers, biomarker_dictionary, normalise_units
+from haicpred.biomarkers import (TYPICAL_RANGES, analyte_table, baseline_biomarkers,
+                                 biomarker_dictionary, normalise_units, qc_table)
 from haicpred.errors import InputError
 
 
@@ -76,3 +77,79 @@ def test_afp_cutoff_is_configurable():
     assert out["afp_ge_400"].iloc[0] == 0
     dictionary = biomarker_dictionary({"afp_ng_ml": 1000}).set_index("feature")
     assert "1000" in dictionary.loc["afp_ge_400", "description"]
+
+
+@pytest.mark.parametrize("analyte, unit, factor", [
+    (analyte, unit, factor)
+    for analyte, spec in analyte_table().items() for unit, factor in spec.units.items()
+])
+def test_every_unit_conversion_round_trips(analyte, unit, factor):
+    low, high = TYPICAL_RANGES[analyte]
+    canonical_value = (low + high) / 3 or 1.0
+    reported = canonical_value / factor  # the same amount written in `unit`
+    table = long_table([("P1", analyte, repr(reported), unit, "baseline")])
+    out = normalise_units(table, "bm.tsv")
+    assert out["value"].iloc[0] == pytest.approx(canonical_value, rel=1e-12)
+    assert out["unit"].iloc[0] == analyte_table()[analyte].canonical_unit
+
+
+def test_mixed_units_give_the_same_features_as_canonical_units():
+    canonical = long_table([
+        ("P1", "bilirubin", "25.65", "umol/L", "baseline"),
+        ("P1", "albumin", "38", "g/L", "baseline"),
+        ("P1", "platelets", "120", "10^9/L", "baseline"),
+        ("P1", "neutrophils", "3.5", "10^9/L", "baseline"),
+        ("P1", "lymphocytes", "1.4", "10^9/L", "baseline"),
+        ("P1", "monocytes", "0.42", "10^9/L", "baseline"),
+        ("P1", "crp", "12", "mg/L", "baseline"),
+        ("P1", "afp", "605", "ng/mL", "baseline"),
+        ("P1", "cholesterol", "4.5", "mmol/L", "baseline"),
+        ("P1", "transferrin", "210", "mg/dL", "baseline"),
+        ("P1", "inr", "1.2", "ratio", "baseline"),
+    ])
+    mixed = long_table([
+        ("P1", "bilirubin", "1.5", "mg/dL", "baseline"),
+        ("P1", "albumin", "3.8", "g/dL", "baseline"),
+        ("P1", "platelets", "120000", "/uL", "baseline"),
+        ("P1", "neutrophils", "3.5", "10^3/uL", "baseline"),
+        ("P1", "lymphocytes", "1400", "/uL", "baseline"),
+        ("P1", "monocytes", "420", "/uL", "baseline"),
+        ("P1", "crp", "1.2", "mg/dL", "baseline"),
+        ("P1", "afp", "500", "IU/mL", "baseline"),
+        ("P1", "cholesterol", str(4.5 * 38.67), "mg/dL", "baseline"),
+        ("P1", "transferrin", "2.1", "g/L", "baseline"),
+        ("P1", "inr", "1.2", "INR", "baseline"),
+    ])
+    a = baseline_biomarkers(canonical, "canonical.tsv")
+    b = baseline_biomarkers(mixed, "mixed.tsv")
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
+    assert a["albi_grade"].iloc[0] == b["albi_grade"].iloc[0]
+
+
+def test_suspicious_values_are_kept_and_listed_in_qc():
+    table = long_table([
+        ("P1", "albumin", "12", "g/L", "baseline"),  # possible, but rare
+        ("P1", "bilirubin", "800", "umol/L", "baseline"),
+        ("P2", "albumin", "40", "g/L", "baseline"),
+    ])
+    canonical = normalise_units(table, "bm.tsv")
+    qc = qc_table(canonical)
+    assert list(zip(qc["sample_id"], qc["analyte"], qc["flag"])) == [
+        ("P1", "albumin", "below_typical_range"), ("P1", "bilirubin", "above_typical_range")]
+    assert qc["reported"].tolist() == ["12 g/L", "800 umol/L"]
+    assert baseline_biomarkers(table, "bm.tsv").set_index("sample_id").loc["P1", "albumin"] == 12
+
+
+@pytest.mark.parametrize("rule, expected", [("mean", 11.0), ("median", 11.0), ("first", 10.0)])
+def test_duplicate_measurements_can_be_combined_by_a_documented_rule(rule, expected):
+    table = long_table([("P1", "afp", "10", "ng/mL", "baseline"),
+                        ("P1", "afp", "12", "ng/mL", "baseline"),
+                        ("P1", "afp", "5", "ng/mL", "post")])
+    canonical = normalise_units(table, "bm.tsv", duplicates=rule)
+    baseline = canonical[canonical["timepoint"] == "baseline"]
+    assert baseline["value"].tolist() == [expected]
+    qc = qc_table(canonical)
+    assert qc["flag"].tolist() == ["duplicate_resolved"]
+    assert qc["reported"].iloc[0] == "10 ng/mL; 12 ng/mL"
+    with pytest.raises(ValueError, match="duplicates must be one of"):
+        normalise_units(table, "bm.tsv", duplicates="max")

@@ -1,4 +1,4 @@
-"""Blood biomarkers: canonical units, baseline values, and the first derived indices.
+"""Blood biomarkers: canonical units, QC of suspicious values, baseline features.
 
 Conversion factors turn a value in an accepted unit into the analyte's canonical unit
 (canonical = factor * reported). Sources: standard SI conversions (bilirubin 17.1 umol/L per
@@ -32,6 +32,21 @@ class Analyte:
     upper_limit: float  # above this (in canonical units) the value is physiologically impossible
 
 
+# Typical clinical ranges in canonical units: a value outside is possible but suspicious (a unit
+# slip, a typo) and is listed in the QC table, never changed or dropped.
+TYPICAL_RANGES: dict[str, tuple[float, float]] = {
+    "afp": (0.5, 500_000), "afp_l3": (0, 90), "dcp": (0, 300_000), "albumin": (15, 55),
+    "bilirubin": (2, 500), "ast": (3, 3000), "alt": (3, 3000), "ggt": (3, 3000),
+    "inr": (0.7, 6), "platelets": (10, 1000), "neutrophils": (0.3, 30),
+    "lymphocytes": (0.1, 10), "monocytes": (0.02, 5), "crp": (0, 300),
+    "cholesterol": (1.5, 15), "vegf": (5, 5000), "transferrin": (50, 500), "vwf": (20, 800),
+    "adamts13": (5, 200),
+}
+# How repeated (sample, analyte, timepoint) measurements are handled (biomarkers_settings.duplicates)
+DUPLICATE_RULES = ("refuse", "mean", "median", "first")
+QC_COLUMNS = ["sample_id", "analyte", "timepoint", "value", "unit", "reported", "flag", "detail"]
+
+
 def analyte_table(afp_iu_to_ng: float = AFP_IU_TO_NG_DEFAULT) -> dict[str, Analyte]:
     return {
         "afp": Analyte("ng/mL", {"ng/mL": 1.0, "ug/L": 1.0, "IU/mL": afp_iu_to_ng},
@@ -62,8 +77,16 @@ def analyte_table(afp_iu_to_ng: float = AFP_IU_TO_NG_DEFAULT) -> dict[str, Analy
 
 
 def normalise_units(table: pd.DataFrame, file: str,
-                    afp_iu_to_ng: float = AFP_IU_TO_NG_DEFAULT) -> pd.DataFrame:
-    """Long table with `value` converted to canonical units; every bad row reported at once."""
+                    afp_iu_to_ng: float = AFP_IU_TO_NG_DEFAULT,
+                    duplicates: str = "refuse") -> pd.DataFrame:
+    """Long table with `value` converted to canonical units; every bad row reported at once.
+
+    `reported` keeps what the file said ("1.2 mg/dL"); repeated measurements of a sample,
+    analyte and timepoint are refused, or resolved by `duplicates` (mean, median, or the first
+    row in file order), keeping every reported value and their count in `n_measurements`.
+    """
+    if duplicates not in DUPLICATE_RULES:
+        raise ValueError(f"duplicates must be one of {', '.join(DUPLICATE_RULES)}")
     analytes = analyte_table(afp_iu_to_ng)
     problems: list[Problem] = []
     table = table.reset_index(drop=True)
@@ -83,6 +106,7 @@ def normalise_units(table: pd.DataFrame, file: str,
             where = row_numbers(table.index.isin(known.index[mine & (known["unit"] == unit)]))
             problems.append(Problem(file, where, f"unit {unit!r} is not accepted for {name}",
                                     f"accepted units: {', '.join(analyte.units)}"))
+    known["reported"] = known["value"] + " " + known["unit"]
     known["value"] = known["value"].astype(float) * factor
     known["unit"] = known["analyte"].map(lambda a: analytes[a].canonical_unit)
 
@@ -96,22 +120,56 @@ def normalise_units(table: pd.DataFrame, file: str,
             "physiologically impossible",
             "check the value and its unit"))
 
-    problems += duplicate_problems(table, ["sample_id", "analyte", "timepoint"], file,
-                                   "keep one measurement per sample, analyte and timepoint")
+    if duplicates == "refuse":
+        problems += duplicate_problems(
+            table, ["sample_id", "analyte", "timepoint"], file,
+            "keep one measurement per sample, analyte and timepoint, or set "
+            "biomarkers_settings.duplicates to mean, median or first")
     raise_if_any(problems)
-    return known
+    return _resolve_duplicates(known, duplicates)
+
+
+def _resolve_duplicates(known: pd.DataFrame, rule: str) -> pd.DataFrame:
+    """One row per (sample, analyte, timepoint); with `refuse` there is nothing to combine."""
+    value = {"refuse": "first", "first": "first", "mean": "mean", "median": "median"}[rule]
+    return known.groupby(["sample_id", "analyte", "timepoint"], sort=False).agg(
+        value=("value", value), unit=("unit", "first"), reported=("reported", "; ".join),
+        n_measurements=("value", "size")).reset_index()
+
+
+def qc_table(canonical: pd.DataFrame) -> pd.DataFrame:
+    """Suspicious-but-possible values (outside TYPICAL_RANGES) and resolved duplicates."""
+    low = canonical["analyte"].map(lambda a: TYPICAL_RANGES[a][0])
+    high = canonical["analyte"].map(lambda a: TYPICAL_RANGES[a][1])
+    parts = []
+    for mask, flag in [(canonical["value"] < low, "below_typical_range"),
+                       (canonical["value"] > high, "above_typical_range")]:
+        rows = canonical[mask].copy()
+        rows["flag"] = flag
+        rows["detail"] = [f"typical {TYPICAL_RANGES[a][0]:g}-{TYPICAL_RANGES[a][1]:g} {u}"
+                          for a, u in zip(rows["analyte"], rows["unit"])]
+        parts.append(rows)
+    repeated = canonical[canonical["n_measurements"] > 1].copy()
+    repeated["flag"] = "duplicate_resolved"
+    repeated["detail"] = [f"{n} measurements combined" for n in repeated["n_measurements"]]
+    parts.append(repeated)
+    qc = pd.concat(parts, ignore_index=True)[QC_COLUMNS]
+    return qc.sort_values(["sample_id", "analyte", "timepoint", "flag"]).reset_index(drop=True)
 
 
 def baseline_biomarkers(table: pd.DataFrame, file: str,
                         afp_iu_to_ng: float = AFP_IU_TO_NG_DEFAULT,
-                        cutoffs: dict[str, float] | None = None) -> pd.DataFrame:
+                        cutoffs: dict[str, float] | None = None,
+                        duplicates: str = "refuse") -> pd.DataFrame:
     """One row per sample: baseline values in canonical units plus the lab-only published
-    indices (haicpred.indices.LAB_INDICES).
+    indices (haicpred.indices.LAB_INDICES)."""
+    return baseline_features(normalise_units(table, file, afp_iu_to_ng, duplicates), cutoffs)
 
-    Only `timepoint == baseline` feeds these features: post-treatment values must never reach
-    a pre-treatment model.
-    """
-    canonical = normalise_units(table, file, afp_iu_to_ng)
+
+def baseline_features(canonical: pd.DataFrame,
+                      cutoffs: dict[str, float] | None = None) -> pd.DataFrame:
+    """Features from a `normalise_units` table. Only `timepoint == baseline` feeds them:
+    post-treatment values must never reach a pre-treatment model."""
     baseline = canonical[canonical["timepoint"] == "baseline"]
     wide = baseline.pivot(index="sample_id", columns="analyte", values="value")
     wide = wide.reindex(columns=list(analyte_table()))
@@ -130,13 +188,13 @@ def biomarker_dictionary(cutoffs: dict[str, float] | None = None) -> pd.DataFram
     return pd.concat([measured, derived], ignore_index=True)
 
 
-def check_biomarkers(path, afp_iu_to_ng: float = AFP_IU_TO_NG_DEFAULT
-                     ) -> tuple[pd.DataFrame | None, list[Problem]]:
+def check_biomarkers(path, afp_iu_to_ng: float = AFP_IU_TO_NG_DEFAULT,
+                     duplicates: str = "refuse") -> tuple[pd.DataFrame | None, list[Problem]]:
     """The table (None if unreadable) and every problem in it, units included."""
     df, problems = read_and_validate(path, "biomarkers", BIOMARKER_COLUMNS)
     if df is not None and not problems:
         try:
-            normalise_units(df, str(path), afp_iu_to_ng)
+            normalise_units(df, str(path), afp_iu_to_ng, duplicates)
         except InputError as error:
             problems += error.problems
     return df, problems

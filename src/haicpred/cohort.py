@@ -9,7 +9,9 @@ import yaml
 from .biomarkers import check_biomarkers
 from .clinical import check_clinical
 from .errors import Problem
-from .features import sample_id_problems
+from .extra_modalities import (ExtraModality, check_extra_modality, collision_problems,
+                               modality_name_problems)
+from .features import sample_id_problems, static_feature_names
 from .radiomics import check_radiomics
 from .samples import read_sample_sheet
 
@@ -46,7 +48,8 @@ def cohort_problems(config: dict) -> list[Problem]:
     checks = {
         "clinical": check_clinical,
         "biomarkers": lambda path: check_biomarkers(
-            path, config["biomarkers_settings"]["afp_iu_to_ng"]),
+            path, config["biomarkers_settings"]["afp_iu_to_ng"],
+            config["biomarkers_settings"]["duplicates"]),
         "radiomics": check_radiomics,
     }
     sample_ids = {}
@@ -56,6 +59,18 @@ def cohort_problems(config: dict) -> list[Problem]:
             problems += found
             if table is not None:
                 sample_ids[config[key]] = table["sample_id"]
+    extras = []
+    for name, path in config.get("extra_modalities", {}).items():
+        problems += modality_name_problems(name)
+        table, found = check_extra_modality(path)
+        problems += found
+        if table is not None:
+            sample_ids[path] = table["sample_id"]
+            extras.append(ExtraModality(name, path, table))
+    # clashes with the fixed features and between extra modalities (clashes with genomic and
+    # radiomic names are found when the matrix is built, once those columns are known)
+    problems += collision_problems(
+        extras, static_feature_names(config["biomarkers_settings"]["cutoffs"]))
     if sheet is not None:
         problems += sample_id_problems(sheet["sample_id"], sample_ids,
                                        must_cover=(config.get("clinical"),))

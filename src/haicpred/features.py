@@ -10,6 +10,7 @@ from . import biomarkers as bm
 from . import clinical as cl
 from . import radiomics as rad
 from .errors import Problem, raise_if_any
+from .extra_modalities import ExtraModality, collision_problems, extra_dictionary, extra_features
 from .indices import CLINICAL_LAB_INDICES, compute_indices, index_dictionary
 from .genotypes import GENOTYPE_FLAGS
 from .tables import read_tsv
@@ -65,20 +66,32 @@ def genomic_dictionary(mutations: pd.DataFrame, genotypes: pd.DataFrame) -> pd.D
     return pd.DataFrame(rows, columns=DICTIONARY_COLUMNS)
 
 
+def static_feature_names(cutoffs: dict[str, float] | None = None) -> list[str]:
+    """Feature names every matrix may hold whatever the data (clinical, biomarker, index); the
+    genomic and radiomic names depend on the panel, SNPs and radiomics table."""
+    dictionaries = [cl.clinical_dictionary(), bm.biomarker_dictionary(cutoffs),
+                    index_dictionary(CLINICAL_LAB_INDICES)]
+    return sorted({f for d in dictionaries for f in d["feature"]})
+
+
 def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations: pd.DataFrame,
                          genotypes: pd.DataFrame, biomarkers: pd.DataFrame,
                          radiomics: pd.DataFrame | None,
-                         cutoffs: dict[str, float] | None = None
+                         cutoffs: dict[str, float] | None = None,
+                         extra_modalities: list[ExtraModality] | None = None,
                          ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(feature matrix, feature dictionary, labels), rows in sample_id order.
 
     Every sample of the sheet gets a row; a modality a sample lacks is left empty (missing),
-    never filled with 0.
+    never filled with 0. Extra modalities (`haicpred.extra_modalities`) come last, in the order
+    given, as `<modality>_<column>`.
     """
+    extra_modalities = list(extra_modalities or [])
     problems = sample_id_problems(sheet["sample_id"], {
         "clinical table": clinical["sample_id"], "biomarker table": biomarkers["sample_id"],
         **({"radiomics table": radiomics["sample_id"]} if radiomics is not None else {}),
         "mutation features": mutations["sample_id"], "genotype features": genotypes["sample_id"],
+        **{m.path: m.table["sample_id"] for m in extra_modalities},
     }, must_cover=("clinical table",))
     raise_if_any(problems)
 
@@ -95,6 +108,12 @@ def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations:
     if radiomics is not None:
         parts.append(radiomics)
         dictionaries.append(rad.radiomics_dictionary(radiomics))
+    built_in = {c for part in parts for c in part.columns if c != "sample_id"}
+    built_in |= {f for d in dictionaries for f in d["feature"]}
+    raise_if_any(collision_problems(extra_modalities, sorted(built_in)))
+    for modality in extra_modalities:
+        parts.append(extra_features(modality))
+        dictionaries.append(extra_dictionary(modality))
 
     matrix = sheet[["sample_id", "batch"]].sort_values("sample_id").reset_index(drop=True)
     for part in parts:

@@ -1,5 +1,6 @@
 rule feature_matrix:
-    """One row per sample of the sheet: clinical, biomarker, genomic and radiomic features."""
+    """One row per sample of the sheet: clinical, biomarker, genomic, radiomic and extra
+    (config extra_modalities) features."""
     input:
         samples=lambda wildcards: cohort_table("samples"),
         clinical=lambda wildcards: cohort_table("clinical"),
@@ -9,12 +10,14 @@ rule feature_matrix:
         radiomics=lambda wildcards: (
             ["results/features/radiomics.tsv"] if has_radiomics() else []
         ),
+        extra_modalities=list(config["extra_modalities"].values()),  # none unless configured
     output:
         matrix="results/features/feature_matrix.tsv",
         dictionary="results/features/feature_dictionary.tsv",
         labels="results/features/labels.tsv",
     params:
         cutoffs=config["biomarkers_settings"]["cutoffs"],
+        extra_modality_names=list(config["extra_modalities"]),  # in the order of the inputs
     log:
         "logs/feature_matrix.log",
     threads: 1  # joins of per-sample tables

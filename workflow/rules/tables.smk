@@ -3,7 +3,8 @@ rule baseline_biomarkers:
     input:
         lambda wildcards: cohort_table("biomarkers"),
     output:
-        "results/features/biomarkers.tsv",
+        features="results/features/biomarkers.tsv",
+        qc="results/features/biomarker_qc.tsv",
     params:
         settings=config["biomarkers_settings"],
     log:

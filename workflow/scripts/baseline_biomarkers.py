@@ -1,7 +1,7 @@
 import logging
 
 import _bootstrap  # noqa: F401
-from haicpred.biomarkers import baseline_biomarkers, read_biomarkers
+from haicpred.biomarkers import baseline_features, normalise_units, qc_table, read_biomarkers
 from haicpred.tables import write_tsv
 from haicpred.workflow import run_script
 
@@ -11,11 +11,14 @@ log = logging.getLogger("haicpred")
 def main(snakemake):
     settings = snakemake.params.settings
     table = read_biomarkers(snakemake.input[0])
-    features = baseline_biomarkers(table, snakemake.input[0],
-                                   afp_iu_to_ng=settings["afp_iu_to_ng"],
-                                   cutoffs=settings["cutoffs"])
+    canonical = normalise_units(table, snakemake.input[0], settings["afp_iu_to_ng"],
+                                settings["duplicates"])
+    features = baseline_features(canonical, settings["cutoffs"])
+    qc = qc_table(canonical)
+    log.info("%d values flagged in the QC table", len(qc))
+    write_tsv(qc, snakemake.output.qc)
     log.info("%d biomarker rows -> baseline features for %d samples", len(table), len(features))
-    write_tsv(features, snakemake.output[0])
+    write_tsv(features, snakemake.output.features)
 
 
 run_script(snakemake, main)  # noqa: F821

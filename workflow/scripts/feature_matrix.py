@@ -2,6 +2,7 @@ import logging
 
 import _bootstrap  # noqa: F401
 from haicpred.clinical import read_clinical
+from haicpred.extra_modalities import read_extra_modalities
 from haicpred.features import build_feature_matrix
 from haicpred.samples import load_sample_sheet
 from haicpred.tables import read_tsv, write_tsv
@@ -12,6 +13,8 @@ log = logging.getLogger("haicpred")
 
 def main(snakemake):
     inputs = snakemake.input
+    extra_paths = dict(zip(snakemake.params.extra_modality_names, inputs.extra_modalities,
+                           strict=True))  # modality -> table, in config order
     matrix, dictionary, labels = build_feature_matrix(
         sheet=load_sample_sheet(inputs.samples),
         clinical=read_clinical(inputs.clinical),
@@ -20,6 +23,7 @@ def main(snakemake):
         biomarkers=read_tsv(inputs.biomarkers),
         radiomics=read_tsv(inputs.radiomics[0]) if inputs.radiomics else None,
         cutoffs=snakemake.params.cutoffs,
+        extra_modalities=read_extra_modalities(extra_paths),
     )
     log.info("feature matrix: %d samples x %d features; %d labelled", len(matrix),
              len(dictionary), labels["objective_response"].notna().sum())
