@@ -84,7 +84,6 @@ from __future__ import annotations
 import csv
 import gzip
 import inspect
-import os
 import re
 import shutil
 import subprocess
@@ -99,21 +98,14 @@ import pytest
 from haicpred.errors import InputError
 from haicpred.mutations import panel_mutations
 from haicpred.resources import read_panel
+from realdata import HAVE_REAL, REAL, SKIP_REASON
 
 MIN_VAF = 0.05
 MIN_DEPTH = 10
 
 
-def _realdata_vcf_dir() -> Path:
-    env = os.environ.get("HAICPRED_REALDATA")
-    base = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "realdata"
-    return base / "vcf" if (base / "vcf").is_dir() else base
-
-
-REAL = _realdata_vcf_dir()
-if not (REAL / "MANIFEST.tsv").is_file():
-    pytest.skip(f"real VCF files not found at {REAL} (set HAICPRED_REALDATA)",
-                allow_module_level=True)
+if not HAVE_REAL:
+    pytest.skip(SKIP_REASON, allow_module_level=True)
 _MISSING_TOOLS = [t for t in ("bcftools", "bgzip", "tabix") if shutil.which(t) is None]
 if _MISSING_TOOLS:
     pytest.skip(f"{', '.join(_MISSING_TOOLS)} not on PATH (CI installs them from apt)",

@@ -5,7 +5,6 @@ including the same tumour (TCGA T001-COAD, from PCGR) called on GRCh37 and lifte
 from __future__ import annotations
 
 import gzip
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -16,22 +15,13 @@ from haicpred import vcf
 from haicpred.errors import InputError
 from haicpred.mutations import panel_mutations
 from haicpred.resources import PANEL_COLUMNS, read_panel
+from realdata import REAL, needs_real
 
 pysam.set_verbosity(0)
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def realdata_dir() -> Path:
-    env = os.environ.get("HAICPRED_REALDATA")
-    base = Path(env) if env else REPO.parent / "shared" / "realdata"
-    return base / "vcf" if (base / "vcf").is_dir() else base
-
-
-REAL = realdata_dir()
-needs_real = pytest.mark.skipif(not (REAL / "MANIFEST.tsv").is_file(),
-                                reason=f"real VCF files not found at {REAL} "
-                                       "(set HAICPRED_REALDATA)")
 
 
 def panel(rows) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from haicpred import vcf
 from haicpred.errors import InputError
 from haicpred.features import genomic_dictionary
 from haicpred.genotypes import GENOTYPE_FLAGS, snp_genotypes
+from realdata import REAL, needs_real
 
 pysam.set_verbosity(0)
 
@@ -361,17 +362,7 @@ def test_another_snp_gets_columns_but_no_invented_flag(tmp_path):
 # Real gVCFs (../shared/realdata/vcf/gvcf): GATK <NON_REF> and DeepVariant <*> blocks
 # ----------------------------------------------------------------------------------------------
 
-def _realdata_dir() -> Path:
-    env = os.environ.get("HAICPRED_REALDATA")
-    base = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "realdata"
-    return base / "vcf" if (base / "vcf").is_dir() else base
-
-
-REAL = _realdata_dir()
-
-
-@pytest.mark.skipif(not (REAL / "MANIFEST.tsv").is_file(),
-                    reason=f"real VCF files not found at {REAL} (set HAICPRED_REALDATA)")
+@needs_real
 @pytest.mark.parametrize("name", ["r__banded_gvcf.vcf",
                                   "deepvariant_re__golden.postprocess_gvcf_output."
                                   "EXCERPT_first44.g.vcf"])

@@ -14,6 +14,7 @@ import pytest
 from haicpred import vcf
 from haicpred.errors import InputError
 from haicpred.genotypes import snp_genotypes
+from realdata import REAL, needs_real
 
 pysam.set_verbosity(0)
 
@@ -192,16 +193,6 @@ def test_errors_are_collected(tmp_path):
 # Real multi-sample germline VCFs (../shared/realdata/vcf/germline_multisample)
 # ----------------------------------------------------------------------------------------------
 
-def realdata_dir() -> Path:
-    env = os.environ.get("HAICPRED_REALDATA")
-    base = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "realdata"
-    return base / "vcf" if (base / "vcf").is_dir() else base
-
-
-REAL = realdata_dir()
-needs_real = pytest.mark.skipif(not (REAL / "MANIFEST.tsv").is_file(),
-                                reason=f"real VCF files not found at {REAL} "
-                                       "(set HAICPRED_REALDATA)")
 
 
 def _parse_text(path: Path):

@@ -16,6 +16,7 @@ from haicpred.errors import InputError
 from haicpred.resources import PANEL_COLUMNS
 from haicpred.mutations import (AUDIT_COLUMNS, MIN_FILES_FOR_POOL, panel_mutations,
                                 summarise_audit)
+from realdata import REAL, needs_real
 
 pysam.set_verbosity(0)
 
@@ -470,16 +471,6 @@ def test_shared_multisample_file_is_read_for_each_tumour(tmp_path):
 # Real files from real callers (../shared/realdata/vcf)
 # ----------------------------------------------------------------------------------------------
 
-def realdata_dir() -> Path:
-    env = os.environ.get("HAICPRED_REALDATA")
-    base = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "realdata"
-    return base / "vcf" if (base / "vcf").is_dir() else base
-
-
-REAL = realdata_dir()
-needs_real = pytest.mark.skipif(not (REAL / "MANIFEST.tsv").is_file(),
-                                reason=f"real VCF files not found at {REAL} "
-                                       "(set HAICPRED_REALDATA)")
 
 
 def _text_lines(path: Path) -> list[str]:
