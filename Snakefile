@@ -33,3 +33,7 @@ rule all:
         "results/model/oof_predictions.tsv",
         "results/report/report.html",
         lambda wildcards: expand("results/variants/{batch}.tsv", batch=batches()),
+        # the opt-in on-treatment variant (model.on_treatment)
+        lambda wildcards: (
+            ["results/model_on_treatment/metrics.tsv"] if on_treatment_enabled() else []
+        ),

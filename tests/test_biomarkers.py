@@ -3,8 +3,11 @@ import math
 import pandas as pd
 import pytest
 
-from haicpred.biomarkers import (TYPICAL_RANGES, analyte_table, baseline_biomarkers,
-                                 biomarker_dictionary, normalise_units, qc_table)
+from haicpred.biomarkers import (ON_TREATMENT_COLUMNS, TYPICAL_RANGES, analyte_table,
+                                 baseline_biomarkers, baseline_features, biomarker_dictionary,
+                                 normalise_units, on_treatment_dictionary,
+                                 on_treatment_features, qc_table)
+from haicpred.features import join_on_treatment
 from haicpred.errors import InputError
 
 
@@ -152,3 +155,92 @@ def test_duplicate_measurements_can_be_combined_by_a_documented_rule(rule, expec
     assert qc["reported"].iloc[0] == "10 ng/mL; 12 ng/mL"
     with pytest.raises(ValueError, match="duplicates must be one of"):
         normalise_units(table, "bm.tsv", duplicates="max")
+
+
+# --- post-treatment changes (on-treatment variant only) -------------------------------------
+# Hand-computed from background.md: AFP response = decrease > 18%; AFP ratio post/pre <= 0.79
+# and DCP ratio post/pre <= 0.53 favourable.
+ON_TREATMENT_ROWS = [
+    ("R1", "afp", "100", "ng/mL", "baseline"), ("R1", "afp", "50", "ng/mL", "post"),
+    ("R1", "dcp", "200", "mAU/mL", "baseline"), ("R1", "dcp", "106", "mAU/mL", "post"),
+    # exactly 18% decrease: not a response; ratio 0.82 > 0.79
+    ("R2", "afp", "100", "ng/mL", "baseline"), ("R2", "afp", "82", "ng/mL", "post"),
+    # 18.2% decrease: a response; ratio 0.818
+    ("R3", "afp", "50", "ng/mL", "baseline"), ("R3", "afp", "40.9", "ng/mL", "post"),
+    # exactly at the ratio cut-offs: 0.79 and 0.53 are favourable (<=)
+    ("R4", "afp", "100", "ng/mL", "baseline"), ("R4", "afp", "79", "ng/mL", "post"),
+    ("R4", "dcp", "100", "mAU/mL", "baseline"), ("R4", "dcp", "53", "mAU/mL", "post"),
+    # AFP rose; DCP post missing
+    ("R5", "afp", "10", "ng/mL", "baseline"), ("R5", "afp", "30", "ng/mL", "post"),
+    ("R5", "dcp", "40", "mAU/mL", "baseline"),
+    # baseline missing; baseline 0
+    ("R6", "afp", "20", "ng/mL", "post"),
+    ("R7", "afp", "0", "ng/mL", "baseline"), ("R7", "afp", "5", "ng/mL", "post"),
+    # post in IU/mL: 100 IU/mL x 1.21 = 121 ng/mL against 200 ng/mL -> ratio 0.605
+    ("R8", "afp", "200", "ng/mL", "baseline"), ("R8", "afp", "100", "IU/mL", "post"),
+]
+
+
+def on_treatment(rows=ON_TREATMENT_ROWS, cutoffs=None):
+    canonical = normalise_units(long_table(rows), "bm.tsv", afp_iu_to_ng=1.21)
+    return on_treatment_features(canonical, cutoffs).set_index("sample_id")
+
+
+def test_on_treatment_features_hand_computed():
+    out = on_treatment()
+    assert list(out.reset_index().columns) == ON_TREATMENT_COLUMNS
+    assert list(out.index) == [f"R{i}" for i in range(1, 9)]  # one row per sample
+    expected = {  # afp_ratio, response, afp_le_0_79, dcp_ratio, dcp_le_0_53
+        "R1": (0.5, 1, 1, 0.53, 1),
+        "R2": (0.82, 0, 0, None, None),
+        "R3": (0.818, 1, 0, None, None),
+        "R4": (0.79, 1, 1, 0.53, 1),
+        "R5": (3.0, 0, 0, None, None),
+        "R6": (None, None, None, None, None),
+        "R7": (None, None, None, None, None),
+        "R8": (0.605, 1, 1, None, None),
+    }
+    for sample, values in expected.items():
+        row = out.loc[sample]
+        for column, value in zip(ON_TREATMENT_COLUMNS[1:], values):
+            if value is None:
+                assert math.isnan(row[column]), (sample, column)
+            else:
+                assert row[column] == pytest.approx(value), (sample, column)
+
+
+def test_on_treatment_cutoffs_are_configurable():
+    out = on_treatment(cutoffs={"afp_response_decrease": 0.5, "afp_ratio": 0.5,
+                                "dcp_ratio": 0.5})
+    assert out.loc["R1", "post_afp_response"] == 0  # exactly 50% decrease
+    assert out.loc["R1", "post_afp_ratio_le_0_79"] == 1
+    assert out.loc["R1", "post_dcp_ratio_le_0_53"] == 0  # 0.53 > 0.5
+    assert "> 0.5 (decrease > 50%)" in " ".join(on_treatment_dictionary({
+        "afp_response_decrease": 0.5})["description"])
+
+
+def test_on_treatment_dictionary_and_baseline_features_stay_apart():
+    dictionary = on_treatment_dictionary()
+    assert list(dictionary["feature"]) == ON_TREATMENT_COLUMNS[1:]
+    assert set(dictionary["modality"]) == {"post_treatment"}
+    assert dictionary["unit"].ne("").all()
+    assert dictionary["description"].str.contains("background.md").all()
+    canonical = normalise_units(long_table(ON_TREATMENT_ROWS), "bm.tsv")
+    baseline = baseline_features(canonical)
+    assert not any(c.startswith("post") for c in baseline.columns)
+    assert not set(biomarker_dictionary()["modality"]) & {"post_treatment"}
+    # post values never leak into the baseline features (R6 has only a post AFP)
+    assert "R6" not in set(baseline["sample_id"])
+
+
+def test_join_on_treatment_appends_post_columns_left_join():
+    matrix = pd.DataFrame({"sample_id": ["R1", "R9"], "batch": ["b", "b"], "afp": [100.0, 3.0]})
+    dictionary = pd.DataFrame([("afp", "biomarker", "ng/mL", "baseline AFP")],
+                              columns=["feature", "modality", "unit", "description"])
+    joined, joined_dictionary = join_on_treatment(
+        matrix, dictionary, on_treatment().reset_index(), on_treatment_dictionary())
+    assert list(joined.columns) == ["sample_id", "batch", "afp", *ON_TREATMENT_COLUMNS[1:]]
+    assert list(joined["sample_id"]) == ["R1", "R9"]
+    assert joined.loc[0, "post_afp_ratio"] == pytest.approx(0.5)
+    assert joined.loc[1, ON_TREATMENT_COLUMNS[1:]].isna().all()  # no post rows: missing
+    assert list(joined_dictionary["feature"]) == list(joined.columns[2:])

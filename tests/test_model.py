@@ -354,6 +354,37 @@ def test_post_treatment_columns_are_refused(cohort, how):
         cross_validate_models(matrix, labels, dictionary, SETTINGS)
 
 
+def test_post_treatment_columns_only_with_allow_post_treatment(cohort):
+    matrix, labels, dictionary, _ = cohort
+    matrix, dictionary = matrix.copy(), dictionary.copy()
+    for name, modality in [("post_afp_ratio", "post_treatment"),
+                           ("afp_response", "post_treatment")]:
+        matrix[name] = np.random.default_rng(0).normal(size=len(matrix))
+        dictionary.loc[len(dictionary)] = [name, modality, "ratio", "after treatment"]
+    with pytest.raises(PostTreatmentFeatureError, match="model.on_treatment"):
+        cross_validate_models(matrix, labels, dictionary, SETTINGS)  # the default refuses
+    with pytest.raises(PostTreatmentFeatureError):
+        cross_validate_models(matrix, labels, dictionary,
+                              {**SETTINGS, "allow_post_treatment": False})
+    fast = {**SETTINGS, "cv_repeats": 1, "n_bootstrap": 0}
+    results = cross_validate_models(matrix, labels, dictionary,
+                                    {**fast, "allow_post_treatment": True})
+    assert {"post_afp_ratio", "afp_response"} <= set(results.feature_names)
+    assert results.metadata["allow_post_treatment"] is True
+    assert results.metadata["settings"]["allow_post_treatment"] is True
+    assert results.metadata["post_treatment_features"] == ["post_afp_ratio", "afp_response"]
+    # outcome columns stay refused whatever the setting
+    matrix["pfs_months"] = labels["pfs_months"]
+    dictionary.loc[len(dictionary)] = ["pfs_months", "clinical", "months", "outcome"]
+    with pytest.raises(PostTreatmentFeatureError, match="pfs_months"):
+        cross_validate_models(matrix, labels, dictionary, {**fast, "allow_post_treatment": True})
+
+
+def test_default_metadata_records_no_post_treatment(results):
+    assert results.metadata["allow_post_treatment"] is False
+    assert results.metadata["post_treatment_features"] == []
+
+
 def test_bad_inputs_are_collected(cohort):
     matrix, labels, dictionary, _ = cohort
     matrix = matrix.astype({"tumor_size_cm": object}).copy()
@@ -377,6 +408,9 @@ def test_settings_defaults_and_errors():
                                                 "crafity", "gps", "bclc"}
     assert all(spec["direction"] == -1 for spec in settings["score_baselines"].values())
     assert resolve_settings({"xgboost": {"max_depth": 3}})["xgboost"]["n_estimators"] == 250
+    assert settings["allow_post_treatment"] is False
+    with pytest.raises(ValueError, match="allow_post_treatment"):
+        resolve_settings({"allow_post_treatment": "yes"})
     with pytest.raises(ValueError, match="cv_fold"):
         resolve_settings({"cv_fold": 3})
     with pytest.raises(ValueError, match="random_state"):

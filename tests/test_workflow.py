@@ -64,6 +64,9 @@ def test_demo_produces_the_output_contract(demo_run):
     # the pre-treatment model sees no post-treatment measurement (the demo has post AFP/DCP)
     assert not any(f.startswith("post") for f in dictionary["feature"])
     assert "post_treatment" not in set(dictionary["modality"])
+    # post-treatment changes are computed into their own table; the opt-in variant is not run
+    assert (demo_run / "results/features/on_treatment.tsv").stat().st_size > 0
+    assert not (demo_run / "results/model_on_treatment").exists()
     metrics = read_tsv(demo_run / "results/model/metrics.tsv").set_index("model")
     published_scores = {"albi_grade", "palbi_grade", "child_pugh_class", "crafity", "gps", "bclc"}
     assert {"xgboost", "logistic_baseline", "oracle", *published_scores} <= set(metrics.index)
@@ -178,3 +181,24 @@ def test_frozen_model_scores_a_matrix_like_the_pipeline(demo_run, tmp_path):
     scored = read_tsv(out).set_index("sample_id")["y_prob"].astype(float)
     pipeline = read_tsv(model_dir / "predictions.tsv").set_index("sample_id")["y_prob"]
     assert scored.round(6).equals(pipeline.astype(float).round(6).loc[scored.index])
+
+
+def test_on_treatment_variant_is_opt_in_and_separate(tmp_path):
+    workdir = make_workdir(tmp_path / "on_treatment",
+                           demo={"n_patients": 60, "n_batches": 1, "seed": 4},
+                           model={**FAST_MODEL, "on_treatment": True})
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = read_tsv(workdir / "results/model_on_treatment/metrics.tsv")
+    assert "xgboost" in set(metrics["model"])
+    metadata = yaml.safe_load((workdir / "results/model_on_treatment/model_metadata.json")
+                              .read_text())
+    assert metadata["allow_post_treatment"] is True
+    assert "post_afp_ratio" in metadata["post_treatment_features"]
+    # the default pre-treatment model is untouched: no post-treatment column anywhere near it
+    matrix = read_tsv(workdir / "results/features/feature_matrix.tsv")
+    assert not any(c.startswith("post_") for c in matrix.columns)
+    default = yaml.safe_load((workdir / "results/model/model_metadata.json").read_text())
+    assert default["allow_post_treatment"] is False and default["post_treatment_features"] == []
+    on_treatment = read_tsv(workdir / "results/features/on_treatment.tsv")
+    assert sorted(on_treatment["sample_id"]) == sorted(matrix["sample_id"])

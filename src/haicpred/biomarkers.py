@@ -1,4 +1,5 @@
-"""Blood biomarkers: canonical units, QC of suspicious values, baseline features.
+"""Blood biomarkers: canonical units, QC of suspicious values, baseline features, and the
+post-treatment AFP/DCP changes used only by the opt-in on-treatment model.
 
 Conversion factors turn a value in an accepted unit into the analyte's canonical unit
 (canonical = factor * reported). Sources: standard SI conversions (bilirubin 17.1 umol/L per
@@ -186,6 +187,59 @@ def biomarker_dictionary(cutoffs: dict[str, float] | None = None) -> pd.DataFram
     derived.loc[derived["feature"] == "afp_ge_400", "description"] = (
         f"baseline AFP >= {indices.cutoffs(cutoffs)['afp_ng_ml']:g} ng/mL [background.md]")
     return pd.concat([measured, derived], ignore_index=True)
+
+
+ON_TREATMENT_COLUMNS = ["sample_id", "post_afp_ratio", "post_afp_response",
+                        "post_afp_ratio_le_0_79", "post_dcp_ratio", "post_dcp_ratio_le_0_53"]
+
+
+def on_treatment_features(canonical: pd.DataFrame,
+                          cutoffs: dict[str, float] | None = None) -> pd.DataFrame:
+    """Post-treatment changes of AFP and DCP, one row per sample of a `normalise_units` table.
+
+    Ratios are post / baseline in canonical units; each is missing when either timepoint is
+    missing or the baseline is 0, and so is every flag built on it. These columns are
+    post-treatment (modality `post_treatment`): only the opt-in on-treatment model may use them.
+    """
+    c = indices.cutoffs(cutoffs)
+    mine = canonical[canonical["analyte"].isin(["afp", "dcp"])]
+    wide = mine.pivot(index=["sample_id"], columns=["analyte", "timepoint"], values="value")
+    wide = wide.reindex(index=sorted(canonical["sample_id"].unique()),
+                        columns=pd.MultiIndex.from_product([["afp", "dcp"], ["baseline", "post"]]))
+    out = pd.DataFrame(index=wide.index)
+    for analyte in ("afp", "dcp"):
+        baseline, post = wide[(analyte, "baseline")], wide[(analyte, "post")]
+        ratio = indices._ratio(post, baseline)
+        out[f"post_{analyte}_ratio"] = ratio
+        if analyte == "afp":
+            # relative decrease computed as (pre - post) / pre: exactly 18% is not a response
+            decrease = indices._ratio(baseline - post, baseline)
+            out["post_afp_response"] = indices._flag(decrease > c["afp_response_decrease"],
+                                                     decrease)
+            out["post_afp_ratio_le_0_79"] = indices._flag(ratio <= c["afp_ratio"], ratio)
+        else:
+            out["post_dcp_ratio_le_0_53"] = indices._flag(ratio <= c["dcp_ratio"], ratio)
+    out.index.name = "sample_id"
+    return out.astype(float).reset_index()[ON_TREATMENT_COLUMNS]
+
+
+def on_treatment_dictionary(cutoffs: dict[str, float] | None = None) -> pd.DataFrame:
+    c = indices.cutoffs(cutoffs)
+    rows = [
+        ("post_afp_ratio", "ratio", "AFP post / AFP baseline (ng/mL); missing if either is "
+         "missing or baseline is 0 [background.md]"),
+        ("post_afp_response", "0/1", f"AFP response: (baseline - post) / baseline > "
+         f"{c['afp_response_decrease']:g} (decrease > {100 * c['afp_response_decrease']:g}%) "
+         "[background.md]"),
+        ("post_afp_ratio_le_0_79", "0/1", f"AFP post / baseline <= {c['afp_ratio']:g} "
+         "(favourable) [background.md]"),
+        ("post_dcp_ratio", "ratio", "DCP post / DCP baseline (mAU/mL); missing if either is "
+         "missing or baseline is 0 [background.md]"),
+        ("post_dcp_ratio_le_0_53", "0/1", f"DCP post / baseline <= {c['dcp_ratio']:g} "
+         "(favourable) [background.md]"),
+    ]
+    return pd.DataFrame([(f, "post_treatment", u, d) for f, u, d in rows],
+                        columns=["feature", "modality", "unit", "description"])
 
 
 def check_biomarkers(path, afp_iu_to_ng: float = AFP_IU_TO_NG_DEFAULT,

@@ -130,6 +130,23 @@ def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations:
     return matrix, dictionary, label_table.sort_values("sample_id").reset_index(drop=True)
 
 
+def join_on_treatment(matrix: pd.DataFrame, dictionary: pd.DataFrame,
+                      on_treatment: pd.DataFrame, on_treatment_dictionary: pd.DataFrame,
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The feature matrix plus the post-treatment columns (`biomarkers.on_treatment_features`)
+    appended last, for the opt-in on-treatment model only; a sample without them stays missing.
+    """
+    columns = [c for c in on_treatment.columns if c != "sample_id"]
+    clash = sorted(set(columns) & set(matrix.columns))
+    if clash:
+        raise ValueError("on-treatment column(s) already in the feature matrix: "
+                         + ", ".join(clash))
+    joined = matrix.merge(_numeric(on_treatment), on="sample_id", how="left",
+                          validate="one_to_one")
+    described = on_treatment_dictionary[on_treatment_dictionary["feature"].isin(columns)]
+    return joined, pd.concat([dictionary, described], ignore_index=True)
+
+
 def _numeric(table: pd.DataFrame) -> pd.DataFrame:
     """Every column but sample_id as float (tables come back from TSV as text)."""
     out = table.copy()

@@ -35,6 +35,11 @@ CUTOFFS: dict[str, tuple[float, str]] = {
     "child_pugh_albumin_low_g_l": (28.0, "Child-Pugh albumin 3 points below 28 g/L"),
     "child_pugh_inr": (1.7, "Child-Pugh: INR < 1.7 / 1.7-2.3 / > 2.3"),
     "child_pugh_inr_high": (2.3, "Child-Pugh INR 3 points above 2.3"),
+    # On-treatment (post/baseline) cut-offs: used only by the opt-in on-treatment model variant
+    "afp_response_decrease": (0.18, "AFP response: decrease > 18% after treatment predicts "
+                              "longer OS (background.md)"),
+    "afp_ratio": (0.79, "AFP ratio post/pre <= 0.79 favourable (background.md)"),
+    "dcp_ratio": (0.53, "DCP ratio post/pre <= 0.53 favourable (background.md)"),
 }
 
 

@@ -102,6 +102,9 @@ DEFAULT_SETTINGS: dict = {
     "n_bootstrap": 1000,
     "threads": 2,
     "xgboost": {},
+    # Only the opt-in on-treatment variant sets this: it lifts the refusal of post_* columns
+    # and modality post_treatment (outcome columns stay refused).
+    "allow_post_treatment": False,
     # Liu 2023 HAIC model factors (tumour size, number, AFP, ALBI grade, vascular invasion, EM).
     "baseline_features": [
         "tumor_size_cm",
@@ -211,6 +214,10 @@ def resolve_settings(settings: dict | None) -> dict:
         raise ValueError("model setting n_bootstrap must be >= 0 (0 = no confidence intervals)")
     if out["threads"] < 1:
         raise ValueError("model setting threads must be >= 1")
+    if not isinstance(out["allow_post_treatment"], (bool, np.bool_)):
+        raise ValueError("model setting allow_post_treatment must be true or false, got "
+                         f"{out['allow_post_treatment']!r}")
+    out["allow_post_treatment"] = bool(out["allow_post_treatment"])
     if not isinstance(out["xgboost"], dict):
         raise ValueError("model setting xgboost must be a mapping of XGBClassifier parameters")
     reserved = sorted(set(out["xgboost"]) & set(_RESERVED_XGBOOST_KEYS))
@@ -331,10 +338,20 @@ def _feature_columns(matrix: pd.DataFrame) -> list[str]:
     return [c for c in matrix.columns if c not in _ID_COLUMNS]
 
 
-def _refuse_post_treatment(features: list[str], dictionary: pd.DataFrame) -> None:
+def _is_post_treatment(name: str, modality: dict) -> bool:
+    return (name.startswith("post_")
+            or str(modality.get(name, "")).strip().lower() == "post_treatment")
+
+
+def _refuse_post_treatment(features: list[str], dictionary: pd.DataFrame,
+                           allow_post_treatment: bool = False) -> None:
+    """Outcome columns are always refused; post-treatment ones unless the on-treatment variant
+    was explicitly chosen (setting allow_post_treatment)."""
     modality = dict(zip(dictionary["feature"], dictionary["modality"].fillna("")))
     bad = []
     for name in features:
+        if allow_post_treatment and _is_post_treatment(name, modality):
+            continue
         if name.startswith("post_"):
             bad.append(f"{name} (post_ prefix)")
         elif str(modality.get(name, "")).strip().lower() == "post_treatment":
@@ -344,10 +361,12 @@ def _refuse_post_treatment(features: list[str], dictionary: pd.DataFrame) -> Non
     if bad:
         raise PostTreatmentFeatureError(
             "post-treatment or outcome columns cannot be baseline predictors: " + ", ".join(bad)
+            + ("" if allow_post_treatment else
+               " (post-treatment columns only in the on-treatment variant, model.on_treatment)")
         )
 
 
-def _check_inputs(matrix, labels, dictionary, truth):
+def _check_inputs(matrix, labels, dictionary, truth, allow_post_treatment=False):
     """Validate and convert; returns (X float frame, label Series aligned to matrix, truth)."""
     problems: list[Problem] = []
     for name, frame, required in (
@@ -369,7 +388,7 @@ def _check_inputs(matrix, labels, dictionary, truth):
     features = _feature_columns(matrix)
     if not features:
         problems.append(Problem("feature_matrix.tsv", "header", "no feature columns"))
-    _refuse_post_treatment(features, dictionary)
+    _refuse_post_treatment(features, dictionary, allow_post_treatment)
 
     for name, frame in (("feature_matrix.tsv", matrix), ("labels.tsv", labels)):
         ids = frame["sample_id"]
@@ -536,7 +555,8 @@ def cross_validate_models(
     """
     settings = resolve_settings(settings)
     matrix = matrix.reset_index(drop=True)
-    X, y_all, truth_p = _check_inputs(matrix, labels, dictionary, truth)
+    X, y_all, truth_p = _check_inputs(matrix, labels, dictionary, truth,
+                                      settings["allow_post_treatment"])
     features = list(X.columns)
     modality = dict(zip(dictionary["feature"], dictionary["modality"].fillna("")))
 
@@ -714,6 +734,9 @@ def cross_validate_models(
             "tree_method": "hist",
         },
         "settings": settings,
+        # the on-treatment variant: post-treatment predictors allowed, and which were used
+        "allow_post_treatment": settings["allow_post_treatment"],
+        "post_treatment_features": [f for f in features if _is_post_treatment(f, modality)],
         "cv_scheme": (
             f"RepeatedStratifiedKFold(n_splits={folds}, n_repeats={repeats}, "
             f"random_state={settings['seed']}); all preprocessing fitted within training folds"

@@ -100,3 +100,14 @@ def demo_files(*names):
         return [os.path.join(folder, name) for name in names]
 
     return files
+
+
+def model_settings(**overrides):
+    """The config's model section as haicpred.model settings: `on_treatment` chooses whether
+    the on-treatment rule runs and is not a model setting."""
+    settings = {k: v for k, v in config["model"].items() if k != "on_treatment"}
+    return {**settings, **overrides}
+
+
+def on_treatment_enabled():
+    return bool(config["model"].get("on_treatment", False))

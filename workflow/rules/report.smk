@@ -19,7 +19,7 @@ rule report:
             category="Model",
         ),
     params:
-        settings=config["model"],
+        settings=model_settings(),
     log:
         "logs/report.log",
     threads: 1  # matplotlib rendering

@@ -1,10 +1,13 @@
 rule baseline_biomarkers:
-    """Baseline biomarkers in canonical units plus derived indices (ALBI, NLR, AFP flags)."""
+    """Baseline biomarkers in canonical units plus derived indices (ALBI, NLR, AFP flags); and,
+    separately, post-treatment AFP/DCP changes (never part of the feature matrix)."""
     input:
         lambda wildcards: cohort_table("biomarkers"),
     output:
         features="results/features/biomarkers.tsv",
         qc="results/features/biomarker_qc.tsv",
+        on_treatment="results/features/on_treatment.tsv",
+        on_treatment_dictionary="results/features/on_treatment_dictionary.tsv",
     params:
         settings=config["biomarkers_settings"],
     log:

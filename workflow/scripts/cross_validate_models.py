@@ -2,7 +2,7 @@ import logging
 from pathlib import Path
 
 import _bootstrap  # noqa: F401
-from haicpred.features import read_feature_matrix, read_labels
+from haicpred.features import join_on_treatment, read_feature_matrix, read_labels
 from haicpred.model import cross_validate_models, write_model_outputs
 from haicpred.tables import read_tsv
 from haicpred.workflow import run_script
@@ -13,10 +13,17 @@ log = logging.getLogger("haicpred")
 def main(snakemake):
     inputs = snakemake.input
     settings = {**snakemake.params.settings, "threads": snakemake.threads}
+    matrix, dictionary = read_feature_matrix(inputs.matrix), read_tsv(inputs.dictionary)
+    if "on_treatment" in inputs.keys():  # the opt-in on-treatment variant
+        post_dictionary = read_tsv(inputs.on_treatment_dictionary)
+        matrix, dictionary = join_on_treatment(matrix, dictionary, read_tsv(inputs.on_treatment),
+                                               post_dictionary)
+        log.info("on-treatment variant: post-treatment features allowed (%d added)",
+                 len(post_dictionary))
     results = cross_validate_models(
-        matrix=read_feature_matrix(inputs.matrix),
+        matrix=matrix,
         labels=read_labels(inputs.labels),
-        dictionary=read_tsv(inputs.dictionary),
+        dictionary=dictionary,
         settings=settings,
         truth=read_tsv(inputs.truth[0]) if inputs.truth else None,
     )
