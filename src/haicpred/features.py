@@ -25,20 +25,22 @@ def sample_id_problems(sheet_ids: pd.Series, tables: dict[str, pd.Series],
     known = set(sheet_ids)
     problems = []
     for file, ids in tables.items():
-        unknown = sorted(set(ids.dropna()) - known)
+        unknown = set(ids.dropna()) - known
         if unknown:
-            shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more"
-                                               if len(unknown) > 10 else "")
-            problems.append(Problem(file, f"sample(s) {shown}", "not in the sample sheet",
+            problems.append(Problem(file, f"sample(s) {_listed(unknown)}",
+                                    "not in the sample sheet",
                                     "add them to the sample sheet or remove their rows"))
-        if file in must_cover:
-            absent = sorted(known - set(ids.dropna()))
-            if absent:
-                shown = ", ".join(absent[:10]) + (f" and {len(absent) - 10} more"
-                                                  if len(absent) > 10 else "")
-                problems.append(Problem(file, f"sample(s) {shown}", "have no row",
-                                        "add a row per sample (cells may be empty)"))
+        absent = known - set(ids.dropna()) if file in must_cover else set()
+        if absent:
+            problems.append(Problem(file, f"sample(s) {_listed(absent)}", "have no row",
+                                    "add a row per sample (cells may be empty)"))
     return problems
+
+
+def _listed(ids: set[str], shown: int = 10) -> str:
+    ordered = sorted(ids)
+    more = f" and {len(ordered) - shown} more" if len(ordered) > shown else ""
+    return ", ".join(ordered[:shown]) + more
 
 
 def genomic_dictionary(mutations: pd.DataFrame, genotypes: pd.DataFrame) -> pd.DataFrame:
@@ -69,9 +71,12 @@ def genomic_dictionary(mutations: pd.DataFrame, genotypes: pd.DataFrame) -> pd.D
 def static_feature_names(cutoffs: dict[str, float] | None = None) -> list[str]:
     """Feature names every matrix may hold whatever the data (clinical, biomarker, index); the
     genomic and radiomic names depend on the panel, SNPs and radiomics table."""
-    dictionaries = [cl.clinical_dictionary(), bm.biomarker_dictionary(cutoffs),
-                    index_dictionary(CLINICAL_LAB_INDICES)]
-    return sorted({f for d in dictionaries for f in d["feature"]})
+    return sorted({f for d in _static_dictionaries(cutoffs) for f in d["feature"]})
+
+
+def _static_dictionaries(cutoffs: dict[str, float] | None) -> list[pd.DataFrame]:
+    return [cl.clinical_dictionary(), bm.biomarker_dictionary(cutoffs),
+            index_dictionary(CLINICAL_LAB_INDICES)]
 
 
 def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations: pd.DataFrame,
@@ -103,8 +108,7 @@ def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations:
     joint = compute_indices(joint, CLINICAL_LAB_INDICES, cutoffs)
     clinical_lab = joint[[i.name for i in CLINICAL_LAB_INDICES]].reset_index()
     parts = [clinical_features, biomarkers, clinical_lab, mutations, genotypes]
-    dictionaries = [cl.clinical_dictionary(), bm.biomarker_dictionary(cutoffs),
-                    index_dictionary(CLINICAL_LAB_INDICES), genomic_dictionary(mutations, genotypes)]
+    dictionaries = [*_static_dictionaries(cutoffs), genomic_dictionary(mutations, genotypes)]
     if radiomics is not None:
         parts.append(radiomics)
         dictionaries.append(rad.radiomics_dictionary(radiomics))
