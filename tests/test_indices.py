@@ -1,5 +1,8 @@
-"""Golden tests: published indices on hand-computed patients (values worked out by hand from the
-formulas in background.md, not from the code), including every grade boundary."""
+"""Golden tests: published indices on a dozen hand-computed patients, including grade boundaries.
+
+The expected values were worked out from the formulas in background.md (and Chang 2015 for the
+SIS cut-offs) with a calculator, independently of haicpred, and are written here as literals.
+"""
 
 import math
 
@@ -7,26 +10,72 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from haicpred.indices import CLINICAL_LAB_INDICES, LAB_INDICES, compute_indices, cutoffs
+from haicpred.clinical import encode_clinical
+from haicpred.indices import (CLINICAL_LAB_INDICES, CUTOFFS, LAB_INDICES, compute_indices,
+                              cutoffs)
 
 NAN = float("nan")
 # bilirubin umol/L, albumin g/L, platelets/neutrophils/lymphocytes/monocytes 10^9/L, CRP mg/L,
-# AFP ng/mL, VWF %, ADAMTS13 %; ascites and encephalopathy encoded 0/1/2.
-PATIENTS = pd.DataFrame({
-    "bilirubin": [17.1, 34.2, 60.0, 17.1],
-    "albumin": [40.0, 35.0, 27.0, 40.0],
-    "platelets": [150.0, 100.0, 80.0, 150.0],
-    "neutrophils": [4.0, 6.0, 3.0, 4.0],
-    "lymphocytes": [2.0, 1.5, 0.0, 2.0],
-    "monocytes": [0.5, 0.6, 0.4, 0.5],
-    "crp": [5.0, 10.0, 25.0, NAN],
-    "afp": [50.0, 100.0, 400.0, 399.9],
-    "inr": [1.1, 1.7, 2.4, NAN],
-    "vwf": [270.0, 200.0, NAN, 150.0],
-    "adamts13": [100.0, 50.0, 60.0, 0.0],
-    "ascites": [0.0, 1.0, 2.0, 0.0],
-    "encephalopathy": [0.0, 0.0, 2.0, 0.0],
-}, index=["A", "B", "C", "D"])
+# AFP ng/mL, INR, VWF %, ADAMTS13 %; ascites and encephalopathy encoded 0/1/2.
+INPUT_COLUMNS = ["bilirubin", "albumin", "platelets", "neutrophils", "lymphocytes", "monocytes",
+                 "crp", "afp", "inr", "vwf", "adamts13", "ascites", "encephalopathy"]
+INPUTS = {
+    "P01": (8.0, 46.0, 250, 3.0, 2.5, 0.4, 1.0, 5.0, 0.9, 120, 110, 0, 0),
+    "P02": (12.0, 42.0, 210, 3.5, 2.0, 0.45, 3.0, 20.0, 1.0, 150, 90, 0, 0),
+    "P03": (17.1, 40.0, 150, 4.0, 2.0, 0.5, 5.0, 50.0, 1.1, 270, 100, 0, 0),
+    "P04": (20.0, 38.0, 130, 5.0, 1.8, 0.6, 8.0, 99.9, 1.2, 200, 80, 0, 0),
+    "P05": (25.0, 36.0, 120, 4.4, 1.1, 0.25, 10.0, 100.0, 1.3, 180, 60, 1, 0),
+    "P06": (34.2, 35.0, 100, 6.0, 1.5, 0.6, 10.1, 250.0, 1.7, 200, 50, 1, 0),
+    "P07": (40.0, 32.0, 90, 7.0, 1.2, 0.7, 15.0, 399.9, 1.9, 300, 40, 1, 1),
+    "P08": (51.3, 28.0, 70, 8.0, 1.0, 0.8, 30.0, 400.0, 2.3, 350, 35, 1, 1),
+    "P09": (60.0, 27.0, 60, 9.0, 0.8, 0.9, 45.0, 1000.0, 2.4, 400, 30, 2, 1),
+    "P10": (85.5, 24.0, 45, 10.0, 0.5, 1.0, 80.0, 25000.0, 2.8, 500, 20, 2, 2),
+    # LMR exactly 4.44 (not low); no CRP, no INR; ADAMTS13 0 (ratio undefined)
+    "P11": (15.0, 44.0, 180, 2.8, 2.22, 0.5, NAN, 3.0, NAN, 100, 0.0, 0, 0),
+    # no bilirubin, platelets or AFP; zero lymphocytes
+    "P12": (NAN, 39.9, NAN, 3.0, 0.0, 0.4, 12.0, NAN, 1.0, NAN, 70, NAN, 0),
+}
+PATIENTS = pd.DataFrame.from_dict(INPUTS, orient="index", columns=INPUT_COLUMNS).astype(float)
+
+# Hand-computed, one row per patient. Worked examples:
+#   P03 ALBI = 0.66*log10(17.1) - 0.085*40 = 0.813777 - 3.4 = -2.586223 (> -2.60: grade 2)
+#   P03 PALBI = 2.02*1.232996 - 0.37*1.520279 - 0.04*40 - 3.48*2.176091 + 1.01*4.735373
+#             = -2.461922 (grade 2)
+#   P06 Child-Pugh = bilirubin 34.2 (2) + albumin 35 (2) + INR 1.7 (2) + mild ascites (2)
+#             + no encephalopathy (1) = 9, class B; P07 = 2+2+2+2+2 = 10, class C
+#   P05 SIS: albumin 36 < 40 (1) + LMR 1.1/0.25 = 4.4 < 4.44 (1) = 2; P11 LMR 4.44 is not low
+#   P06 GPS: CRP 10.1 > 10 (1) + albumin 35 not < 35 (0) = 1; P05 CRP 10 is not > 10
+#   P05 CRAFITY: AFP 100 >= 100 (1) + CRP 10 >= 10 (1) = 2; P04 AFP 99.9 (0)
+EXPECTED_COLUMNS = ["albi_score", "albi_grade", "palbi_score", "palbi_grade",
+                    "child_pugh_points", "child_pugh_class", "nlr", "plr", "mlr", "sii", "siri",
+                    "pni", "gps", "sis", "crafity", "vwf_adamts13_ratio", "afp_ge_400",
+                    "log10_afp"]
+EXPECTED = {
+    "P01": (-3.313961, 1, -2.854733, 1, 5, 1, 1.2, 100.0, 0.16, 300.0, 0.48, 58.5,
+            0, 0, 0, 1.090909, 0, 0.69897),
+    "P02": (-2.85774, 1, -2.565661, 1, 5, 1, 1.75, 105.0, 0.225, 367.5, 0.7875, 52.0,
+            0, 0, 0, 1.666667, 0, 1.30103),
+    "P03": (-2.586223, 2, -2.461922, 2, 5, 1, 2.0, 75.0, 0.25, 300.0, 1.0, 50.0,
+            0, 1, 0, 2.7, 0, 1.69897),
+    "P04": (-2.37132, 2, -2.361289, 2, 5, 1, 2.777778, 72.222222, 0.333333, 361.111111,
+            1.666667, 47.0, 0, 2, 0, 2.5, 0, 1.999565),
+    "P05": (-2.13736, 2, -2.208555, 2, 6, 1, 4.0, 109.090909, 0.227273, 480.0, 1.0, 41.5,
+            0, 2, 2, 3.0, 0, 2.0),
+    "P06": (-1.962543, 2, -2.091965, 2, 9, 2, 4.0, 66.666667, 0.4, 400.0, 2.4, 42.5,
+            1, 2, 2, 4.0, 0, 2.39794),
+    "P07": (-1.66264, 2, -1.936989, 3, 10, 3, 5.833333, 75.0, 0.583333, 525.0, 4.083333, 38.0,
+            2, 2, 2, 7.5, 0, 2.601951),
+    "P08": (-1.251323, 3, -1.730139, 3, 10, 3, 8.0, 70.0, 0.8, 560.0, 6.4, 33.0,
+            2, 2, 2, 10.0, 1, 2.60206),
+    "P09": (-1.12142, 3, -1.652535, 3, 14, 3, 11.25, 75.0, 1.125, 675.0, 10.125, 31.0,
+            2, 2, 2, 13.333333, 1, 3.0),
+    "P10": (-0.764902, 3, -1.431188, 3, 15, 3, 20.0, 90.0, 2.0, 900.0, 20.0, 26.5,
+            2, 2, 2, 25.0, 1, 4.39794),
+    "P11": (-2.96378, 1, -2.607308, 1, NAN, NAN, 1.261261, 81.081081, 0.225225, 227.027027,
+            0.630631, 55.1, NAN, 0, NAN, NAN, 0, 0.477121),
+    "P12": (NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, 39.9,
+            1, 2, NAN, NAN, NAN, NAN),
+}
 
 
 @pytest.fixture(scope="module")
@@ -34,18 +83,18 @@ def computed():
     return compute_indices(PATIENTS, LAB_INDICES + CLINICAL_LAB_INDICES)
 
 
-def test_albi(computed):
-    # A: 0.66*log10(17.1) - 0.085*40 = 0.813777 - 3.4; B: 0.66*log10(34.2) - 2.975;
-    # C: 0.66*log10(60) - 2.295
-    assert computed["albi_score"].tolist() == pytest.approx(
-        [-2.586223, -1.962543, -1.121420, -2.586223], abs=1e-6)
-    assert computed["albi_grade"].tolist() == [2, 2, 3, 2]
+@pytest.mark.parametrize("patient", sorted(EXPECTED))
+def test_golden_patient(computed, patient):
+    for column, expected in zip(EXPECTED_COLUMNS, EXPECTED[patient]):
+        value = computed.loc[patient, column]
+        if math.isnan(expected):
+            assert math.isnan(value), f"{patient} {column}: expected missing, got {value}"
+        else:
+            assert value == pytest.approx(expected, abs=1e-6), f"{patient} {column}"
 
 
-def test_palbi(computed):
-    # A: 2.02*1.232996 - 0.37*1.520279 - 1.6 - 3.48*2.176091 + 1.01*4.735373 = -2.461921
-    assert computed.loc["A", "palbi_score"] == pytest.approx(-2.461921, abs=1e-6)
-    assert computed.loc["A", "palbi_grade"] == 2
+def test_every_derived_index_has_a_golden_value():
+    assert set(EXPECTED_COLUMNS) == {i.name for i in LAB_INDICES + CLINICAL_LAB_INDICES}
 
 
 def test_grade_boundaries_belong_to_the_better_grade():
@@ -61,44 +110,61 @@ def test_grade_boundaries_belong_to_the_better_grade():
     assert classes.tolist()[:6] == [1, 1, 2, 2, 3, 3] and math.isnan(classes.iloc[6])
 
 
-def test_blood_count_indices(computed):
-    a = computed.loc["A"]
-    assert (a["nlr"], a["plr"], a["mlr"]) == pytest.approx((2.0, 75.0, 0.25))
-    assert a["sii"] == pytest.approx(300.0)  # 150 * 4 / 2
-    assert a["siri"] == pytest.approx(1.0)  # 4 * 0.5 / 2
-    assert a["pni"] == pytest.approx(50.0)  # 40 + 5 * 2
-    assert computed.loc["B", "nlr"] == pytest.approx(4.0)
-    # zero lymphocytes: the ratios are undefined (missing), not infinite
-    assert computed.loc["C", ["nlr", "plr", "mlr", "sii", "siri"]].isna().all()
-    assert computed.loc["C", "pni"] == pytest.approx(27.0)
+def test_child_pugh_component_boundaries():
+    # bilirubin 34.2 and 51.3 are the 2-point band's ends; albumin 28 and 35 likewise;
+    # INR 1.7 and 2.3 likewise. Everything else at 1 point (5 = all 1s).
+    base = {"bilirubin": 10.0, "albumin": 40.0, "inr": 1.0, "ascites": 0.0,
+            "encephalopathy": 0.0}
+    cases = [("bilirubin", 34.1, 5), ("bilirubin", 34.2, 6), ("bilirubin", 51.3, 6),
+             ("bilirubin", 51.4, 7), ("albumin", 35.1, 5), ("albumin", 35.0, 6),
+             ("albumin", 28.0, 6), ("albumin", 27.9, 7), ("inr", 1.69, 5), ("inr", 1.7, 6),
+             ("inr", 2.3, 6), ("inr", 2.31, 7), ("ascites", 2.0, 7), ("encephalopathy", 1.0, 6)]
+    rows = pd.DataFrame([{**base, column: value} for column, value, _ in cases])
+    points = compute_indices(rows, CLINICAL_LAB_INDICES[:1])["child_pugh_points"]
+    assert points.tolist() == [expected for _, _, expected in cases]
 
 
-def test_gps_and_crafity_including_cut_offs(computed):
-    # B sits on every cut-off: CRP 10 is not > 10 (GPS) but is >= 10 (CRAFITY);
-    # albumin 35 is not < 35; AFP 100 is >= 100
-    assert computed["gps"].tolist()[:3] == [0, 0, 2]
-    assert computed["crafity"].tolist()[:3] == [0, 2, 2]
-    assert np.isnan(computed.loc["D", "gps"]) and np.isnan(computed.loc["D", "crafity"])
+def test_sis_gps_crafity_cut_offs_are_strict_where_published():
+    rows = pd.DataFrame({"albumin": [40.0, 39.99, 35.0, 34.99], "lymphocytes": [4.44, 4.43, 1, 1],
+                         "monocytes": [1.0, 1.0, 1.0, 1.0], "crp": [10.0, 10.01, 9.99, 10.0],
+                         "afp": [100.0, 99.99, 100.0, 0.0]})
+    out = compute_indices(rows, [i for i in LAB_INDICES if i.name in ("sis", "gps", "crafity")])
+    assert out["sis"].tolist() == [0, 2, 2, 2]
+    assert out["gps"].tolist() == [0, 1, 0, 1]
+    assert out["crafity"].tolist() == [2, 1, 1, 1]
 
 
-def test_child_pugh_points_and_class(computed):
-    # A: 1+1+1+1+1; B: bilirubin 34.2 -> 2, albumin 35 -> 2, INR 1.7 -> 2, mild ascites -> 2,
-    # no encephalopathy -> 1; C: 3 points for each of the five
-    assert computed["child_pugh_points"].tolist()[:3] == [5, 9, 15]
-    assert computed["child_pugh_class"].tolist()[:3] == [1, 2, 3]
-    assert computed.loc["D", ["child_pugh_points", "child_pugh_class"]].isna().all()  # no INR
-
-
-def test_afp_flags_and_vwf_ratio(computed):
-    assert computed["afp_ge_400"].tolist() == [0, 0, 1, 0]  # 399.9 is below
-    assert computed.loc["C", "log10_afp"] == pytest.approx(math.log10(400))
-    assert computed.loc["A", "vwf_adamts13_ratio"] == pytest.approx(2.7)
-    assert computed.loc["B", "vwf_adamts13_ratio"] == pytest.approx(4.0)
-    assert computed.loc[["C", "D"], "vwf_adamts13_ratio"].isna().all()
-
-
-def test_cut_offs_are_configurable_and_checked():
-    out = compute_indices(PATIENTS, LAB_INDICES, {"afp_ng_ml": 1000.0})
-    assert out["afp_ge_400"].tolist() == [0, 0, 0, 0]
+def test_cut_offs_are_configurable_sourced_and_checked():
+    out = compute_indices(PATIENTS, LAB_INDICES, {"afp_ng_ml": 1000.0, "sis_lmr": 3.4})
+    assert out["afp_ge_400"].tolist()[7:10] == [0, 1, 1]  # P08 400, P09 1000, P10 25000
+    assert out.loc["P05", "sis"] == 1  # LMR 4.4 is no longer low
+    assert all(source for _, source in CUTOFFS.values())
     with pytest.raises(ValueError, match="unknown cut-off"):
         cutoffs({"afp": 1.0})
+
+
+# Tumour-burden flags and the ordinal encodings, from the clinical sheet, hand-written.
+CLINICAL = pd.DataFrame({
+    "sample_id": [f"C{i:02d}" for i in range(1, 13)],
+    "tumor_size_cm": ["6.9", "7", "7.1", "9.9", "10", "15", "", "3", "2", "12", "8", "1"],
+    "tumor_number": ["1", "3", "4", "2", "", "5", "1", "3", "10", "1", "4", "2"],
+    "vascular_invasion": ["none", "Vp1", "Vp2", "Vp3", "Vp4", "", "none", "Vp3", "none", "Vp4",
+                          "Vp2", "none"],
+    "bclc": ["A", "B", "B", "C", "C", "C", "", "C", "B", "C", "C", "0"],
+    "extrahepatic_metastasis": ["0", "0", "0", "0", "1", "1", "0", "", "0", "1", "0", "0"],
+}).replace("", pd.NA)
+BURDEN = {  # tumor_size_ge7, tumor_size_ge10, tumor_number_gt3, vp3_vp4, bclc, EM
+    "C01": (0, 0, 0, 0, 1, 0), "C02": (1, 0, 0, 0, 2, 0), "C03": (1, 0, 1, 0, 2, 0),
+    "C04": (1, 0, 0, 1, 3, 0), "C05": (1, 1, NAN, 1, 3, 1), "C06": (1, 1, 1, NAN, 3, 1),
+    "C07": (NAN, NAN, 0, 0, NAN, 0), "C08": (0, 0, 0, 1, 3, NAN), "C09": (0, 0, 1, 0, 2, 0),
+    "C10": (1, 1, 0, 1, 3, 1), "C11": (1, 0, 1, 0, 3, 0), "C12": (0, 0, 0, 0, 0, 0),
+}
+
+
+def test_tumour_burden_flags_golden():
+    encoded = encode_clinical(CLINICAL).set_index("sample_id")
+    columns = ["tumor_size_ge7", "tumor_size_ge10", "tumor_number_gt3", "vp3_vp4", "bclc",
+               "extrahepatic_metastasis"]
+    got = encoded.loc[sorted(BURDEN), columns].to_numpy(dtype=float)
+    want = np.array([BURDEN[k] for k in sorted(BURDEN)], dtype=float)
+    np.testing.assert_array_equal(got, want)

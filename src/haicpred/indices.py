@@ -5,9 +5,10 @@ CRP mg/L, AFP ng/mL) and the encoded clinical covariates. Where an input is miss
 missing, never a default. Every cut-off is a named constant in `CUTOFFS`, with its source, and
 can be overridden from the config (`biomarkers_settings.cutoffs`).
 
-Not implemented, on purpose: SIS (its albumin and lymphocyte-to-monocyte cut-offs are not in our
-sources), CCPS (cut-offs not public), and the HAIC-manual, ARH and ACTH scores (point values not
-public). None of them is invented.
+SIS uses the cut-offs of the study that defined it (Chang 2015: albumin < 40 g/L, LMR < 4.44);
+background.md names its inputs but not its cut-offs, and HCC studies re-derive them, so check
+them against the study you follow. Not implemented, on purpose: CCPS (cut-offs not public), and
+the HAIC-manual, ARH and ACTH scores (point values not public). None of them is invented.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ CUTOFFS: dict[str, tuple[float, str]] = {
     "palbi_grade_2_max": (-2.09, "PALBI grade 2 <= -2.09 (background.md)"),
     "gps_crp_mg_l": (10.0, "GPS: CRP > 10 mg/L (Glasgow Prognostic Score)"),
     "gps_albumin_g_l": (35.0, "GPS: albumin < 35 g/L (Glasgow Prognostic Score)"),
+    "sis_albumin_g_l": (40.0, "SIS: albumin < 40 g/L (Chang 2015, Br J Cancer 113:626; "
+                        "not in background.md)"),
+    "sis_lmr": (4.44, "SIS: lymphocyte-to-monocyte ratio < 4.44 (Chang 2015, Br J Cancer "
+                "113:626; not in background.md)"),
     "crafity_afp_ng_ml": (100.0, "CRAFITY: AFP >= 100 ng/mL"),
     "crafity_crp_mg_l": (10.0, "CRAFITY: CRP >= 1 mg/dL = 10 mg/L"),
     "child_pugh_bilirubin_umol_l": (34.2, "Child-Pugh: bilirubin < 34.2 / 34.2-51.3 / > 51.3"),
@@ -124,6 +129,12 @@ def gps(w: pd.DataFrame, c: dict) -> pd.Series:
             + _flag(w["albumin"] < c["gps_albumin_g_l"], w["albumin"]))
 
 
+def sis(w: pd.DataFrame, c: dict) -> pd.Series:
+    lmr = _ratio(w["lymphocytes"], w["monocytes"])
+    return (_flag(w["albumin"] < c["sis_albumin_g_l"], w["albumin"])
+            + _flag(lmr < c["sis_lmr"], lmr))
+
+
 def crafity(w: pd.DataFrame, c: dict) -> pd.Series:
     return (_flag(w["afp"] >= c["crafity_afp_ng_ml"], w["afp"])
             + _flag(w["crp"] >= c["crafity_crp_mg_l"], w["crp"]))
@@ -158,6 +169,8 @@ LAB_INDICES = [
           lambda w, c: w["albumin"] + 5 * w["lymphocytes"]),
     Index("gps", "0-2", "(CRP > 10 mg/L) + (albumin < 35 g/L)", "Glasgow Prognostic Score",
           gps),
+    Index("sis", "0-2", "(albumin < 40 g/L) + (lymphocytes/monocytes < 4.44)",
+          "Systemic Inflammation Score, Chang 2015", sis),
     Index("crafity", "0-2", "(AFP >= 100 ng/mL) + (CRP >= 1 mg/dL)", "CRAFITY score", crafity),
     Index("vwf_adamts13_ratio", "ratio", "VWF antigen % / ADAMTS13 activity % "
           "(adverse above 2.70)", "background.md",
