@@ -101,10 +101,11 @@ def _ordinal(series: pd.Series | None, order: dict[str, int], index) -> pd.Serie
 
 
 def labels(clinical: pd.DataFrame) -> pd.DataFrame:
-    """Objective response (1 = CR/PR, 0 = SD/PD, empty when best_response is missing) and the
-    survival outcomes, which are outcomes and never features."""
+    """Objective response (1 = CR/PR, 0 = SD/PD, empty when best_response is missing), the
+    survival outcomes and any `outcome_*` columns: outcomes, never features."""
     out = pd.DataFrame({"sample_id": clinical["sample_id"]})
-    for column in OUTCOME_COLUMNS:
+    extra_outcomes = sorted(c for c in clinical.columns if c.startswith("outcome_"))
+    for column in OUTCOME_COLUMNS + extra_outcomes:
         out[column] = clinical[column] if column in clinical.columns else pd.NA
     response = out["best_response"]
     out.insert(2, "objective_response",

@@ -1,0 +1,79 @@
+"""Configurable endpoints: objective response, status at a survival horizon, any binary column."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from haicpred.clinical import labels as clinical_labels
+from haicpred.clinical import read_clinical
+from haicpred.endpoints import endpoint_labels, endpoint_problems, resolve_endpoint
+from haicpred.errors import InputError
+
+LABELS = pd.DataFrame({
+    "sample_id": ["S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8"],
+    "best_response": ["CR", "PR", "SD", "PD", pd.NA, "PR", "SD", "CR"],
+    #                 event   event  alive  event   cens.   cens.  miss  alive
+    #                 at 12   at 3   to 20  at 30   at 6    at 12  time  to 12.0
+    "os_months": ["12", "3", "20", "30", "6", "12", "", "12.0"],
+    "os_event": ["1", "1", "0", "1", "0", "0", "1", "0"],
+    "outcome_grade3_toxicity": ["0", "1", "", "0", "1", "0", "0", "1"],
+})
+
+
+def _values(series):
+    return [None if math.isnan(v) else int(v) for v in series]
+
+
+def test_objective_response_is_the_default():
+    endpoint = endpoint_labels(LABELS, None)
+    assert _values(endpoint.label) == [1, 1, 0, 0, None, 1, 0, 1]
+    assert endpoint.favourable and endpoint.n_missing == 1
+    assert endpoint.summary()["n_labelled"] == 7 and endpoint.summary()["n_positive"] == 4
+
+
+def test_survival_horizon_excludes_and_counts_censoring_before_the_horizon():
+    endpoint = endpoint_labels(LABELS, {"kind": "survival_horizon", "horizon_months": 12})
+    # S1 event at exactly 12 -> 1; S2 event at 3 -> 1; S3 alive at 20 -> 0; S4 event at 30
+    # (after the horizon) -> 0; S5 censored at 6 -> excluded; S6 censored at 12 (followed to
+    # the horizon) -> 0; S7 no time -> missing; S8 censored at 12.0 -> 0
+    assert _values(endpoint.label) == [1, 1, 0, 0, None, 0, None, 0]
+    assert endpoint.n_censored_before_horizon == 1 and endpoint.n_missing == 1
+    assert not endpoint.favourable
+    assert endpoint.name == "os_event_by_12_months"
+    assert "censored before 12 months" in endpoint.definition
+
+
+def test_binary_column_endpoint_and_its_direction():
+    settings = {"kind": "binary_column", "column": "outcome_grade3_toxicity",
+                "favourable": False}
+    endpoint = endpoint_labels(LABELS, settings)
+    assert _values(endpoint.label) == [0, 1, None, 0, 1, 0, 0, 1]
+    assert not endpoint.favourable
+
+
+def test_unknown_kind_and_non_binary_column_are_refused():
+    with pytest.raises(ValueError, match="not one of"):
+        resolve_endpoint({"kind": "pfs"})
+    bad = LABELS.assign(outcome_grade3_toxicity=["0", "2", "", "0", "1", "0", "0", "1"])
+    with pytest.raises(ValueError, match="other than 0/1"):
+        endpoint_labels(bad, {"kind": "binary_column", "column": "outcome_grade3_toxicity"})
+
+
+def test_endpoint_problems_name_the_missing_column():
+    problems = endpoint_problems({"kind": "survival_horizon", "time_column": "pfs_months",
+                                  "event_column": "pfs_event"}, ["sample_id", "os_months"])
+    assert [p.where for p in problems] == ["endpoint (survival_horizon)"] * 2
+    assert "pfs_months" in problems[0].message and "pfs_event" in problems[1].message
+    assert endpoint_problems(None, ["sample_id", "best_response"]) == []
+
+
+def test_clinical_outcome_columns_reach_the_labels_and_are_validated(tmp_path):
+    path = tmp_path / "clinical.tsv"
+    path.write_text("sample_id\tbest_response\toutcome_grade3_toxicity\n"
+                    "P1\tPR\t1\nP2\tSD\t0\n")
+    table = clinical_labels(read_clinical(path))
+    assert table["outcome_grade3_toxicity"].tolist() == ["1", "0"]
+    path.write_text("sample_id\toutcome_grade3_toxicity\nP1\tyes\n")
+    with pytest.raises(InputError, match="row 1, column outcome_grade3_toxicity"):
+        read_clinical(path)
