@@ -1,52 +1,16 @@
 """The Snakemake workflow end to end, on small simulated cohorts (real Snakemake, real jobs)."""
 
-import hashlib
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from haicpred.simulate import simulate_cohort
 from haicpred.tables import read_tsv, write_tsv
-
-REPO = Path(__file__).resolve().parents[1]
-PANEL = REPO / "resources" / "panel_GRCh38.tsv"
-SNPS = REPO / "resources" / "snps_GRCh38.tsv"
-FAST_MODEL = {"seed": 1, "cv_folds": 3, "cv_repeats": 2, "n_bootstrap": 200,
-              "xgboost": {"n_estimators": 60}}
-DETERMINISTIC = ["results/features/feature_matrix.tsv", "results/features/mutations.tsv",
-                 "results/features/genotypes.tsv", "results/model/metrics.tsv",
-                 "results/model/oof_predictions.tsv", "results/model/predictions.tsv",
-                 "results/model/xgboost_model.json"]
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
-                           "-d", str(workdir), "--cores", "2", *args],
-                          capture_output=True, text=True)
-
-
-def make_workdir(path: Path, **config) -> Path:
-    (path / "config").mkdir(parents=True)
-    settings = {"panel": str(PANEL), "snps": str(SNPS), "model": FAST_MODEL, **config}
-    (path / "config" / "config.yaml").write_text(yaml.safe_dump(settings))
-    return path
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    workdir = make_workdir(tmp_path_factory.mktemp("demo"),
-                           demo={"n_patients": 90, "n_batches": 2, "seed": 3})
-    result = snakemake(workdir)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir
+from workflow_helpers import (DETERMINISTIC, FAST_MODEL, PANEL, SNPS, digest, make_workdir,
+                              snakemake)
 
 
 def test_demo_produces_the_output_contract(demo_run):
