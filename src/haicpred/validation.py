@@ -134,6 +134,9 @@ def read_and_validate(path: str | Path, schema_name: str,
                               "check the path in config/config.yaml")]
     try:
         df = read_tsv(path)
+    except pd.errors.EmptyDataError:
+        return None, [Problem(file, "file", "is empty (no header line)",
+                              "write a header line naming the columns, then one row per record")]
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         return None, [Problem(file, "file", f"is not a readable TSV ({exc})",
                               "save it as tab-separated UTF-8 text")]
