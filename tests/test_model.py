@@ -26,6 +26,7 @@ from haicpred.model import (
     score,
     write_model_outputs,
 )
+from haicpred.preprocessing import RadiomicsPreprocessor
 from haicpred.tables import read_tsv, write_tsv
 
 N = 200
@@ -134,8 +135,13 @@ def test_output_columns_and_rows(results, cohort):
     assert list(results.calibration.columns) == CALIBRATION_COLUMNS
     assert list(results.importance.columns) == IMPORTANCE_COLUMNS
     assert list(results.predictions.columns) == PREDICTION_COLUMNS
-    models = ["xgboost", "logistic_baseline", "albi_score", "oracle"]
+    models = ["xgboost", "xgboost_radiomics_only", "xgboost_without_radiomics",
+              "logistic_baseline", "albi_score", "oracle"]
     assert list(results.metrics["model"]) == models
+    n_features = results.metrics.set_index("model")["n_features"]
+    assert n_features["xgboost_radiomics_only"] == 9  # rad_signal + 8 rad_noise
+    assert n_features["xgboost_without_radiomics"] == 4
+    assert n_features["xgboost"] == 13
     n_lab = len(labelled_ids(labels))
     assert (results.metrics["n"] == n_lab).all()
     assert (results.metrics["n_unlabelled"] == N_UNLABELLED).all()
@@ -167,7 +173,9 @@ def test_oof_covers_every_labelled_sample_once_per_repeat(results, cohort):
         assert sorted(part["sample_id"]) == expected, (model, repeat)
         assert not part["sample_id"].duplicated().any()
         assert part["y_prob"].between(0, 1).all()
-    assert set(results.oof["model"]) == {"xgboost", "logistic_baseline", "albi_score"}
+    assert set(results.oof["model"]) == {"xgboost", "xgboost_radiomics_only",
+                                         "xgboost_without_radiomics", "logistic_baseline",
+                                         "albi_score"}
 
 
 def test_folds_are_the_stratified_splits_and_disjoint(results, cohort):
@@ -190,8 +198,9 @@ def test_folds_are_the_stratified_splits_and_disjoint(results, cohort):
 
 
 def test_oof_prediction_never_uses_the_samples_own_label(results, cohort):
-    """Refit on the training part only: the OOF predictions must be reproduced exactly."""
-    matrix, labels, _, _ = cohort
+    """Refit on the training part only (radiomics step included): the OOF predictions must be
+    reproduced exactly."""
+    matrix, labels, dictionary, _ = cohort
     y_map = dict(zip(labels["sample_id"], labels["objective_response"]))
     keep = [not np.isnan(y_map[s]) for s in matrix["sample_id"]]
     lab = matrix[keep].reset_index(drop=True)
@@ -202,11 +211,17 @@ def test_oof_prediction_never_uses_the_samples_own_label(results, cohort):
             random_state=SETTINGS["seed"],
         ).split(np.zeros(len(y)), y)
     )
-    features = results.feature_names
+    features = results.metadata["candidate_features"]
+    radiomic = list(dictionary.loc[dictionary["modality"] == "radiomics", "feature"])
+    pre = RadiomicsPreprocessor(radiomic_features=tuple(radiomic))
+    train_x = pre.fit(lab.iloc[train][features + ["batch"]]).transform(
+        lab.iloc[train][features + ["batch"]])
+    assert pre.summary_["harmonised"]  # two batches, both in the training part
     model = xgboost.XGBClassifier(**results.metadata["xgboost_params"])
-    model.fit(lab.iloc[train][features], y[train])
+    model.fit(train_x, y[train])
     expected = pd.Series(
-        model.predict_proba(lab.iloc[test][features])[:, 1].astype(float),
+        model.predict_proba(pre.transform(lab.iloc[test][features + ["batch"]]))[:, 1]
+        .astype(float),
         index=lab["sample_id"].iloc[test],
     ).sort_index()
     got = results.oof[(results.oof["model"] == "xgboost") & (results.oof["repeat"] == 1)]
@@ -284,7 +299,7 @@ def test_outputs_are_byte_identical(cohort, out_dir, tmp_path):
     assert names == sorted(p.name for p in tmp_path.iterdir())
     assert names == sorted(
         ["calibration.tsv", "feature_importance.tsv", "metrics.tsv", "model_metadata.json",
-         "oof_predictions.tsv", "predictions.tsv", "xgboost_model.json"]
+         "oof_predictions.tsv", "predictions.tsv", "radiomics_folds.tsv", "xgboost_model.json"]
     )
     for name in names:
         assert (out_dir / name).read_bytes() == (tmp_path / name).read_bytes(), name
@@ -309,7 +324,8 @@ def test_saved_model_reloads_and_reproduces_predictions(out_dir, results, cohort
     matrix = cohort[0]
     model, meta = load_model(out_dir / "xgboost_model.json", out_dir / "model_metadata.json")
     scored = score(matrix, model, meta)
-    assert list(scored.columns) == ["sample_id", "batch", "y_prob"]
+    assert list(scored.columns) == ["sample_id", "batch", "y_prob", "radiomics_harmonised"]
+    assert (scored["radiomics_harmonised"] == 1).all()  # every batch was seen in training
     np.testing.assert_array_equal(scored["sample_id"], results.predictions["sample_id"])
     np.testing.assert_allclose(scored["y_prob"], results.predictions["y_prob"], rtol=0, atol=1e-7)
     # a new batch with shuffled and extra columns is aligned by name

@@ -7,8 +7,14 @@ final model.
 Validation scheme (TRIPOD+AI): repeated stratified K-fold. Inside every training fold each model
 is fitted from scratch, including all of its preprocessing (an sklearn ``Pipeline``): median
 imputation and scaling for the logistic baseline, median imputation and a logistic
-recalibration for the published scores; XGBoost handles missing values natively. Nothing is
-tuned on the data (fixed, regularised hyper-parameters), so no nested CV is needed.
+recalibration for the published scores; XGBoost handles missing values natively. Every model
+that uses radiomic features (dictionary modality ``radiomics``) starts with
+:class:`haicpred.preprocessing.RadiomicsPreprocessor`: near-constant filter, ComBat batch
+harmonisation (setting ``harmonisation``) and correlation filter (``radiomics_max_correlation``),
+all fitted on the training fold; a fold whose held-out batches are not all in its training part
+is not harmonised, and every fold's counts and harmonisation status are in
+``radiomics_folds.tsv``. Nothing is tuned on the data (fixed, regularised hyper-parameters), so
+no nested CV is needed.
 
 Metrics are computed on the out-of-fold (OOF) probability of each sample averaged over the
 repeats; the 95% CI of the AUC comes from a stratified bootstrap of those probabilities (the
@@ -18,19 +24,26 @@ Outputs written by :func:`write_model_outputs` (all TSVs through :func:`haicpred
 
 ``oof_predictions.tsv``  ``sample_id, model, repeat, fold, y_true, y_prob``
     sorted by model, repeat, sample_id; repeat and fold are 1-based.
-``metrics.tsv``          see :data:`METRIC_COLUMNS`; rows xgboost, logistic_baseline, score
-    baselines (by name), then ``oracle`` when the simulation truth is given.
+``metrics.tsv``          see :data:`METRIC_COLUMNS`; rows xgboost, xgboost_radiomics_only and
+    xgboost_without_radiomics (when the matrix has radiomic and other features),
+    logistic_baseline, score baselines (by name), then ``oracle`` when the simulation truth is
+    given.
 ``calibration.tsv``      ``model, bin, mean_predicted, observed_rate, n`` (10 quantile bins).
 ``feature_importance.tsv`` ``feature, modality, gain, gain_sd, rank``.
-``predictions.tsv``      ``sample_id, batch, labelled, y_prob`` (final model, every sample).
+``predictions.tsv``      ``sample_id, batch, labelled, y_prob, radiomics_harmonised`` (final
+    model, every sample; the flag is 1/0 when the final model harmonises radiomics, else empty).
+``radiomics_folds.tsv``  see :data:`RADIOMICS_FOLD_COLUMNS`: per model using radiomic features,
+    repeat and fold, the radiomic features in, after each filter, and harmonised yes/no + why.
 ``xgboost_model.json``   final booster, XGBoost JSON format (``Booster.save_model``).
-``model_metadata.json``  features, counts, label definition, settings, versions, model sha256.
+``model_metadata.json``  features, counts, label definition, settings, versions, model sha256,
+    the final model's radiomics preprocessing (filters and ComBat parameters) as plain JSON.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -50,7 +63,11 @@ from sklearn.preprocessing import StandardScaler
 from haicpred.errors import Problem, raise_if_any
 from haicpred.metrics import (auc_score, bootstrap_auc, calibration_bins,
                               calibration_intercept_slope, fit_logistic, sigmoid)
+from haicpred.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY, RadiomicsPreprocessor,
+                                    near_constant_features)
 from haicpred.tables import write_bytes, write_text, write_tsv
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -60,6 +77,7 @@ __all__ = [
     "CALIBRATION_COLUMNS",
     "IMPORTANCE_COLUMNS",
     "PREDICTION_COLUMNS",
+    "RADIOMICS_FOLD_COLUMNS",
     "LABEL_DEFINITION",
     "ModelResults",
     "resolve_settings",
@@ -102,6 +120,16 @@ DEFAULT_SETTINGS: dict = {
     "n_bootstrap": 1000,
     "threads": 2,
     "xgboost": {},
+    # ComBat batch harmonisation of the radiomic features, fitted inside every training fold
+    # (haicpred.preprocessing). method: combat | none. exclude: radiomic features never
+    # harmonised (rad_n_lesions is a lesion count, not a scanner-dependent measurement).
+    "harmonisation": {"method": "combat", "exclude": ["rad_n_lesions"]},
+    # Of each pair of radiomic features with |Pearson r| above this in the training fold, the
+    # later one (matrix column order) is dropped; 1.0 keeps all.
+    "radiomics_max_correlation": 0.9,
+    # A radiomic feature whose most frequent value covers at least this fraction of the
+    # training fold's non-missing values is dropped as near-constant.
+    "radiomics_near_constant_fraction": 0.95,
     # Only the opt-in on-treatment variant sets this: it lifts the refusal of post_* columns
     # and modality post_treatment (outcome columns stay refused).
     "allow_post_treatment": False,
@@ -137,7 +165,11 @@ _OUTCOME_COLUMNS = (
     "pfs_months",
     "pfs_event",
 )
-_RESERVED_MODEL_NAMES = ("xgboost", "logistic_baseline", "oracle")
+RADIOMICS_ONLY_MODEL = "xgboost_radiomics_only"
+WITHOUT_RADIOMICS_MODEL = "xgboost_without_radiomics"
+_RESERVED_MODEL_NAMES = ("xgboost", RADIOMICS_ONLY_MODEL, WITHOUT_RADIOMICS_MODEL,
+                         "logistic_baseline", "oracle")
+HARMONISATION_METHODS = ("combat", "none")
 
 OOF_COLUMNS = ["sample_id", "model", "repeat", "fold", "y_true", "y_prob"]
 METRIC_COLUMNS = [
@@ -160,7 +192,18 @@ METRIC_COLUMNS = [
 ]
 CALIBRATION_COLUMNS = ["model", "bin", "mean_predicted", "observed_rate", "n"]
 IMPORTANCE_COLUMNS = ["feature", "modality", "gain", "gain_sd", "rank"]
-PREDICTION_COLUMNS = ["sample_id", "batch", "labelled", "y_prob"]
+PREDICTION_COLUMNS = ["sample_id", "batch", "labelled", "y_prob", "radiomics_harmonised"]
+RADIOMICS_FOLD_COLUMNS = [
+    "model",
+    "repeat",
+    "fold",
+    "n_in",
+    "n_after_near_constant",
+    "n_after_correlation",
+    "n_harmonised",
+    "harmonised",
+    "reason",
+]
 
 
 class PostTreatmentFeatureError(ValueError):
@@ -182,6 +225,8 @@ class ModelResults:
     feature_names: list[str]
     n_unlabelled: int
     skipped_models: list[str] = field(default_factory=list)
+    radiomics_folds: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=RADIOMICS_FOLD_COLUMNS))
 
 
 # --------------------------------------------------------------------------------------------
@@ -254,7 +299,33 @@ def resolve_settings(settings: dict | None) -> dict:
             raise ValueError(f"score baseline {name!r}: unknown key(s) {', '.join(extra)}")
         clean[str(name)] = {"feature": str(spec["feature"]), "direction": int(direction)}
     out["score_baselines"] = clean
+    out["harmonisation"] = _resolve_harmonisation(out["harmonisation"])
+    for key in ("radiomics_max_correlation", "radiomics_near_constant_fraction"):
+        value = out[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise ValueError(f"model setting {key} must be a number, got {value!r}")
+        if not 0 < value <= 1:
+            raise ValueError(f"model setting {key} must be in (0, 1], got {value!r}")
+        out[key] = float(value)
     return out
+
+
+def _resolve_harmonisation(value) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError("model setting harmonisation must be a mapping {method, exclude}")
+    unknown = sorted(set(value) - {"method", "exclude"})
+    if unknown:
+        raise ValueError(f"model setting harmonisation: unknown key(s) {', '.join(unknown)} "
+                         "(known: exclude, method)")
+    out = {**DEFAULT_SETTINGS["harmonisation"], **{k: v for k, v in value.items()
+                                                   if v is not None}}
+    if out["method"] not in HARMONISATION_METHODS:
+        raise ValueError(f"model setting harmonisation.method must be one of "
+                         f"{', '.join(HARMONISATION_METHODS)}, got {out['method']!r}")
+    exclude = out["exclude"]
+    if isinstance(exclude, str) or not all(isinstance(f, str) for f in exclude):
+        raise ValueError("model setting harmonisation.exclude must be a list of feature names")
+    return {"method": out["method"], "exclude": list(exclude)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -497,14 +568,80 @@ def _check_inputs(matrix, labels, dictionary, truth, allow_post_treatment=False)
 # main entry point
 
 
-def _model_specs(features: list[str], settings: dict) -> tuple[list[tuple], list[str]]:
-    """(name, columns, factory) for every model that can be fitted, and the skipped ones."""
-    specs = [("xgboost", list(features), lambda: _xgboost(settings))]
+@dataclass
+class _ModelSpec:
+    """One model of the comparison: its name, input columns and a fresh-estimator factory.
+
+    ``radiomic`` lists the model's radiomic columns: when not empty the estimator is a Pipeline
+    whose first step ``radiomics`` is a :class:`RadiomicsPreprocessor`, and it is fitted on the
+    columns plus ``batch``.
+    """
+
+    name: str
+    columns: list[str]
+    factory: object
+    radiomic: list[str] = field(default_factory=list)
+
+    @property
+    def fit_columns(self) -> list[str]:
+        return self.columns + ([BATCH_COLUMN] if self.radiomic else [])
+
+
+def _radiomics_preprocessor(radiomic: list[str], settings: dict) -> RadiomicsPreprocessor:
+    return RadiomicsPreprocessor(
+        radiomic_features=tuple(radiomic),
+        harmonise=settings["harmonisation"]["method"] == "combat",
+        harmonisation_exclude=tuple(settings["harmonisation"]["exclude"]),
+        max_correlation=settings["radiomics_max_correlation"],
+        near_constant_fraction=settings["radiomics_near_constant_fraction"],
+    )
+
+
+def _spec(name: str, columns: list[str], factory, radiomic_all: set, settings: dict):
+    """A model spec; models with radiomic columns get the fold-internal radiomics step first."""
+    radiomic = [c for c in columns if c in radiomic_all]
+    if not radiomic:
+        return _ModelSpec(name, list(columns), factory)
+
+    def build():
+        return Pipeline([("radiomics", _radiomics_preprocessor(radiomic, settings)),
+                         ("model", factory())])
+
+    return _ModelSpec(name, list(columns), build, radiomic)
+
+
+def _model_specs(features: list[str], settings: dict, radiomic: list[str] | None = None,
+                 radiomics_usable: bool = True) -> tuple[list[_ModelSpec], list[str]]:
+    """Every model that can be fitted, and the skipped ones with the reason.
+
+    ``radiomic``: the radiomic features (modality radiomics) among ``features``;
+    ``radiomics_usable`` is False when all of them are near-constant over the labelled samples.
+    """
+    radiomic = [f for f in features if f in set(radiomic or [])]
+    radiomic_all = set(radiomic)
+    other = [f for f in features if f not in radiomic_all]
+    specs = [_spec("xgboost", features, lambda: _xgboost(settings), radiomic_all, settings)]
     skipped = []
+    if not radiomic:
+        skipped.append(f"{RADIOMICS_ONLY_MODEL}, {WITHOUT_RADIOMICS_MODEL}: no radiomic "
+                       f"features (dictionary modality {RADIOMICS_MODALITY}) in the matrix")
+    else:
+        if radiomics_usable:
+            specs.append(_spec(RADIOMICS_ONLY_MODEL, radiomic, lambda: _xgboost(settings),
+                               radiomic_all, settings))
+        else:
+            skipped.append(f"{RADIOMICS_ONLY_MODEL}: every radiomic feature is near-constant "
+                           "over the labelled samples")
+        if other:
+            specs.append(_spec(WITHOUT_RADIOMICS_MODEL, other, lambda: _xgboost(settings),
+                               radiomic_all, settings))
+        else:
+            skipped.append(f"{WITHOUT_RADIOMICS_MODEL}: every feature is radiomic")
     baseline = [f for f in settings["baseline_features"] if f in features]
     absent = [f for f in settings["baseline_features"] if f not in features]
     if baseline:
-        specs.append(("logistic_baseline", baseline, _logistic_baseline))
+        specs.append(_spec("logistic_baseline", baseline, _logistic_baseline, radiomic_all,
+                           settings))
         if absent:
             skipped.append(
                 f"logistic_baseline: feature(s) not in the matrix, left out: {', '.join(absent)}"
@@ -514,10 +651,35 @@ def _model_specs(features: list[str], settings: dict) -> tuple[list[tuple], list
     for name, spec in settings["score_baselines"].items():
         if spec["feature"] in features:
             direction = spec["direction"]
-            specs.append((name, [spec["feature"]], lambda d=direction: _score_baseline(d)))
+            specs.append(_spec(name, [spec["feature"]], lambda d=direction: _score_baseline(d),
+                               radiomic_all, settings))
         else:
             skipped.append(f"{name}: feature {spec['feature']} not in the matrix")
     return specs, skipped
+
+
+def _final_estimator(estimator):
+    """The model at the end of a radiomics Pipeline, or the estimator itself."""
+    return estimator.named_steps["model"] if isinstance(estimator, Pipeline) and (
+        "radiomics" in estimator.named_steps) else estimator
+
+
+def _radiomics_fold_summary(folds: pd.DataFrame) -> list[dict]:
+    """Per model: fold count, feature counts (min, median, max) and harmonisation status."""
+    out = []
+    for model in dict.fromkeys(folds["model"]):
+        part = folds[folds["model"] == model]
+        entry = {"model": model, "n_folds": int(len(part))}
+        for column in ("n_in", "n_after_near_constant", "n_after_correlation", "n_harmonised"):
+            values = part[column].to_numpy(dtype=float)
+            entry[column] = {"min": int(values.min()), "median": float(np.median(values)),
+                             "max": int(values.max())}
+        entry["n_folds_harmonised"] = int((part["harmonised"] == "yes").sum())
+        reasons = part.loc[part["harmonised"] == "no", "reason"]
+        entry["skipped_reasons"] = {str(k): int(v) for k, v in
+                                    sorted(reasons.value_counts().items())}
+        out.append(entry)
+    return out
 
 
 MODEL_PACKAGES = ("numpy", "pandas", "scikit-learn", "scipy", "xgboost")
@@ -563,7 +725,11 @@ def cross_validate_models(
     labelled = y_all.notna().to_numpy()
     n_unlabelled = int((~labelled).sum())
     ids = matrix["sample_id"].to_numpy()[labelled].astype(str)
-    X_lab = X.loc[labelled].reset_index(drop=True)
+    # the batch travels with the features as a column that only the radiomics step reads
+    batch_all = matrix[BATCH_COLUMN].map(lambda b: b if pd.isna(b) else str(b))
+    X_all = X.assign(**{BATCH_COLUMN: batch_all.to_numpy(dtype=object)})
+    X_lab = X_all.loc[labelled].reset_index(drop=True)
+    batch_lab = X_lab[BATCH_COLUMN].to_numpy(dtype=object)
     y = y_all[labelled].astype(int).to_numpy()
     n, n_events = len(y), int(y.sum())
     smallest = min(n_events, n - n_events)
@@ -581,30 +747,62 @@ def cross_validate_models(
             ]
         )
 
-    specs, skipped = _model_specs(features, settings)
+    radiomic = [f for f in features if str(modality.get(f, "")).strip().lower()
+                == RADIOMICS_MODALITY]
+    usable = bool(radiomic) and len(near_constant_features(
+        X_lab[radiomic], settings["radiomics_near_constant_fraction"])) < len(radiomic)
+    specs, skipped = _model_specs(features, settings, radiomic, usable)
     folds, repeats = settings["cv_folds"], settings["cv_repeats"]
-    prob = {name: np.full((repeats, n), np.nan) for name, _, _ in specs}
+    prob = {spec.name: np.full((repeats, n), np.nan) for spec in specs}
     fold_of = np.zeros((repeats, n), dtype=int)
     gains = []
+    fold_rows = []
     splitter = RepeatedStratifiedKFold(
         n_splits=folds, n_repeats=repeats, random_state=settings["seed"]
     )
     for split, (train, test) in enumerate(splitter.split(np.zeros(n), y)):
         repeat, fold = divmod(split, folds)
         fold_of[repeat, test] = fold + 1
-        for name, columns, factory in specs:
-            estimator = factory()
-            estimator.fit(X_lab.iloc[train][columns], y[train])
-            prob[name][repeat, test] = estimator.predict_proba(X_lab.iloc[test][columns])[:, 1]
-            if name == "xgboost":
-                raw = estimator.get_booster().get_score(importance_type="total_gain")
+        # ComBat cannot adjust a batch it has not estimated: such a fold is left unharmonised
+        unseen = sorted({str(b) for b in batch_lab[test] if not pd.isna(b)}
+                        - {str(b) for b in batch_lab[train] if not pd.isna(b)})
+        for spec in specs:
+            estimator = spec.factory()
+            if spec.radiomic and unseen:
+                estimator.set_params(radiomics__skip_reason=(
+                    "held-out batch(es) not in the training fold: " + ", ".join(unseen)))
+            estimator.fit(X_lab.iloc[train][spec.fit_columns], y[train])
+            prob[spec.name][repeat, test] = estimator.predict_proba(
+                X_lab.iloc[test][spec.fit_columns])[:, 1]
+            if spec.radiomic:
+                summary = estimator.named_steps["radiomics"].summary_
+                fold_rows.append({"model": spec.name, "repeat": repeat + 1, "fold": fold + 1,
+                                  **summary,
+                                  "harmonised": "yes" if summary["harmonised"] else "no"})
+            if spec.name == "xgboost":
+                booster = _final_estimator(estimator).get_booster()
+                raw = booster.get_score(importance_type="total_gain")
                 vector = np.array([raw.get(f, 0.0) for f in features], dtype=float)
                 total = vector.sum()
                 gains.append(vector / total if total > 0 else vector)
+    radiomics_folds = pd.DataFrame(fold_rows, columns=RADIOMICS_FOLD_COLUMNS)
+    radiomics_folds = radiomics_folds.sort_values(
+        ["model", "repeat", "fold"], kind="mergesort").reset_index(drop=True)
+    fold_summary = _radiomics_fold_summary(radiomics_folds)
+    for entry in fold_summary:
+        log.info("%s: radiomic features per training fold %d in, median %.0f after the "
+                 "near-constant filter, %.0f after the correlation filter; harmonised in %d "
+                 "of %d folds", entry["model"], entry["n_in"]["max"],
+                 entry["n_after_near_constant"]["median"],
+                 entry["n_after_correlation"]["median"], entry["n_folds_harmonised"],
+                 entry["n_folds"])
+        for reason, count in entry["skipped_reasons"].items():
+            log.warning("%s: harmonisation skipped in %d fold(s): %s", entry["model"], count,
+                        reason)
 
     # OOF table
     oof_rows = []
-    for name, _, _ in specs:
+    for name in (spec.name for spec in specs):
         for repeat in range(repeats):
             oof_rows.append(
                 pd.DataFrame(
@@ -623,7 +821,7 @@ def cross_validate_models(
     oof = oof.reset_index(drop=True)[OOF_COLUMNS]
 
     # metrics on the repeat-averaged OOF probability, paired stratified bootstrap
-    averaged = {name: prob[name].mean(axis=0) for name, _, _ in specs}
+    averaged = {spec.name: prob[spec.name].mean(axis=0) for spec in specs}
     if truth_p is not None:
         averaged["oracle"] = truth_p[labelled].to_numpy(dtype=float)
     rng = np.random.default_rng(settings["seed"])
@@ -635,7 +833,7 @@ def cross_validate_models(
         name: bootstrap_auc(p[pos], p[neg], pos_idx, neg_idx) if B else np.array([])
         for name, p in averaged.items()
     }
-    n_features = {name: len(columns) for name, columns, _ in specs}
+    n_features = {spec.name: len(spec.columns) for spec in specs}
     metric_rows, calibration_rows = [], []
     for name, p in averaged.items():
         auc = auc_score(y, p)
@@ -701,15 +899,33 @@ def cross_validate_models(
     importance["rank"] = np.arange(1, len(importance) + 1)
     importance = importance[IMPORTANCE_COLUMNS]
 
-    # final model on every labelled sample; scores every sample of the matrix
-    final = _xgboost(settings)
-    final.fit(X_lab[features], y)
+    # final model on every labelled sample (its radiomics step, ComBat included, fitted on
+    # them too); scores every sample of the matrix
+    final_spec = specs[0]
+    final = final_spec.factory()
+    final.fit(X_lab[final_spec.fit_columns], y)
+    booster_model = _final_estimator(final)
+    preprocessing_state = None
+    harmonised_flag = pd.array([pd.NA] * len(matrix), dtype="Int64")
+    if final_spec.radiomic:
+        pre = final.named_steps["radiomics"]
+        X_final, mask = pre.transform_with_mask(X_all[final_spec.fit_columns])
+        preprocessing_state = pre.to_dict()
+        if pre.combat_ is not None:
+            harmonised_flag = pd.array(mask.astype(int), dtype="Int64")
+        else:
+            log.warning("final model: radiomic features not harmonised: %s",
+                        pre.summary_["reason"])
+    else:
+        X_final = X[features]
+    model_features = list(X_final.columns)
     predictions = pd.DataFrame(
         {
             "sample_id": matrix["sample_id"].astype(str),
             "batch": matrix["batch"],
             "labelled": labelled.astype(int),
-            "y_prob": final.predict_proba(X[features])[:, 1].astype(float),
+            "y_prob": booster_model.predict_proba(X_final)[:, 1].astype(float),
+            "radiomics_harmonised": harmonised_flag,
         }
     )
     predictions = predictions.sort_values("sample_id", kind="mergesort").reset_index(drop=True)
@@ -717,8 +933,15 @@ def cross_validate_models(
     metadata = {
         "model": "xgboost.XGBClassifier",
         "model_format": "xgboost JSON (Booster.save_model)",
-        "feature_names": features,
-        "n_features": len(features),
+        # the booster's inputs, after the radiomics filters: the columns score() needs
+        "feature_names": model_features,
+        "n_features": len(model_features),
+        "candidate_features": features,
+        "n_candidate_features": len(features),
+        "radiomic_features": radiomic,
+        # filters and ComBat parameters of the final model, applied again by score()
+        "radiomics_preprocessing": preprocessing_state,
+        "radiomics_folds_summary": fold_summary,
         "n": n,
         "n_events": n_events,
         "n_unlabelled": n_unlabelled,
@@ -739,9 +962,10 @@ def cross_validate_models(
         "post_treatment_features": [f for f in features if _is_post_treatment(f, modality)],
         "cv_scheme": (
             f"RepeatedStratifiedKFold(n_splits={folds}, n_repeats={repeats}, "
-            f"random_state={settings['seed']}); all preprocessing fitted within training folds"
+            f"random_state={settings['seed']}); all preprocessing, including the radiomics "
+            "filters and ComBat harmonisation, fitted within training folds"
         ),
-        "models": [name for name, _, _ in specs],
+        "models": [spec.name for spec in specs],
         "skipped_models": skipped,
         "versions": package_versions(),
     }
@@ -751,12 +975,13 @@ def cross_validate_models(
         calibration=calibration,
         importance=importance,
         predictions=predictions,
-        model=final,
+        model=booster_model,
         metadata=metadata,
         settings=settings,
-        feature_names=features,
+        feature_names=model_features,
         n_unlabelled=n_unlabelled,
         skipped_models=skipped,
+        radiomics_folds=radiomics_folds,
     )
 
 
@@ -789,6 +1014,7 @@ def write_model_outputs(results: ModelResults, out_dir) -> None:
     write_tsv(results.calibration, out / "calibration.tsv")
     write_tsv(results.importance, out / "feature_importance.tsv")
     write_tsv(results.predictions, out / "predictions.tsv")
+    write_tsv(results.radiomics_folds, out / "radiomics_folds.tsv")
     model_bytes = _model_json_bytes(results.model)
     write_bytes(model_bytes, out / "xgboost_model.json")
     metadata = dict(results.metadata)
@@ -822,11 +1048,17 @@ def load_model(model_json, metadata_json):
 
 
 def score(matrix: pd.DataFrame, model, metadata: dict) -> pd.DataFrame:
-    """Score a new batch with a frozen model: ``sample_id, batch, y_prob`` sorted by sample_id.
+    """Score a new batch with a frozen model: ``sample_id, batch, y_prob, radiomics_harmonised``
+    sorted by sample_id.
 
     Columns are aligned by the metadata's feature list; extra columns are ignored; missing
     ones raise ValueError naming them (a feature absent for a sample is an empty cell, not an
-    absent column).
+    absent column). When the model was trained on ComBat-harmonised radiomic features, the
+    stored parameters are applied to the samples of the batches seen in training
+    (``radiomics_harmonised`` 1). A sample of a batch the model never saw is scored on its
+    unharmonised values (``radiomics_harmonised`` 0, and a logged warning): ComBat has no
+    estimate for that batch, and estimating one from the new samples is left undone. Without
+    harmonisation in the model the column is empty.
     """
     features = list(metadata["feature_names"])
     missing = [f for f in features if f not in matrix.columns]
@@ -847,11 +1079,28 @@ def score(matrix: pd.DataFrame, model, metadata: dict) -> pd.DataFrame:
     if bad:
         raise ValueError("non-numeric values in feature column(s): " + ", ".join(bad))
     X = pd.DataFrame(data, columns=features)
+    harmonised = pd.array([pd.NA] * len(X), dtype="Int64")
+    state = metadata.get("radiomics_preprocessing")
+    if state and "stand_mean" in (state.get("harmonisation") or {}):
+        if BATCH_COLUMN not in matrix.columns:
+            raise ValueError(
+                f"matrix lacks the {BATCH_COLUMN} column: the model harmonises radiomic "
+                "features per batch (ComBat) and needs each sample's batch")
+        pre = RadiomicsPreprocessor.from_dict(state)
+        batches = matrix[BATCH_COLUMN].map(lambda b: b if pd.isna(b) else str(b))
+        X, mask = pre.transform_with_mask(X.assign(**{BATCH_COLUMN: batches.to_numpy()}))
+        harmonised = pd.array(mask.astype(int), dtype="Int64")
+        unseen = sorted({str(b) for b in batches[~mask].dropna()})
+        if (~mask).any():
+            log.warning("%d sample(s) scored on unharmonised radiomic features: batch(es) "
+                        "not seen in training: %s", int((~mask).sum()),
+                        ", ".join(unseen) or "(missing batch)")
     out = pd.DataFrame(
         {
             "sample_id": matrix["sample_id"].astype(str).to_numpy(),
             "batch": matrix["batch"].to_numpy() if "batch" in matrix.columns else pd.NA,
             "y_prob": model.predict_proba(X)[:, 1].astype(float),
+            "radiomics_harmonised": harmonised,
         }
     )
     return out.sort_values("sample_id", kind="mergesort").reset_index(drop=True)

@@ -11,6 +11,7 @@ rule cross_validate_models:
         calibration="results/model/calibration.tsv",
         importance="results/model/feature_importance.tsv",
         predictions="results/model/predictions.tsv",
+        radiomics_folds="results/model/radiomics_folds.tsv",
         model="results/model/xgboost_model.json",
         metadata="results/model/model_metadata.json",
     params:
@@ -43,6 +44,7 @@ rule cross_validate_on_treatment:
         calibration="results/model_on_treatment/calibration.tsv",
         importance="results/model_on_treatment/feature_importance.tsv",
         predictions="results/model_on_treatment/predictions.tsv",
+        radiomics_folds="results/model_on_treatment/radiomics_folds.tsv",
         model="results/model_on_treatment/xgboost_model.json",
         metadata="results/model_on_treatment/model_metadata.json",
     params:
