@@ -38,8 +38,10 @@ def read_sample_sheet(path: str | os.PathLike) -> tuple[pd.DataFrame | None, lis
         df.loc[given, column] = [os.path.normpath(base / p) for p in df.loc[given, column]]
         for row, (sample_id, resolved) in enumerate(zip(df["sample_id"], df[column]), start=1):
             if isinstance(resolved, str) and not os.path.isfile(resolved):
+                what = ("is a directory, not a file" if os.path.isdir(resolved)
+                        else "does not exist")
                 problems.append(Problem(file, f"row {row} (sample {sample_id}), column {column}",
-                                        f"file {resolved} does not exist",
+                                        f"file {resolved} {what}",
                                         "fix the path (relative paths are read from the "
                                         "sheet's folder) or leave the cell empty"))
     orphan_tumor = df["tumor_sample"].notna() & df["exome_vcf"].isna()

@@ -130,8 +130,8 @@ def read_and_validate(path: str | Path, schema_name: str,
     """Read a TSV and validate it; (None, problems) when it cannot be read at all."""
     file = str(path)
     if not Path(path).is_file():
-        return None, [Problem(file, "file", "does not exist",
-                              "check the path in config/config.yaml")]
+        what = "is a directory, not a file" if Path(path).is_dir() else "does not exist"
+        return None, [Problem(file, "file", what, "check the path in config/config.yaml")]
     try:
         df = read_tsv(path)
     except pd.errors.EmptyDataError:

@@ -136,10 +136,28 @@ def _where(samples: Sequence[str]) -> str:
     return f"samples {shown}"
 
 
+#: pysam's wording for a file it cannot open, which repeats the path as bytes (b'...') and
+#: says "Exec format error" for content in no known format: (pattern, plain wording).
+_PYSAM_WORDING = (
+    (re.compile(r"^file `b?'.*'` does not have valid header \(mode=`b?'r'`\).*$"),
+     "no valid VCF header (##fileformat and #CHROM lines, tab-separated)"),
+    (re.compile(r"^invalid file `b?'.*'` \(mode=`b?'r'`\).*$"), "not VCF or BCF content"),
+    (re.compile(r"^\[Errno 8\] Could not open variant file: Exec format error.*$"),
+     "not VCF or BCF content"),
+)
+
+
+def _plain_detail(detail: str) -> str:
+    for pattern, plain in _PYSAM_WORDING:
+        if pattern.match(detail):
+            return plain
+    return detail
+
+
 def read_problem(path: str, samples: Sequence[str], exc: BaseException, after: str | None = None
                  ) -> Problem:
     """A Problem for a VCF that htslib could not read."""
-    detail = str(exc).strip() or type(exc).__name__
+    detail = _plain_detail(str(exc).strip() or type(exc).__name__)
     detail = detail.replace("\n", " ")
     where = f"after record {after}" if after else "while reading"
     return Problem(str(path), _where(samples),
@@ -266,6 +284,9 @@ def open_vcf(path: str | os.PathLike, samples: Sequence[str] = (), *,
     if not p.is_file():
         raise InputError(Problem(path_str, where, "is not a regular file",
                                  "point the sample sheet at the VCF/BCF file itself"))
+    if p.stat().st_size == 0:
+        raise InputError(Problem(path_str, where, "not a readable VCF/BCF file (it is empty, "
+                                 "0 bytes)", READ_HINT))
     tmpdir = None
     target = path_str
     index_file = None
