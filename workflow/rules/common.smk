@@ -18,9 +18,11 @@ validate(config, "../schemas/config.schema.yaml")
 DEMO = is_demo(config)
 DEMO_DIR = "results/demo"
 
-if not DEMO:
+if not DEMO and workflow.is_main_process:
     # A user cohort is checked as a whole before any job starts: one report lists every
     # problem in every sheet. The demo is simulated by a checkpoint and checked by its readers.
+    # Only in the snakemake the user started: a cluster job (--mode remote) or a subprocess
+    # re-parses this file, and the check, already passed, costs 1-3 s a job at 10,000 samples.
     _problems = cohort_problems(config)
     if _problems:
         raise WorkflowError(str(InputError(_problems)))
