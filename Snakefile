@@ -20,8 +20,12 @@ include: "workflow/rules/report.smk"
 report: "workflow/report/workflow.rst"
 
 
+# Run by snakemake itself (on a cluster: on the login node), never submitted: `all` only
+# collects targets, the merges concatenate small per-shard tables in less time than a queue wait.
 localrules:
     all,
+    merge_variant_audit,
+    merge_batch_features,
 
 
 rule all:

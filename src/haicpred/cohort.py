@@ -50,7 +50,7 @@ def cohort_problems(config: dict) -> list[Problem]:
         "biomarkers": lambda path: check_biomarkers(
             path, config["biomarkers_settings"]["afp_iu_to_ng"],
             config["biomarkers_settings"]["duplicates"]),
-        "radiomics": check_radiomics,
+        "radiomics": lambda path: check_radiomics(path, config.get("radiomics_settings")),
     }
     sample_ids = {}
     for key, check in checks.items():

@@ -23,11 +23,14 @@ rule baseline_biomarkers:
 
 
 rule radiomic_features:
-    """Index-lesion radiomic features per patient (pyradiomics names, prefixed rad_)."""
+    """Radiomic features per patient (pyradiomics names, prefixed rad_), lesions combined by
+    radiomics_settings.aggregation."""
     input:
         lambda wildcards: cohort_table("radiomics"),
     output:
         "results/features/radiomics.tsv",
+    params:
+        settings=config["radiomics_settings"],
     log:
         "logs/radiomic_features.log",
     threads: 1  # vectorised pandas
