@@ -1,0 +1,509 @@
+"""docs/bad_inputs.md is the catalogue of bad inputs and what a user sees for each; this file
+checks it. The doc is the single source of truth: its table is parsed, every case id has a
+function in CASES (and no other), and the documented message must appear verbatim in what the
+package entry point the workflow uses tells the user (cohort_problems for sheets and tables,
+panel_mutations / snp_genotypes for VCFs, cross_validate_models for labels, load_config for
+the config). Cases on the real VCFs skip cleanly when ../shared/realdata is absent.
+
+At the end, every malformed real VCF goes through the real workflow as a patient's exome VCF:
+snakemake fails, names the file, and writes no feature matrix."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pysam
+import pytest
+import yaml
+
+from haicpred.cohort import cohort_problems, load_config
+from haicpred.errors import InputError
+from haicpred.genotypes import snp_genotypes
+from haicpred.model import cross_validate_models, write_model_outputs
+from haicpred.mutations import panel_mutations
+from haicpred.resources import read_panel, read_snps
+from realdata import HAVE_REAL, REAL, SKIP_REASON
+from workflow_helpers import PANEL, REPO, SNPS, make_workdir
+
+DOC = REPO / "docs" / "bad_inputs.md"
+
+
+@dataclass
+class Seen:
+    """What the user sees for a case: the text, the bad file it must name (substituted for
+    <path> in the documented message; None when nothing names a file, e.g. an accepted input),
+    and the row/sample/key it must name."""
+
+    text: str
+    file: str | None
+    where: str | None = None
+
+
+def errors(call) -> str:
+    """str(InputError) of `call`, or "" when it raises none."""
+    try:
+        call()
+    except InputError as error:
+        return str(error)
+    return ""
+
+
+# ----------------------------------------------------------------------------------------------
+# Sheets and tables: cohort_problems, the check snakemake runs before any job
+# ----------------------------------------------------------------------------------------------
+
+SHEET = "sample_id\tbatch\texome_vcf\ttumor_sample\nP1\tb1\t\t\nP2\tb1\t\t\n"
+CLINICAL = "sample_id\tage\tbest_response\nP1\t60\tPR\nP2\t71\tSD\n"
+BIOMARKERS = ("sample_id\tanalyte\tvalue\tunit\ttimepoint\n"
+              "P1\talbumin\t4.1\tg/dL\tbaseline\nP2\tafp\t12\tng/mL\tbaseline\n")
+
+
+def cohort(tmp_path: Path, *, samples=SHEET, clinical=CLINICAL, biomarkers=BIOMARKERS,
+           **config) -> tuple[dict, dict[str, Path]]:
+    """A user cohort in tmp_path/cohort (a table given as bytes is written as bytes, None is
+    not written) and its config as load_config returns it."""
+    folder = tmp_path / "cohort"
+    folder.mkdir(exist_ok=True)
+    paths = {}
+    for name, content in (("samples", samples), ("clinical", clinical),
+                          ("biomarkers", biomarkers)):
+        path = paths[name] = folder / f"{name}.tsv"
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        elif content is not None:
+            path.write_text(content)
+    settings = {"panel": str(PANEL), "snps": str(SNPS),
+                **{name: str(path) for name, path in paths.items()}, **config}
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(yaml.safe_dump(settings))
+    return load_config(config_file), paths
+
+
+def problems_of(config: dict) -> str:
+    found = cohort_problems(config)
+    return str(InputError(found)) if found else ""
+
+
+def table_case(table: str, content, where: str | None = None, **config):
+    """A case whose bad input is the table `table` (samples, clinical or biomarkers)."""
+
+    def case(tmp_path):
+        settings, paths = cohort(tmp_path, **{table: content}, **config)
+        return Seen(problems_of(settings), str(paths[table]), where)
+
+    return case
+
+
+def sheet_with_id(sample_id: str):
+    return table_case("samples", f"sample_id\tbatch\n{sample_id}\tb1\nP2\tb1\n", "row 1")
+
+
+def case_sheet_missing(tmp_path):
+    settings, paths = cohort(tmp_path, samples=None)
+    return Seen(problems_of(settings), str(paths["samples"]), "file")
+
+
+def case_table_directory(tmp_path):
+    settings, paths = cohort(tmp_path, biomarkers=None)
+    paths["biomarkers"].mkdir()
+    return Seen(problems_of(settings), str(paths["biomarkers"]), "file")
+
+
+def case_vcf_missing(tmp_path):
+    sheet = "sample_id\tbatch\texome_vcf\nP1\tb1\tP1.vcf.gz\nP2\tb1\t\n"
+    settings, paths = cohort(tmp_path, samples=sheet)
+    vcf = paths["samples"].parent / "P1.vcf.gz"
+    seen = problems_of(settings)
+    assert str(paths["samples"]) in seen  # the sheet that names it
+    return Seen(seen, str(vcf), "row 1 (sample P1), column exome_vcf")
+
+
+def case_vcf_directory(tmp_path):
+    sheet = "sample_id\tbatch\texome_vcf\nP1\tb1\tP1.vcf\nP2\tb1\t\n"
+    settings, paths = cohort(tmp_path, samples=sheet)
+    (paths["samples"].parent / "P1.vcf").mkdir()
+    return Seen(problems_of(settings), str(paths["samples"].parent / "P1.vcf"),
+                "row 1 (sample P1), column exome_vcf")
+
+
+def case_config_resource_missing(tmp_path):
+    settings, _ = cohort(tmp_path, panel=str(tmp_path / "panel_GRCh38.tsv"))
+    return Seen(problems_of(settings), str(tmp_path / "panel_GRCh38.tsv"), "config: panel")
+
+
+# ----------------------------------------------------------------------------------------------
+# VCFs: panel_mutations / snp_genotypes, as the genomic jobs call them
+# ----------------------------------------------------------------------------------------------
+
+HEADER = ('##fileformat=VCFv4.2\n##contig=<ID={contig},length={length}>\n'
+          '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+          '##FORMAT=<ID=AD,Number=R,Type=Integer,Description="Allelic depths">\n'
+          "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{columns}\n")
+
+
+def vcf_text(contig="chr1", pos=9_700_000, ref="C", alt="T", columns=("NORMAL", "TUMOR"),
+             length=248_956_422) -> str:
+    """A somatic VCF with one PASS call inside PIK3CD (GRCh38 panel) by default."""
+    calls = "\t".join(["0/0:30,0"] + ["0/1:20,10"] * (len(columns) - 1))
+    return (HEADER.format(contig=contig, length=length, columns="\t".join(columns))
+            + f"{contig}\t{pos}\t.\t{ref}\t{alt}\t.\tPASS\t.\tGT:AD\t{calls}\n")
+
+
+def exome(path, tumour=None, sample_id="P1") -> dict:
+    return dict(sample_id=sample_id, batch="b1", exome_vcf=str(path), tumor_sample=tumour,
+                genotype_vcf=None, genotype_sample=sample_id)
+
+
+def mutations(tmp_path, *samples):
+    """panel_mutations as the panel_mutations rule calls it (default config: GRCh38)."""
+    return panel_mutations(list(samples), read_panel(PANEL), genome_build="GRCh38",
+                           index_dir=tmp_path / "index")
+
+
+def vcf_case(name: str, content, tumour=None):
+    """A case whose bad input is one exome VCF (text, or bytes written as they are)."""
+
+    def case(tmp_path):
+        path = tmp_path / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        return Seen(errors(lambda: mutations(tmp_path, exome(path, tumour))), str(path),
+                    "sample P1")
+
+    return case
+
+
+def bgzipped(tmp_path, text: str) -> bytes:
+    plain = tmp_path / "plain.vcf"
+    plain.write_text(text)
+    pysam.tabix_compress(str(plain), str(tmp_path / "bgzf.vcf.gz"), force=True)
+    return (tmp_path / "bgzf.vcf.gz").read_bytes()
+
+
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+def case_vcf_truncated(tmp_path):
+    data = bgzipped(tmp_path, vcf_text())
+    assert data.endswith(BGZF_EOF)
+    return vcf_case("P1.vcf.gz", data[:-len(BGZF_EOF)])(tmp_path)
+
+
+def case_vcf_plain_gzip(tmp_path):
+    path = tmp_path / "P1.vcf.gz"
+    with gzip.open(path, "wb") as handle:  # plain gzip, not BGZF, and no index
+        handle.write(vcf_text().encode())
+    features, _ = mutations(tmp_path, exome(path))
+    assert features["PIK3CD_mutated"].tolist() == [1]
+    assert sorted(os.listdir(tmp_path)) == ["P1.vcf.gz"]  # nothing written beside it
+    return Seen("", None)
+
+
+def case_vcf_name_content_mismatch(tmp_path):
+    text = tmp_path / "text.vcf"
+    text.write_text(vcf_text())
+    bcf_named_vcf = tmp_path / "P1.vcf"
+    with pysam.VariantFile(str(text)) as src, \
+            pysam.VariantFile(str(bcf_named_vcf), "wb", header=src.header) as out:
+        for record in src:
+            out.write(record)
+    vcf_named_bcf = tmp_path / "P2.bcf"
+    shutil.copy(text, vcf_named_bcf)
+    features, _ = mutations(tmp_path, exome(bcf_named_vcf), exome(vcf_named_bcf, None, "P2"))
+    assert features["PIK3CD_mutated"].tolist() == [1, 1]  # read by content, not by name
+    return Seen("", None)
+
+
+def case_contig_naming(tmp_path):
+    path = tmp_path / "P1.vcf"
+    path.write_text(vcf_text(contig="1"))  # panel says chr1
+    features, audit = mutations(tmp_path, exome(path))
+    assert features["PIK3CD_mutated"].tolist() == [1]
+    assert audit["chrom"].tolist() == ["chr1"]  # the audit uses the panel's spelling
+    return Seen("", None)
+
+
+def case_contig_absent(tmp_path):
+    path = tmp_path / "P1.vcf"
+    path.write_text(vcf_text(contig="chr2", pos=100))  # no panel contig at all
+    features, audit = mutations(tmp_path, exome(path))
+    assert features["panel_mutations"].tolist() == [0]  # 0, not missing: the exome was read
+    assert len(audit) == 0
+    return Seen("", None)
+
+
+def case_snp_ref_mismatch(tmp_path):
+    path = tmp_path / "genotypes.vcf"
+    path.write_text(vcf_text(contig="chr19", pos=39_252_525, ref="A", alt="G", columns=("P1",)))
+    sample = dict(exome("", None), exome_vcf=None, genotype_vcf=str(path))
+    return Seen(errors(lambda: snp_genotypes([sample], read_snps(SNPS))), str(path), "sample P1")
+
+
+def case_genotype_sample_absent(tmp_path):
+    path = tmp_path / "genotypes.vcf"
+    path.write_text(vcf_text(contig="chr19", pos=39_252_525, ref="T", alt="G",
+                             columns=("HCC_001",)))
+    sample = dict(exome("", None), exome_vcf=None, genotype_vcf=str(path))
+    return Seen(errors(lambda: snp_genotypes([sample], read_snps(SNPS))), str(path), "sample P1")
+
+
+#: the real malformed VCFs (../shared/realdata/vcf/malformed) -> the tumour column the sheet
+#: names (the file's last column), so the file's own defect is what is reported
+MALFORMED = {
+    "vcf-real-noroundtrip": ("htslib__noroundtrip.vcf", "NA1"),
+    "vcf-real-invalid-header": ("python3__test-invalid-header.vcf", "FOO"),
+    "vcf-real-issue-16": ("python__issue-16.vcf", "NA00003"),
+    "vcf-real-issue-254": ("python__issue-254.vcf", "NA00003"),
+    "vcf-real-varscan-header": ("r__VarScan_header.vcf", "TUMOR"),
+    "vcf-real-no-geno-row": ("r__no_GENO_row.vcf", "H1994"),
+    "vcf-real-vcf-parser": ("vcf_parser__test_vcf.vcf", "proband"),
+}
+
+
+def real_malformed(case_id: str):
+    name, tumour = MALFORMED[case_id]
+
+    def case(tmp_path):
+        if not HAVE_REAL:
+            pytest.skip(SKIP_REASON)
+        path = REAL / "malformed" / name
+        return Seen(errors(lambda: mutations(tmp_path, exome(path, tumour))), str(path),
+                    "sample P1")
+
+    return case
+
+
+# ----------------------------------------------------------------------------------------------
+# Labels: cross_validate_models
+# ----------------------------------------------------------------------------------------------
+
+FAST = {"seed": 1, "cv_folds": 3, "cv_repeats": 1, "n_bootstrap": 0,
+        "xgboost": {"n_estimators": 5}}
+
+
+def model_inputs(labels: list):
+    rng = np.random.default_rng(0)
+    ids = [f"P{i:02d}" for i in range(1, len(labels) + 1)]
+    matrix = pd.DataFrame({"sample_id": ids, "batch": "b1",
+                           "age": rng.normal(60, 8, len(ids)),
+                           "afp": rng.lognormal(3, 1, len(ids))})
+    frame = pd.DataFrame({"sample_id": ids, "batch": "b1",
+                          "objective_response": pd.Series(labels, dtype=float)})
+    dictionary = pd.DataFrame({"feature": ["age", "afp"], "modality": ["clinical", "biomarker"],
+                               "unit": ["years", "ng/mL"], "description": ["age", "AFP"]})
+    return matrix, frame, dictionary
+
+
+def label_case(labels: list):
+    def case(tmp_path):
+        text = errors(lambda: cross_validate_models(*model_inputs(labels), FAST))
+        return Seen(text, "labels.tsv", "column objective_response")
+
+    return case
+
+
+def case_labels_missing(tmp_path):
+    results = cross_validate_models(*model_inputs([1, 0] * 6 + [None, None]), FAST)
+    assert set(results.metrics["n_unlabelled"]) == {2} and set(results.metrics["n"]) == {12}
+    assert len(results.predictions) == 14  # the unlabelled are scored all the same
+    write_model_outputs(results, tmp_path)
+    metadata = tmp_path / "model_metadata.json"
+    assert json.loads(metadata.read_text())["n_unlabelled"] == 2
+    return Seen(metadata.read_text(), None)
+
+
+# ----------------------------------------------------------------------------------------------
+# Config: load_config (Snakemake's validator and the config schema)
+# ----------------------------------------------------------------------------------------------
+
+def config_case(text: str, key: str):
+    def case(tmp_path):
+        path = tmp_path / "config.yaml"
+        path.write_text(text)
+        try:
+            load_config(path)
+        except Exception as error:  # snakemake's WorkflowError
+            return Seen(str(error), "config file", key)
+        return Seen("", None)
+
+    return case
+
+
+CASES = {
+    # VCFs
+    **{case_id: real_malformed(case_id) for case_id in MALFORMED},
+    "vcf-missing": case_vcf_missing,
+    "vcf-directory": case_vcf_directory,
+    "vcf-empty": vcf_case("P1.vcf", b""),
+    "vcf-binary": vcf_case("P1.vcf", bytes(range(256)) * 4),
+    "vcf-truncated": case_vcf_truncated,
+    "vcf-plain-gzip": case_vcf_plain_gzip,
+    "vcf-name-content-mismatch": case_vcf_name_content_mismatch,
+    "tumour-not-in-vcf": vcf_case("P1.vcf", vcf_text(), "TUMOUR_X"),
+    "tumour-ambiguous": vcf_case("P1.vcf", vcf_text(columns=("T1", "T2"))),
+    "genome-build-mismatch": vcf_case("P1.vcf", vcf_text(length=249_250_621)),
+    "contig-naming": case_contig_naming,
+    "contig-absent": case_contig_absent,
+    "snp-ref-mismatch": case_snp_ref_mismatch,
+    "genotype-sample-absent": case_genotype_sample_absent,
+    # sheets and tables
+    "sheet-missing": case_sheet_missing,
+    "table-empty": table_case("clinical", "", "file"),
+    "table-directory": case_table_directory,
+    "table-binary": table_case("biomarkers", b"sample_id\tanalyte\n\xff\xfe\x00\x81\tafp\n",
+                               "file"),
+    "sheet-missing-column": table_case("samples", "sample_id\texome_vcf\nP1\t\nP2\t\n",
+                                       "header"),
+    "sheet-unknown-column": table_case("samples", "sample_id\tbatch\texome\nP1\tb1\t\nP2\tb1\t\n",
+                                       "column exome"),
+    "sheet-duplicate-id": table_case("samples", "sample_id\tbatch\nP1\tb1\nP1\tb2\nP2\tb1\n",
+                                     "rows 1, 2"),
+    "id-space": sheet_with_id("P 1"),
+    "id-slash": sheet_with_id("cohort/P1"),
+    "id-semicolon": sheet_with_id("P1;rm -rf x"),
+    "id-command-substitution": sheet_with_id("$(touch pwned)"),
+    "id-quote": sheet_with_id("P1'"),
+    "patient-missing-from-table": table_case("clinical", "sample_id\tage\tbest_response\nP1\t60\tPR\n",
+                                             "sample(s) P2"),
+    "patient-unknown-in-table": table_case(
+        "biomarkers", BIOMARKERS + "P9\tafp\t8\tng/mL\tbaseline\n", "sample(s) P9"),
+    "clinical-duplicate-row": table_case("clinical", CLINICAL + "P1\t61\tPR\n", "rows 1, 3"),
+    "analyte-unknown": table_case("biomarkers", BIOMARKERS + "P1\tast_level\t40\tU/L\tbaseline\n",
+                                  "row 3"),
+    "unit-unknown": table_case("biomarkers", BIOMARKERS.replace("g/dL", "g/dl"), "row 1"),
+    "value-non-numeric": table_case("clinical", CLINICAL.replace("\t60\t", "\tsixty\t"),
+                                    "row 1, column age"),
+    "biomarker-non-numeric": table_case("biomarkers", BIOMARKERS.replace("\t12\t", "\t<5\t"),
+                                        "row 2, column value"),
+    "value-impossible": table_case("biomarkers", BIOMARKERS.replace("\t4.1\t", "\t-4.1\t"),
+                                   "row 1 (sample P1)"),
+    "clinical-out-of-range": table_case("clinical", CLINICAL.replace("\t71\t", "\t710\t"),
+                                        "row 2, column age"),
+    "measurement-duplicated": table_case(
+        "biomarkers", BIOMARKERS + "P1\talbumin\t3.9\tg/dL\tbaseline\n", "rows 1, 3"),
+    "best-response-invalid": table_case("clinical", CLINICAL.replace("SD", "NE"),
+                                        "row 2, column best_response"),
+    # labels
+    "labels-missing": case_labels_missing,
+    "labels-one-class": label_case([1] * 12),
+    "labels-too-few-per-class": label_case([1] * 10 + [0] * 2),
+    # config
+    "config-key-misspelled": config_case("samples: ''\ngenome_buld: GRCh38\n", "'genome_buld'"),
+    "config-bad-value": config_case("genome_build: hg19\n", "'hg19'"),
+    "config-resource-missing": case_config_resource_missing,
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# The doc and the checks
+# ----------------------------------------------------------------------------------------------
+
+ROW = re.compile(r"^\|\s*`(?P<id>[a-z0-9-]+)`\s*\|(?P<input>[^|]*)\|\s*`(?P<message>[^`]+)`\s*\|"
+                 r"(?P<todo>[^|]*)\|\s*$")
+
+
+def catalogue() -> dict[str, str]:
+    """case id -> documented message, from every table row of docs/bad_inputs.md."""
+    rows = {}
+    for line in DOC.read_text().splitlines():
+        if match := ROW.match(line):
+            assert match["id"] not in rows, f"case {match['id']} documented twice"
+            assert match["todo"].strip() and match["input"].strip(), line
+            rows[match["id"]] = match["message"]
+    return rows
+
+
+def test_doc_and_cases_have_the_same_ids():
+    documented = catalogue()
+    assert len(documented) >= 30
+    assert sorted(documented) == sorted(CASES)
+
+
+@pytest.mark.parametrize("case_id", sorted(CASES))
+def test_documented_message_is_what_the_user_sees(case_id, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nothing a case does may land in the repository
+    message = catalogue()[case_id]
+    seen = CASES[case_id](tmp_path)
+    if message.startswith("accepted"):
+        assert seen.text == "", seen.text
+        return
+    assert seen.text, f"{case_id}: no message at all"
+    assert "Traceback" not in seen.text
+    if seen.file is not None:
+        assert seen.file in seen.text, f"{case_id}: the message does not name {seen.file}"
+        message = message.replace("<path>", seen.file)
+    assert message in seen.text, f"{case_id}: documented\n  {message}\nbut the user sees\n" \
+                                 f"{seen.text[:3000]}"
+    if seen.where is not None:
+        assert seen.where in seen.text, f"{case_id}: {seen.where!r} not named"
+    assert not (tmp_path / "pwned").exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# The real workflow on each malformed VCF: fails, names the file, writes no matrix
+# ----------------------------------------------------------------------------------------------
+
+MATRIX = "results/features/feature_matrix.tsv"
+
+
+@pytest.fixture(scope="module")
+def malformed_runs(tmp_path_factory):
+    """One real snakemake run per malformed VCF, each in its own folder (independent runs:
+    one failing cannot stop another), one per core at a time to keep the wall time down."""
+    if not HAVE_REAL:
+        pytest.skip(SKIP_REASON)
+    commands = {}
+    for case_id, (name, tumour) in MALFORMED.items():
+        base = tmp_path_factory.mktemp(case_id)
+        (base / "in").mkdir()
+        (base / "in" / "samples.tsv").write_text(
+            "sample_id\tbatch\texome_vcf\ttumor_sample\n"
+            f"P1\tb1\t{REAL / 'malformed' / name}\t{tumour}\nP2\tb1\t\t\n")
+        (base / "in" / "clinical.tsv").write_text(CLINICAL)
+        (base / "in" / "biomarkers.tsv").write_text(BIOMARKERS)
+        workdir = make_workdir(base / "run", **{table: str(base / "in" / f"{table}.tsv")
+                                                for table in ("samples", "clinical",
+                                                              "biomarkers")})
+        commands[case_id] = (workdir, [
+            sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d",
+            str(workdir), "--cores", "1",
+            # the genomic job that reads the VCF first: it fails, so nothing else runs
+            "--prioritize", "results/features/shards/b1/1/mutations.tsv"])
+    started = time.monotonic()
+    results, running = {}, {}
+    pending = list(commands)
+    while pending or running:
+        while pending and len(running) < (os.cpu_count() or 2):
+            case_id = pending.pop(0)
+            running[case_id] = subprocess.Popen(commands[case_id][1], stdout=subprocess.PIPE,
+                                                stderr=subprocess.STDOUT, text=True)
+        case_id = next(iter(running))
+        process = running.pop(case_id)
+        output, _ = process.communicate(timeout=600)
+        results[case_id] = (commands[case_id][0], process.returncode, output)
+    print(f"\n{len(results)} malformed-VCF workflow runs: {time.monotonic() - started:.1f} s wall")
+    return results
+
+
+@pytest.mark.parametrize("case_id", sorted(MALFORMED))
+def test_workflow_refuses_each_malformed_vcf(case_id, malformed_runs):
+    workdir, returncode, output = malformed_runs[case_id]
+    path = str(REAL / "malformed" / MALFORMED[case_id][0])
+    assert returncode != 0
+    logs = "".join(p.read_text() for p in (workdir / "logs").rglob("*.log"))
+    assert path in output and path in logs
+    # the documented message, in the pipeline too
+    assert catalogue()[case_id].replace("<path>", path) in output
+    assert "Traceback" not in output + logs
+    assert not (workdir / MATRIX).exists()
+    assert not list((workdir / "results" / "features").glob("feature_matrix*"))
