@@ -84,6 +84,7 @@ def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations:
                          radiomics: pd.DataFrame | None,
                          cutoffs: dict[str, float] | None = None,
                          extra_modalities: list[ExtraModality] | None = None,
+                         radiomics_aggregation: str | None = None,
                          ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(feature matrix, feature dictionary, labels), rows in sample_id order.
 
@@ -111,7 +112,7 @@ def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations:
     dictionaries = [*_static_dictionaries(cutoffs), genomic_dictionary(mutations, genotypes)]
     if radiomics is not None:
         parts.append(radiomics)
-        dictionaries.append(rad.radiomics_dictionary(radiomics))
+        dictionaries.append(rad.radiomics_dictionary(radiomics, radiomics_aggregation))
     built_in = {c for part in parts for c in part.columns if c != "sample_id"}
     built_in |= {f for d in dictionaries for f in d["feature"]}
     raise_if_any(collision_problems(extra_modalities, sorted(built_in)))

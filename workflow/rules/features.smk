@@ -18,6 +18,7 @@ rule feature_matrix:
     params:
         cutoffs=config["biomarkers_settings"]["cutoffs"],
         extra_modality_names=list(config["extra_modalities"]),  # in the order of the inputs
+        radiomics_aggregation=config["radiomics_settings"]["aggregation"],  # for the dictionary
     log:
         "logs/feature_matrix.log",
     threads: 1  # joins of per-sample tables

@@ -24,6 +24,7 @@ def main(snakemake):
         radiomics=read_tsv(inputs.radiomics[0]) if inputs.radiomics else None,
         cutoffs=snakemake.params.cutoffs,
         extra_modalities=read_extra_modalities(extra_paths),
+        radiomics_aggregation=snakemake.params.radiomics_aggregation,
     )
     log.info("feature matrix: %d samples x %d features; %d labelled", len(matrix),
              len(dictionary), labels["objective_response"].notna().sum())
