@@ -626,7 +626,10 @@ def _model_specs(features: list[str], settings: dict, radiomic: list[str] | None
         skipped.append(f"{RADIOMICS_ONLY_MODEL}, {WITHOUT_RADIOMICS_MODEL}: no radiomic "
                        f"features (dictionary modality {RADIOMICS_MODALITY}) in the matrix")
     else:
-        if radiomics_usable:
+        if not other:
+            skipped.append(f"{RADIOMICS_ONLY_MODEL}: every feature is radiomic, so it would "
+                           "repeat xgboost")
+        elif radiomics_usable:
             specs.append(_spec(RADIOMICS_ONLY_MODEL, radiomic, lambda: _xgboost(settings),
                                radiomic_all, settings))
         else:

@@ -145,7 +145,8 @@ def _model_settings(settings: dict | None) -> dict:
 
 def _model_order(names) -> list[str]:
     names = list(dict.fromkeys(names))
-    first = [n for n in ("xgboost", "logistic_baseline") if n in names]
+    first = [n for n in ("xgboost", "xgboost_radiomics_only", "xgboost_without_radiomics",
+                         "logistic_baseline") if n in names]
     rest = sorted(n for n in names if n not in first and n != "oracle")
     return first + rest + (["oracle"] if "oracle" in names else [])
 
@@ -269,6 +270,12 @@ def _cohort_section(matrix, labels, dictionary) -> str:
 def _describe_model(name: str, row, settings: dict) -> str:
     if name == "xgboost":
         return f"XGBoost, all {_int(row.get('n_features'))} candidate features"
+    if name == "xgboost_radiomics_only":
+        return (f"XGBoost on the {_int(row.get('n_features'))} radiomic features only "
+                "(same folds, same in-fold radiomics preprocessing)")
+    if name == "xgboost_without_radiomics":
+        return (f"XGBoost on the {_int(row.get('n_features'))} non-radiomic features "
+                "(everything but radiomics)")
     if name == "logistic_baseline":
         feats = ", ".join(_esc(f) for f in settings.get("baseline_features", []))
         return (f"Logistic regression (median imputation, scaling) on "
@@ -451,6 +458,52 @@ def _decision_figure(avg: pd.DataFrame, order, colours, oracle) -> str:
                         "with treating everyone or no one.")
 
 
+def _radiomics_section(model_metadata: dict | None) -> str:
+    """Radiomic features per training fold (filters, ComBat) from the model metadata."""
+    summary = (model_metadata or {}).get("radiomics_folds_summary") or []
+    if not summary:
+        return ""
+
+    def spread(entry: dict) -> str:
+        if entry["min"] == entry["max"]:
+            return _int(entry["min"])
+        return f"{_fmt(entry['median'], 0)} [{_int(entry['min'])}&ndash;{_int(entry['max'])}]"
+
+    rows = []
+    for entry in summary:
+        reasons = "; ".join(f"{_esc(reason)} ({count} fold{'s' if count > 1 else ''})"
+                            for reason, count in entry.get("skipped_reasons", {}).items())
+        rows.append([_esc(entry["model"]), _int(entry["n_folds"]), spread(entry["n_in"]),
+                     spread(entry["n_after_near_constant"]),
+                     spread(entry["n_after_correlation"]), spread(entry["n_harmonised"]),
+                     f"{entry['n_folds_harmonised']} of {entry['n_folds']}",
+                     reasons or "&ndash;"])
+    header = ["model", "folds", "radiomic features in", "after near-constant filter",
+              "after correlation filter", "harmonised features", "folds harmonised",
+              "not harmonised because"]
+    text = ("<h2>Radiomic features inside the training folds</h2>\n"
+            + _html_table(header, rows, text_columns=(0, 7))
+            + '<p class="note">Per training fold (median [min&ndash;max]): radiomic features '
+            "entering, left after dropping near-constant ones, left after dropping one of each "
+            "highly correlated pair, and ComBat-harmonised (batch = sample-sheet batch). "
+            "Everything is fitted on the training fold and only applied to the held-out fold; "
+            "every fold is listed in <code>results/model/radiomics_folds.tsv</code>.")
+    final = ((model_metadata or {}).get("radiomics_preprocessing") or {})
+    if final:
+        summary_final = final.get("summary", {})
+        combat = final.get("harmonisation", {})
+        text += (f" Final model: {_int(summary_final.get('n_in'))} radiomic features in, "
+                 f"{_int(summary_final.get('n_after_correlation'))} kept; ")
+        if "stand_mean" in combat:
+            text += (f"{_int(len(combat.get('features', [])))} harmonised with "
+                     f"{_esc(combat.get('library'))} {_esc(combat.get('library_version'))} "
+                     f"over batches {_esc(', '.join(combat.get('batches', [])))} (a patient "
+                     "of another batch is scored unharmonised and flagged).")
+        else:
+            text += f"not harmonised: {_esc(combat.get('reason', ''))}."
+    return text + "</p>"
+
+
 def _importance_section(importance: pd.DataFrame) -> str:
     imp = importance.copy()
     imp["gain"] = _num(imp["gain"])
@@ -567,6 +620,15 @@ def _methods_section(settings: dict, metrics: pd.DataFrame, has_oracle: bool) ->
         "a logistic regression (L2, C=1) on the Liu 2023 factors present in the data; "
         f"published scores used as they are: {score_text}, turned into probabilities by a "
         "logistic recalibration (intercept and non-negative slope) fitted in the training fold. "
+        "<b>Radiomics.</b> For every model using radiomic features, inside each training "
+        "fold: radiomic features that are near-constant (most frequent value &ge; "
+        f"{_esc(settings.get('radiomics_near_constant_fraction'))} of the values) are dropped, "
+        "the rest harmonised across batches with ComBat (neuroCombat; method "
+        f"{_esc((settings.get('harmonisation') or {}).get('method'))}) fitted on the training "
+        "fold only and applied to the held-out fold, then of each pair with |Pearson r| &gt; "
+        f"{_esc(settings.get('radiomics_max_correlation'))} the later one is dropped; a fold "
+        "whose held-out batch is absent from its training part, or where ComBat cannot be "
+        "fitted, is left unharmonised (see the radiomics table above). "
         "<b>Missing data.</b> Missing values were left missing (never set to 0): XGBoost "
         "handles them natively (learned default split directions); the logistic baseline and "
         "the scores use the median of the training fold. "
@@ -686,6 +748,7 @@ def render_report(
         metrics_html,
         figures,
         importance_html,
+        _radiomics_section(model_metadata),
     ]
     if planted_effects is not None:
         body.append(_planted_section(planted_effects, importance))
