@@ -57,9 +57,16 @@ install_packages() {
   ((missing)) || return 0
   log "installing slurm, munge and mariadb (apt)"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends \
-    munge mariadb-server slurmdbd slurmctld slurmd slurm-client >/dev/null
+  # the packages would start their daemons with Debian's configs; this script starts its own.
+  # A policy-rc.d that refuses every start (Docker images ship one) stops that.
+  local policy=/usr/sbin/policy-rc.d added_policy=0 status=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" && added_policy=1
+  fi
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+    munge mariadb-server slurmdbd slurmctld slurmd slurm-client >/dev/null || status=$?
+  if ((added_policy)); then rm -f "$policy"; fi
+  return "$status"
 }
 
 # write_config PATH MODE: stdin to PATH, unless PATH exists and is not ours (a real cluster's).
@@ -113,10 +120,11 @@ start_mariadb() {
   fi
   if ! running "$DB_RUN_DIR/mariadbd.pid"; then
     # --no-defaults: none of the machine's MariaDB settings (socket, port, data folder) apply
+    # the lock wait timeout slurmdbd asks for (its buffer pool advice is for big clusters)
     setsid mariadbd --no-defaults --user=mysql --datadir="$DB_DIR" --socket="$DB_SOCKET" \
       --pid-file="$DB_RUN_DIR/mariadbd.pid" --port="$DB_PORT" --bind-address=127.0.0.1 \
-      --skip-name-resolve --innodb-buffer-pool-size=256M --innodb-lock-wait-timeout=900 --log-error="$LOG_DIR/mariadb.log" \
-      </dev/null >/dev/null 2>&1 &
+      --skip-name-resolve --innodb-lock-wait-timeout=900 \
+      --log-error="$LOG_DIR/mariadb.log" </dev/null >/dev/null 2>&1 &
     wait_for "$STARTUP_TIMEOUT" MariaDB mariadb-admin --no-defaults --socket="$DB_SOCKET" ping
   fi
   mariadb --no-defaults --socket="$DB_SOCKET" <<SQL
