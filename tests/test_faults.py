@@ -110,7 +110,7 @@ def test_writer_killed_mid_write_leaves_the_old_file(tmp_path, sig):
     target = tmp_path / "matrix.tsv"
     target.write_bytes(b"old complete table\n")
     process = subprocess.Popen([sys.executable, "-c", WRITER, str(target)],
-                               stdout=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert process.stdout.readline().strip() == "written"
     process.send_signal(sig)
     process.wait(timeout=30)
