@@ -332,8 +332,8 @@ def config_case(text: str, key: str):
         path.write_text(text)
         try:
             load_config(path)
-        except Exception as error:  # snakemake's WorkflowError
-            return Seen(str(error), "config file", key)
+        except InputError as error:
+            return Seen(str(error), str(path), key)
         return Seen("", None)
 
     return case

@@ -8,7 +8,8 @@ import yaml
 
 from .biomarkers import check_biomarkers
 from .clinical import check_clinical
-from .errors import Problem
+from .endpoints import endpoint_problems
+from .errors import Problem, raise_if_any
 from .extra_modalities import (ExtraModality, check_extra_modality, collision_problems,
                                modality_name_problems)
 from .features import sample_id_problems, static_feature_names
@@ -18,12 +19,41 @@ from .samples import read_sample_sheet
 CONFIG_SCHEMA = Path(__file__).parent / "schemas" / "config.schema.yaml"
 
 
+def config_problems(config: dict, file: str = "config") -> list[Problem]:
+    """Every schema violation in the config, each naming its key (and a close match for a
+    misspelled one), instead of Snakemake's first error followed by the whole schema."""
+    import difflib
+
+    import jsonschema
+
+    schema = yaml.safe_load(CONFIG_SCHEMA.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = []
+    for error in sorted(validator.iter_errors(config), key=lambda e: [str(k) for k in e.path]):
+        where = ".".join(str(k) for k in error.path) or "top level"
+        hint = "every key and its allowed values are in workflow/schemas/config.schema.yaml"
+        if error.validator == "additionalProperties":
+            known = list(error.schema.get("properties", {}))
+            unexpected = sorted(set(error.instance) - set(known))
+            for key in unexpected:
+                close = difflib.get_close_matches(key, known, n=1)
+                problems.append(Problem(
+                    file, f"{where}: key {key!r}" if where != "top level" else f"key {key!r}",
+                    "is not a known setting",
+                    f"did you mean {close[0]!r}?" if close else hint))
+            continue
+        problems.append(Problem(file, where, error.message, hint))
+    return problems
+
+
 def load_config(path) -> dict:
-    """The config with schema defaults filled in (Snakemake's own validator)."""
+    """The config with schema defaults filled in (Snakemake's own validator); InputError with
+    every problem when it does not match the schema."""
     from snakemake.utils import validate
 
     with open(path) as handle:
         config = yaml.safe_load(handle) or {}
+    raise_if_any(config_problems(config, str(path)))
     validate(config, str(CONFIG_SCHEMA), set_default=True)
     return config
 
@@ -59,6 +89,8 @@ def cohort_problems(config: dict) -> list[Problem]:
             problems += found
             if table is not None:
                 sample_ids[config[key]] = table["sample_id"]
+                if key == "clinical":
+                    problems += endpoint_problems(config.get("endpoint"), table.columns)
     extras = []
     for name, path in config.get("extra_modalities", {}).items():
         problems += modality_name_problems(name)

@@ -8,11 +8,15 @@ sys.path.insert(0, os.path.join(workflow.basedir, "src"))  # the checkout's pack
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from haicpred.cohort import cohort_problems, is_demo
+from haicpred.cohort import cohort_problems, config_problems, is_demo
 from haicpred.errors import InputError
 from haicpred.samples import batch_shards, load_sample_sheet
 
-
+# Every config problem named by its key, before Snakemake's validator (which stops at the first
+# and prints the whole schema) fills in the defaults.
+_config_problems = config_problems(config, " + ".join(workflow.configfiles) or "config")
+if _config_problems:
+    raise WorkflowError(str(InputError(_config_problems)))
 validate(config, "../schemas/config.schema.yaml")
 
 DEMO = is_demo(config)
