@@ -85,8 +85,9 @@ def test_slurm_run_is_byte_identical_to_a_local_run(slurm, demo_run, tmp_path):
     assert result.returncode == 0, log[-3000:]
 
     submitted = set(re.findall(r"slurm_logs/rule_(\w+)/", log))
-    assert {"simulate_demo_cohort", "panel_mutations", "feature_matrix",
-            "cross_validate_models", "report"} <= submitted, submitted
+    assert {"simulate_demo_cohort", "panel_mutations", "snp_genotypes", "baseline_biomarkers",
+            "radiomic_features", "feature_matrix", "cross_validate_models",
+            "report"} <= submitted, submitted
     assert not submitted & {"merge_batch_features", "merge_variant_audit"}  # local rules
     for name in DETERMINISTIC:
         assert digest(workdir / name) == digest(demo_run / name), name
