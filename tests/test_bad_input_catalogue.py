@@ -137,6 +137,11 @@ def case_vcf_directory(tmp_path):
                 "row 1 (sample P1), column exome_vcf")
 
 
+def case_config_endpoint_column_missing(tmp_path):
+    settings, _ = cohort(tmp_path, endpoint={"kind": "survival_horizon"})
+    return Seen(problems_of(settings), None, "endpoint (survival_horizon)")
+
+
 def case_config_resource_missing(tmp_path):
     settings, _ = cohort(tmp_path, panel=str(tmp_path / "panel_GRCh38.tsv"))
     return Seen(problems_of(settings), str(tmp_path / "panel_GRCh38.tsv"), "config: panel")
@@ -400,6 +405,8 @@ CASES = {
     # config
     "config-key-misspelled": config_case("samples: ''\ngenome_buld: GRCh38\n", "'genome_buld'"),
     "config-bad-value": config_case("genome_build: hg19\n", "'hg19'"),
+    "config-nested-key-misspelled": config_case("model:\n  cv_fold: 3\n", "'cv_fold'"),
+    "config-endpoint-column-missing": case_config_endpoint_column_missing,
     "config-resource-missing": case_config_resource_missing,
 }
 

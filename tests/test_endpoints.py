@@ -77,3 +77,35 @@ def test_clinical_outcome_columns_reach_the_labels_and_are_validated(tmp_path):
     path.write_text("sample_id\toutcome_grade3_toxicity\nP1\tyes\n")
     with pytest.raises(InputError, match="row 1, column outcome_grade3_toxicity"):
         read_clinical(path)
+
+
+def test_models_train_on_the_configured_endpoint():
+    """Death by 12 months, driven by tumour size: the model learns it, the metadata says what
+    was predicted and how many were excluded, the published scores point the other way, and
+    the simulation's response-probability oracle is not scored against it."""
+    import numpy as np
+
+    from haicpred.model import cross_validate_models
+    from test_report import make_cohort
+
+    matrix, labels, dictionary, truth, _ = make_cohort(n=160, seed=9)
+    rng = np.random.default_rng(1)
+    hazard = np.exp(0.25 * (matrix["tumor_size_cm"].to_numpy() - 7.5)) / 14.0
+    death = rng.exponential(1 / hazard)
+    censor = rng.uniform(3, 40, len(death))
+    labels = labels.assign(os_months=np.round(np.minimum(death, censor), 2).astype(str),
+                           os_event=(death <= censor).astype(int).astype(str))
+    settings = {"seed": 1, "cv_folds": 3, "cv_repeats": 2, "n_bootstrap": 100, "threads": 1,
+                "xgboost": {"n_estimators": 40},
+                "score_baselines": {"albi_score": {"feature": "albi_score", "direction": -1}},
+                "endpoint": {"kind": "survival_horizon", "horizon_months": 12}}
+    results = cross_validate_models(matrix, labels, dictionary, settings, truth=truth)
+    label = results.metadata["label"]
+    expected = endpoint_labels(labels, settings["endpoint"])
+    assert label["name"] == "os_event_by_12_months" and not label["positive_is_favourable"]
+    assert label["n_censored_before_horizon"] == expected.n_censored_before_horizon > 0
+    assert results.metadata["n"] == int(expected.label.notna().sum())
+    metrics = results.metrics.set_index("model")
+    assert "oracle" not in metrics.index
+    assert metrics.loc["xgboost", "auc"] > 0.6  # larger tumours die sooner
+    assert metrics.loc["xgboost", "n_events"] == int(expected.label.sum())

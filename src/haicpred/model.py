@@ -60,6 +60,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from haicpred.endpoints import Endpoint, endpoint_labels, resolve_endpoint
 from haicpred.errors import Problem, raise_if_any
 from haicpred.metrics import (auc_score, bootstrap_auc, calibration_bins,
                               calibration_intercept_slope, fit_logistic, sigmoid)
@@ -130,6 +131,9 @@ DEFAULT_SETTINGS: dict = {
     # A radiomic feature whose most frequent value covers at least this fraction of the
     # training fold's non-missing values is dropped as near-constant.
     "radiomics_near_constant_fraction": 0.95,
+    # What the models predict (haicpred.endpoints; the config's top-level `endpoint`). None =
+    # objective response.
+    "endpoint": None,
     # Only the opt-in on-treatment variant sets this: it lifts the refusal of post_* columns
     # and modality post_treatment (outcome columns stay refused).
     "allow_post_treatment": False,
@@ -271,6 +275,7 @@ def resolve_settings(settings: dict | None) -> dict:
             f"model setting xgboost must not set {', '.join(reserved)}: the random state comes "
             "from model.seed, the thread count from threads, and tree_method is fixed to 'hist'"
         )
+    out["endpoint"] = resolve_endpoint(out["endpoint"])
     params = dict(DEFAULT_XGBOOST_PARAMS)
     params.update(out["xgboost"])
     out["xgboost"] = {key: params[key] for key in sorted(params)}
@@ -435,6 +440,19 @@ def _refuse_post_treatment(features: list[str], dictionary: pd.DataFrame,
             + ("" if allow_post_treatment else
                " (post-treatment columns only in the on-treatment variant, model.on_treatment)")
         )
+
+
+def _endpoint(labels: pd.DataFrame, settings: dict) -> Endpoint | None:
+    """The configured endpoint; None for the default endpoint when labels.tsv already has its
+    `objective_response` column (taken as it is, and checked later)."""
+    if settings["kind"] == "objective_response" and LABEL_COLUMN in labels.columns:
+        return None
+    try:
+        return endpoint_labels(labels, settings)
+    except ValueError as error:
+        raise_if_any([Problem("labels.tsv", f"endpoint {settings['kind']}", str(error),
+                              "fix the clinical table's outcome column")])
+        raise
 
 
 def _check_inputs(matrix, labels, dictionary, truth, allow_post_treatment=False):
@@ -611,7 +629,8 @@ def _spec(name: str, columns: list[str], factory, radiomic_all: set, settings: d
 
 
 def _model_specs(features: list[str], settings: dict, radiomic: list[str] | None = None,
-                 radiomics_usable: bool = True) -> tuple[list[_ModelSpec], list[str]]:
+                 radiomics_usable: bool = True, favourable: bool = True,
+                 ) -> tuple[list[_ModelSpec], list[str]]:
     """Every model that can be fitted, and the skipped ones with the reason.
 
     ``radiomic``: the radiomic features (modality radiomics) among ``features``;
@@ -653,7 +672,8 @@ def _model_specs(features: list[str], settings: dict, radiomic: list[str] | None
         skipped.append("logistic_baseline: none of the baseline_features is in the matrix")
     for name, spec in settings["score_baselines"].items():
         if spec["feature"] in features:
-            direction = spec["direction"]
+            # published directions are for response; flipped when label 1 is the bad outcome
+            direction = spec["direction"] if favourable else -spec["direction"]
             specs.append(_spec(name, [spec["feature"]], lambda d=direction: _score_baseline(d),
                                radiomic_all, settings))
         else:
@@ -720,6 +740,16 @@ def cross_validate_models(
     """
     settings = resolve_settings(settings)
     matrix = matrix.reset_index(drop=True)
+    endpoint = _endpoint(labels, settings["endpoint"])
+    if endpoint is None:
+        given = _to_float(labels[LABEL_COLUMN])
+        endpoint = Endpoint(LABEL_COLUMN, LABEL_DEFINITION, True, given, 0,
+                            int(labels[LABEL_COLUMN].isna().sum()))
+    else:
+        labels = labels.assign(**{LABEL_COLUMN: endpoint.label.map(
+            lambda v: v if pd.isna(v) else str(int(v)))})
+    if settings["endpoint"]["kind"] != "objective_response":
+        truth = None  # the simulation's truth is a response probability
     X, y_all, truth_p = _check_inputs(matrix, labels, dictionary, truth,
                                       settings["allow_post_treatment"])
     features = list(X.columns)
@@ -742,10 +772,10 @@ def cross_validate_models(
                 Problem(
                     "labels.tsv",
                     f"column {LABEL_COLUMN}",
-                    f"{n} labelled samples with {n_events} responders and {n - n_events} "
-                    f"non-responders: too few of the smaller class for "
-                    f"{settings['cv_folds']}-fold stratified CV",
-                    "label more samples or lower model.cv_folds",
+                    f"{n} labelled samples with {n_events} positive ({endpoint.name} = 1) and "
+                    f"{n - n_events} negative: {settings['cv_folds']}-fold stratified CV needs "
+                    f"at least {settings['cv_folds']} of each class",
+                    "label more samples or lower model.cv_folds (minimum 2)",
                 )
             ]
         )
@@ -754,7 +784,7 @@ def cross_validate_models(
                 == RADIOMICS_MODALITY]
     usable = bool(radiomic) and len(near_constant_features(
         X_lab[radiomic], settings["radiomics_near_constant_fraction"])) < len(radiomic)
-    specs, skipped = _model_specs(features, settings, radiomic, usable)
+    specs, skipped = _model_specs(features, settings, radiomic, usable, endpoint.favourable)
     folds, repeats = settings["cv_folds"], settings["cv_repeats"]
     prob = {spec.name: np.full((repeats, n), np.nan) for spec in specs}
     fold_of = np.zeros((repeats, n), dtype=int)
@@ -949,9 +979,9 @@ def cross_validate_models(
         "n_events": n_events,
         "n_unlabelled": n_unlabelled,
         "label": {
-            "column": LABEL_COLUMN,
+            "column": endpoint.name,
             "positive_class": 1,
-            "definition": LABEL_DEFINITION,
+            **endpoint.summary(),
         },
         "xgboost_params": {
             **settings["xgboost"],

@@ -591,7 +591,8 @@ def _planted_section(planted: pd.DataFrame, importance: pd.DataFrame) -> str:
     )
 
 
-def _methods_section(settings: dict, metrics: pd.DataFrame, has_oracle: bool) -> str:
+def _methods_section(settings: dict, metrics: pd.DataFrame, has_oracle: bool,
+                     outcome: str = LABEL_DEFINITION) -> str:
     folds, repeats = settings.get("cv_folds"), settings.get("cv_repeats")
     params = settings.get("xgboost") or {}
     from haicpred.model import DEFAULT_XGBOOST_PARAMS
@@ -606,7 +607,7 @@ def _methods_section(settings: dict, metrics: pd.DataFrame, has_oracle: bool) ->
     ) or "none"
     text = (
         "<h2>Methods</h2>\n<p>"
-        f"<b>Outcome.</b> {_esc(LABEL_DEFINITION)}. "
+        f"<b>Outcome.</b> {_esc(outcome)}. "
         f"<b>Validation.</b> Repeated stratified {_esc(folds)}-fold cross-validation "
         f"({_esc(repeats)} repeats, seed {_esc(settings.get('seed'))}). In every training fold "
         "each model, including all of its preprocessing, was fitted from scratch inside an "
@@ -753,7 +754,9 @@ def render_report(
     if planted_effects is not None:
         body.append(_planted_section(planted_effects, importance))
     body += [
-        _methods_section(settings, metrics, oracle is not None),
+        _methods_section(settings, metrics, oracle is not None,
+                         ((model_metadata or {}).get("label") or {}).get("definition",
+                                                                          LABEL_DEFINITION)),
         _versions_section(model_metadata),
         "</body>",
         "</html>",

@@ -109,10 +109,10 @@ def demo_files(*names):
 
 
 def model_settings(**overrides):
-    """The config's model section as haicpred.model settings: `on_treatment` chooses whether
-    the on-treatment rule runs and is not a model setting."""
+    """The config's model section as haicpred.model settings, plus the endpoint: `on_treatment`
+    chooses whether the on-treatment rule runs and is not a model setting."""
     settings = {k: v for k, v in config["model"].items() if k != "on_treatment"}
-    return {**settings, **overrides}
+    return {**settings, "endpoint": config["endpoint"], **overrides}
 
 
 def on_treatment_enabled():
