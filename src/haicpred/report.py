@@ -815,56 +815,97 @@ def _lobo_section(lobo: pd.DataFrame | None, outcome: _Outcome) -> str:
                     "the note says why.</p>")
 
 
+_TUNING_KEYS = ("scheme", "model", "repeat", "fold", "held_out_batch")
+_TUNING_AFTER = ("inner_auc", "inner_auc_sd", "inner_logloss", "n_candidates", "note")
+
+
+def _tuning_enabled(settings: dict) -> bool:
+    tuning = settings.get("tuning")
+    return bool(tuning.get("enabled")) if isinstance(tuning, dict) else bool(tuning)
+
+
+def _tuned_rows(tuning: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The rows of tuning.tsv whose parameters were chosen by inner CV (an inner AUC), or None
+    when the table is absent."""
+    if tuning is None:
+        return None
+    inner = next((c for c in tuning.columns if c == "inner_auc"), None) or next(
+        (c for c in tuning.columns if re.search(r"inner.*auc|auc.*inner", c, re.I)), None)
+    if inner is None:
+        return tuning
+    return tuning[np.isfinite(_num(tuning[inner]).to_numpy())]
+
+
 def _tuning_section(tuning: pd.DataFrame | None, settings: dict) -> str:
     if tuning is None:
-        if settings.get("tuning"):
-            why = (": the model settings ask for tuning ("
-                   f"<code>{_esc(json.dumps(settings['tuning'], sort_keys=True))}</code>)")
-        else:
-            why = ': hyper-parameters were fixed (see <a href="#methods">Methods</a>)'
+        why = (": the model settings ask for tuning" if _tuning_enabled(settings) else
+               ': hyper-parameters were fixed (see <a href="#methods">Methods</a>)')
         return _section("tuning", _not_available(OPTIONAL_FILES["tuning"], why))
-    tuning = tuning.copy()
+    tuning = tuning.reset_index(drop=True)
     columns = list(tuning.columns)
-    inner = next((c for c in columns if re.search(r"inner.*auc|auc.*inner", c, re.I)), None)
-    keys = [c for c in ("model", "repeat", "fold") if c in columns]
-    params = [c for c in columns if c not in keys and c != inner]
-    summary = [f"{len(tuning)} outer training folds tuned"]
-    if inner:
-        values = _num(tuning[inner])
-        values = values[np.isfinite(values)]
-        if len(values):
-            summary.append(f"inner-CV AUC of the chosen settings median {_fmt(values.median())} "
-                           f"[{_fmt(values.min())}&ndash;{_fmt(values.max())}]")
-    columns = keys + params + ([inner] if inner else [])
+    inner = "inner_auc" if "inner_auc" in columns else next(
+        (c for c in columns if re.search(r"inner.*auc|auc.*inner", c, re.I)), None)
+    keys = [c for c in _TUNING_KEYS if c in columns]
+    after = [c for c in (inner, *_TUNING_AFTER) if c and c in columns]
+    after = list(dict.fromkeys(after))
+    params = [c for c in columns if c not in keys and c not in after]
 
     def cell(column, value):
         if value is None or (not isinstance(value, str) and pd.isna(value)):
             return ""
-        if column == inner:
+        if column in (inner, "inner_auc_sd", "inner_logloss"):
             return _fmt(value)
-        if isinstance(value, (float, np.floating)) and float(value).is_integer():
-            return str(int(value))
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return _esc(value)
+        if np.isfinite(number) and number.is_integer():
+            return str(int(number))
         return _esc(value)
 
-    text = "<p>" + "; ".join(summary) + ".</p>"
+    tuned = _tuned_rows(tuning)
+    text = ""
+    if "scheme" in columns:
+        counts = tuning["scheme"].fillna("").astype(str).value_counts()
+        text += ("<p>Rows: " + ", ".join(f"{_esc(k)} {v}" for k, v in sorted(counts.items()))
+                 + " (<code>cv</code>: an outer training fold of the repeated CV; "
+                 "<code>lobo</code>: the training part of a leave-one-batch-out split).</p>")
+    if len(tuned) == 0:
+        notes = sorted(set(tuning["note"].dropna().astype(str))) if "note" in columns else []
+        text += ('<p class="missing">No fold was tuned'
+                 + (": " + "; ".join(_esc(n) for n in notes if n) if any(notes) else "")
+                 + ". Every fold used the fixed parameters below.</p>")
+        fixed = tuning.head(1)
+        text += _html_table([_esc(c) for c in params],
+                            [[cell(c, fixed[c].iloc[0]) for c in params]], text_columns=())
+        return _section("tuning", text)
+    summary = [f"{len(tuned)} of {len(tuning)} training sets tuned by inner cross-validation"]
+    if inner:
+        values = _num(tuned[inner])
+        summary.append(f"inner-CV AUC of the chosen settings median {_fmt(values.median())} "
+                       f"[{_fmt(values.min())}&ndash;{_fmt(values.max())}]")
+    text += "<p>" + "; ".join(summary) + ".</p>"
     if params:
-        chosen = pd.Series([" | ".join(cell(c, tuning[c].iloc[i]) for c in params)
-                            for i in range(len(tuning))]).value_counts()
+        chosen = pd.Series([" | ".join(cell(c, tuned[c].iloc[i]) for c in params)
+                            for i in range(len(tuned))]).value_counts()
         chosen = sorted(chosen.items(), key=lambda kv: (-kv[1], kv[0]))
         text += "<h3>Chosen settings and how often</h3>" + _html_table(
-            [" | ".join(_esc(p) for p in params), "folds"],
+            [" | ".join(_esc(c) for c in params), "training sets"],
             [[k, str(v)] for k, v in chosen])
+    shown_columns = [c for c in keys + params + after
+                     if tuning[c].map(lambda v: cell(c, v)).ne("").any()]
     shown = tuning.head(MAX_TUNING_ROWS)
-    rows = [[cell(c, shown[c].iloc[i]) for c in columns] for i in range(len(shown))]
-    header = [_esc(c) for c in columns]
-    text += "<h3>Per outer fold</h3>" + _html_table(
-        header, rows, text_columns=tuple(range(len(keys), len(keys) + len(params))))
+    rows = [[cell(c, shown[c].iloc[i]) for c in shown_columns] for i in range(len(shown))]
+    text += "<h3>Per training set</h3>" + _html_table(
+        [_esc(c) for c in shown_columns], rows,
+        text_columns=tuple(i for i, c in enumerate(shown_columns)
+                           if c in ("scheme", "model", "held_out_batch", "note")))
     if len(tuning) > MAX_TUNING_ROWS:
         text += (f'<p class="note">First {MAX_TUNING_ROWS} of {len(tuning)} rows; all are in '
                  f"<code>{OPTIONAL_FILES['tuning']}</code>.</p>")
-    text += ('<p class="note">Nested cross-validation: in every outer training fold an inner '
+    text += ('<p class="note">Nested cross-validation: in every outer training set an inner '
              "cross-validation chose the hyper-parameters, which were then refitted on the "
-             "whole outer training fold; the outer held-out fold, on which every reported "
+             "whole outer training set; the outer held-out patients, on which every reported "
              "performance is measured, never took part in the choice.</p>")
     return _section("tuning", text)
 
@@ -1045,7 +1086,7 @@ def _planted_section(planted: pd.DataFrame, importance: pd.DataFrame) -> str:
 
 
 def _methods_section(settings: dict, has_oracle: bool, outcome: _Outcome, tuned: bool,
-                     lobo: bool) -> str:
+                     lobo: bool, has_tuning_table: bool = False) -> str:
     folds, repeats = settings.get("cv_folds"), settings.get("cv_repeats")
     params = settings.get("xgboost") or {}
     from haicpred.model import DEFAULT_XGBOOST_PARAMS
@@ -1063,7 +1104,7 @@ def _methods_section(settings: dict, has_oracle: bool, outcome: _Outcome, tuned:
                   "cross-validation inside each outer training fold chose them, and the outer "
                   'held-out fold never took part (<a href="#tuning">choices per fold</a>); '
                   "the settings below are the starting values. ")
-    elif settings.get("tuning"):
+    elif _tuning_enabled(settings) and not has_tuning_table:
         tuning = ("Tuning was configured, but its per-fold table "
                   f"(<code>{OPTIONAL_FILES['tuning']}</code>) was not given to this report. ")
     else:
@@ -1335,8 +1376,10 @@ def render_report(
     n_features = sum(c not in _ID_COLUMNS for c in matrix.columns)
     labelled = avg.drop_duplicates("sample_id")["y_true"]
     n_small = int(min((labelled == 1).sum(), (labelled == 0).sum()))
+    tuned = _tuned_rows(tuning)
     sections["methods"] = _methods_section(settings, oracle is not None, outcome,
-                                           tuning is not None, lobo_metrics is not None)
+                                           tuned is not None and len(tuned) > 0,
+                                           lobo_metrics is not None, tuning is not None)
     sections["limitations"] = _limitations_section(metrics, lobo_metrics is not None,
                                                    truth is not None, n_features, n_small)
     sections["software"] = _versions_section(model_metadata)
