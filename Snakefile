@@ -15,6 +15,7 @@ include: "workflow/rules/tables.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/provenance.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -36,6 +37,7 @@ rule all:
         "results/model/metrics.tsv",
         "results/model/oof_predictions.tsv",
         "results/report/report.html",
+        "results/provenance.json",
         lambda wildcards: expand("results/variants/{batch}.tsv", batch=batches()),
         # the opt-in on-treatment variant (model.on_treatment)
         lambda wildcards: (

@@ -15,7 +15,7 @@ FAST_MODEL = {"seed": 1, "cv_folds": 3, "cv_repeats": 2, "n_bootstrap": 200,
 DETERMINISTIC = ["results/features/feature_matrix.tsv", "results/features/mutations.tsv",
                  "results/features/genotypes.tsv", "results/model/metrics.tsv",
                  "results/model/oof_predictions.tsv", "results/model/predictions.tsv",
-                 "results/model/xgboost_model.json"]
+                 "results/model/xgboost_model.json", "results/provenance.json"]
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:

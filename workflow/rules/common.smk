@@ -10,7 +10,8 @@ from snakemake.utils import validate
 
 from haicpred.cohort import cohort_problems, config_problems, is_demo
 from haicpred.errors import InputError
-from haicpred.samples import batch_shards, load_sample_sheet
+from haicpred.provenance import git_commit
+from haicpred.samples import batch_records, batch_shards, load_sample_sheet
 
 # Every config problem named by its key, before Snakemake's validator (which stops at the first
 # and prints the whole schema) fills in the defaults.
@@ -20,6 +21,7 @@ if _config_problems:
 validate(config, "../schemas/config.schema.yaml")
 
 DEMO = is_demo(config)
+GIT_COMMIT = git_commit(workflow.basedir)  # recorded in results/provenance.json
 DEMO_DIR = "results/demo"
 
 if not DEMO and workflow.is_main_process:
