@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .versions import package_versions
+
 CHECKSUM_COLUMNS = ["sample_id", "column", "path", "bytes", "sha256"]
 VCF_COLUMNS = ("exome_vcf", "genotype_vcf")
 PACKAGES = ("numpy", "pandas", "pysam", "scikit-learn", "scipy", "shap", "snakemake",
@@ -75,8 +77,6 @@ def provenance(config: dict, tables: dict[str, str], batch_listings: dict[str, s
                commit: str) -> dict:
     """The provenance document. `tables`: role -> path of each cohort table and resource;
     `batch_listings`: batch -> path of its checksum listing."""
-    from .model import package_versions
-
     def entry(path):
         return {"path": display_path(path), "bytes": os.path.getsize(path),
                 "sha256": file_sha256(path)}

@@ -26,6 +26,6 @@ rule feature_matrix:
         mem_mb=4000,  # 10,000 samples x ~a few thousand features as float64
         runtime=10,
     conda:
-        "../../envs/tables.yaml"
+        "../../envs/genomics.yaml"  # the genotype feature names come from haicpred.genotypes (pysam)
     script:
         "../scripts/feature_matrix.py"
