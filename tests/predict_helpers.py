@@ -1,0 +1,82 @@
+"""Simulated cohorts turned into feature matrices in-process (the workflow's feature steps, one
+package call each), and a small final model trained on one of them, for the final-model and
+predict tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from haicpred.biomarkers import baseline_biomarkers, read_biomarkers
+from haicpred.clinical import read_clinical
+from haicpred.features import build_feature_matrix
+from haicpred.final_model import FinalModel, fit_final_model, write_final_model
+from haicpred.genotypes import snp_genotypes
+from haicpred.model import DEFAULT_SETTINGS
+from haicpred.mutations import panel_mutations
+from haicpred.radiomics import radiomic_features, read_radiomics
+from haicpred.resources import read_panel, read_snps
+from haicpred.samples import batch_records, load_sample_sheet
+from haicpred.simulate import simulate_cohort
+from workflow_helpers import PANEL, SNPS
+
+# fast and fixed: 60 trees, one thread; nested tuning off where the package has it (it would
+# choose other parameters and take longer, and is tested with the tuning module)
+FAST_FINAL = {"seed": 1, "threads": 1, "xgboost": {"n_estimators": 60},
+              **({"tuning": {"enabled": False}} if "tuning" in DEFAULT_SETTINGS else {})}
+
+
+@dataclass
+class Cohort:
+    folder: Path
+    matrix: pd.DataFrame
+    dictionary: pd.DataFrame
+    labels: pd.DataFrame
+
+
+def build_cohort(folder: Path, n_patients: int, n_batches: int, seed: int) -> Cohort:
+    """Simulate a cohort and build its feature matrix as the workflow's rules do."""
+    simulate_cohort(n_patients=n_patients, n_batches=n_batches, seed=seed, out_dir=folder,
+                    panel_path=PANEL, snps_path=SNPS)
+    sheet = load_sample_sheet(folder / "samples.tsv")
+    panel, snps = read_panel(PANEL), read_snps(SNPS)
+    mutations, genotypes = [], []
+    for batch in sorted(sheet["batch"].unique()):
+        records = batch_records(sheet, batch)
+        mutations.append(panel_mutations(records, panel, genome_build="GRCh38",
+                                         index_dir=folder / "index")[0])
+        genotypes.append(snp_genotypes(records, snps))
+    matrix, dictionary, labels = build_feature_matrix(
+        sheet=sheet,
+        clinical=read_clinical(folder / "clinical.tsv"),
+        mutations=pd.concat(mutations, ignore_index=True),
+        genotypes=pd.concat(genotypes, ignore_index=True),
+        biomarkers=baseline_biomarkers(read_biomarkers(folder / "biomarkers.tsv"),
+                                       str(folder / "biomarkers.tsv")),
+        radiomics=radiomic_features(read_radiomics(folder / "radiomics.tsv")),
+    )
+    labels["objective_response"] = labels["objective_response"].astype(float)
+    return Cohort(folder, matrix, dictionary, labels)
+
+
+@dataclass
+class Trained:
+    train: Cohort
+    new: Cohort
+    final: FinalModel
+    model_dir: Path
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> Trained:
+    """A final model on 150 simulated patients (2 batches), written to a folder, and a new
+    simulated cohort of 60 patients (another seed) to score."""
+    root = tmp_path_factory.mktemp("final_model")
+    train = build_cohort(root / "train", 150, 2, seed=21)
+    new = build_cohort(root / "new", 60, 2, seed=22)
+    final = fit_final_model(train.matrix, train.labels, train.dictionary, FAST_FINAL)
+    write_final_model(final, root / "model")
+    return Trained(train, new, final, root / "model")
