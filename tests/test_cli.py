@@ -4,9 +4,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import yaml
 
+from haicpred.predict import predict
+from haicpred.tables import read_tsv, write_tsv
+
 REPO = Path(__file__).resolve().parents[1]
+
+pytest_plugins = ["predict_helpers"]  # the session fixture `trained` (a saved final model)
 
 
 def haicpred(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -17,7 +23,7 @@ def haicpred(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
 def test_help_lists_the_commands():
     result = haicpred("--help")
     assert result.returncode == 0
-    for command in ["simulate", "validate", "score"]:
+    for command in ["simulate", "validate", "predict", "score"]:
         assert command in result.stdout
 
 
@@ -54,3 +60,28 @@ def test_simulate_refuses_bad_arguments_without_leaving_output(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_predict_scores_a_matrix_with_a_model_folder(trained, tmp_path):
+    write_tsv(trained.new.matrix, tmp_path / "feature_matrix.tsv")
+    write_tsv(trained.new.dictionary, tmp_path / "feature_dictionary.tsv")
+    result = haicpred("predict", "--model-dir", str(trained.model_dir),
+                      "--matrix", str(tmp_path / "feature_matrix.tsv"),
+                      "--dictionary", str(tmp_path / "feature_dictionary.tsv"),
+                      "--out", str(tmp_path / "predictions.tsv"))
+    assert result.returncode == 0, result.stderr
+    assert f"scored {len(trained.new.matrix)} samples" in result.stdout
+    written = read_tsv(tmp_path / "predictions.tsv")
+    expected = predict(trained.new.matrix, trained.new.dictionary, trained.model_dir)
+    assert list(written.columns) == list(expected.columns)
+    assert np.abs(written["probability"].astype(float) - expected["probability"]).max() < 1e-9
+    assert written["top_contributors"].tolist() == expected["top_contributors"].tolist()
+
+    # a folder that is not a model folder: the file named, no traceback, nothing written
+    result = haicpred("predict", "--model-dir", str(tmp_path),
+                      "--matrix", str(tmp_path / "feature_matrix.tsv"),
+                      "--out", str(tmp_path / "other.tsv"))
+    assert result.returncode == 2
+    assert f"{tmp_path / 'xgboost_model.json'}: file: is missing" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "other.tsv").exists()

@@ -42,6 +42,18 @@ def _score(args: argparse.Namespace) -> None:
     print(f"scored {len(matrix)} samples into {args.out}")
 
 
+def _predict(args: argparse.Namespace) -> None:
+    from .predict import predict
+    from .tables import read_tsv, write_tsv
+
+    dictionary = read_tsv(args.dictionary) if args.dictionary else None
+    # as text: predict converts and names any non-numeric column itself
+    predictions = predict(read_tsv(args.matrix), dictionary, args.model_dir)
+    write_tsv(predictions, args.out)
+    warned = int((predictions["warnings"].fillna("") != "").sum())
+    print(f"scored {len(predictions)} samples into {args.out} ({warned} with warnings)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="haicpred",
@@ -65,7 +77,21 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--config", default="config/config.yaml")
     validate.set_defaults(func=_validate)
 
-    score_cmd = commands.add_parser("score", help="score a feature matrix with a frozen model")
+    predict = commands.add_parser(
+        "predict", help="score a new cohort's feature matrix with a frozen final model "
+        "(results/model/final): probability, risk group, top SHAP contributors, warnings")
+    predict.add_argument("--model-dir", required=True,
+                         help="results/model/final folder of a training run")
+    predict.add_argument("--matrix", required=True, help="the new cohort's feature_matrix.tsv")
+    predict.add_argument("--dictionary", help="its feature_dictionary.tsv (recommended: "
+                         "features whose unit or modality differ from training are flagged)")
+    predict.add_argument("--out", required=True, help="predictions TSV to write")
+    predict.set_defaults(func=_predict)
+
+    # kept for models and scripts from before `predict`: the cross-validation's own final model
+    # (results/model/xgboost_model.json) and probabilities only
+    score_cmd = commands.add_parser("score", help="score a feature matrix with the model of "
+                                    "results/model/ (probabilities only; see predict)")
     score_cmd.add_argument("--model", required=True, help="xgboost_model.json")
     score_cmd.add_argument("--metadata", required=True, help="model_metadata.json")
     score_cmd.add_argument("--matrix", required=True, help="feature_matrix.tsv")
