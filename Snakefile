@@ -15,6 +15,7 @@ include: "workflow/rules/tables.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/predict.smk"
 include: "workflow/rules/provenance.smk"
 
 
@@ -34,9 +35,15 @@ rule all:
     input:
         "results/features/feature_matrix.tsv",
         "results/features/feature_dictionary.tsv",
-        "results/model/metrics.tsv",
-        "results/model/oof_predictions.tsv",
-        "results/report/report.html",
+        # training run: CV, final model, report; a run with predict.model_dir set trains
+        # nothing and scores its cohort with that model (workflow/rules/predict.smk)
+        lambda wildcards: training_targets(
+            "results/model/metrics.tsv",
+            "results/model/oof_predictions.tsv",
+            "results/model/final/model_metadata.json",
+            "results/report/report.html",
+        ),
+        lambda wildcards: prediction_targets(),
         "results/provenance.json",
         lambda wildcards: expand("results/variants/{batch}.tsv", batch=batches()),
         # the opt-in on-treatment variant (model.on_treatment)
