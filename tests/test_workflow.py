@@ -166,3 +166,11 @@ def test_on_treatment_variant_is_opt_in_and_separate(tmp_path):
     assert default["allow_post_treatment"] is False and default["post_treatment_features"] == []
     on_treatment = read_tsv(workdir / "results/features/on_treatment.tsv")
     assert sorted(on_treatment["sample_id"]) == sorted(matrix["sample_id"])
+
+
+def test_snakemake_report_is_built(demo_run, tmp_path):
+    out = tmp_path / "snakemake_report.html"
+    result = snakemake(demo_run, "--report", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = out.read_text(errors="replace")
+    assert out.stat().st_size > 10_000 and "haicpred" in text.lower()
