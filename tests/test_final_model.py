@@ -203,3 +203,19 @@ def test_written_predictions_read_back(trained, tmp_path):
     back = read_tsv(tmp_path / "p.tsv")
     assert back["probability"].astype(float).between(0, 1).all()
     assert set(back["risk_group"]) <= {"low", "intermediate", "high"}
+
+
+@pytest.mark.skipif("tuning" not in FAST_FINAL, reason="this haicpred has no nested tuning")
+def test_tuned_hyperparameters_are_used_and_recorded(trained, tmp_path):
+    train = trained.train
+    settings = {**FAST_FINAL, "tuning": {"enabled": True, "n_candidates": 3, "inner_folds": 2,
+                                         "max_estimators": 30, "early_stopping_rounds": 5}}
+    final = fit_final_model(train.matrix, train.labels, train.dictionary, settings)
+    metadata = final.metadata
+    assert metadata["hyperparameters"].startswith("tuned")
+    assert len(metadata["tuning"]["trace"]) == 3
+    for name, value in metadata["tuning"]["chosen"].items():
+        assert metadata["xgboost_params"][name] == value
+        assert final.model.get_params()[name] == value
+    write_final_model(final, tmp_path)  # JSON-serialisable, NaN-free
+    assert json.loads((tmp_path / METADATA_FILE).read_text())["tuning"] == metadata["tuning"]

@@ -185,6 +185,17 @@ def _number(value) -> float | None:
     return value if np.isfinite(value) else None
 
 
+def _json_value(value):
+    """numpy scalars as plain JSON values (NaN as None); text as it is."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return _number(value)
+    return value
+
+
 def feature_ranges(X: pd.DataFrame) -> dict:
     """Per feature: ``min, max, p01, p99`` of the non-missing values (None when all missing),
     ``fraction_missing`` and ``n_observed``."""
@@ -329,8 +340,7 @@ def _hyperparameters(settings: dict, X_fit: pd.DataFrame, y: np.ndarray, make_es
         params = {**settings["xgboost"], **tuned}
         record = {"search": describe_search(resolve_tuning(tuning)),
                   "chosen": tuned,
-                  "trace": [{k: (_number(v) if isinstance(v, float) else int(v))
-                             for k, v in row.items()}
+                  "trace": [{k: _json_value(v) for k, v in row.items()}
                             for row in trace.to_dict("records")]}
         return ({k: params[k] for k in sorted(params)},
                 "tuned on all labelled patients (haicpred.tuning.tune_xgboost)", record)
