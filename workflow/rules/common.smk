@@ -119,3 +119,31 @@ def model_settings(**overrides):
 
 def on_treatment_enabled():
     return bool(config["model"].get("on_treatment", False))
+
+
+# Scoring a new cohort with an earlier run's frozen model (workflow/rules/predict.smk).
+def predict_model_dir():
+    """config predict.model_dir: the results/model/final folder of an earlier training run."""
+    return config["predict"]["model_dir"]
+
+
+def training_targets(*paths):
+    """`paths` in a training run; nothing in a scoring run (predict.model_dir set)."""
+    return [] if predict_model_dir() else list(paths)
+
+
+def prediction_targets():
+    """results/predictions/<predict.name>.tsv in a scoring run; nothing in a training run."""
+    return [f"results/predictions/{config['predict']['name']}.tsv"] if predict_model_dir() else []
+
+
+def predict_model_files(wildcards):
+    """The frozen model's two files: inputs, so a replaced model rescores the cohort."""
+    folder = predict_model_dir()
+    if not folder:
+        raise WorkflowError(
+            "results/predictions/ needs a trained model: set predict.model_dir to the "
+            "results/model/final folder of a training run, e.g. "
+            "--config predict='{model_dir: /path/to/results/model/final, name: batch7}'")
+    return {"model": os.path.join(folder, "xgboost_model.json"),
+            "metadata": os.path.join(folder, "model_metadata.json")}
