@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from haicpred.model import DEFAULT_SETTINGS, cross_validate_models, write_model_outputs
-from haicpred.report import render_report
+from haicpred.report import OPTIONAL_FILES, render_report
 from haicpred.tables import read_tsv, write_tsv
 
 SETTINGS = {
@@ -337,6 +338,8 @@ def test_lobo_tuning_shap_sections(report, full):
     assert "treat-all and treat-none" in figures(decision)[0][0]
     methods = section(report, "methods")
     assert "nested cross-validation" in methods and 'href="#lobo"' in methods
+    assert "(scale_pos_weight): tuned in each training set" in methods
+    assert "Every training set chose different settings" not in tuning
 
 
 def tripod_rows(report: str) -> list[list[str]]:
@@ -389,6 +392,7 @@ def test_absent_tables_say_not_available(bare_report):
     methods = section(bare_report, "methods")
     assert "batches are not held out" in section(bare_report, "limitations").lower()
     assert 'href="#lobo"' not in methods
+    assert "(scale_pos_weight): 1;" in methods and "No hyper-parameters were tuned" in methods
 
 
 def test_text_from_data_is_escaped(report, bare_report):
@@ -444,3 +448,10 @@ def test_report_without_truth(model_dir, tmp_path):
     assert "below it" not in text and "Planted effects" not in text
     assert text.count("data:image/png;base64,") == 4
     assert "Not available (file <code>results/model/lobo_metrics.tsv</code>" in text
+
+
+def test_workflow_passes_the_same_optional_files():
+    """report.smk wires the optional tables by the paths the report names when absent."""
+    rule = (Path(__file__).resolve().parents[1] / "workflow/rules/report.smk").read_text()
+    for key, path in OPTIONAL_FILES.items():
+        assert f'"{key}": "{path}"' in rule, key

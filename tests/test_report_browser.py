@@ -1,4 +1,5 @@
-"""The demo report opened in a real headless Chromium: every figure decodes and is drawn.
+"""The demo report opened in a real headless Chromium: every figure decodes and is drawn, and
+every in-page link (the contents and the TRIPOD+AI checklist) reaches an element of the page.
 
 Needs Debian's chromium and chromium-driver (.ci/run installs them). Without them the test is
 skipped locally and fails in CI (CI=true), so CI always proves the report renders.
@@ -55,3 +56,25 @@ def test_every_report_figure_renders(demo_run, browser):
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == []
     assert "haicpred" in browser.title.lower() or browser.title
+
+
+def test_every_report_link_has_a_target(demo_run, browser):
+    report = demo_run / "results/report/report.html"
+    browser.get(report.as_uri())
+    links = browser.execute_script("""
+        return Array.from(document.querySelectorAll('a[href^="#"]')).map(a => {
+            const id = a.getAttribute('href').slice(1);
+            return {id: id, text: a.textContent, in_tripod: !!a.closest('#tripod'),
+                    target: document.getElementById(id) !== null};
+        });""")
+    tripod = [link for link in links if link["in_tripod"]]
+    assert len(tripod) >= 20, tripod  # the checklist points at the sections answering it
+    assert [link for link in links if not link["target"]] == []
+    # every checklist row is answered by a link, or says why not
+    rows = browser.execute_script("""
+        return Array.from(document.querySelectorAll('#tripod tr')).slice(1).map(
+            tr => ({text: tr.cells[2].innerText, links: tr.cells[2].querySelectorAll('a').length}));
+        """)
+    assert len(rows) >= 20
+    for row in rows:
+        assert row["text"].startswith("not answered: ") or row["links"] > 0, row

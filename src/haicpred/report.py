@@ -464,6 +464,10 @@ def _describe_model(name: str, row, settings: dict) -> str:
         feats = ", ".join(_esc(f) for f in settings.get("baseline_features", []))
         return (f"Logistic regression (median imputation, scaling) on "
                 f"{_int(row.get('n_features'))} of the Liu 2023 factors [{feats}]")
+    if name == "logistic_all_features":
+        return (f"Logistic regression (median imputation, scaling, L2 penalty chosen by a "
+                f"3-fold inner CV on AUC) on all {_int(row.get('n_features'))} candidate "
+                "features: a nomogram-style baseline")
     if name == "oracle":
         return "Oracle: the simulation's true response probability (demo only)"
     spec = (settings.get("score_baselines") or {}).get(name)
@@ -885,9 +889,12 @@ def _tuning_section(tuning: pd.DataFrame | None, settings: dict) -> str:
         summary.append(f"inner-CV AUC of the chosen settings median {_fmt(values.median())} "
                        f"[{_fmt(values.min())}&ndash;{_fmt(values.max())}]")
     text += "<p>" + "; ".join(summary) + ".</p>"
-    if params:
-        chosen = pd.Series([" | ".join(cell(c, tuned[c].iloc[i]) for c in params)
-                            for i in range(len(tuned))]).value_counts()
+    chosen = pd.Series([" | ".join(cell(c, tuned[c].iloc[i]) for c in params)
+                        for i in range(len(tuned))], dtype=object).value_counts()
+    if params and chosen.max() == 1:
+        text += (f"<p>Every training set chose different settings ({len(tuned)} distinct "
+                 "combinations; the per-set table below lists them).</p>")
+    elif params:
         chosen = sorted(chosen.items(), key=lambda kv: (-kv[1], kv[0]))
         text += "<h3>Chosen settings and how often</h3>" + _html_table(
             [" | ".join(_esc(c) for c in params), "training sets"],
@@ -938,6 +945,7 @@ def _importance_section(importance: pd.DataFrame) -> str:
     ax = fig.add_subplot(1, 1, 1)
     _importance_bars(ax, top["gain"], top["gain_sd"].fillna(0), top["feature"],
                      list(top["modality"]), colour)
+    ax.set_xlim(left=0)  # a share of gain is never negative; the SD bar may reach below 0
     ax.set_xlabel("share of total gain (mean over CV folds, +/- SD)")
     ax.set_title(f"XGBoost feature importance, top {len(top)}")
     fig.tight_layout()
@@ -1086,7 +1094,8 @@ def _planted_section(planted: pd.DataFrame, importance: pd.DataFrame) -> str:
 
 
 def _methods_section(settings: dict, has_oracle: bool, outcome: _Outcome, tuned: bool,
-                     lobo: bool, has_tuning_table: bool = False) -> str:
+                     lobo: bool, has_tuning_table: bool = False, models=(),
+                     tuned_weights: pd.Series | None = None) -> str:
     folds, repeats = settings.get("cv_folds"), settings.get("cv_repeats")
     params = settings.get("xgboost") or {}
     from haicpred.model import DEFAULT_XGBOOST_PARAMS
@@ -1110,6 +1119,10 @@ def _methods_section(settings: dict, has_oracle: bool, outcome: _Outcome, tuned:
     else:
         tuning = ("No hyper-parameters were tuned on the data (fixed, regularised settings), "
                   "so no nested cross-validation was required. ")
+    weight = _esc((settings.get("xgboost") or {}).get("scale_pos_weight", 1))
+    if tuned_weights is not None and len(tuned_weights):
+        weight = ('tuned in each training set (<a href="#tuning">chosen</a> '
+                  f"{_fmt(tuned_weights.min(), 2)}&ndash;{_fmt(tuned_weights.max(), 2)})")
     external = (' Every batch was also held out in turn (<a href="#lobo">leave-one-batch-out '
                 "validation</a>).") if lobo else ""
     text = (
@@ -1123,10 +1136,14 @@ def _methods_section(settings: dict, has_oracle: bool, outcome: _Outcome, tuned:
         "over repeats, with 95% confidence intervals from "
         f"{_esc(settings.get('n_bootstrap'))} stratified bootstrap resamples; the SD of the "
         "per-repeat AUCs shows the variability due to the fold assignment." + external + " "
-        "<b>Class imbalance.</b> Folds are stratified by the label; no resampling or "
-        "re-weighting, so predicted probabilities keep the cohort's prevalence. "
+        "<b>Class imbalance.</b> Folds are stratified by the label; no patients are "
+        f"resampled. XGBoost's positive-class weight (scale_pos_weight): {weight}; a weight "
+        "other than 1 moves the predicted probabilities away from the cohort's prevalence "
+        '(see <a href="#calibration">Calibration</a>). '
         f"<b>Models.</b> XGBoost (tree_method=hist; {param_text}) on all candidate features; "
         "a logistic regression (L2, C=1) on the Liu 2023 factors present in the data; "
+        + ("a logistic regression on all candidate features (L2 penalty chosen by an inner "
+           "CV in each training fold); " if "logistic_all_features" in models else "") +
         f"published scores used as they are: {score_text}, turned into probabilities by a "
         "logistic recalibration (intercept and non-negative slope) fitted in the training fold. "
         "<b>Data preparation.</b> Laboratory values converted to canonical units and checked "
@@ -1379,7 +1396,11 @@ def render_report(
     tuned = _tuned_rows(tuning)
     sections["methods"] = _methods_section(settings, oracle is not None, outcome,
                                            tuned is not None and len(tuned) > 0,
-                                           lobo_metrics is not None, tuning is not None)
+                                           lobo_metrics is not None, tuning is not None,
+                                           set(metrics["model"]),
+                                           _num(tuned["scale_pos_weight"]).dropna()
+                                           if tuned is not None and "scale_pos_weight" in tuned
+                                           else None)
     sections["limitations"] = _limitations_section(metrics, lobo_metrics is not None,
                                                    truth is not None, n_features, n_small)
     sections["software"] = _versions_section(model_metadata)

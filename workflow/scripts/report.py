@@ -1,12 +1,15 @@
 import _bootstrap  # noqa: F401
 from haicpred.features import read_feature_matrix, read_labels
-from haicpred.report import render_report
+from haicpred.report import OPTIONAL_FILES, render_report
 from haicpred.tables import read_tsv
 from haicpred.workflow import run_script
 
 
 def main(snakemake):
     inputs = snakemake.input
+    # the later stages' tables, when the rule has them as inputs (workflow/rules/report.smk)
+    optional = {key: read_tsv(getattr(inputs, key)) for key in OPTIONAL_FILES
+                if getattr(inputs, key, None)}
     render_report(
         out_path=snakemake.output[0],
         metrics=read_tsv(inputs.metrics),
@@ -20,6 +23,7 @@ def main(snakemake):
         truth=read_tsv(inputs.truth[0]) if inputs.truth else None,
         planted_effects=read_tsv(inputs.planted[0]) if inputs.planted else None,
         model_metadata=inputs.metadata,
+        **optional,
     )
 
 
