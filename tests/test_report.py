@@ -451,7 +451,7 @@ def test_report_without_truth(model_dir, tmp_path):
 
 
 def test_workflow_passes_the_same_optional_files():
-    """report.smk wires the optional tables by the paths the report names when absent."""
-    rule = (Path(__file__).resolve().parents[1] / "workflow/rules/report.smk").read_text()
+    """The report rule gets the optional tables by the paths the report names when absent."""
+    rule = (Path(__file__).resolve().parents[1] / "workflow/rules/common.smk").read_text()
     for key, path in OPTIONAL_FILES.items():
         assert f'"{key}": "{path}"' in rule, key

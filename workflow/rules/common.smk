@@ -147,3 +147,22 @@ def predict_model_files(wildcards):
             "--config predict='{model_dir: /path/to/results/model/final, name: batch7}'")
     return {"model": os.path.join(folder, "xgboost_model.json"),
             "metadata": os.path.join(folder, "model_metadata.json")}
+
+
+# The later stages' tables that the report shows when this workflow has a rule producing them
+# (haicpred.report.OPTIONAL_FILES holds the same paths, for its "not produced" notes).
+REPORT_OPTIONAL_INPUTS = {
+    "decision_curve": "results/model/decision_curve.tsv",
+    "shap_importance": "results/model/final/shap_importance.tsv",
+    "lobo_metrics": "results/model/lobo_metrics.tsv",
+    "tuning": "results/model/tuning.tsv",
+}
+
+
+def report_optional_inputs(wildcards):
+    """The report's input function: each optional table that some rule of the workflow
+    declares as an output (found when the DAG is built, after every rule file is read). A
+    table no rule makes is not an input, so the report never waits for it; its section says it
+    was not produced."""
+    declared = {str(path) for rule in workflow.rules for path in rule.output}
+    return {key: path for key, path in REPORT_OPTIONAL_INPUTS.items() if path in declared}
