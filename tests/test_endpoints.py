@@ -98,7 +98,8 @@ def test_models_train_on_the_configured_endpoint():
     settings = {"seed": 1, "cv_folds": 3, "cv_repeats": 2, "n_bootstrap": 100, "threads": 1,
                 "xgboost": {"n_estimators": 40},
                 "score_baselines": {"albi_score": {"feature": "albi_score", "direction": -1}},
-                "endpoint": {"kind": "survival_horizon", "horizon_months": 12}}
+                "endpoint": {"kind": "survival_horizon", "horizon_months": 12},
+                "tuning": {"enabled": False}}  # nested tuning is tested in test_tuning.py
     results = cross_validate_models(matrix, labels, dictionary, settings, truth=truth)
     label = results.metadata["label"]
     expected = endpoint_labels(labels, settings["endpoint"])

@@ -262,18 +262,22 @@ def test_cross_validation_records_every_fold_and_skips_unseen_batches():
     dictionary = pd.DataFrame({"feature": names + ["rad_n_lesions", "age"],
                                "modality": ["radiomics"] * (len(names) + 1) + ["clinical"]})
     settings = {"seed": 1, "cv_folds": 4, "cv_repeats": 2, "n_bootstrap": 50, "threads": 1,
-                "xgboost": {"n_estimators": 20}, "score_baselines": {}}
+                "xgboost": {"n_estimators": 20}, "score_baselines": {},
+                "tuning": {"n_candidates": 2, "max_estimators": 30}}
     results = cross_validate_models(matrix, labels, dictionary, settings)
     folds = results.radiomics_folds
     assert list(folds.columns) == RADIOMICS_FOLD_COLUMNS
     # one row per model using radiomics, repeat and fold
-    assert sorted(set(folds["model"])) == ["xgboost", "xgboost_radiomics_only"]
-    assert len(folds) == 2 * 2 * 4
+    radiomic_models = ["logistic_all_features", "xgboost", "xgboost_radiomics_only",
+                       "xgboost_without_clinical"]
+    assert sorted(set(folds["model"])) == radiomic_models
+    assert len(folds) == len(radiomic_models) * 2 * 4
     assert (folds["n_in"] == len(names) + 1).all()
     unseen = folds[folds["reason"].str.startswith("held-out batch(es) not in the training fold")]
     too_small = folds[folds["reason"].str.contains("lonely_scanner (1)", regex=False)]
-    assert len(unseen) == 2 * 2  # per model, the one fold per repeat that holds patient 0 out
-    assert len(too_small) == 2 * 2 * 3
+    # per model, the one fold per repeat that holds patient 0 out
+    assert len(unseen) == len(radiomic_models) * 2
+    assert len(too_small) == len(radiomic_models) * 2 * 3
     assert (folds["harmonised"] == "no").all()
     summary = {entry["model"]: entry for entry in results.metadata["radiomics_folds_summary"]}
     assert summary["xgboost"]["n_folds"] == 8 and summary["xgboost"]["n_folds_harmonised"] == 0
@@ -299,7 +303,8 @@ def test_models_without_radiomic_features_are_skipped_with_a_reason():
     dictionary = pd.DataFrame({"feature": ["age", "albi_score"],
                                "modality": ["clinical", "derived"]})
     settings = {"seed": 1, "cv_folds": 3, "cv_repeats": 1, "n_bootstrap": 0, "threads": 1,
-                "xgboost": {"n_estimators": 10}, "score_baselines": {}}
+                "xgboost": {"n_estimators": 10}, "score_baselines": {},
+                "tuning": {"enabled": False}}
     results = cross_validate_models(matrix, labels, dictionary, settings)
     assert "xgboost_radiomics_only" not in set(results.metrics["model"])
     assert any("no radiomic features" in s for s in results.skipped_models)
@@ -344,7 +349,8 @@ def final_model(tmp_path_factory):
     dictionary = pd.DataFrame({"feature": radiomic + ["age"],
                                "modality": ["radiomics"] * len(radiomic) + ["clinical"]})
     settings = {"seed": 2, "cv_folds": 3, "cv_repeats": 1, "n_bootstrap": 0, "threads": 1,
-                "xgboost": {"n_estimators": 20}, "score_baselines": {}}
+                "xgboost": {"n_estimators": 20}, "score_baselines": {},
+                "tuning": {"enabled": False}}
     results = cross_validate_models(matrix, labels, dictionary, settings)
     out = tmp_path_factory.mktemp("final")
     write_model_outputs(results, out)
@@ -436,7 +442,7 @@ def null_cohort(seed: int, n: int = 100, n_features: int = 1000, n_batches: int 
 
 NULL_SETTINGS = {"seed": 1, "cv_folds": 5, "cv_repeats": 1, "n_bootstrap": 0, "threads": 1,
                  "xgboost": {"n_estimators": 30}, "baseline_features": [],
-                 "score_baselines": {}}
+                 "score_baselines": {}, "tuning": {"enabled": False}}
 NULL_SEEDS = range(6)  # seeds 0..5, all of them, none left out
 
 

@@ -55,18 +55,22 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import RepeatedStratifiedKFold
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from haicpred.endpoints import Endpoint, endpoint_labels, resolve_endpoint
 from haicpred.errors import Problem, raise_if_any
-from haicpred.metrics import (auc_score, bootstrap_auc, calibration_bins,
-                              calibration_intercept_slope, fit_logistic, sigmoid)
+from haicpred.evaluation import (AUC_CI_METHOD, CALIBRATION_COLUMNS, DECISION_CURVE_COLUMNS,
+                                 LOBO_COLUMNS, METRIC_COLUMNS, decision_curve, held_out_metrics,
+                                 metric_tables)
+from haicpred.metrics import auc_score, calibration_intercept_slope, fit_logistic, sigmoid
 from haicpred.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY, RadiomicsPreprocessor,
                                     near_constant_features)
 from haicpred.tables import write_bytes, write_text, write_tsv
+from haicpred.tuning import (DEFAULT_TUNING, TUNED_PARAMETERS, describe_search, resolve_tuning,
+                             tune_xgboost, unseen_batch_reason)
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +83,15 @@ __all__ = [
     "IMPORTANCE_COLUMNS",
     "PREDICTION_COLUMNS",
     "RADIOMICS_FOLD_COLUMNS",
+    "DECISION_CURVE_COLUMNS",
+    "LOBO_COLUMNS",
+    "TUNING_COLUMNS",
+    "PERMUTATION_COLUMNS",
     "LABEL_DEFINITION",
     "ModelResults",
     "resolve_settings",
     "cross_validate_models",
+    "permutation_check",
     "write_model_outputs",
     "load_model",
     "score",
@@ -121,6 +130,14 @@ DEFAULT_SETTINGS: dict = {
     "n_bootstrap": 1000,
     "threads": 2,
     "xgboost": {},
+    # Nested CV: XGBoost's hyper-parameters searched inside every outer training fold
+    # (haicpred.tuning, which documents the search space). enabled false = the fixed
+    # `xgboost` parameters everywhere.
+    "tuning": dict(DEFAULT_TUNING),
+    # Probability from which a patient is called a responder for sensitivity/specificity.
+    "threshold": 0.5,
+    # Label permutations of the on-demand permutation check (rule permutation_check).
+    "permutations": 20,
     # ComBat batch harmonisation of the radiomic features, fitted inside every training fold
     # (haicpred.preprocessing). method: combat | none. exclude: radiomic features never
     # harmonised (rad_n_lesions is a lesion count, not a scanner-dependent measurement).
@@ -171,30 +188,19 @@ _OUTCOME_COLUMNS = (
 )
 RADIOMICS_ONLY_MODEL = "xgboost_radiomics_only"
 WITHOUT_RADIOMICS_MODEL = "xgboost_without_radiomics"
+LOGISTIC_ALL_MODEL = "logistic_all_features"
 _RESERVED_MODEL_NAMES = ("xgboost", RADIOMICS_ONLY_MODEL, WITHOUT_RADIOMICS_MODEL,
-                         "logistic_baseline", "oracle")
+                         "logistic_baseline", LOGISTIC_ALL_MODEL, "oracle", "treat_all",
+                         "treat_none")
+# L2 penalties tried (by inner CV on AUC) for the all-features logistic regression
+_LOGISTIC_CS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 HARMONISATION_METHODS = ("combat", "none")
 
 OOF_COLUMNS = ["sample_id", "model", "repeat", "fold", "y_true", "y_prob"]
-METRIC_COLUMNS = [
-    "model",
-    "n",
-    "n_events",
-    "n_unlabelled",
-    "n_features",
-    "auc",
-    "auc_low",
-    "auc_high",
-    "auc_repeat_sd",
-    "auc_diff_vs_xgboost",
-    "auc_diff_low",
-    "auc_diff_high",
-    "brier",
-    "calibration_intercept",
-    "calibration_slope",
-    "accuracy_at_0.5",
-]
-CALIBRATION_COLUMNS = ["model", "bin", "mean_predicted", "observed_rate", "n"]
+# per outer training fold (scheme cv) or held-out batch (scheme lobo): the tuned parameters
+TUNING_COLUMNS = ["scheme", "repeat", "fold", "held_out_batch", *TUNED_PARAMETERS,
+                  "inner_logloss", "inner_auc", "inner_auc_sd", "n_candidates", "note"]
+PERMUTATION_COLUMNS = ["permutation", "auc"]
 IMPORTANCE_COLUMNS = ["feature", "modality", "gain", "gain_sd", "rank"]
 PREDICTION_COLUMNS = ["sample_id", "batch", "labelled", "y_prob", "radiomics_harmonised"]
 RADIOMICS_FOLD_COLUMNS = [
@@ -231,6 +237,11 @@ class ModelResults:
     skipped_models: list[str] = field(default_factory=list)
     radiomics_folds: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=RADIOMICS_FOLD_COLUMNS))
+    decision_curve: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=DECISION_CURVE_COLUMNS))
+    lobo_metrics: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=LOBO_COLUMNS))
+    tuning: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TUNING_COLUMNS))
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,7 +261,7 @@ def resolve_settings(settings: dict | None) -> dict:
     for key, value in settings.items():
         if value is not None:
             out[key] = deepcopy(value)
-    for key in ("seed", "cv_folds", "cv_repeats", "n_bootstrap", "threads"):
+    for key in ("seed", "cv_folds", "cv_repeats", "n_bootstrap", "threads", "permutations"):
         value = out[key]
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise ValueError(f"model setting {key} must be an integer, got {value!r}")
@@ -263,6 +274,16 @@ def resolve_settings(settings: dict | None) -> dict:
         raise ValueError("model setting n_bootstrap must be >= 0 (0 = no confidence intervals)")
     if out["threads"] < 1:
         raise ValueError("model setting threads must be >= 1")
+    if out["permutations"] < 1:
+        raise ValueError("model setting permutations must be >= 1")
+    out["tuning"] = resolve_tuning(out["tuning"])
+    threshold = out["threshold"]
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer,
+                                                                 np.floating)) or not (
+            0 < threshold < 1):
+        raise ValueError(f"model setting threshold must be a probability in (0, 1), got "
+                         f"{threshold!r}")
+    out["threshold"] = float(threshold)
     if not isinstance(out["allow_post_treatment"], (bool, np.bool_)):
         raise ValueError("model setting allow_post_treatment must be true or false, got "
                          f"{out['allow_post_treatment']!r}")
@@ -289,7 +310,7 @@ def resolve_settings(settings: dict | None) -> dict:
     clean = {}
     for name in sorted(scores):
         spec = scores[name]
-        if name in _RESERVED_MODEL_NAMES:
+        if name in _RESERVED_MODEL_NAMES or str(name).startswith("xgboost"):
             raise ValueError(f"score baseline name {name!r} is reserved")
         if not isinstance(spec, dict) or "feature" not in spec:
             raise ValueError(f"score baseline {name!r} needs a 'feature' (and a 'direction')")
@@ -387,6 +408,23 @@ def _logistic_baseline():
             ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
             ("scale", StandardScaler()),
             ("model", LogisticRegression(C=1.0, max_iter=1000)),
+        ]
+    )
+
+
+def _logistic_all_features(seed: int):
+    """Nomogram-style baseline on every feature: median imputation and scaling fitted in the
+    training fold, L2-penalised logistic regression whose penalty is chosen by a 3-fold inner
+    CV on AUC over :data:`_LOGISTIC_CS` (the imputer and scaler are fitted on the whole training
+    fold before that inner CV: harmless for the choice of one penalty)."""
+    return Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+            ("scale", StandardScaler()),
+            ("model", LogisticRegressionCV(
+                Cs=list(_LOGISTIC_CS), cv=StratifiedKFold(3, shuffle=True, random_state=seed),
+                scoring="roc_auc", max_iter=2000, l1_ratios=(0.0,),
+                use_legacy_attributes=False)),
         ]
     )
 
@@ -599,6 +637,8 @@ class _ModelSpec:
     columns: list[str]
     factory: object
     radiomic: list[str] = field(default_factory=list)
+    # xgboost: gets the fold's tuned parameters (nested CV); other kinds are fitted as built
+    kind: str = "other"
 
     @property
     def fit_columns(self) -> list[str]:
@@ -615,50 +655,84 @@ def _radiomics_preprocessor(radiomic: list[str], settings: dict) -> RadiomicsPre
     )
 
 
-def _spec(name: str, columns: list[str], factory, radiomic_all: set, settings: dict):
+def _spec(name: str, columns: list[str], factory, radiomic_all: set, settings: dict,
+          kind: str = "other"):
     """A model spec; models with radiomic columns get the fold-internal radiomics step first."""
     radiomic = [c for c in columns if c in radiomic_all]
     if not radiomic:
-        return _ModelSpec(name, list(columns), factory)
+        return _ModelSpec(name, list(columns), factory, kind=kind)
 
     def build():
         return Pipeline([("radiomics", _radiomics_preprocessor(radiomic, settings)),
                          ("model", factory())])
 
-    return _ModelSpec(name, list(columns), build, radiomic)
+    return _ModelSpec(name, list(columns), build, radiomic, kind=kind)
+
+
+def _model_name_part(modality: str) -> str:
+    """A modality as it appears in a model name (lower case, [a-z0-9_])."""
+    text = "".join(ch if ch.isalnum() else "_" for ch in str(modality).strip().lower())
+    return text or "unnamed"
+
+
+def _ablation_specs(features: list[str], settings: dict, modality: dict, radiomic_all: set,
+                    unusable: dict) -> tuple[list[_ModelSpec], list[str]]:
+    """Per modality (in the order its first feature appears), XGBoost on that modality only
+    (``xgboost_<m>_only``) and on everything else (``xgboost_without_<m>``).
+
+    ``unusable``: modality -> why its features alone cannot be a model (all (near-)constant).
+    """
+    groups: dict[str, list[str]] = {}
+    for feature in features:
+        groups.setdefault(_model_name_part(modality.get(feature, "") or "unknown"),
+                          []).append(feature)
+    specs, skipped = [], []
+    if RADIOMICS_MODALITY not in groups:
+        skipped.append(f"{RADIOMICS_ONLY_MODEL}, {WITHOUT_RADIOMICS_MODEL}: no radiomic "
+                       f"features (dictionary modality {RADIOMICS_MODALITY}) in the matrix")
+    for part, columns in groups.items():
+        only, without = f"xgboost_{part}_only", f"xgboost_without_{part}"
+        rest = [f for f in features if f not in set(columns)]
+        if not rest:
+            skipped.append(f"{only}: every feature is of modality {part}, so it would repeat "
+                           "xgboost")
+            skipped.append(f"{without}: every feature is of modality {part}")
+            continue
+        if part in unusable:
+            skipped.append(f"{only}: {unusable[part]}")
+        else:
+            specs.append(_spec(only, columns, lambda: _xgboost(settings), radiomic_all,
+                               settings, kind="xgboost"))
+        specs.append(_spec(without, rest, lambda: _xgboost(settings), radiomic_all, settings,
+                           kind="xgboost"))
+    return specs, skipped
 
 
 def _model_specs(features: list[str], settings: dict, radiomic: list[str] | None = None,
                  radiomics_usable: bool = True, favourable: bool = True,
+                 modality: dict | None = None, unusable: dict | None = None,
                  ) -> tuple[list[_ModelSpec], list[str]]:
     """Every model that can be fitted, and the skipped ones with the reason.
 
     ``radiomic``: the radiomic features (modality radiomics) among ``features``;
     ``radiomics_usable`` is False when all of them are near-constant over the labelled samples.
+    ``modality``: feature -> dictionary modality (default: radiomics or ``other``);
+    ``unusable``: modality -> why a model on it alone is skipped.
     """
     radiomic = [f for f in features if f in set(radiomic or [])]
     radiomic_all = set(radiomic)
-    other = [f for f in features if f not in radiomic_all]
-    specs = [_spec("xgboost", features, lambda: _xgboost(settings), radiomic_all, settings)]
-    skipped = []
-    if not radiomic:
-        skipped.append(f"{RADIOMICS_ONLY_MODEL}, {WITHOUT_RADIOMICS_MODEL}: no radiomic "
-                       f"features (dictionary modality {RADIOMICS_MODALITY}) in the matrix")
-    else:
-        if not other:
-            skipped.append(f"{RADIOMICS_ONLY_MODEL}: every feature is radiomic, so it would "
-                           "repeat xgboost")
-        elif radiomics_usable:
-            specs.append(_spec(RADIOMICS_ONLY_MODEL, radiomic, lambda: _xgboost(settings),
-                               radiomic_all, settings))
-        else:
-            skipped.append(f"{RADIOMICS_ONLY_MODEL}: every radiomic feature is near-constant "
-                           "over the labelled samples")
-        if other:
-            specs.append(_spec(WITHOUT_RADIOMICS_MODEL, other, lambda: _xgboost(settings),
-                               radiomic_all, settings))
-        else:
-            skipped.append(f"{WITHOUT_RADIOMICS_MODEL}: every feature is radiomic")
+    if modality is None:
+        modality = {f: RADIOMICS_MODALITY if f in radiomic_all else "other" for f in features}
+    unusable = dict(unusable or {})
+    if radiomic and not radiomics_usable:
+        unusable.setdefault(RADIOMICS_MODALITY, "every radiomic feature is near-constant over "
+                            "the labelled samples")
+    specs = [_spec("xgboost", features, lambda: _xgboost(settings), radiomic_all, settings,
+                   kind="xgboost")]
+    ablations, skipped = _ablation_specs(features, settings, modality, radiomic_all, unusable)
+    specs += ablations
+    specs.append(_spec(LOGISTIC_ALL_MODEL, features,
+                       lambda: _logistic_all_features(settings["seed"]), radiomic_all, settings))
     baseline = [f for f in settings["baseline_features"] if f in features]
     absent = [f for f in settings["baseline_features"] if f not in features]
     if baseline:
@@ -726,20 +800,34 @@ def package_versions(packages=MODEL_PACKAGES) -> dict:
     return dict(sorted(out.items()))
 
 
-def cross_validate_models(
-    matrix: pd.DataFrame,
-    labels: pd.DataFrame,
-    dictionary: pd.DataFrame,
-    settings: dict,
-    truth: pd.DataFrame | None = None,
-) -> ModelResults:
-    """Repeated stratified CV of XGBoost and the baselines, and the final XGBoost model.
+@dataclass
+class _Prepared:
+    """The checked inputs of one modelling run, labelled rows first-class."""
 
-    Raises :class:`PostTreatmentFeatureError` (a ValueError) for post-treatment/outcome
-    columns, ``InputError`` for malformed inputs, ValueError for bad settings.
-    """
-    settings = resolve_settings(settings)
-    matrix = matrix.reset_index(drop=True)
+    endpoint: Endpoint
+    X: pd.DataFrame  # every sample of the matrix, float features
+    X_all: pd.DataFrame  # X plus the batch column (read by the radiomics step only)
+    X_lab: pd.DataFrame  # labelled rows of X_all, index 0..n-1
+    y: np.ndarray  # their labels (0/1)
+    ids: np.ndarray  # their sample_ids
+    batch_lab: np.ndarray  # their batches
+    labelled: np.ndarray  # mask over the matrix rows
+    truth_p: pd.Series | None
+    features: list[str]
+    modality: dict
+    radiomic: list[str]
+
+    @property
+    def n(self) -> int:
+        return len(self.y)
+
+    @property
+    def n_events(self) -> int:
+        return int(self.y.sum())
+
+
+def _prepare(matrix, labels, dictionary, settings, truth) -> _Prepared:
+    """Endpoint labels, input checks, labelled rows, and the minimum-per-class check."""
     endpoint = _endpoint(labels, settings["endpoint"])
     if endpoint is None:
         given = _to_float(labels[LABEL_COLUMN])
@@ -754,19 +842,15 @@ def cross_validate_models(
                                       settings["allow_post_treatment"])
     features = list(X.columns)
     modality = dict(zip(dictionary["feature"], dictionary["modality"].fillna("")))
-
     labelled = y_all.notna().to_numpy()
-    n_unlabelled = int((~labelled).sum())
     ids = matrix["sample_id"].to_numpy()[labelled].astype(str)
     # the batch travels with the features as a column that only the radiomics step reads
     batch_all = matrix[BATCH_COLUMN].map(lambda b: b if pd.isna(b) else str(b))
     X_all = X.assign(**{BATCH_COLUMN: batch_all.to_numpy(dtype=object)})
     X_lab = X_all.loc[labelled].reset_index(drop=True)
-    batch_lab = X_lab[BATCH_COLUMN].to_numpy(dtype=object)
     y = y_all[labelled].astype(int).to_numpy()
     n, n_events = len(y), int(y.sum())
-    smallest = min(n_events, n - n_events)
-    if smallest < settings["cv_folds"]:
+    if min(n_events, n - n_events) < settings["cv_folds"]:
         raise_if_any(
             [
                 Problem(
@@ -779,46 +863,253 @@ def cross_validate_models(
                 )
             ]
         )
-
     radiomic = [f for f in features if str(modality.get(f, "")).strip().lower()
                 == RADIOMICS_MODALITY]
-    usable = bool(radiomic) and len(near_constant_features(
-        X_lab[radiomic], settings["radiomics_near_constant_fraction"])) < len(radiomic)
-    specs, skipped = _model_specs(features, settings, radiomic, usable, endpoint.favourable)
+    return _Prepared(endpoint, X, X_all, X_lab, y, ids,
+                     X_lab[BATCH_COLUMN].to_numpy(dtype=object), labelled, truth_p, features,
+                     modality, radiomic)
+
+
+def _specs_for(data: _Prepared, settings: dict) -> tuple[list[_ModelSpec], list[str]]:
+    """The models of the comparison for these inputs (ablations skip unusable modalities)."""
+    modality = {f: str(data.modality.get(f, "")).strip().lower() for f in data.features}
+    unusable = {}
+    for part in dict.fromkeys(_model_name_part(m or "unknown") for m in modality.values()):
+        columns = [f for f in data.features
+                   if _model_name_part(modality[f] or "unknown") == part]
+        # radiomics: the radiomics step's own near-constant rule; other modalities: only a
+        # feature without any variation is useless (a rare mutation is still information)
+        fraction = (settings["radiomics_near_constant_fraction"] if part == RADIOMICS_MODALITY
+                    else 1.0)
+        if len(near_constant_features(data.X_lab[columns], fraction)) == len(columns):
+            unusable[part] = (f"every {part} feature is "
+                              f"{'near-' if fraction < 1 else ''}constant over the labelled "
+                              "samples")
+    return _model_specs(data.features, settings, data.radiomic, True, data.endpoint.favourable,
+                        modality=modality, unusable=unusable)
+
+
+def _fold_estimator(spec: _ModelSpec, skip_reason: str | None, tuned: dict | None):
+    """A fresh estimator of ``spec`` for one training set: harmonisation off when a held-out
+    batch is unseen (ComBat has no estimate for it), the tuned XGBoost parameters applied."""
+    estimator = spec.factory()
+    if spec.radiomic and skip_reason:
+        estimator.set_params(radiomics__skip_reason=skip_reason)
+    if tuned and spec.kind == "xgboost":
+        prefix = "model__" if isinstance(estimator, Pipeline) else ""
+        estimator.set_params(**{prefix + key: value for key, value in tuned.items()})
+    return estimator
+
+
+def _fixed_params(settings: dict) -> dict:
+    """The fixed parameters in the shape of a tuned set (for tuning.tsv rows)."""
+    fixed = settings["xgboost"]
+    out = {name: fixed.get(name) for name in TUNED_PARAMETERS}
+    if out["scale_pos_weight"] is None:
+        out["scale_pos_weight"] = 1.0
+    return out
+
+
+def _tune_for(spec: _ModelSpec, X_train: pd.DataFrame, y_train: np.ndarray, settings: dict,
+              skip_reason: str | None) -> tuple[dict | None, dict]:
+    """Nested tuning of ``spec`` on one training set: (params or None, tuning.tsv fields).
+
+    None (the fixed parameters) when tuning is off or a class has fewer patients than inner
+    folds; the note says which.
+    """
+    tuning = settings["tuning"]
+    smallest = int(min(y_train.sum(), len(y_train) - y_train.sum()))
+    if not tuning["enabled"] or smallest < tuning["inner_folds"]:
+        note = ("tuning disabled: fixed parameters" if not tuning["enabled"] else
+                f"fixed parameters: {smallest} patient(s) of a class in the training set, "
+                f"fewer than the {tuning['inner_folds']} inner folds")
+        return None, {**_fixed_params(settings), "inner_logloss": np.nan, "inner_auc": np.nan,
+                      "inner_auc_sd": np.nan, "n_candidates": 0, "note": note}
+    params, trace = tune_xgboost(X_train[spec.fit_columns], y_train, settings,
+                                 settings["seed"],
+                                 lambda: _fold_estimator(spec, skip_reason, None))
+    chosen = trace[trace["chosen"] == 1].iloc[0]
+    return params, {**params, "inner_logloss": float(chosen["inner_logloss"]),
+                    "inner_auc": float(chosen["inner_auc"]),
+                    "inner_auc_sd": float(chosen["inner_auc_sd"]),
+                    "n_candidates": len(trace), "note": ""}
+
+
+@dataclass
+class _CVRun:
+    """Out-of-fold probabilities and per-fold records of one repeated K-fold run."""
+
+    prob: dict  # model -> repeats x n
+    fold_of: np.ndarray  # repeats x n, 1-based
+    gains: list  # per fold: normalised total gain of xgboost's features
+    radiomics_rows: list
+    tuning_rows: list
+
+
+def _run_cv(data: _Prepared, specs: list[_ModelSpec], settings: dict, y=None,
+            tune: bool = True, importance: bool = True) -> _CVRun:
+    """Repeated stratified K-fold: every spec fitted on each training part (the full XGBoost
+    tuned there when ``tune``; the other XGBoost models reuse its parameters), predicted on
+    the held-out part. ``y`` defaults to the labels (the permutation check passes shuffled
+    ones)."""
+    y = data.y if y is None else y
     folds, repeats = settings["cv_folds"], settings["cv_repeats"]
+    n = len(y)
     prob = {spec.name: np.full((repeats, n), np.nan) for spec in specs}
     fold_of = np.zeros((repeats, n), dtype=int)
-    gains = []
-    fold_rows = []
-    splitter = RepeatedStratifiedKFold(
-        n_splits=folds, n_repeats=repeats, random_state=settings["seed"]
-    )
+    gains, radiomics_rows, tuning_rows = [], [], []
+    splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats,
+                                       random_state=settings["seed"])
     for split, (train, test) in enumerate(splitter.split(np.zeros(n), y)):
         repeat, fold = divmod(split, folds)
         fold_of[repeat, test] = fold + 1
-        # ComBat cannot adjust a batch it has not estimated: such a fold is left unharmonised
-        unseen = sorted({str(b) for b in batch_lab[test] if not pd.isna(b)}
-                        - {str(b) for b in batch_lab[train] if not pd.isna(b)})
+        skip_reason = unseen_batch_reason(data.batch_lab[train], data.batch_lab[test])
+        X_train, X_test = data.X_lab.iloc[train], data.X_lab.iloc[test]
+        tuned = None
+        if tune:
+            tuned, row = _tune_for(specs[0], X_train, y[train], settings, skip_reason)
+            tuning_rows.append({"scheme": "cv", "repeat": repeat + 1, "fold": fold + 1,
+                                "held_out_batch": "", **row})
         for spec in specs:
-            estimator = spec.factory()
-            if spec.radiomic and unseen:
-                estimator.set_params(radiomics__skip_reason=(
-                    "held-out batch(es) not in the training fold: " + ", ".join(unseen)))
-            estimator.fit(X_lab.iloc[train][spec.fit_columns], y[train])
+            estimator = _fold_estimator(spec, skip_reason, tuned)
+            estimator.fit(X_train[spec.fit_columns], y[train])
             prob[spec.name][repeat, test] = estimator.predict_proba(
-                X_lab.iloc[test][spec.fit_columns])[:, 1]
+                X_test[spec.fit_columns])[:, 1]
             if spec.radiomic:
                 summary = estimator.named_steps["radiomics"].summary_
-                fold_rows.append({"model": spec.name, "repeat": repeat + 1, "fold": fold + 1,
-                                  **summary,
-                                  "harmonised": "yes" if summary["harmonised"] else "no"})
-            if spec.name == "xgboost":
+                radiomics_rows.append({"model": spec.name, "repeat": repeat + 1,
+                                       "fold": fold + 1, **summary,
+                                       "harmonised": "yes" if summary["harmonised"] else "no"})
+            if importance and spec.name == "xgboost":
                 booster = _final_estimator(estimator).get_booster()
                 raw = booster.get_score(importance_type="total_gain")
-                vector = np.array([raw.get(f, 0.0) for f in features], dtype=float)
+                vector = np.array([raw.get(f, 0.0) for f in data.features], dtype=float)
                 total = vector.sum()
                 gains.append(vector / total if total > 0 else vector)
-    radiomics_folds = pd.DataFrame(fold_rows, columns=RADIOMICS_FOLD_COLUMNS)
+    return _CVRun(prob, fold_of, gains, radiomics_rows, tuning_rows)
+
+
+def _oof_table(data: _Prepared, specs: list[_ModelSpec], run: _CVRun) -> pd.DataFrame:
+    rows = []
+    for name in (spec.name for spec in specs):
+        for repeat in range(run.fold_of.shape[0]):
+            rows.append(pd.DataFrame({"sample_id": data.ids, "model": name,
+                                      "repeat": repeat + 1, "fold": run.fold_of[repeat],
+                                      "y_true": data.y,
+                                      "y_prob": run.prob[name][repeat].astype(float)}))
+    oof = pd.concat(rows, ignore_index=True)
+    oof = oof.sort_values(["model", "repeat", "sample_id"], kind="mergesort")
+    return oof.reset_index(drop=True)[OOF_COLUMNS]
+
+
+def _importance_table(data: _Prepared, gains: list) -> pd.DataFrame:
+    """Per-fold normalised total gain of the full XGBoost model: mean and SD over folds."""
+    gain_matrix = np.vstack(gains)
+    mean_gain = gain_matrix.mean(axis=0)
+    if mean_gain.sum() > 0:
+        mean_gain = mean_gain / mean_gain.sum()
+    gain_sd = (gain_matrix.std(axis=0, ddof=1) if len(gains) > 1
+               else np.zeros(len(data.features)))
+    importance = pd.DataFrame({"feature": data.features,
+                               "modality": [data.modality.get(f, "") for f in data.features],
+                               "gain": mean_gain, "gain_sd": gain_sd})
+    importance = importance.sort_values(
+        ["gain", "feature"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+    importance["rank"] = np.arange(1, len(importance) + 1)
+    return importance[IMPORTANCE_COLUMNS]
+
+
+LOBO_MODELS = ("xgboost", "logistic_baseline")
+
+
+def _leave_one_batch_out(data: _Prepared, specs: list[_ModelSpec], settings: dict
+                         ) -> tuple[pd.DataFrame, list[dict]]:
+    """Train on every other batch, test on the held-out one (XGBoost tuned on the training
+    batches as in the CV, and the logistic baseline): lobo_metrics rows and tuning rows."""
+    chosen = [spec for spec in specs if spec.name in LOBO_MODELS]
+    batch = np.array([None if pd.isna(b) else str(b) for b in data.batch_lab], dtype=object)
+    batches = sorted({b for b in batch if b is not None})
+    rng = np.random.default_rng(settings["seed"])
+    harmonising = settings["harmonisation"]["method"] == "combat"
+    rows, tuning_rows = [], []
+    for held_out in batches:
+        test = batch == held_out
+        train = ~test
+        y_test, y_train = data.y[test], data.y[train]
+        n, events = int(test.sum()), int(y_test.sum())
+        if len(batches) < 2:
+            note = "only one batch: nothing to train on"
+        elif events in (0, n):
+            note = (f"skipped: the held-out batch has one class only ({events} of {n} "
+                    f"positive), so AUC and calibration are undefined")
+        elif min(y_train.sum(), len(y_train) - y_train.sum()) < 2:
+            note = "skipped: fewer than 2 patients of a class in the other batches"
+        else:
+            note = ""
+        if note:
+            rows += [{"held_out_batch": held_out, "model": spec.name, "n": n,
+                      "n_events": events, "note": note} for spec in chosen]
+            continue
+        # the held-out batch is never in training: ComBat is switched off for these fits
+        skip_reason = unseen_batch_reason(data.batch_lab[train], data.batch_lab[test])
+        X_train, X_test = data.X_lab.loc[train], data.X_lab.loc[test]
+        tuned = None
+        for spec in chosen:
+            if spec.kind == "xgboost":
+                tuned, row = _tune_for(spec, X_train, y_train, settings, skip_reason)
+                tuning_rows.append({"scheme": "lobo", "repeat": pd.NA, "fold": pd.NA,
+                                    "held_out_batch": held_out, **row})
+            estimator = _fold_estimator(spec, skip_reason, tuned)
+            estimator.fit(X_train[spec.fit_columns], y_train)
+            p = estimator.predict_proba(X_test[spec.fit_columns])[:, 1].astype(float)
+            spec_note = ("radiomic features not harmonised: ComBat has no estimate for a "
+                         "batch absent from training" if spec.radiomic and harmonising else "")
+            rows.append({"held_out_batch": held_out, "model": spec.name, "n": n,
+                         "n_events": events,
+                         **held_out_metrics(y_test, p, settings["n_bootstrap"], rng),
+                         "note": spec_note})
+    lobo = pd.DataFrame(rows, columns=LOBO_COLUMNS)
+    for column in ("n", "n_events"):
+        lobo[column] = lobo[column].astype("Int64")
+    return lobo, tuning_rows
+
+
+def _tuning_table(rows: list[dict]) -> pd.DataFrame:
+    table = pd.DataFrame(rows, columns=TUNING_COLUMNS)
+    for column in ("repeat", "fold", "max_depth", "n_estimators", "n_candidates"):
+        table[column] = table[column].astype("Int64")
+    return table
+
+
+def cross_validate_models(
+    matrix: pd.DataFrame,
+    labels: pd.DataFrame,
+    dictionary: pd.DataFrame,
+    settings: dict,
+    truth: pd.DataFrame | None = None,
+) -> ModelResults:
+    """Nested, repeated stratified CV of XGBoost (all features, per-modality ablations), the
+    logistic and published-score baselines; leave-one-batch-out validation; the final model.
+
+    Raises :class:`PostTreatmentFeatureError` (a ValueError) for post-treatment/outcome
+    columns, ``InputError`` for malformed inputs, ValueError for bad settings.
+    """
+    settings = resolve_settings(settings)
+    matrix = matrix.reset_index(drop=True)
+    data = _prepare(matrix, labels, dictionary, settings, truth)
+    # names the final-model block below uses
+    endpoint, X, X_all, X_lab = data.endpoint, data.X, data.X_all, data.X_lab
+    y, labelled, features, modality = data.y, data.labelled, data.features, data.modality
+    radiomic = data.radiomic
+    n, n_events = data.n, data.n_events
+    n_unlabelled = int((~labelled).sum())
+    folds, repeats = settings["cv_folds"], settings["cv_repeats"]
+
+    specs, skipped = _specs_for(data, settings)
+    for reason in skipped:
+        log.info("model skipped: %s", reason)
+    run = _run_cv(data, specs, settings)
+    radiomics_folds = pd.DataFrame(run.radiomics_rows, columns=RADIOMICS_FOLD_COLUMNS)
     radiomics_folds = radiomics_folds.sort_values(
         ["model", "repeat", "fold"], kind="mergesort").reset_index(drop=True)
     fold_summary = _radiomics_fold_summary(radiomics_folds)
@@ -832,105 +1123,34 @@ def cross_validate_models(
         for reason, count in entry["skipped_reasons"].items():
             log.warning("%s: harmonisation skipped in %d fold(s): %s", entry["model"], count,
                         reason)
-
-    # OOF table
-    oof_rows = []
-    for name in (spec.name for spec in specs):
-        for repeat in range(repeats):
-            oof_rows.append(
-                pd.DataFrame(
-                    {
-                        "sample_id": ids,
-                        "model": name,
-                        "repeat": repeat + 1,
-                        "fold": fold_of[repeat],
-                        "y_true": y,
-                        "y_prob": prob[name][repeat].astype(float),
-                    }
-                )
-            )
-    oof = pd.concat(oof_rows, ignore_index=True)
-    oof = oof.sort_values(["model", "repeat", "sample_id"], kind="mergesort")
-    oof = oof.reset_index(drop=True)[OOF_COLUMNS]
+    oof = _oof_table(data, specs, run)
 
     # metrics on the repeat-averaged OOF probability, paired stratified bootstrap
-    averaged = {spec.name: prob[spec.name].mean(axis=0) for spec in specs}
-    if truth_p is not None:
-        averaged["oracle"] = truth_p[labelled].to_numpy(dtype=float)
-    rng = np.random.default_rng(settings["seed"])
-    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
-    B = settings["n_bootstrap"]
-    pos_idx = rng.integers(0, len(pos), size=(B, len(pos)))
-    neg_idx = rng.integers(0, len(neg), size=(B, len(neg)))
-    boot = {
-        name: bootstrap_auc(p[pos], p[neg], pos_idx, neg_idx) if B else np.array([])
-        for name, p in averaged.items()
+    averaged = {spec.name: run.prob[spec.name].mean(axis=0) for spec in specs}
+    if data.truth_p is not None:
+        averaged["oracle"] = data.truth_p[labelled].to_numpy(dtype=float)
+    metrics, calibration = metric_tables(
+        y, data.ids, averaged, run.prob, {spec.name: len(spec.columns) for spec in specs},
+        {"n": n, "n_events": n_events, "n_unlabelled": n_unlabelled}, settings)
+    curve = decision_curve(y, averaged)
+    importance = _importance_table(data, run.gains)
+    lobo, lobo_tuning = _leave_one_batch_out(data, specs, settings)
+    tuning_table = _tuning_table(run.tuning_rows + lobo_tuning)
+    evaluation_metadata = {
+        "auc_ci_method": AUC_CI_METHOD.format(B=settings["n_bootstrap"]),
+        "threshold": settings["threshold"],
+        "tuning": {
+            **settings["tuning"],
+            "search": describe_search(settings["tuning"]),
+            "scope": ("the full XGBoost model is tuned inside every outer training fold (and "
+                      "on the training batches of every leave-one-batch-out split); the "
+                      "per-modality XGBoost models of that fold reuse its parameters; the "
+                      "chosen parameters per fold are in tuning.tsv"),
+        } if settings["tuning"]["enabled"] else {"enabled": False},
+        "leave_one_batch_out": ("train on every other batch, test on the held-out one; "
+                                f"models {', '.join(LOBO_MODELS)}; ComBat off (it cannot "
+                                "harmonise an unseen batch); lobo_metrics.tsv"),
     }
-    n_features = {spec.name: len(spec.columns) for spec in specs}
-    metric_rows, calibration_rows = [], []
-    for name, p in averaged.items():
-        auc = auc_score(y, p)
-        if B:
-            auc_low, auc_high = (float(v) for v in np.percentile(boot[name], [2.5, 97.5]))
-        else:
-            auc_low = auc_high = float("nan")
-        if name in prob and repeats > 1:
-            per_repeat = [auc_score(y, prob[name][r]) for r in range(repeats)]
-            repeat_sd = float(np.std(per_repeat, ddof=1))
-        else:
-            repeat_sd = float("nan")
-        if name != "xgboost" and B:
-            diff = boot[name] - boot["xgboost"]
-            diff_low, diff_high = (float(v) for v in np.percentile(diff, [2.5, 97.5]))
-        else:
-            diff_low = diff_high = float("nan")
-        diff_point = auc - auc_score(y, averaged["xgboost"]) if name != "xgboost" else np.nan
-        intercept, slope = calibration_intercept_slope(y, p)
-        metric_rows.append(
-            {
-                "model": name,
-                "n": n,
-                "n_events": n_events,
-                "n_unlabelled": n_unlabelled,
-                "n_features": n_features.get(name, pd.NA),
-                "auc": auc,
-                "auc_low": auc_low,
-                "auc_high": auc_high,
-                "auc_repeat_sd": repeat_sd,
-                "auc_diff_vs_xgboost": float(diff_point),
-                "auc_diff_low": diff_low,
-                "auc_diff_high": diff_high,
-                "brier": float(np.mean((p - y) ** 2)),
-                "calibration_intercept": intercept,
-                "calibration_slope": slope,
-                "accuracy_at_0.5": float(np.mean((p >= 0.5).astype(int) == y)),
-            }
-        )
-        calibration_rows += calibration_bins(name, y.astype(float), p, ids)
-    metrics = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS)
-    for column in ("n", "n_events", "n_unlabelled", "n_features"):
-        metrics[column] = metrics[column].astype("Int64")
-    calibration = pd.DataFrame(calibration_rows, columns=CALIBRATION_COLUMNS)
-
-    # feature importance: per-fold normalised total gain, mean and SD over folds
-    gain_matrix = np.vstack(gains)
-    mean_gain = gain_matrix.mean(axis=0)
-    if mean_gain.sum() > 0:
-        mean_gain = mean_gain / mean_gain.sum()
-    gain_sd = gain_matrix.std(axis=0, ddof=1) if len(gains) > 1 else np.zeros(len(features))
-    importance = pd.DataFrame(
-        {
-            "feature": features,
-            "modality": [modality.get(f, "") for f in features],
-            "gain": mean_gain,
-            "gain_sd": gain_sd,
-        }
-    )
-    importance = importance.sort_values(
-        ["gain", "feature"], ascending=[False, True], kind="mergesort"
-    ).reset_index(drop=True)
-    importance["rank"] = np.arange(1, len(importance) + 1)
-    importance = importance[IMPORTANCE_COLUMNS]
 
     # final model on every labelled sample (its radiomics step, ComBat included, fitted on
     # them too); scores every sample of the matrix
@@ -1009,13 +1229,44 @@ def cross_validate_models(
         importance=importance,
         predictions=predictions,
         model=booster_model,
-        metadata=metadata,
+        metadata={**metadata, **evaluation_metadata},
         settings=settings,
         feature_names=model_features,
         n_unlabelled=n_unlabelled,
         skipped_models=skipped,
         radiomics_folds=radiomics_folds,
+        decision_curve=curve,
+        lobo_metrics=lobo,
+        tuning=tuning_table,
     )
+
+
+def permutation_check(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.DataFrame,
+                      settings: dict, n_permutations: int | None = None) -> pd.DataFrame:
+    """Label-permutation check of the whole CV: ``permutation, auc`` per shuffled labelling.
+
+    The labelled patients' labels are shuffled (``numpy.random.default_rng(seed)``, one
+    permutation after the other), and XGBoost on all features goes through the same repeated
+    stratified K-fold as :func:`cross_validate_models`, radiomics step included; the AUC is
+    that of the repeat-averaged OOF probabilities against the shuffled labels. For speed the
+    fixed ``xgboost`` parameters are used (no nested tuning: tuning cannot create signal that
+    is not there, and a leak in the preprocessing would show with fixed parameters too).
+    Without leakage the AUCs scatter around 0.5. ``n_permutations`` defaults to the setting
+    ``permutations``.
+    """
+    settings = resolve_settings(settings)
+    n_permutations = settings["permutations"] if n_permutations is None else int(
+        n_permutations)
+    data = _prepare(matrix.reset_index(drop=True), labels, dictionary, settings, None)
+    specs, _ = _specs_for(data, settings)
+    rng = np.random.default_rng(settings["seed"])
+    rows = []
+    for permutation in range(1, n_permutations + 1):
+        shuffled = rng.permutation(data.y)
+        run = _run_cv(data, specs[:1], settings, y=shuffled, tune=False, importance=False)
+        rows.append({"permutation": permutation,
+                     "auc": auc_score(shuffled, run.prob["xgboost"].mean(axis=0))})
+    return pd.DataFrame(rows, columns=PERMUTATION_COLUMNS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1048,6 +1299,9 @@ def write_model_outputs(results: ModelResults, out_dir) -> None:
     write_tsv(results.importance, out / "feature_importance.tsv")
     write_tsv(results.predictions, out / "predictions.tsv")
     write_tsv(results.radiomics_folds, out / "radiomics_folds.tsv")
+    write_tsv(results.decision_curve, out / "decision_curve.tsv")
+    write_tsv(results.lobo_metrics, out / "lobo_metrics.tsv")
+    write_tsv(results.tuning, out / "tuning.tsv")
     model_bytes = _model_json_bytes(results.model)
     write_bytes(model_bytes, out / "xgboost_model.json")
     metadata = dict(results.metadata)

@@ -34,12 +34,16 @@ Evaluation: ``tuning.inner_folds`` (default 3) stratified folds of the training 
 XGBoost step of the estimator (the radiomics filters and ComBat, :mod:`haicpred.preprocessing`)
 is refitted on each inner training part and applied to its inner validation part. Per
 candidate, the inner folds' boosters are grown one round at a time in lock-step, and the mean
-inner-validation AUC (XGBoost's own ``auc``) is tracked after every round, as ``xgboost.cv``
-does: the candidate's ``n_estimators`` is the round count with the best mean AUC, found by
-early stopping (stop after ``tuning.early_stopping_rounds``, default 30, rounds without
-improvement, at most ``tuning.max_estimators``). The candidate with the highest mean inner AUC
-wins (ties: the lower candidate number). The early-stopped inner AUC is slightly optimistic for
-every candidate alike; it is used only to rank candidates, never reported as performance.
+inner-validation log loss (and AUC, both XGBoost's own metrics) is tracked after every round,
+as ``xgboost.cv`` does: the candidate's ``n_estimators`` is the round count with the lowest
+mean log loss, found by early stopping (stop after ``tuning.early_stopping_rounds``, default
+30, rounds without improvement, at most ``tuning.max_estimators``). The candidate with the
+lowest mean inner log loss wins (ties: the lower candidate number); its mean inner AUC at that
+round is reported next to it. Log loss, not AUC, is the criterion because it rewards
+calibration as well as ranking: selecting on AUC picked candidates of 3 slow trees whose
+probabilities hardly leave the base rate (calibration slopes far above 1) on the test cohorts.
+The early-stopped inner scores are slightly optimistic for every candidate alike; they only
+rank candidates and are never reported as performance.
 
 Determinism: inner folds, candidates and XGBoost seeds come from ``seed``; boosters are trained
 single-threaded and candidates are spread over ``threads`` worker threads (XGBoost releases the
@@ -92,7 +96,8 @@ SEARCH_SPACE: dict = {
 TUNED_PARAMETERS = ["max_depth", "learning_rate", "n_estimators", "subsample",
                     "colsample_bytree", "min_child_weight", "reg_lambda", "reg_alpha",
                     "scale_pos_weight"]
-TRACE_COLUMNS = ["candidate", *TUNED_PARAMETERS, "inner_auc", "inner_auc_sd", "chosen"]
+TRACE_COLUMNS = ["candidate", *TUNED_PARAMETERS, "inner_logloss", "inner_auc", "inner_auc_sd",
+                 "chosen"]
 
 # sampled values are rounded so that tables and JSON show them without float noise
 _DIGITS = 4
@@ -182,7 +187,7 @@ def _booster_params(model, candidate: dict, pos_weight: float) -> tuple[dict, fl
     model.set_params(**{k: v for k, v in candidate.items() if k != "scale_pos_weight"},
                      scale_pos_weight=weight)
     params = {k: v for k, v in model.get_xgb_params().items() if v is not None}
-    params.update(n_jobs=1, eval_metric="auc")
+    params.update(n_jobs=1, eval_metric=["logloss", "auc"])
     return params, weight
 
 
@@ -208,42 +213,53 @@ def _inner_data(X, y, steps, folds: int, seed: int):
     return data
 
 
+def _eval_scores(text: str) -> tuple[float, float]:
+    """(logloss, auc) from a ``Booster.eval_set`` line ``[i]\tvalid-logloss:x\tvalid-auc:y``."""
+    scores = dict(part.split("-", 1)[1].split(":") for part in text.split("\t")[1:])
+    return float(scores["logloss"]), float(scores["auc"])
+
+
 def _early_stopped_cv(params: dict, data, max_rounds: int, patience: int
-                      ) -> tuple[int, float, float]:
-    """Lock-step boosting over the inner folds: (best round count, mean AUC, SD of AUC)."""
+                      ) -> tuple[int, float, float, float]:
+    """Lock-step boosting over the inner folds:
+    (best round count, its mean log loss, mean AUC, SD of AUC)."""
     import xgboost
 
     boosters = [xgboost.Booster(params, [train, valid]) for train, valid in data]
-    best = (0, -np.inf, np.nan)
+    best = (0, np.inf, np.nan, np.nan)
     for iteration in range(max_rounds):
-        scores = []
+        losses, aucs = [], []
         for booster, (train, valid) in zip(boosters, data):
             booster.update(train, iteration)
-            text = booster.eval_set([(valid, "valid")], iteration)
-            scores.append(float(text.rsplit(":", 1)[1]))
-        mean = float(np.mean(scores))
-        if mean > best[1]:
-            best = (iteration + 1, mean, float(np.std(scores, ddof=1)) if len(scores) > 1
-                    else float("nan"))
+            loss, auc = _eval_scores(booster.eval_set([(valid, "valid")], iteration))
+            losses.append(loss)
+            aucs.append(auc)
+        mean = float(np.mean(losses))
+        if mean < best[1]:
+            best = (iteration + 1, mean, float(np.mean(aucs)),
+                    float(np.std(aucs, ddof=1)) if len(aucs) > 1 else float("nan"))
         elif iteration + 1 - best[0] >= patience:
             break
     return best
 
 
-def tune_xgboost(X: pd.DataFrame, y, settings: dict, seed: int, make_estimator
-                 ) -> tuple[dict, pd.DataFrame]:
+def tune_xgboost(X: pd.DataFrame, y, settings: dict, seed: int | None = None,
+                 make_estimator=None) -> tuple[dict, pd.DataFrame]:
     """Random search with early stopping over :data:`SEARCH_SPACE` on one training set.
 
     ``X``: the training rows, the columns the estimator is fitted on (with ``batch`` when the
     estimator starts with the radiomics step). ``y``: their 0/1 labels. ``settings``: the
     resolved model settings (:func:`haicpred.model.resolve_settings`; ``tuning`` and
     ``threads`` are read) or just the ``tuning`` block. ``seed``: inner folds, candidates and
-    XGBoost's random state. ``make_estimator``: returns a fresh, unfitted estimator as the CV
-    fits it, an ``xgboost.XGBClassifier`` or a ``Pipeline`` whose last step is one; the steps
-    before it are refitted on every inner training part, and the classifier's own parameters
-    are candidate 0 and the base every candidate changes.
+    XGBoost's random state (default: the setting ``seed``). ``make_estimator``: returns a
+    fresh, unfitted estimator as the CV fits it, an ``xgboost.XGBClassifier`` or a
+    ``Pipeline`` whose last step is one; the steps before it are refitted on every inner
+    training part, and the classifier's own parameters are candidate 0 and the base every
+    candidate changes. Default: the plain classifier of the settings
+    (:func:`haicpred.model.resolve_settings`), ``X`` then being the model's input columns (a
+    ``batch`` column is dropped).
 
-    Returns ``(params, trace)``: ``params`` maps every name of :data:`TUNED_PARAMETERS` to the
+    Returns ``(params, trace)`` (the lowest mean inner log loss wins): ``params`` maps every name of :data:`TUNED_PARAMETERS` to the
     chosen value (``scale_pos_weight`` as a number, ``n_estimators`` from early stopping), to
     be given to the classifier's ``set_params`` (for a Pipeline: ``model__<name>``); ``trace``
     has :data:`TRACE_COLUMNS`, one row per candidate. Raises ValueError when a class has fewer
@@ -252,6 +268,18 @@ def tune_xgboost(X: pd.DataFrame, y, settings: dict, seed: int, make_estimator
     tuning = resolve_tuning(settings.get("tuning") if "tuning" in settings else {
         k: v for k, v in settings.items() if k in DEFAULT_TUNING})
     threads = int(settings.get("threads", 1))
+    if make_estimator is None:
+        from haicpred.model import _xgboost, resolve_settings
+
+        resolved = resolve_settings({k: v for k, v in settings.items()
+                                     if k in ("seed", "threads", "xgboost")})
+
+        def make_estimator():
+            return _xgboost(resolved)
+
+        X = X.drop(columns=["batch"], errors="ignore")
+    if seed is None:
+        seed = int(settings.get("seed", 1))
     y = np.asarray(y, dtype=int)
     n_pos = int(y.sum())
     n_neg = len(y) - n_pos
@@ -266,16 +294,16 @@ def tune_xgboost(X: pd.DataFrame, y, settings: dict, seed: int, make_estimator
 
     def evaluate(candidate):
         params, weight = _booster_params(model, candidate, pos_weight)
-        rounds, auc, sd = _early_stopped_cv(params, data, tuning["max_estimators"],
-                                            tuning["early_stopping_rounds"])
+        rounds, loss, auc, sd = _early_stopped_cv(params, data, tuning["max_estimators"],
+                                                  tuning["early_stopping_rounds"])
         return {**candidate, "scale_pos_weight": weight, "n_estimators": rounds,
-                "inner_auc": auc, "inner_auc_sd": sd}
+                "inner_logloss": loss, "inner_auc": auc, "inner_auc_sd": sd}
 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         rows = list(pool.map(evaluate, candidates))
     trace = pd.DataFrame(rows)
     trace.insert(0, "candidate", np.arange(len(trace)))
-    best = int(np.argmax(trace["inner_auc"].to_numpy()))  # first of equal maxima
+    best = int(np.argmin(trace["inner_logloss"].to_numpy()))  # first of equal minima
     trace["chosen"] = (trace["candidate"] == best).astype(int)
     trace = trace[TRACE_COLUMNS]
     chosen = trace.iloc[best]
@@ -290,6 +318,6 @@ def describe_search(tuning: dict) -> str:
     """One sentence for the metadata and logs."""
     return (f"random search, {tuning['n_candidates']} candidates (candidate 0 = the fixed "
             f"defaults), {tuning['inner_folds']}-fold stratified inner CV on the training set "
-            f"only, n_estimators by early stopping on the mean inner AUC (patience "
+            f"only, n_estimators by early stopping on the mean inner log loss (patience "
             f"{tuning['early_stopping_rounds']}, at most {tuning['max_estimators']}); space: "
             + "; ".join(f"{k} {deepcopy(v)[0]} {v[1:]}" for k, v in SEARCH_SPACE.items()))

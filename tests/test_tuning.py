@@ -1,0 +1,208 @@
+"""haicpred.tuning and the nested CV of haicpred.model, with real XGBoost (no mocks)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.model_selection import RepeatedStratifiedKFold
+from sklearn.pipeline import Pipeline
+
+import haicpred.model as model_module
+from haicpred.model import cross_validate_models, resolve_settings
+from haicpred.tuning import (DEFAULT_TUNING, SEARCH_SPACE, TRACE_COLUMNS, TUNED_PARAMETERS,
+                             resolve_tuning, sample_candidates, tune_xgboost)
+from test_model import SETTINGS, make_cohort
+
+TUNING = {"n_candidates": 4, "inner_folds": 3, "max_estimators": 80, "early_stopping_rounds": 10}
+
+
+def labelled_data(seed: int = 7):
+    matrix, labels, dictionary, _ = make_cohort(seed)
+    y = labels["objective_response"].to_numpy()
+    keep = ~np.isnan(y)
+    X = matrix.loc[keep].drop(columns=["sample_id"]).reset_index(drop=True)
+    return X, y[keep].astype(int)
+
+
+def plain_settings(**tuning):
+    return resolve_settings({"seed": 3, "threads": 1, "xgboost": SETTINGS["xgboost"],
+                             "tuning": {**TUNING, **tuning}})
+
+
+def test_resolve_tuning_defaults_and_errors():
+    assert resolve_tuning(None) == DEFAULT_TUNING
+    assert resolve_tuning({"n_candidates": 5})["n_candidates"] == 5
+    with pytest.raises(ValueError, match="unknown key"):
+        resolve_tuning({"n_candidate": 5})
+    with pytest.raises(ValueError, match="inner_folds must be >= 2"):
+        resolve_tuning({"inner_folds": 1})
+    with pytest.raises(ValueError, match="enabled"):
+        resolve_tuning({"enabled": "yes"})
+    assert resolve_settings({})["tuning"] == DEFAULT_TUNING
+
+
+def test_candidates_are_reproducible_and_inside_the_space():
+    defaults = {"max_depth": 2, "learning_rate": 0.05, "subsample": 0.8,
+                "colsample_bytree": 0.8, "min_child_weight": 3, "reg_lambda": 1.0,
+                "reg_alpha": 0.0, "scale_pos_weight": None}
+    first = sample_candidates(30, 5, defaults)
+    assert first == sample_candidates(30, 5, defaults)
+    assert first != sample_candidates(30, 6, defaults)
+    assert first[0] == {**defaults, "scale_pos_weight": "none"}  # the fixed parameters
+    for candidate in first[1:]:
+        for name, spec in SEARCH_SPACE.items():
+            value = candidate[name]
+            if spec[0] == "choice":
+                assert value in spec[1]
+            elif spec[0] == "zero_or_log_uniform":
+                assert value == 0 or spec[1] <= value <= spec[2]
+            else:
+                assert spec[1] <= value <= spec[2], (name, value)
+    assert {c["max_depth"] for c in first[1:]} == {1, 2, 3, 4}
+
+
+def test_tuning_is_deterministic_and_independent_of_threads():
+    X, y = labelled_data()
+    X = X.drop(columns=["batch"])
+    settings = plain_settings()
+    params, trace = tune_xgboost(X, y, settings, 3, lambda: model_module._xgboost(settings))
+    again, trace_again = tune_xgboost(X, y, {**settings, "threads": 2}, 3,
+                                      lambda: model_module._xgboost(settings))
+    assert params == again
+    pd.testing.assert_frame_equal(trace, trace_again)
+    assert list(trace.columns) == TRACE_COLUMNS
+    assert set(params) == set(TUNED_PARAMETERS)
+    assert trace["chosen"].sum() == 1
+    chosen = trace[trace["chosen"] == 1].iloc[0]
+    # the lowest inner log loss wins; candidate 0 (the fixed parameters) can only lose to better
+    assert chosen["inner_logloss"] == trace["inner_logloss"].min()
+    assert chosen["inner_logloss"] <= trace.loc[0, "inner_logloss"]
+    assert 1 <= params["n_estimators"] <= TUNING["max_estimators"]
+    assert 0.5 < chosen["inner_auc"] <= 1
+    # the default make_estimator (plain classifier of the settings) gives the same answer
+    default_params, _ = tune_xgboost(X.assign(batch="B1"), y, settings)
+    assert default_params == params
+    # a different seed is a different search
+    assert not tune_xgboost(X, y, settings, 4, lambda: model_module._xgboost(settings))[
+        1].equals(trace)
+
+
+class RowSpy(TransformerMixin, BaseEstimator):
+    """Records the rows each clone is fitted on and transforms (drops `batch`)."""
+
+    fitted: list = []
+    transformed: list = []
+
+    def fit(self, X, y=None):
+        RowSpy.fitted.append(list(X.index))
+        return self
+
+    def transform(self, X):
+        RowSpy.transformed.append(list(X.index))
+        return X.drop(columns=["batch"])
+
+
+def test_preprocessing_is_refitted_on_every_inner_training_part():
+    X, y = labelled_data()
+    RowSpy.fitted, RowSpy.transformed = [], []
+    settings = plain_settings(inner_folds=3, n_candidates=2)
+    tune_xgboost(X, y, settings, 3, lambda: Pipeline(
+        [("spy", RowSpy()), ("model", model_module._xgboost(settings))]))
+    assert len(RowSpy.fitted) == 3
+    for fitted in RowSpy.fitted:
+        held_out = set(range(len(y))) - set(fitted)
+        # about a third held out, never fitted on; every row held out exactly once
+        assert abs(len(held_out) - len(y) / 3) <= 1
+    assert sorted(sum((sorted(set(range(len(y))) - set(f)) for f in RowSpy.fitted), [])) == \
+        list(range(len(y)))
+
+
+def test_too_few_per_class_is_refused():
+    X, y = labelled_data()
+    y = np.zeros_like(y)
+    y[:2] = 1
+    with pytest.raises(ValueError, match="at least 3 patients of each class"):
+        tune_xgboost(X.drop(columns=["batch"]), y, plain_settings())
+
+
+@pytest.fixture(scope="module")
+def spied_run():
+    """A nested CV whose calls to tune_xgboost are recorded (the real function runs)."""
+    matrix, labels, dictionary, truth = make_cohort()
+    calls = []
+    real = model_module.tune_xgboost
+
+    def recording(X, y, settings, seed, make_estimator):
+        calls.append({"index": list(X.index), "y": np.asarray(y).copy()})
+        return real(X, y, settings, seed, make_estimator)
+
+    settings = {**SETTINGS, "cv_repeats": 1, "n_bootstrap": 0, "tuning": TUNING}
+    model_module.tune_xgboost = recording
+    try:
+        results = cross_validate_models(matrix, labels, dictionary, settings, truth=truth)
+    finally:
+        model_module.tune_xgboost = real
+    return matrix, labels, dictionary, settings, results, calls
+
+
+def test_outer_held_out_fold_is_never_seen_by_the_search(spied_run):
+    matrix, labels, dictionary, settings, results, calls = spied_run
+    y_all = labels["objective_response"].to_numpy()
+    y = y_all[~np.isnan(y_all)].astype(int)
+    splits = list(RepeatedStratifiedKFold(n_splits=settings["cv_folds"], n_repeats=1,
+                                          random_state=settings["seed"]).split(
+        np.zeros(len(y)), y))
+    cv_calls = calls[:len(splits)]
+    for (train, test), call in zip(splits, cv_calls):
+        assert call["index"] == list(train)  # exactly the outer training rows
+        assert not set(call["index"]) & set(test)
+        np.testing.assert_array_equal(call["y"], y[train])
+    # then one search per held-out batch (leave-one-batch-out), on the other batches only
+    batches = matrix.loc[~np.isnan(y_all), "batch"].to_numpy()
+    lobo_calls = calls[len(splits):]
+    assert len(lobo_calls) == len(set(batches))
+    for batch, call in zip(sorted(set(batches)), lobo_calls):
+        assert not any(batches[i] == batch for i in call["index"])
+
+
+def test_tuning_table_matches_a_direct_search_on_the_training_fold(spied_run):
+    matrix, labels, dictionary, settings, results, calls = spied_run
+    tuning = results.tuning
+    assert list(tuning.columns) == model_module.TUNING_COLUMNS
+    cv = tuning[tuning["scheme"] == "cv"]
+    assert list(cv["fold"]) == list(range(1, settings["cv_folds"] + 1))
+    assert (cv["n_candidates"] == TUNING["n_candidates"]).all()
+    # redo fold 1's search by hand on its training rows only: same parameters
+    y_all = labels["objective_response"].to_numpy()
+    keep = ~np.isnan(y_all)
+    y = y_all[keep].astype(int)
+    train, _ = next(RepeatedStratifiedKFold(n_splits=settings["cv_folds"], n_repeats=1,
+                                            random_state=settings["seed"]).split(
+        np.zeros(len(y)), y))
+    resolved = resolve_settings(settings)
+    spec = model_module._specs_for(
+        model_module._prepare(matrix, labels, dictionary, resolved, None), resolved)[0][0]
+    X_lab = matrix.loc[keep].drop(columns=["sample_id"]).reset_index(drop=True)
+    X_lab[spec.columns] = X_lab[spec.columns].astype(float)
+    params, _ = tune_xgboost(X_lab.iloc[train][spec.fit_columns], y[train], resolved,
+                             resolved["seed"], spec.factory)
+    row = cv.iloc[0]
+    for name in TUNED_PARAMETERS:
+        assert row[name] == pytest.approx(params[name]), name
+    # scrambling the held-out rows' labels does not change that search (it never sees them)
+    assert calls[0]["index"] == list(train)
+
+
+def test_tuning_disabled_uses_the_fixed_parameters():
+    matrix, labels, dictionary, _ = make_cohort()
+    settings = {**SETTINGS, "cv_repeats": 1, "n_bootstrap": 0, "tuning": {"enabled": False}}
+    results = cross_validate_models(matrix, labels, dictionary, settings)
+    assert (results.tuning["note"] == "tuning disabled: fixed parameters").all()
+    assert (results.tuning["n_estimators"] == SETTINGS["xgboost"]["n_estimators"]).all()
+    assert results.metadata["tuning"] == {"enabled": False}
+    # the OOF predictions are those of the fixed-parameter classifier
+    assert isinstance(model_module._xgboost(resolve_settings(settings)),
+                      xgboost.XGBClassifier)
