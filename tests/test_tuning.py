@@ -98,6 +98,7 @@ class RowSpy(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         RowSpy.fitted.append(list(X.index))
+        self.n_rows_ = len(X)  # a fitted attribute, for sklearn's is-fitted check
         return self
 
     def transform(self, X):
