@@ -166,3 +166,23 @@ def report_optional_inputs(wildcards):
     was not produced."""
     declared = {str(path) for rule in workflow.rules for path in rule.output}
     return {key: path for key, path in REPORT_OPTIONAL_INPUTS.items() if path in declared}
+
+
+# Provenance (workflow/rules/provenance.smk)
+
+
+def batch_vcfs(wildcards):
+    """Every VCF the batch's sheet rows name."""
+    records = batch_records(sample_sheet(), wildcards.batch)
+    return sorted({r[c] for r in records for c in ("exome_vcf", "genotype_vcf") if r[c]})
+
+
+def cohort_inputs(wildcards):
+    """role -> path of every cohort table and resource this run reads."""
+    tables = {name: cohort_table(name) for name in ("samples", "clinical", "biomarkers")}
+    if has_radiomics():
+        tables["radiomics"] = cohort_table("radiomics")
+    for name, path in config["extra_modalities"].items():
+        tables[f"extra_modality_{name}"] = path
+    tables["panel"], tables["snps"] = config["panel"], config["snps"]
+    return tables

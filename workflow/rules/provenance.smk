@@ -2,22 +2,6 @@
 # results/provenance.json with the tables' checksums, resolved config, versions and git commit.
 
 
-def batch_vcfs(wildcards):
-    records = batch_records(sample_sheet(), wildcards.batch)
-    return sorted({r[c] for r in records for c in ("exome_vcf", "genotype_vcf") if r[c]})
-
-
-def cohort_inputs(wildcards):
-    """role -> path of every cohort table and resource this run reads."""
-    tables = {name: cohort_table(name) for name in ("samples", "clinical", "biomarkers")}
-    if has_radiomics():
-        tables["radiomics"] = cohort_table("radiomics")
-    for name, path in config["extra_modalities"].items():
-        tables[f"extra_modality_{name}"] = path
-    tables["panel"], tables["snps"] = config["panel"], config["snps"]
-    return tables
-
-
 rule input_checksums:
     """sha256 of every VCF one batch's sheet rows name."""
     input:
