@@ -1,6 +1,7 @@
 """Configurable endpoints: objective response, status at a survival horizon, any binary column."""
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -110,3 +111,25 @@ def test_models_train_on_the_configured_endpoint():
     assert "oracle" not in metrics.index
     assert metrics.loc["xgboost", "auc"] > 0.6  # larger tumours die sooner
     assert metrics.loc["xgboost", "n_events"] == int(expected.label.sum())
+
+
+def test_a_scoring_run_does_not_need_the_endpoint_columns(tmp_path):
+    """predict.model_dir set: nothing is trained, so a cohort without outcome columns passes;
+    the same cohort in a training run is told which column the endpoint needs."""
+    from haicpred.cohort import cohort_problems
+
+    (tmp_path / "samples.tsv").write_text("sample_id\tbatch\nP1\tb1\nP2\tb1\n")
+    (tmp_path / "clinical.tsv").write_text("sample_id\tage\nP1\t61\nP2\t70\n")
+    (tmp_path / "biomarkers.tsv").write_text("sample_id\tanalyte\tvalue\tunit\ttimepoint\n"
+                                             "P1\tAFP\t12\tng/mL\tbaseline\n")
+    repo = Path(__file__).resolve().parents[1]
+    config = {"samples": str(tmp_path / "samples.tsv"), "clinical": str(tmp_path / "clinical.tsv"),
+              "biomarkers": str(tmp_path / "biomarkers.tsv"),
+              "panel": str(repo / "resources/panel_GRCh38.tsv"),
+              "snps": str(repo / "resources/snps_GRCh38.tsv"), "genome_build": "GRCh38",
+              "biomarkers_settings": {"afp_iu_to_ng": 1.21, "duplicates": "refuse",
+                                      "cutoffs": {}}}
+    training = [str(p) for p in cohort_problems(config)]
+    assert any("needs column 'best_response'" in p for p in training)
+    scoring = cohort_problems({**config, "predict": {"model_dir": str(tmp_path / "final")}})
+    assert not any("endpoint" in str(p) for p in scoring)

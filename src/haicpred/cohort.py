@@ -89,7 +89,9 @@ def cohort_problems(config: dict) -> list[Problem]:
             problems += found
             if table is not None:
                 sample_ids[config[key]] = table["sample_id"]
-                if key == "clinical":
+                # a scoring run (predict.model_dir) trains nothing: outcomes may be absent
+                scoring_only = bool((config.get("predict") or {}).get("model_dir"))
+                if key == "clinical" and not scoring_only:
                     problems += endpoint_problems(config.get("endpoint"), table.columns)
     extras = []
     for name, path in config.get("extra_modalities", {}).items():
