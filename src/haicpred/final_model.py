@@ -59,9 +59,9 @@ from haicpred.tables import write_bytes, write_text, write_tsv
 # Private helpers of haicpred.model, imported on purpose: the final model must handle features
 # exactly as the cross-validation did (same checks, endpoint, radiomics step and XGBoost
 # construction), and a copy would drift from it.
-from haicpred.model import (LABEL_COLUMN, LABEL_DEFINITION, MODEL_PACKAGES, _check_inputs,
-                            _endpoint, _final_estimator, _model_json_bytes, _spec, _to_float,
-                            _xgboost, package_versions, resolve_settings)
+from haicpred.model import (LABEL_COLUMN, MODEL_PACKAGES, _check_inputs, _endpoint,
+                            _final_estimator, _model_json_bytes, _spec, _xgboost,
+                            package_versions, resolve_settings)
 
 log = logging.getLogger(__name__)
 
@@ -136,14 +136,7 @@ def _prepare(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.DataFram
     """Settings, endpoint and checked inputs exactly as ``cross_validate_models`` has them."""
     settings = resolve_settings(settings)
     matrix = matrix.reset_index(drop=True)
-    endpoint = _endpoint(labels, settings["endpoint"])
-    if endpoint is None:
-        given = _to_float(labels[LABEL_COLUMN])
-        endpoint = Endpoint(LABEL_COLUMN, LABEL_DEFINITION, True, given, 0,
-                            int(labels[LABEL_COLUMN].isna().sum()))
-    else:
-        labels = labels.assign(**{LABEL_COLUMN: endpoint.label.map(
-            lambda v: v if pd.isna(v) else str(int(v)))})
+    endpoint, labels = _endpoint(labels, settings["endpoint"])
     X, y, _ = _check_inputs(matrix, labels, dictionary, None, settings["allow_post_treatment"])
     batch = matrix[BATCH_COLUMN].map(lambda b: b if pd.isna(b) else str(b)).to_numpy(dtype=object)
     modality = dict(zip(dictionary["feature"], dictionary["modality"].fillna("")))

@@ -45,7 +45,6 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import tempfile
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -69,6 +68,7 @@ from haicpred.metrics import auc_score, calibration_intercept_slope, fit_logisti
 from haicpred.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY, RadiomicsPreprocessor,
                                     near_constant_features)
 from haicpred.tables import write_bytes, write_text, write_tsv
+from haicpred.versions import package_versions as _package_versions
 from haicpred.tuning import (DEFAULT_TUNING, TUNED_PARAMETERS, describe_search, resolve_tuning,
                              tune_xgboost, unseen_batch_reason)
 
@@ -480,17 +480,23 @@ def _refuse_post_treatment(features: list[str], dictionary: pd.DataFrame,
         )
 
 
-def _endpoint(labels: pd.DataFrame, settings: dict) -> Endpoint | None:
-    """The configured endpoint; None for the default endpoint when labels.tsv already has its
-    `objective_response` column (taken as it is, and checked later)."""
+def _endpoint(labels: pd.DataFrame, settings: dict) -> tuple[Endpoint, pd.DataFrame]:
+    """The configured endpoint, and labels whose `objective_response` column holds it.
+
+    For the default endpoint a labels.tsv that already has `objective_response` is taken as it
+    is (its values are checked later, with every other input)."""
     if settings["kind"] == "objective_response" and LABEL_COLUMN in labels.columns:
-        return None
+        given = _to_float(labels[LABEL_COLUMN])
+        return Endpoint(LABEL_COLUMN, LABEL_DEFINITION, True, given, 0,
+                        int(labels[LABEL_COLUMN].isna().sum())), labels
     try:
-        return endpoint_labels(labels, settings)
+        endpoint = endpoint_labels(labels, settings)
     except ValueError as error:
         raise_if_any([Problem("labels.tsv", f"endpoint {settings['kind']}", str(error),
                               "fix the clinical table's outcome column")])
         raise
+    return endpoint, labels.assign(**{LABEL_COLUMN: endpoint.label.map(
+        lambda v: v if pd.isna(v) else str(int(v)))})
 
 
 def _check_inputs(matrix, labels, dictionary, truth, allow_post_treatment=False):
@@ -783,21 +789,8 @@ MODEL_PACKAGES = ("numpy", "pandas", "scikit-learn", "scipy", "xgboost")
 
 
 def package_versions(packages=MODEL_PACKAGES) -> dict:
-    """Versions of haicpred, Python and the given distributions (without importing them).
-
-    A distribution that is not installed in this environment is left out.
-    """
-    from importlib.metadata import PackageNotFoundError, version
-
-    import haicpred
-
-    out = {"haicpred": haicpred.__version__, "python": ".".join(map(str, sys.version_info[:3]))}
-    for name in packages:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return dict(sorted(out.items()))
+    """Versions of haicpred, Python and the given distributions (haicpred.versions)."""
+    return _package_versions(packages)
 
 
 @dataclass
@@ -828,14 +821,7 @@ class _Prepared:
 
 def _prepare(matrix, labels, dictionary, settings, truth) -> _Prepared:
     """Endpoint labels, input checks, labelled rows, and the minimum-per-class check."""
-    endpoint = _endpoint(labels, settings["endpoint"])
-    if endpoint is None:
-        given = _to_float(labels[LABEL_COLUMN])
-        endpoint = Endpoint(LABEL_COLUMN, LABEL_DEFINITION, True, given, 0,
-                            int(labels[LABEL_COLUMN].isna().sum()))
-    else:
-        labels = labels.assign(**{LABEL_COLUMN: endpoint.label.map(
-            lambda v: v if pd.isna(v) else str(int(v)))})
+    endpoint, labels = _endpoint(labels, settings["endpoint"])
     if settings["endpoint"]["kind"] != "objective_response":
         truth = None  # the simulation's truth is a response probability
     X, y_all, truth_p = _check_inputs(matrix, labels, dictionary, truth,
