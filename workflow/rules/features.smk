@@ -21,6 +21,8 @@ rule feature_matrix:
         radiomics_aggregation=config["radiomics_settings"]["aggregation"],  # for the dictionary
     log:
         "logs/feature_matrix.log",
+    benchmark:
+        "logs/benchmarks/feature_matrix.tsv"
     threads: 1  # joins of per-sample tables
     resources:
         mem_mb=4000,  # 10,000 samples x ~a few thousand features as float64

@@ -19,6 +19,8 @@ rule panel_mutations:
         index_dir=lambda wildcards: f"results/index/{wildcards.batch}",
     log:
         "logs/panel_mutations/{batch}.{shard}.log",
+    benchmark:
+        "logs/benchmarks/panel_mutations/{batch}.{shard}.tsv"
     threads: 2  # worker processes over the shard's files (1.9x faster on 2 cores)
     resources:
         mem_mb=2000,  # one VCF per worker; per-record rows only for panel regions
@@ -42,6 +44,8 @@ rule snp_genotypes:
         samples=shard_samples,
     log:
         "logs/snp_genotypes/{batch}.{shard}.log",
+    benchmark:
+        "logs/benchmarks/snp_genotypes/{batch}.{shard}.tsv"
     threads: 1  # a handful of indexed look-ups per genotype VCF
     resources:
         mem_mb=1000,
@@ -60,6 +64,8 @@ rule merge_variant_audit:
         "results/variants/{batch}.tsv",
     log:
         "logs/merge_variant_audit/{batch}.log",
+    benchmark:
+        "logs/benchmarks/merge_variant_audit/{batch}.tsv"
     threads: 1  # a concatenation
     resources:
         mem_mb=1000,
@@ -80,6 +86,8 @@ rule merge_batch_features:
         kind="mutations|genotypes",
     log:
         "logs/merge_batch_features/{kind}.log",
+    benchmark:
+        "logs/benchmarks/merge_batch_features/{kind}.tsv"
     threads: 1  # a concatenation
     resources:
         mem_mb=2000,  # all batches in memory: ~10 MB at 10,000 samples

@@ -22,6 +22,8 @@ rule cross_validate_models:
         settings=model_settings(),
     log:
         "logs/cross_validate_models.log",
+    benchmark:
+        "logs/benchmarks/cross_validate_models.tsv"
     threads: 2  # XGBoost's hist builder uses every thread given; results do not depend on it
     resources:
         mem_mb=4000,  # K x R fits on a matrix of at most a few hundred MB
@@ -58,6 +60,8 @@ rule cross_validate_on_treatment:
         settings=model_settings(allow_post_treatment=True),
     log:
         "logs/cross_validate_on_treatment.log",
+    benchmark:
+        "logs/benchmarks/cross_validate_on_treatment.tsv"
     threads: 2  # as cross_validate_models
     resources:
         mem_mb=4000,
@@ -81,6 +85,8 @@ rule permutation_check:
         settings=model_settings(),
     log:
         "logs/permutation_check.log",
+    benchmark:
+        "logs/benchmarks/permutation_check.tsv"
     threads: 2
     resources:
         mem_mb=4000,

@@ -24,6 +24,8 @@ rule final_model:
         risk_groups=config["predict"]["risk_groups"],
     log:
         "logs/final_model.log",
+    benchmark:
+        "logs/benchmarks/final_model.tsv"
     threads: 2  # XGBoost's hist builder uses every thread given; results do not depend on it
     resources:
         mem_mb=4000,  # one fit plus SHAP values (samples x features float64) of the matrix
@@ -50,6 +52,8 @@ rule predict:
         model_dir=predict_model_dir(),
     log:
         "logs/predict/{name}.log",
+    benchmark:
+        "logs/benchmarks/predict/{name}.tsv"
     threads: 1  # one pass of a fitted booster and TreeSHAP; single-threaded is seconds
     resources:
         mem_mb=2000,  # the matrix and its SHAP values as float64

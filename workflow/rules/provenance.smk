@@ -12,6 +12,8 @@ rule input_checksums:
         records=lambda wildcards: batch_records(sample_sheet(), wildcards.batch),
     log:
         "logs/input_checksums/{batch}.log",
+    benchmark:
+        "logs/benchmarks/input_checksums/{batch}.tsv"
     threads: 1  # sequential reads; disk-bound
     resources:
         mem_mb=500,  # 1 MiB read buffer and one row per file
@@ -35,6 +37,8 @@ rule provenance:
         git_commit=GIT_COMMIT,
     log:
         "logs/provenance.log",
+    benchmark:
+        "logs/benchmarks/provenance.tsv"
     threads: 1  # checksums of a few tables
     resources:
         mem_mb=500,

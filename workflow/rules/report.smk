@@ -24,6 +24,8 @@ rule report:
         settings=model_settings(),
     log:
         "logs/report.log",
+    benchmark:
+        "logs/benchmarks/report.tsv"
     threads: 1  # matplotlib rendering
     resources:
         mem_mb=2000,

@@ -9,6 +9,8 @@ checkpoint simulate_demo_cohort:
         demo=config["demo"],
     log:
         "logs/simulate_demo_cohort.log",
+    benchmark:
+        "logs/benchmarks/simulate_demo_cohort.tsv"
     threads: 1  # writes files sequentially; bgzip/tabix of small VCFs is I/O-bound
     resources:
         mem_mb=2000,  # whole cohort held as numpy arrays: ~50 MB at 10,000 patients

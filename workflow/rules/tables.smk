@@ -12,6 +12,8 @@ rule baseline_biomarkers:
         settings=config["biomarkers_settings"],
     log:
         "logs/baseline_biomarkers.log",
+    benchmark:
+        "logs/benchmarks/baseline_biomarkers.tsv"
     threads: 1  # vectorised pandas over one long table
     resources:
         mem_mb=2000,  # 10,000 patients x 17 analytes x 2 timepoints = 340,000 rows
@@ -33,6 +35,8 @@ rule radiomic_features:
         settings=config["radiomics_settings"],
     log:
         "logs/radiomic_features.log",
+    benchmark:
+        "logs/benchmarks/radiomic_features.tsv"
     threads: 1  # vectorised pandas
     resources:
         mem_mb=4000,  # wide tables: thousands of filtered-image features per lesion
