@@ -29,8 +29,9 @@ import yaml
 
 from haicpred.cohort import cohort_problems, load_config
 from haicpred.errors import InputError
+from haicpred.final_model import fit_final_model
 from haicpred.genotypes import snp_genotypes
-from haicpred.model import cross_validate_models, write_model_outputs
+from haicpred.model import CV_METADATA_FILE, cross_validate_models, write_model_outputs
 from haicpred.mutations import panel_mutations
 from haicpred.resources import read_panel, read_snps
 from realdata import HAVE_REAL, REAL, SKIP_REASON
@@ -318,11 +319,15 @@ def label_case(labels: list):
 
 
 def case_labels_missing(tmp_path):
-    results = cross_validate_models(*model_inputs([1, 0] * 6 + [None, None]), FAST)
+    inputs = model_inputs([1, 0] * 6 + [None, None])
+    results = cross_validate_models(*inputs, FAST)
     assert set(results.metrics["n_unlabelled"]) == {2} and set(results.metrics["n"]) == {12}
-    assert len(results.predictions) == 14  # the unlabelled are scored all the same
+    # the unlabelled are scored all the same, by the final model (results/model/final/)
+    final = fit_final_model(*inputs, {**FAST, "tuning": {"enabled": False}})
+    assert len(final.predictions) == 14 and final.predictions["probability"].notna().all()
+    assert list(final.predictions["labelled"]).count(0) == 2 and final.metadata["n"] == 12
     write_model_outputs(results, tmp_path)
-    metadata = tmp_path / "model_metadata.json"
+    metadata = tmp_path / CV_METADATA_FILE
     assert json.loads(metadata.read_text())["n_unlabelled"] == 2
     return Seen(metadata.read_text(), None)
 

@@ -22,7 +22,8 @@ from workflow_helpers import DETERMINISTIC, REPO, digest, make_workdir, snakemak
 
 DEMO = {"n_patients": 60, "n_batches": 2, "seed": 5}
 #: results compared between the interrupted-and-rerun workflow and an uninterrupted one
-COMPARED = [*DETERMINISTIC, "results/features/labels.tsv", "results/model/model_metadata.json"]
+COMPARED = [*DETERMINISTIC, "results/features/labels.tsv", "results/model/cv_metadata.json",
+            "results/model/final/model_metadata.json"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -42,7 +43,7 @@ def test_killed_workflow_reruns_to_byte_identical_results(tmp_path):
     log = workdir / "logs" / "cross_validate_models.log"
     deadline = time.monotonic() + 300
     try:
-        while not log.exists():  # the model job (8 outputs) has started
+        while not log.exists():  # the model job (9 outputs) has started
             assert process.poll() is None, "the workflow ended before the model job started"
             assert time.monotonic() < deadline, "the model job never started"
             time.sleep(0.05)
@@ -53,7 +54,8 @@ def test_killed_workflow_reruns_to_byte_identical_results(tmp_path):
     model = workdir / "results" / "model"
     assert not (model / "metrics.tsv").exists(), "killed too late: the model job had finished"
     assert os.listdir(workdir / ".snakemake" / "incomplete")  # Snakemake knows it was cut off
-    assert not (model / "model_metadata.json").exists()
+    assert not (model / "cv_metadata.json").exists()
+    assert not (model / "final").exists()  # the final model waits for the CV's outputs
 
     # SIGKILL leaves Snakemake's lock: --unlock, then --rerun-incomplete redoes the cut job
     unlocked = snakemake(workdir, "--unlock")

@@ -130,6 +130,35 @@ def test_metadata_feature_order_ranges_and_training_checksum(trained):
     assert training_data_sha256(changed, train.labels, train.dictionary) == digest
 
 
+def test_unlabelled_samples_are_scored_but_not_trained_on(trained):
+    """Every sample of the matrix gets a probability; scrambling the unlabelled patients'
+    features changes neither the model nor any labelled patient's prediction."""
+    train = trained.train
+    unlabelled = train.labels["objective_response"].isna().to_numpy()
+    assert unlabelled.sum() >= 3
+    own = trained.final.predictions.set_index("sample_id")
+    assert len(own) == len(train.matrix)
+    assert own["probability"].notna().all()
+    unlabelled_ids = train.labels.loc[unlabelled, "sample_id"]
+    assert (own.loc[unlabelled_ids, "labelled"] == 0).all()
+    assert own["labelled"].sum() == (~unlabelled).sum()
+    changed = train.matrix.copy()
+    features = trained.final.metadata["candidate_features"]
+    numeric = [f for f in features if pd.api.types.is_numeric_dtype(changed[f])]
+    rng = np.random.default_rng(0)
+    changed.loc[unlabelled, numeric] = rng.normal(50, 10, size=(unlabelled.sum(), len(numeric)))
+    other = fit_final_model(changed, train.labels, train.dictionary, FAST_FINAL)
+    assert _model_json_bytes(other.model) == _model_json_bytes(trained.final.model)
+    assert other.metadata["radiomics_preprocessing"] == trained.final.metadata[
+        "radiomics_preprocessing"]
+    labelled_ids = train.labels.loc[~unlabelled, "sample_id"]
+    again = other.predictions.set_index("sample_id")
+    np.testing.assert_array_equal(again.loc[labelled_ids, "probability"],
+                                  own.loc[labelled_ids, "probability"])
+    assert not np.allclose(again.loc[unlabelled_ids, "probability"],
+                           own.loc[unlabelled_ids, "probability"])
+
+
 def test_cv_metrics_and_out_of_fold_tertiles_go_into_the_metadata(trained):
     train = trained.train
     labelled_ids = train.labels.loc[train.labels["objective_response"].notna(), "sample_id"]

@@ -13,17 +13,16 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 from haicpred.errors import InputError
 from haicpred.model import (
     CALIBRATION_COLUMNS,
+    CV_METADATA_FILE,
     IMPORTANCE_COLUMNS,
     METRIC_COLUMNS,
     OOF_COLUMNS,
-    PREDICTION_COLUMNS,
+    ModelResults,
     PostTreatmentFeatureError,
     auc_score,
     calibration_intercept_slope,
     cross_validate_models,
-    load_model,
     resolve_settings,
-    score,
     write_model_outputs,
 )
 from haicpred.preprocessing import RadiomicsPreprocessor
@@ -32,6 +31,9 @@ from haicpred.tuning import TUNED_PARAMETERS
 
 N = 200
 N_UNLABELLED = 16
+# what only a fitted booster has: the CV metadata holds none of it (results/model/final/ does)
+BOOSTER_KEYS = {"model", "model_format", "feature_names", "n_features", "model_file",
+                "model_sha256", "radiomics_preprocessing"}
 SETTINGS = {
     "seed": 3,
     "cv_folds": 4,
@@ -142,7 +144,6 @@ def test_output_columns_and_rows(results, cohort):
     assert list(results.metrics.columns) == METRIC_COLUMNS
     assert list(results.calibration.columns) == CALIBRATION_COLUMNS
     assert list(results.importance.columns) == IMPORTANCE_COLUMNS
-    assert list(results.predictions.columns) == PREDICTION_COLUMNS
     models = ["xgboost", *ABLATIONS, "logistic_all_features", "logistic_baseline",
               "albi_score", "oracle"]
     assert list(results.metrics["model"]) == models
@@ -285,26 +286,33 @@ def test_noise_labels_give_chance_auc(cohort):
     assert "oracle" not in set(res.metrics["model"])
 
 
-def test_unlabelled_samples_are_scored_but_not_trained_on(results, cohort):
+def test_unlabelled_samples_are_counted_but_not_trained_on(results, cohort):
+    """(The final model scores them: tests/test_final_model.py.)"""
     matrix, labels, dictionary, _ = cohort
     unl = labels["objective_response"].isna().to_numpy()
-    preds = results.predictions.set_index("sample_id")
-    assert len(preds) == N
-    assert (preds.loc[labels["sample_id"][unl], "labelled"] == 0).all()
-    assert preds["labelled"].sum() == N - N_UNLABELLED
-    assert preds["y_prob"].notna().all()
+    assert results.metadata["n_unlabelled"] == N_UNLABELLED
+    assert results.metadata["n"] == N - N_UNLABELLED
     assert not set(results.oof["sample_id"]) & set(labels["sample_id"][unl])
     # scrambling the unlabelled samples' features changes nothing learned from the data
     changed = matrix.copy()
-    features = results.feature_names
+    features = results.metadata["candidate_features"]
     rng = np.random.default_rng(0)
     changed.loc[unl, features] = rng.normal(50, 10, size=(unl.sum(), len(features)))
     other = cross_validate_models(changed, labels, dictionary, SETTINGS)
     pd.testing.assert_frame_equal(other.oof, results.oof)
     pd.testing.assert_frame_equal(other.importance, results.importance)
-    a = other.predictions.set_index("sample_id")
-    lab_ids = labels["sample_id"][~unl]
-    np.testing.assert_array_equal(a.loc[lab_ids, "y_prob"], preds.loc[lab_ids, "y_prob"])
+
+
+def test_no_final_model_is_fitted(results, out_dir):
+    """The one frozen model is results/model/final/ (haicpred.final_model): the CV returns and
+    writes evaluation outputs only."""
+    fields = set(ModelResults.__dataclass_fields__)
+    assert not fields & {"model", "predictions", "feature_names"}
+    assert not BOOSTER_KEYS & set(results.metadata)
+    written = {p.name for p in out_dir.iterdir()}
+    assert not written & {"xgboost_model.json", "model_metadata.json", "predictions.tsv"}
+    assert not any(name.endswith((".json", ".ubj")) and name != CV_METADATA_FILE
+                   for name in written)
 
 
 def test_outputs_are_byte_identical(cohort, out_dir, tmp_path):
@@ -315,62 +323,40 @@ def test_outputs_are_byte_identical(cohort, out_dir, tmp_path):
     names = sorted(p.name for p in out_dir.iterdir())
     assert names == sorted(p.name for p in tmp_path.iterdir())
     assert names == sorted(
-        ["calibration.tsv", "decision_curve.tsv", "feature_importance.tsv", "lobo_metrics.tsv",
-         "metrics.tsv", "model_metadata.json", "oof_predictions.tsv", "predictions.tsv",
-         "radiomics_folds.tsv", "tuning.tsv", "xgboost_model.json"]
+        ["calibration.tsv", "cv_metadata.json", "decision_curve.tsv", "feature_importance.tsv",
+         "lobo_metrics.tsv", "metrics.tsv", "oof_predictions.tsv", "radiomics_folds.tsv",
+         "tuning.tsv"]
     )
     for name in names:
         assert (out_dir / name).read_bytes() == (tmp_path / name).read_bytes(), name
 
 
-def test_written_tables_read_back(out_dir, results):
+def test_written_tables_read_back(out_dir, results, cohort):
     metrics = read_tsv(out_dir / "metrics.tsv")
     assert list(metrics.columns) == METRIC_COLUMNS
     assert float(metrics.loc[0, "auc"]) == pytest.approx(results.metrics.loc[0, "auc"], abs=1e-9)
     assert metrics.loc[0, "auc_diff_vs_xgboost"] != metrics.loc[0, "auc_diff_vs_xgboost"]  # NaN
-    meta = json.loads((out_dir / "model_metadata.json").read_text())
-    assert meta["feature_names"] == results.feature_names
+    meta = json.loads((out_dir / CV_METADATA_FILE).read_text())
+    assert meta == json.loads(json.dumps(results.metadata))
+    assert meta["candidate_features"] == [c for c in cohort[0].columns
+                                          if c not in ("sample_id", "batch")]
+    assert meta["radiomic_features"] == ["rad_signal", *(f"rad_noise_{j}" for j in range(8))]
     assert meta["n"] == int(results.metrics.loc[0, "n"])
+    assert meta["n_unlabelled"] == N_UNLABELLED
+    assert meta["label"]["column"] == "objective_response" and meta["label"]["positive_class"] == 1
+    assert meta["models"] == list(results.metrics["model"][results.metrics["model"] != "oracle"])
+    assert meta["cv_scheme"].startswith("RepeatedStratifiedKFold(n_splits=4, n_repeats=2")
+    assert meta["tuning"]["enabled"] is True and "search" in meta["tuning"]
+    assert {entry["model"] for entry in meta["radiomics_folds_summary"]} == {
+        "xgboost", "xgboost_radiomics_only", "xgboost_without_clinical",
+        "xgboost_without_derived", "xgboost_without_mutation", "logistic_all_features"}
+    for key in ("auc_ci_method", "threshold", "leave_one_batch_out", "settings",
+                "skipped_models", "allow_post_treatment", "post_treatment_features"):
+        assert key in meta, key
     for package in ("haicpred", "xgboost", "scikit-learn", "numpy", "pandas"):
         assert package in meta["versions"]
-    text = (out_dir / "model_metadata.json").read_text()
+    text = (out_dir / CV_METADATA_FILE).read_text()
     assert text == json.dumps(meta, sort_keys=True, indent=2) + "\n"
-    assert (out_dir / "xgboost_model.json").read_text().startswith("{")
-
-
-def test_saved_model_reloads_and_reproduces_predictions(out_dir, results, cohort):
-    matrix = cohort[0]
-    model, meta = load_model(out_dir / "xgboost_model.json", out_dir / "model_metadata.json")
-    scored = score(matrix, model, meta)
-    assert list(scored.columns) == ["sample_id", "batch", "y_prob", "radiomics_harmonised"]
-    assert (scored["radiomics_harmonised"] == 1).all()  # every batch was seen in training
-    np.testing.assert_array_equal(scored["sample_id"], results.predictions["sample_id"])
-    np.testing.assert_allclose(scored["y_prob"], results.predictions["y_prob"], rtol=0, atol=1e-7)
-    # a new batch with shuffled and extra columns is aligned by name
-    shuffled = matrix[["sample_id", "batch"] + results.feature_names[::-1]].copy()
-    shuffled["unused_extra"] = 1.0
-    np.testing.assert_allclose(score(shuffled, model, meta)["y_prob"], scored["y_prob"], atol=1e-7)
-    # tables read as strings work too
-    as_text = matrix.astype(object).where(matrix.notna(), np.nan)
-    as_text[results.feature_names] = as_text[results.feature_names].map(
-        lambda v: v if isinstance(v, float) and np.isnan(v) else repr(float(v))
-    )
-    np.testing.assert_allclose(score(as_text, model, meta)["y_prob"], scored["y_prob"], atol=1e-7)
-
-
-def test_score_refuses_missing_feature_columns(out_dir, cohort):
-    model, meta = load_model(out_dir / "xgboost_model.json", out_dir / "model_metadata.json")
-    with pytest.raises(ValueError, match="rad_signal") as info:
-        score(cohort[0].drop(columns=["rad_signal", "albi_score"]), model, meta)
-    assert "albi_score" in str(info.value)
-
-
-def test_load_model_checks_the_hash(out_dir, tmp_path):
-    meta = json.loads((out_dir / "model_metadata.json").read_text())
-    meta["model_sha256"] = "0" * 64
-    (tmp_path / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match="sha256"):
-        load_model(out_dir / "xgboost_model.json", tmp_path / "meta.json")
 
 
 @pytest.mark.parametrize("how", ["prefix", "modality", "outcome"])
@@ -403,7 +389,8 @@ def test_post_treatment_columns_only_with_allow_post_treatment(cohort):
     fast = {**SETTINGS, "cv_repeats": 1, "n_bootstrap": 0}
     results = cross_validate_models(matrix, labels, dictionary,
                                     {**fast, "allow_post_treatment": True})
-    assert {"post_afp_ratio", "afp_response"} <= set(results.feature_names)
+    assert {"post_afp_ratio", "afp_response"} <= set(results.metadata["candidate_features"])
+    assert {"post_afp_ratio", "afp_response"} <= set(results.importance["feature"])
     assert results.metadata["allow_post_treatment"] is True
     assert results.metadata["settings"]["allow_post_treatment"] is True
     assert results.metadata["post_treatment_features"] == ["post_afp_ratio", "afp_response"]

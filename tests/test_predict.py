@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 
 import numpy as np
@@ -51,6 +52,24 @@ def test_a_new_cohort_gets_the_probabilities_of_the_model_in_memory(trained):
     assert again["warnings"].fillna("").tolist() == own["warnings"].fillna("").tolist()
 
 
+def test_columns_are_aligned_by_name_and_text_tables_are_read(trained):
+    """Another column order, extra columns and every value as text (a table straight from
+    read_tsv) give the same probabilities; the training batches are all harmonised."""
+    matrix = trained.train.matrix
+    expected = predict(matrix, None, trained.model_dir)
+    assert not expected["warnings"].fillna("").str.contains("radiomics not harmonised").any()
+    features = [c for c in matrix.columns if c not in ("sample_id", BATCH_COLUMN)]
+    shuffled = matrix[["sample_id", BATCH_COLUMN] + features[::-1]].copy()
+    shuffled["unused_extra"] = 1.0
+    np.testing.assert_allclose(predict(shuffled, None, trained.model_dir)["probability"],
+                               expected["probability"], rtol=0, atol=1e-12)
+    as_text = matrix.astype(object).where(matrix.notna(), np.nan)
+    as_text[features] = as_text[features].map(
+        lambda v: v if isinstance(v, float) and np.isnan(v) else repr(float(v)))
+    np.testing.assert_allclose(predict(as_text, None, trained.model_dir)["probability"],
+                               expected["probability"], rtol=0, atol=1e-12)
+
+
 def test_predictions_are_deterministic(trained, tmp_path):
     for name in ("a.tsv", "b.tsv"):
         write_tsv(predict(trained.new.matrix, trained.new.dictionary, trained.model_dir),
@@ -92,16 +111,27 @@ def test_missing_modalities_and_absent_columns_are_warned(trained):
     np.testing.assert_allclose(predictions["probability"], as_missing["probability"])
 
 
-def test_an_unseen_batch_is_scored_unharmonised_with_a_warning(trained):
+def test_an_unseen_batch_is_scored_unharmonised_with_a_warning(trained, caplog):
     matrix = trained.new.matrix.copy()
     matrix[BATCH_COLUMN] = matrix[BATCH_COLUMN].replace({"batch2": "hospital9"})
-    warnings = warnings_of(predict(matrix, None, trained.model_dir))
+    with caplog.at_level(logging.WARNING, logger="haicpred.predict"):
+        warnings = warnings_of(predict(matrix, None, trained.model_dir))
     batch = matrix.set_index("sample_id")[BATCH_COLUMN]
     has_radiomics = matrix.set_index("sample_id")["rad_original_shape_Sphericity"].notna()
     expected = (batch == "hospital9") & has_radiomics
     assert expected.sum() > 5
     flagged = warnings.str.contains("radiomics not harmonised: batch hospital9 not seen")
     assert flagged.loc[expected.index].equals(expected)
+    # and once in the log: how many samples, which batch
+    n_unseen = int((batch == "hospital9").sum())
+    logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert (f"{n_unseen} sample(s) scored on unharmonised radiomic features: batch(es) not "
+            "seen by ComBat in training: hospital9") in logged, logged
+    # every batch seen in training: nothing logged
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="haicpred.predict"):
+        predict(trained.new.matrix, None, trained.model_dir)
+    assert not [r for r in caplog.records if "unharmonised" in r.getMessage()]
 
 
 def test_a_unit_differing_from_training_is_flagged(trained):
@@ -177,10 +207,11 @@ def test_missing_or_corrupt_files_are_refused_naming_the_file(trained, tmp_path)
     (folder / METADATA_FILE).write_text('{"format": "haicpred final model", ')
     refused(folder, str(folder / METADATA_FILE), "not valid JSON")
 
-    # the cross-validation's results/model folder is not a final-model folder
+    # metadata of another kind (no final-model format tag) is refused
     folder = copy_model(trained, tmp_path / "other")
     rewrite_metadata(folder, lambda m: m.pop("format"))
-    refused(folder, str(folder / METADATA_FILE), "haicpred score")
+    refused(folder, str(folder / METADATA_FILE), "is not a 'haicpred final model' metadata file",
+            "final_model rule")
 
 
 def test_a_non_numeric_cell_is_refused_naming_the_column(trained):

@@ -15,8 +15,11 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import StratifiedKFold
 
-from haicpred.model import (RADIOMICS_FOLD_COLUMNS, cross_validate_models, load_model,
-                            resolve_settings, score, write_model_outputs)
+from haicpred.errors import InputError
+from haicpred.final_model import METADATA_FILE, fit_final_model, write_final_model
+from haicpred.model import (CV_METADATA_FILE, RADIOMICS_FOLD_COLUMNS, cross_validate_models,
+                            resolve_settings, write_model_outputs)
+from haicpred.predict import load_final_model, predict
 from haicpred.preprocessing import (RadiomicsPreprocessor, apply_combat, correlated_features,
                                     fit_combat, near_constant_features)
 from haicpred.tables import read_tsv
@@ -309,8 +312,13 @@ def test_models_without_radiomic_features_are_skipped_with_a_reason():
     assert "xgboost_radiomics_only" not in set(results.metrics["model"])
     assert any("no radiomic features" in s for s in results.skipped_models)
     assert results.radiomics_folds.empty
-    assert results.metadata["radiomics_preprocessing"] is None
-    assert results.predictions["radiomics_harmonised"].isna().all()
+    assert results.metadata["radiomic_features"] == []
+    assert results.metadata["radiomics_folds_summary"] == []
+    # the final model has no radiomics step and warns nobody about harmonisation
+    final = fit_final_model(matrix, labels, dictionary, settings)
+    assert final.preprocessor is None
+    assert final.metadata["radiomics_preprocessing"] is None
+    assert not final.predictions["warnings"].str.contains("harmonised").any()
 
 
 def test_settings_for_radiomics():
@@ -330,11 +338,13 @@ def test_settings_for_radiomics():
 
 
 # --------------------------------------------------------------------------------------------
-# the final model: parameters in the JSON metadata, applied by score()
+# the final model (results/model/final/): parameters in the JSON metadata, applied by predict()
 
 
 @pytest.fixture(scope="module")
 def final_model(tmp_path_factory):
+    """The cross-validation's outputs in `out` and the final model's folder in `out/final`, as
+    the workflow writes them (rules cross_validate_models and final_model)."""
     frame, y, names = batch_effect_cohort(seed=5, n_per_batch=40, n_features=6)
     # two near-duplicates (dropped by the correlation filter) and a constant (near-constant)
     frame["rad_feature_dup"] = frame["rad_feature_00"] * 2 + 1
@@ -354,12 +364,16 @@ def final_model(tmp_path_factory):
     results = cross_validate_models(matrix, labels, dictionary, settings)
     out = tmp_path_factory.mktemp("final")
     write_model_outputs(results, out)
-    return results, matrix, out
+    final = fit_final_model(matrix, labels, dictionary, settings, cv_metrics=results.metrics,
+                            cv_oof=results.oof)
+    write_final_model(final, out / "final")
+    return results, final, matrix, out
 
 
 def test_final_model_metadata_holds_the_preprocessing(final_model):
-    results, matrix, out = final_model
-    meta = json.loads((out / "model_metadata.json").read_text())
+    results, final, matrix, out = final_model
+    assert "radiomics_preprocessing" not in json.loads((out / CV_METADATA_FILE).read_text())
+    meta = json.loads((out / "final" / METADATA_FILE).read_text())
     state = meta["radiomics_preprocessing"]
     assert state["dropped_near_constant"] == ["rad_constant"]
     assert [d["feature"] for d in state["dropped_correlated"]] == ["rad_feature_dup"]
@@ -379,21 +393,26 @@ def test_final_model_metadata_holds_the_preprocessing(final_model):
     assert set(folds["n_after_correlation"]) == {"7"}  # 10 in - constant - duplicate - ...
 
 
-def test_score_applies_the_stored_harmonisation(final_model):
-    results, matrix, out = final_model
-    model, meta = load_model(out / "xgboost_model.json", out / "model_metadata.json")
-    scored = score(matrix, model, meta)
-    np.testing.assert_allclose(scored["y_prob"], results.predictions["y_prob"], atol=1e-7)
-    assert (scored["radiomics_harmonised"] == 1).all()
-    # the same patients from a scanner the model never saw: scored on raw values, flagged 0,
+def test_predict_applies_the_stored_harmonisation(final_model):
+    results, final, matrix, out = final_model
+    frozen = load_final_model(out / "final")
+    model, meta = frozen.model, frozen.metadata
+    scored = predict(matrix, None, out / "final")
+    own = final.predictions
+    np.testing.assert_array_equal(scored["sample_id"], own["sample_id"])
+    np.testing.assert_allclose(scored["probability"], own["probability"], atol=1e-7)
+    # every batch was seen in training: harmonised, nobody warned
+    assert not scored["warnings"].fillna("").str.contains("not harmonised").any()
+    # the same patients from a scanner the model never saw: scored on raw values and warned,
     # i.e. exactly what the booster gives for the unharmonised features
     unseen = matrix.assign(batch="scanner_new")
-    scored_unseen = score(unseen, model, meta)
-    assert (scored_unseen["radiomics_harmonised"] == 0).all()
-    raw = unseen[meta["feature_names"]].astype(float)
-    np.testing.assert_allclose(scored_unseen["y_prob"],
+    scored_unseen = predict(unseen, None, out / "final")
+    assert scored_unseen["warnings"].str.contains(
+        "radiomics not harmonised: batch scanner_new not seen by ComBat").all()
+    raw = unseen.sort_values("sample_id", kind="mergesort")[meta["feature_names"]].astype(float)
+    np.testing.assert_allclose(scored_unseen["probability"],
                                model.predict_proba(raw)[:, 1], atol=1e-7)
-    assert not np.allclose(scored_unseen["y_prob"], scored["y_prob"])
+    assert not np.allclose(scored_unseen["probability"], scored["probability"])
     # the parameters really come from the JSON: rebuilt, they give the same harmonised values
     pre = RadiomicsPreprocessor.from_dict(json.loads(json.dumps(
         meta["radiomics_preprocessing"])))
@@ -409,8 +428,13 @@ def test_score_applies_the_stored_harmonisation(final_model):
         params[key] = [[row[i] for i in idx] for row in combat[key]]
     expected, _ = apply_combat(matrix[columns].to_numpy(float), matrix["batch"], params)
     np.testing.assert_allclose(harmonised[columns].to_numpy(), expected, rtol=1e-12)
-    with pytest.raises(ValueError, match="batch"):
-        score(matrix.drop(columns="batch"), model, meta)
+    # and they are the model's: the same harmonised values give predict's probabilities
+    by_id = pd.Series(model.predict_proba(harmonised[features])[:, 1],
+                      index=matrix["sample_id"].to_numpy())
+    np.testing.assert_allclose(by_id.loc[scored["sample_id"]], scored["probability"],
+                               atol=1e-7)
+    with pytest.raises(InputError, match="no batch column"):
+        predict(matrix.drop(columns="batch"), None, out / "final")
 
 
 def test_preprocessing_is_deterministic():
@@ -486,9 +510,8 @@ def test_noise_radiomics_give_chance_auc_and_a_leaky_pipeline_does_not():
 def test_report_shows_radiomics_per_fold(final_model, tmp_path):
     from haicpred.report import render_report
 
-    results, matrix, out = final_model
-    labels = pd.DataFrame({"sample_id": results.predictions["sample_id"],
-                           "objective_response": np.nan})
+    results, final, matrix, out = final_model
+    labels = pd.DataFrame({"sample_id": matrix["sample_id"], "objective_response": np.nan})
     labels = labels.set_index("sample_id")
     oof_y = results.oof.drop_duplicates("sample_id").set_index("sample_id")["y_true"]
     labels.loc[oof_y.index, "objective_response"] = oof_y
@@ -497,7 +520,8 @@ def test_report_shows_radiomics_per_fold(final_model, tmp_path):
         "radiomics" if f.startswith("rad_") else "clinical" for f in features]})
     render_report(tmp_path / "report.html", results.metrics, results.oof, results.calibration,
                   results.importance, dictionary, matrix, labels.reset_index(),
-                  results.settings, model_metadata=out / "model_metadata.json")
+                  results.settings, cv_metadata=out / CV_METADATA_FILE,
+                  final_metadata=out / "final" / METADATA_FILE)
     html = (tmp_path / "report.html").read_text()
     assert "<h2>Radiomic features inside the training folds" in html
     assert "xgboost_radiomics_only" in html and "xgboost_without_radiomics" in html

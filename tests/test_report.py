@@ -11,8 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from haicpred.model import DEFAULT_SETTINGS, cross_validate_models, write_model_outputs
-from haicpred.report import OPTIONAL_FILES, render_report
+from haicpred.final_model import METADATA_FILE, fit_final_model, write_final_model
+from haicpred.model import (CV_METADATA_FILE, DEFAULT_SETTINGS, cross_validate_models,
+                            write_model_outputs)
+from haicpred.report import FINAL_METADATA_FILE, OPTIONAL_FILES, render_report
 from haicpred.tables import read_tsv, write_tsv
 
 SETTINGS = {
@@ -92,6 +94,10 @@ def model_dir(tmp_path_factory):
     results = cross_validate_models(matrix, labels, dictionary, SETTINGS, truth=truth)
     out = tmp_path_factory.mktemp("model")
     write_model_outputs(results, out)
+    # the final model's folder, as rule final_model writes it next to the CV's outputs
+    write_final_model(fit_final_model(matrix, labels, dictionary, SETTINGS,
+                                      cv_metrics=results.metrics, cv_oof=results.oof),
+                      out / "final")
     write_tsv(matrix, out / "feature_matrix.tsv")
     write_tsv(labels, out / "labels.tsv")
     write_tsv(dictionary, out / "feature_dictionary.tsv")
@@ -159,9 +165,11 @@ def optional_tables(model_dir):
             "shap_importance": shap, "lobo_metrics": lobo, "tuning": tuning}
 
 
-def render_from_tsvs(model_dir, out_path, with_truth=True, optional=None, metadata=None):
+def render_from_tsvs(model_dir, out_path, with_truth=True, optional=None, metadata=None,
+                     final=True):
     """As the workflow does: every table read back from TSV (strings); `optional` replaces
-    metrics and OOF and adds the later stages' tables."""
+    metrics and OOF and adds the later stages' tables; `final`: the final model's metadata
+    is given (a path that does not exist otherwise, as for a table not produced)."""
     tables = {
         name: read_tsv(model_dir / f"{name}.tsv")
         for name in ("metrics", "oof_predictions", "calibration", "feature_importance",
@@ -183,7 +191,8 @@ def render_from_tsvs(model_dir, out_path, with_truth=True, optional=None, metada
         {"model": SETTINGS},
         truth=tables["truth"] if with_truth else None,
         planted_effects=tables["planted_effects"] if with_truth else None,
-        model_metadata=metadata or model_dir / "model_metadata.json",
+        cv_metadata=metadata or model_dir / CV_METADATA_FILE,
+        final_metadata=model_dir / ("final" if final else "absent") / METADATA_FILE,
         **optional,
     )
     return out_path.read_text(encoding="utf-8")
@@ -224,7 +233,7 @@ def report(model_dir, full, tmp_path_factory):
 @pytest.fixture(scope="module")
 def bare_report(model_dir, tmp_path_factory):
     return render_from_tsvs(model_dir, tmp_path_factory.mktemp("bare") / "report.html",
-                            optional=old_stage_tables(model_dir))
+                            optional=old_stage_tables(model_dir), final=False)
 
 
 def test_report_is_self_contained(report):
@@ -282,10 +291,18 @@ def test_report_contains_metrics(report, model_dir):
     for modality in ("clinical", "derived", "radiomics", "mutation", "genotype"):
         assert f'<td class="text">{modality}</td>' in report
     assert "xgboost" in report and "0.1.0" in report
-    # software: versions of this run and of the model fit, and the model's hash
-    meta = json.loads((model_dir / "model_metadata.json").read_text())
-    assert meta["model_sha256"] in report
-    assert f"<td class=\"text\">{meta['versions']['xgboost']}</td>" in report
+    # software: versions of this run, of the cross-validation and of the final model fit, and
+    # the final model's file and hash
+    meta = json.loads((model_dir / CV_METADATA_FILE).read_text())
+    final = json.loads((model_dir / "final" / METADATA_FILE).read_text())
+    software = section(report, "software")
+    assert f"<td class=\"text\">{meta['versions']['xgboost']}</td>" in software
+    assert "cross-validation (cv_metadata.json)" in software
+    assert f"<td class=\"text\">{final['versions']['shap']}</td>" in software
+    assert final["model_sha256"] in software
+    assert "results/model/final/xgboost_model.json" in software
+    assert f"{final['n_features']} features" in software
+    assert "haicpred predict" in software and "haicpred score" not in report
 
 
 def test_metrics_table_has_the_new_columns(report, full):
@@ -393,6 +410,10 @@ def test_absent_tables_say_not_available(bare_report):
     assert "batches are not held out" in section(bare_report, "limitations").lower()
     assert 'href="#lobo"' not in methods
     assert "(scale_pos_weight): 1;" in methods and "No hyper-parameters were tuned" in methods
+    software = section(bare_report, "software")
+    assert ("Not available (file <code>results/model/final/model_metadata.json</code> not "
+            "produced)") in software
+    assert "cross-validation (cv_metadata.json)" in software  # the CV's versions all the same
 
 
 def test_text_from_data_is_escaped(report, bare_report):
@@ -409,9 +430,9 @@ def test_report_is_byte_identical(model_dir, full, tmp_path, report):
     assert again == report
 
 
-def test_endpoint_from_model_metadata(model_dir, tmp_path):
-    """The cohort and labels follow model_metadata.json's label block, not 'responders'."""
-    meta = json.loads((model_dir / "model_metadata.json").read_text())
+def test_endpoint_from_cv_metadata(model_dir, tmp_path):
+    """The cohort and labels follow cv_metadata.json's label block, not 'responders'."""
+    meta = json.loads((model_dir / CV_METADATA_FILE).read_text())
     meta["label"] = {"column": "os_event_by_12_months", "name": "os_event_by_12_months",
                      "definition": "1 when os_event = 1 with os_months <= 12; " + EVIL,
                      "positive_is_favourable": False, "n_censored_before_horizon": 4,
@@ -453,5 +474,7 @@ def test_report_without_truth(model_dir, tmp_path):
 def test_workflow_passes_the_same_optional_files():
     """The report rule gets the optional tables by the paths the report names when absent."""
     rule = (Path(__file__).resolve().parents[1] / "workflow/rules/common.smk").read_text()
-    for key, path in OPTIONAL_FILES.items():
+    for key, path in {**OPTIONAL_FILES, "final_metadata": FINAL_METADATA_FILE}.items():
         assert f'"{key}": "{path}"' in rule, key
+    script = (Path(__file__).resolve().parents[1] / "workflow/scripts/report.py").read_text()
+    assert 'getattr(inputs, "final_metadata", None)' in script

@@ -134,17 +134,28 @@ def test_bad_sheet_is_refused_before_any_job_with_every_problem(tmp_path):
 
 
 def test_frozen_model_scores_a_matrix_like_the_pipeline(demo_run, tmp_path):
-    model_dir = demo_run / "results/model"
+    """`haicpred predict` with the run's one frozen model (results/model/final) reproduces the
+    final model's own predictions of every sample; the CV keeps no model of its own."""
+    model_dir = demo_run / "results/model/final"
     out = tmp_path / "scored.tsv"
-    result = subprocess.run([sys.executable, "-m", "haicpred.cli", "score",
-                             "--model", str(model_dir / "xgboost_model.json"),
-                             "--metadata", str(model_dir / "model_metadata.json"),
+    result = subprocess.run([sys.executable, "-m", "haicpred.cli", "predict",
+                             "--model-dir", str(model_dir),
                              "--matrix", str(demo_run / "results/features/feature_matrix.tsv"),
+                             "--dictionary",
+                             str(demo_run / "results/features/feature_dictionary.tsv"),
                              "--out", str(out)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    scored = read_tsv(out).set_index("sample_id")["y_prob"].astype(float)
-    pipeline = read_tsv(model_dir / "predictions.tsv").set_index("sample_id")["y_prob"]
-    assert scored.round(6).equals(pipeline.astype(float).round(6).loc[scored.index])
+    scored = read_tsv(out).set_index("sample_id")
+    pipeline = read_tsv(model_dir / "predictions.tsv").set_index("sample_id")
+    assert sorted(scored.index) == sorted(pipeline.index)  # every sample, labelled or not
+    assert (pipeline["labelled"] == "0").any()
+    probability = scored["probability"].astype(float)
+    assert probability.round(6).equals(
+        pipeline["probability"].astype(float).round(6).loc[probability.index])
+    assert scored["risk_group"].equals(pipeline["risk_group"].loc[scored.index])
+    for name in ["xgboost_model.json", "model_metadata.json", "predictions.tsv"]:
+        assert not (demo_run / "results/model" / name).exists(), name
+    assert (demo_run / "results/model/cv_metadata.json").stat().st_size > 0
 
 
 def test_on_treatment_variant_is_opt_in_and_separate(tmp_path):
@@ -155,14 +166,14 @@ def test_on_treatment_variant_is_opt_in_and_separate(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = read_tsv(workdir / "results/model_on_treatment/metrics.tsv")
     assert "xgboost" in set(metrics["model"])
-    metadata = yaml.safe_load((workdir / "results/model_on_treatment/model_metadata.json")
+    metadata = yaml.safe_load((workdir / "results/model_on_treatment/cv_metadata.json")
                               .read_text())
     assert metadata["allow_post_treatment"] is True
     assert "post_afp_ratio" in metadata["post_treatment_features"]
     # the default pre-treatment model is untouched: no post-treatment column anywhere near it
     matrix = read_tsv(workdir / "results/features/feature_matrix.tsv")
     assert not any(c.startswith("post_") for c in matrix.columns)
-    default = yaml.safe_load((workdir / "results/model/model_metadata.json").read_text())
+    default = yaml.safe_load((workdir / "results/model/cv_metadata.json").read_text())
     assert default["allow_post_treatment"] is False and default["post_treatment_features"] == []
     on_treatment = read_tsv(workdir / "results/features/on_treatment.tsv")
     assert sorted(on_treatment["sample_id"]) == sorted(matrix["sample_id"])

@@ -16,8 +16,8 @@ FAST_MODEL = {"seed": 1, "cv_folds": 3, "cv_repeats": 2, "n_bootstrap": 200,
               "tuning": {"n_candidates": 3, "max_estimators": 100}}
 DETERMINISTIC = ["results/features/feature_matrix.tsv", "results/features/mutations.tsv",
                  "results/features/genotypes.tsv", "results/model/metrics.tsv",
-                 "results/model/oof_predictions.tsv", "results/model/predictions.tsv",
-                 "results/model/xgboost_model.json", "results/provenance.json"]
+                 "results/model/oof_predictions.tsv", "results/model/final/predictions.tsv",
+                 "results/model/final/xgboost_model.json", "results/provenance.json"]
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:

@@ -32,16 +32,6 @@ def _validate(args: argparse.Namespace) -> None:
     print("all inputs are valid")
 
 
-def _score(args: argparse.Namespace) -> None:
-    from .model import load_model, score
-    from .tables import read_tsv, write_tsv
-
-    model, metadata = load_model(args.model, args.metadata)
-    matrix = read_tsv(args.matrix)
-    write_tsv(score(matrix, model, metadata), args.out)
-    print(f"scored {len(matrix)} samples into {args.out}")
-
-
 def _predict(args: argparse.Namespace) -> None:
     from .predict import predict
     from .tables import read_tsv, write_tsv
@@ -87,16 +77,6 @@ def build_parser() -> argparse.ArgumentParser:
                          "features whose unit or modality differ from training are flagged)")
     predict.add_argument("--out", required=True, help="predictions TSV to write")
     predict.set_defaults(func=_predict)
-
-    # kept for models and scripts from before `predict`: the cross-validation's own final model
-    # (results/model/xgboost_model.json) and probabilities only
-    score_cmd = commands.add_parser("score", help="score a feature matrix with the model of "
-                                    "results/model/ (probabilities only; see predict)")
-    score_cmd.add_argument("--model", required=True, help="xgboost_model.json")
-    score_cmd.add_argument("--metadata", required=True, help="model_metadata.json")
-    score_cmd.add_argument("--matrix", required=True, help="feature_matrix.tsv")
-    score_cmd.add_argument("--out", required=True, help="predictions TSV to write")
-    score_cmd.set_defaults(func=_score)
     return parser
 
 

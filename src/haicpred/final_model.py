@@ -3,8 +3,8 @@ with everything needed to score and explain a new cohort (:mod:`haicpred.predict
 
 Feature handling is the cross-validation's (:mod:`haicpred.model`): the same input checks,
 endpoint, radiomics step (near-constant filter, ComBat per batch, correlation filter) and XGBoost
-settings, here fitted once on all labelled patients. With the same settings the booster is the
-one ``cross_validate_models`` writes to ``results/model/xgboost_model.json``. Hyper-parameters
+settings, here fitted once on all labelled patients. It is the run's one frozen model: the
+cross-validation fits its models per training fold only and keeps none. Hyper-parameters
 are the fixed, regularised ones of the settings (``model.xgboost`` over haicpred.model's
 defaults); when nested tuning is switched on (``settings['tuning']['enabled']``) they come from
 :func:`haicpred.tuning.tune_xgboost`, run on the same labelled patients.

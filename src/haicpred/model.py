@@ -1,8 +1,9 @@
 """Cross-validated response models: XGBoost against simple, published baselines.
 
 Label: ``objective_response`` (1 = mRECIST best response CR or PR, 0 = SD or PD). Only labelled
-samples are used for training and evaluation; unlabelled ones are counted and scored by the
-final model.
+samples are used for training and evaluation; unlabelled ones are counted. This module fits no
+final model: the one frozen model is :mod:`haicpred.final_model`'s (``results/model/final/``),
+which also scores every sample, labelled or not.
 
 Validation scheme (TRIPOD+AI): repeated stratified K-fold. Inside every training fold each model
 is fitted from scratch, including all of its preprocessing (an sklearn ``Pipeline``): median
@@ -30,18 +31,19 @@ Outputs written by :func:`write_model_outputs` (all TSVs through :func:`haicpred
     given.
 ``calibration.tsv``      ``model, bin, mean_predicted, observed_rate, n`` (10 quantile bins).
 ``feature_importance.tsv`` ``feature, modality, gain, gain_sd, rank``.
-``predictions.tsv``      ``sample_id, batch, labelled, y_prob, radiomics_harmonised`` (final
-    model, every sample; the flag is 1/0 when the final model harmonises radiomics, else empty).
 ``radiomics_folds.tsv``  see :data:`RADIOMICS_FOLD_COLUMNS`: per model using radiomic features,
     repeat and fold, the radiomic features in, after each filter, and harmonised yes/no + why.
-``xgboost_model.json``   final booster, XGBoost JSON format (``Booster.save_model``).
-``model_metadata.json``  features, counts, label definition, settings, versions, model sha256,
-    the final model's radiomics preprocessing (filters and ComBat parameters) as plain JSON.
+``decision_curve.tsv``, ``lobo_metrics.tsv``, ``tuning.tsv``: see :mod:`haicpred.evaluation`
+    and :data:`TUNING_COLUMNS`.
+``cv_metadata.json``     the evaluation's metadata (:data:`CV_METADATA_FILE`): candidate and
+    radiomic features, the radiomics fold summary, counts, label definition, settings, CV
+    scheme, models and skipped models, versions, CI method, threshold, tuning and
+    leave-one-batch-out descriptions. Nothing about a fitted booster: that is in
+    ``results/model/final/model_metadata.json``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -67,7 +69,7 @@ from haicpred.evaluation import (AUC_CI_METHOD, CALIBRATION_COLUMNS, DECISION_CU
 from haicpred.metrics import auc_score, calibration_intercept_slope, fit_logistic, sigmoid
 from haicpred.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY, RadiomicsPreprocessor,
                                     near_constant_features)
-from haicpred.tables import write_bytes, write_text, write_tsv
+from haicpred.tables import write_text, write_tsv
 from haicpred.versions import package_versions as _package_versions
 from haicpred.tuning import (DEFAULT_TUNING, TUNED_PARAMETERS, describe_search, resolve_tuning,
                              tune_xgboost, unseen_batch_reason)
@@ -81,20 +83,18 @@ __all__ = [
     "OOF_COLUMNS",
     "CALIBRATION_COLUMNS",
     "IMPORTANCE_COLUMNS",
-    "PREDICTION_COLUMNS",
     "RADIOMICS_FOLD_COLUMNS",
     "DECISION_CURVE_COLUMNS",
     "LOBO_COLUMNS",
     "TUNING_COLUMNS",
     "PERMUTATION_COLUMNS",
     "LABEL_DEFINITION",
+    "CV_METADATA_FILE",
     "ModelResults",
     "resolve_settings",
     "cross_validate_models",
     "permutation_check",
     "write_model_outputs",
-    "load_model",
-    "score",
     "auc_score",
     "calibration_intercept_slope",
     "package_versions",
@@ -202,7 +202,7 @@ TUNING_COLUMNS = ["scheme", "repeat", "fold", "held_out_batch", *TUNED_PARAMETER
                   "inner_logloss", "inner_auc", "inner_auc_sd", "n_candidates", "note"]
 PERMUTATION_COLUMNS = ["permutation", "auc"]
 IMPORTANCE_COLUMNS = ["feature", "modality", "gain", "gain_sd", "rank"]
-PREDICTION_COLUMNS = ["sample_id", "batch", "labelled", "y_prob", "radiomics_harmonised"]
+CV_METADATA_FILE = "cv_metadata.json"
 RADIOMICS_FOLD_COLUMNS = [
     "model",
     "repeat",
@@ -228,11 +228,8 @@ class ModelResults:
     oof: pd.DataFrame
     calibration: pd.DataFrame
     importance: pd.DataFrame
-    predictions: pd.DataFrame
-    model: object  # xgboost.XGBClassifier fitted on all labelled samples
-    metadata: dict
+    metadata: dict  # written as cv_metadata.json
     settings: dict
-    feature_names: list[str]
     n_unlabelled: int
     skipped_models: list[str] = field(default_factory=list)
     radiomics_folds: pd.DataFrame = field(
@@ -1080,7 +1077,8 @@ def cross_validate_models(
     truth: pd.DataFrame | None = None,
 ) -> ModelResults:
     """Nested, repeated stratified CV of XGBoost (all features, per-modality ablations), the
-    logistic and published-score baselines; leave-one-batch-out validation; the final model.
+    logistic and published-score baselines; leave-one-batch-out validation. No final model is
+    fitted here (:func:`haicpred.final_model.fit_final_model` does that).
 
     Raises :class:`PostTreatmentFeatureError` (a ValueError) for post-treatment/outcome
     columns, ``InputError`` for malformed inputs, ValueError for bad settings.
@@ -1088,10 +1086,8 @@ def cross_validate_models(
     settings = resolve_settings(settings)
     matrix = matrix.reset_index(drop=True)
     data = _prepare(matrix, labels, dictionary, settings, truth)
-    # names the final-model block below uses
-    endpoint, X, X_all, X_lab = data.endpoint, data.X, data.X_all, data.X_lab
-    y, labelled, features, modality = data.y, data.labelled, data.features, data.modality
-    radiomic = data.radiomic
+    endpoint, y, labelled = data.endpoint, data.y, data.labelled
+    features, modality, radiomic = data.features, data.modality, data.radiomic
     n, n_events = data.n, data.n_events
     n_unlabelled = int((~labelled).sum())
     folds, repeats = settings["cv_folds"], settings["cv_repeats"]
@@ -1143,48 +1139,11 @@ def cross_validate_models(
                                 "harmonise an unseen batch); lobo_metrics.tsv"),
     }
 
-    # final model on every labelled sample (its radiomics step, ComBat included, fitted on
-    # them too); scores every sample of the matrix
-    final_spec = specs[0]
-    final = final_spec.factory()
-    final.fit(X_lab[final_spec.fit_columns], y)
-    booster_model = _final_estimator(final)
-    preprocessing_state = None
-    harmonised_flag = pd.array([pd.NA] * len(matrix), dtype="Int64")
-    if final_spec.radiomic:
-        pre = final.named_steps["radiomics"]
-        X_final, mask = pre.transform_with_mask(X_all[final_spec.fit_columns])
-        preprocessing_state = pre.to_dict()
-        if pre.combat_ is not None:
-            harmonised_flag = pd.array(mask.astype(int), dtype="Int64")
-        else:
-            log.warning("final model: radiomic features not harmonised: %s",
-                        pre.summary_["reason"])
-    else:
-        X_final = X[features]
-    model_features = list(X_final.columns)
-    predictions = pd.DataFrame(
-        {
-            "sample_id": matrix["sample_id"].astype(str),
-            "batch": matrix["batch"],
-            "labelled": labelled.astype(int),
-            "y_prob": booster_model.predict_proba(X_final)[:, 1].astype(float),
-            "radiomics_harmonised": harmonised_flag,
-        }
-    )
-    predictions = predictions.sort_values("sample_id", kind="mergesort").reset_index(drop=True)
-
+    # the evaluation only: nothing about a fitted booster (results/model/final/ has that)
     metadata = {
-        "model": "xgboost.XGBClassifier",
-        "model_format": "xgboost JSON (Booster.save_model)",
-        # the booster's inputs, after the radiomics filters: the columns score() needs
-        "feature_names": model_features,
-        "n_features": len(model_features),
         "candidate_features": features,
         "n_candidate_features": len(features),
         "radiomic_features": radiomic,
-        # filters and ComBat parameters of the final model, applied again by score()
-        "radiomics_preprocessing": preprocessing_state,
         "radiomics_folds_summary": fold_summary,
         "n": n,
         "n_events": n_events,
@@ -1194,6 +1153,8 @@ def cross_validate_models(
             "positive_class": 1,
             **endpoint.summary(),
         },
+        # the fixed XGBoost parameters the CV's models are built with (with nested tuning
+        # on, each training set's tuned ones are in tuning.tsv)
         "xgboost_params": {
             **settings["xgboost"],
             "random_state": settings["seed"],
@@ -1218,11 +1179,8 @@ def cross_validate_models(
         oof=oof,
         calibration=calibration,
         importance=importance,
-        predictions=predictions,
-        model=booster_model,
         metadata={**metadata, **evaluation_metadata},
         settings=settings,
-        feature_names=model_features,
         n_unlabelled=n_unlabelled,
         skipped_models=skipped,
         radiomics_folds=radiomics_folds,
@@ -1281,104 +1239,15 @@ def _dump_json(data: dict) -> str:
 
 
 def write_model_outputs(results: ModelResults, out_dir) -> None:
-    """Write the TSVs, the final model (JSON, never pickle) and its metadata into ``out_dir``."""
+    """Write the cross-validation's TSVs and ``cv_metadata.json`` into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_tsv(results.oof, out / "oof_predictions.tsv")
     write_tsv(results.metrics, out / "metrics.tsv")
     write_tsv(results.calibration, out / "calibration.tsv")
     write_tsv(results.importance, out / "feature_importance.tsv")
-    write_tsv(results.predictions, out / "predictions.tsv")
     write_tsv(results.radiomics_folds, out / "radiomics_folds.tsv")
     write_tsv(results.decision_curve, out / "decision_curve.tsv")
     write_tsv(results.lobo_metrics, out / "lobo_metrics.tsv")
     write_tsv(results.tuning, out / "tuning.tsv")
-    model_bytes = _model_json_bytes(results.model)
-    write_bytes(model_bytes, out / "xgboost_model.json")
-    metadata = dict(results.metadata)
-    metadata["model_file"] = "xgboost_model.json"
-    metadata["model_sha256"] = hashlib.sha256(model_bytes).hexdigest()
-    write_text(_dump_json(metadata), out / "model_metadata.json")
-
-
-def load_model(model_json, metadata_json):
-    """Rebuild the frozen model: returns ``(xgboost.XGBClassifier, metadata dict)``.
-
-    The model file's sha256 and feature names must match the metadata (ValueError otherwise).
-    """
-    import xgboost
-
-    model_path = Path(model_json)
-    metadata = json.loads(Path(metadata_json).read_text())
-    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
-    expected = metadata.get("model_sha256")
-    if expected and digest != expected:
-        raise ValueError(
-            f"{model_path}: sha256 {digest} does not match model_metadata ({expected}); "
-            "the model file and its metadata are from different runs"
-        )
-    model = xgboost.XGBClassifier()
-    model.load_model(str(model_path))
-    names = model.get_booster().feature_names
-    if names is not None and list(names) != list(metadata["feature_names"]):
-        raise ValueError(f"{model_path}: feature names differ from the metadata's feature_names")
-    return model, metadata
-
-
-def score(matrix: pd.DataFrame, model, metadata: dict) -> pd.DataFrame:
-    """Score a new batch with a frozen model: ``sample_id, batch, y_prob, radiomics_harmonised``
-    sorted by sample_id.
-
-    Columns are aligned by the metadata's feature list; extra columns are ignored; missing
-    ones raise ValueError naming them (a feature absent for a sample is an empty cell, not an
-    absent column). When the model was trained on ComBat-harmonised radiomic features, the
-    stored parameters are applied to the samples of the batches seen in training
-    (``radiomics_harmonised`` 1). A sample of a batch the model never saw is scored on its
-    unharmonised values (``radiomics_harmonised`` 0, and a logged warning): ComBat has no
-    estimate for that batch, and estimating one from the new samples is left undone. Without
-    harmonisation in the model the column is empty.
-    """
-    features = list(metadata["feature_names"])
-    missing = [f for f in features if f not in matrix.columns]
-    if missing:
-        raise ValueError(
-            f"matrix lacks {len(missing)} feature column(s) the model was trained on: "
-            + ", ".join(missing)
-        )
-    if "sample_id" not in matrix.columns:
-        raise ValueError("matrix lacks the sample_id column")
-    data = {}
-    bad = []
-    for feature in features:
-        values = _to_float(matrix[feature])
-        if (values.isna() & matrix[feature].notna()).any():
-            bad.append(feature)
-        data[feature] = values.to_numpy()
-    if bad:
-        raise ValueError("non-numeric values in feature column(s): " + ", ".join(bad))
-    X = pd.DataFrame(data, columns=features)
-    harmonised = pd.array([pd.NA] * len(X), dtype="Int64")
-    state = metadata.get("radiomics_preprocessing")
-    if state and "stand_mean" in (state.get("harmonisation") or {}):
-        if BATCH_COLUMN not in matrix.columns:
-            raise ValueError(
-                f"matrix lacks the {BATCH_COLUMN} column: the model harmonises radiomic "
-                "features per batch (ComBat) and needs each sample's batch")
-        pre = RadiomicsPreprocessor.from_dict(state)
-        batches = matrix[BATCH_COLUMN].map(lambda b: b if pd.isna(b) else str(b))
-        X, mask = pre.transform_with_mask(X.assign(**{BATCH_COLUMN: batches.to_numpy()}))
-        harmonised = pd.array(mask.astype(int), dtype="Int64")
-        unseen = sorted({str(b) for b in batches[~mask].dropna()})
-        if (~mask).any():
-            log.warning("%d sample(s) scored on unharmonised radiomic features: batch(es) "
-                        "not seen in training: %s", int((~mask).sum()),
-                        ", ".join(unseen) or "(missing batch)")
-    out = pd.DataFrame(
-        {
-            "sample_id": matrix["sample_id"].astype(str).to_numpy(),
-            "batch": matrix["batch"].to_numpy() if "batch" in matrix.columns else pd.NA,
-            "y_prob": model.predict_proba(X)[:, 1].astype(float),
-            "radiomics_harmonised": harmonised,
-        }
-    )
-    return out.sort_values("sample_id", kind="mergesort").reset_index(drop=True)
+    write_text(_dump_json(results.metadata), out / CV_METADATA_FILE)

@@ -19,8 +19,8 @@ Warnings per sample (:func:`haicpred.final_model.sample_warnings`): model featur
 the matrix (scored as missing, as XGBoost routes missing values), a modality with every feature
 missing, values outside the training range (named, with the bound), radiomic features left
 unharmonised because ComBat never saw the sample's batch (a new hospital or scanner: the raw
-values are used), and a feature whose unit or modality in the new dictionary differs from
-training.
+values are used; also logged once, with the count of such samples and their batches), and a
+feature whose unit or modality in the new dictionary differs from training.
 """
 
 from __future__ import annotations
@@ -85,8 +85,8 @@ def load_final_model(model_dir) -> FrozenModel:
         raise _problem(metadata_path, "content", f"is not valid JSON ({error})") from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise _problem(metadata_path, "format",
-                       f"is not a {FORMAT!r} metadata file (results/model/model_metadata.json "
-                       "of the cross-validation is scored with `haicpred score`)")
+                       f"is not a {FORMAT!r} metadata file (write one with the training "
+                       "workflow's final_model rule, haicpred.final_model.write_final_model)")
     absent = [key for key in _REQUIRED_METADATA if key not in metadata]
     if absent:
         raise _problem(metadata_path, "keys", "lacks " + ", ".join(absent))
@@ -183,6 +183,14 @@ def _features(matrix: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, lis
     return pd.DataFrame(data, index=matrix.index, columns=names), absent
 
 
+def _log_unharmonised(batches: np.ndarray) -> None:
+    """One warning for the samples whose batch ComBat never saw (scored on raw values)."""
+    unseen = sorted({str(b) for b in batches if not pd.isna(b)})
+    named = ", ".join(unseen + (["(no batch)"] if any(pd.isna(b) for b in batches) else []))
+    log.warning("%d sample(s) scored on unharmonised radiomic features: batch(es) not seen by "
+                "ComBat in training: %s", len(batches), named)
+
+
 def predict(matrix: pd.DataFrame, dictionary: pd.DataFrame | None, model_dir) -> pd.DataFrame:
     """Score ``matrix`` (a feature matrix: ``sample_id, batch``, features) with the model in
     ``model_dir``: ``sample_id, probability, risk_group, top_contributors, warnings``."""
@@ -212,8 +220,10 @@ def predict(matrix: pd.DataFrame, dictionary: pd.DataFrame | None, model_dir) ->
                .to_numpy(dtype=object) if BATCH_COLUMN in matrix.columns
                else np.full(len(matrix), None, dtype=object))
     if frozen.preprocessor is not None:
-        X_model, _ = frozen.preprocessor.transform_with_mask(
+        X_model, harmonised = frozen.preprocessor.transform_with_mask(
             X_raw.assign(**{BATCH_COLUMN: batches}))
+        if combat is not None and not harmonised.all():
+            _log_unharmonised(batches[~harmonised])
     else:
         X_model = X_raw
     probability = frozen.model.predict_proba(X_model[names])[:, 1].astype(float)

@@ -35,7 +35,7 @@ from haicpred.metrics import auc_score, net_benefit, net_benefit_treat_all
 from haicpred.model import DEFAULT_SETTINGS, LABEL_DEFINITION, package_versions
 from haicpred.tables import read_tsv, write_text
 
-__all__ = ["OPTIONAL_FILES", "SECTION_IDS", "render_report"]
+__all__ = ["OPTIONAL_FILES", "FINAL_METADATA_FILE", "SECTION_IDS", "render_report"]
 
 MODALITY_ORDER = ["clinical", "biomarker", "derived", "mutation", "genotype", "radiomics"]
 TOP_FEATURES = 20
@@ -50,6 +50,8 @@ OPTIONAL_FILES = {
     "lobo_metrics": "results/model/lobo_metrics.tsv",
     "tuning": "results/model/tuning.tsv",
 }
+# The frozen final model's metadata (file, sha256, features, radiomics step), also optional.
+FINAL_METADATA_FILE = "results/model/final/model_metadata.json"
 
 # Section anchors (the TRIPOD+AI checklist links to them) and titles, in report order.
 SECTION_IDS = {
@@ -305,7 +307,7 @@ def _averaged_oof(oof: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class _Outcome:
-    """The endpoint the models predict, from model_metadata.json's ``label`` block."""
+    """The endpoint the models predict, from cv_metadata.json's ``label`` block."""
 
     name: str
     definition: str
@@ -1003,9 +1005,10 @@ def _shap_section(shap: pd.DataFrame | None) -> str:
     )
 
 
-def _radiomics_section(model_metadata: dict | None) -> str:
-    """Radiomic features per training fold (filters, ComBat) from the model metadata."""
-    summary = (model_metadata or {}).get("radiomics_folds_summary") or []
+def _radiomics_section(cv_metadata: dict | None, final_metadata: dict | None) -> str:
+    """Radiomic features per training fold (filters, ComBat) from the CV metadata, and the
+    final model's radiomics step from its metadata."""
+    summary = (cv_metadata or {}).get("radiomics_folds_summary") or []
     if not summary:
         return _section("radiomics", '<p class="note">No model used radiomic features (none in '
                         "this cohort, or none usable), so there was no radiomics step.</p>")
@@ -1033,7 +1036,7 @@ def _radiomics_section(model_metadata: dict | None) -> str:
             "highly correlated pair, and ComBat-harmonised (batch = sample-sheet batch). "
             "Everything is fitted on the training fold and only applied to the held-out fold; "
             "every fold is listed in <code>results/model/radiomics_folds.tsv</code>.")
-    final = ((model_metadata or {}).get("radiomics_preprocessing") or {})
+    final = ((final_metadata or {}).get("radiomics_preprocessing") or {})
     if final:
         summary_final = final.get("summary", {})
         combat = final.get("harmonisation", {})
@@ -1168,8 +1171,9 @@ def _methods_section(settings: dict, has_oracle: bool, outcome: _Outcome, tuned:
         "<b>Model output.</b> A probability of label 1 per patient; the thresholds in the "
         "metrics table and the decision curve only illustrate its use. "
         "<b>Final model.</b> XGBoost refitted on all labelled patients and saved in XGBoost's "
-        "JSON format with its metadata (feature list, settings, versions, sha256); unlabelled "
-        "patients are scored by it but never trained on."
+        "JSON format with its metadata (feature list, settings, versions, sha256) in "
+        "<code>results/model/final/</code>; unlabelled patients are scored by it but never "
+        "trained on."
     )
     if has_oracle:
         text += (" <b>Oracle.</b> For the simulated demo cohort the true response probability "
@@ -1210,31 +1214,32 @@ def _limitations_section(metrics: pd.DataFrame, lobo: bool, simulated: bool,
     return _section("limitations", "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
 
 
-def _versions_section(model_metadata: dict | None) -> str:
+def _versions_section(cv_metadata: dict | None, final_metadata: dict | None) -> str:
     here = package_versions(("matplotlib", "numpy", "pandas", "scikit-learn", "scipy"))
-    fitted = (model_metadata or {}).get("versions") or {}
-    names = sorted(set(here) | set(fitted))
-    header = ["package", "report (this run)"]
-    if fitted:
-        header.append("model fit (model_metadata.json)")
+    fitted = [(title, versions) for title, versions in (
+        ("cross-validation (cv_metadata.json)", (cv_metadata or {}).get("versions") or {}),
+        ("final model (final/model_metadata.json)",
+         (final_metadata or {}).get("versions") or {})) if versions]
+    names = sorted(set(here).union(*(set(versions) for _, versions in fitted)))
+    header = ["package", "report (this run)"] + [title for title, _ in fitted]
     rows = []
     for name in names:
-        row = [_esc(name), _esc(here.get(name, "")) or "&ndash;"]
-        if fitted:
-            row.append(_esc(fitted.get(name, "")) or "&ndash;")
-        rows.append(row)
-    text = _html_table(header, rows, text_columns=(0, 1, 2))
-    if model_metadata and model_metadata.get("model_sha256"):
-        text += (f'<p class="note">Final model: {_esc(model_metadata.get("model_file", ""))}, '
-                 f"sha256 <code>{_esc(model_metadata['model_sha256'])}</code>, "
-                 f"{_esc(model_metadata.get('n_features', ''))} features. The model is saved "
-                 "in XGBoost's JSON format next to <code>model_metadata.json</code> (features "
-                 "in order, settings, preprocessing state, versions); "
-                 "<code>haicpred score</code> applies it to a new feature matrix.</p>")
+        rows.append([_esc(name), _esc(here.get(name, "")) or "&ndash;"]
+                    + [_esc(versions.get(name, "")) or "&ndash;" for _, versions in fitted])
+    text = _html_table(header, rows, text_columns=tuple(range(len(header))))
+    folder = FINAL_METADATA_FILE.rsplit("/", 1)[0]
+    if final_metadata and final_metadata.get("model_sha256"):
+        text += (f'<p class="note">Final model: <code>{_esc(folder)}/'
+                 f'{_esc(final_metadata.get("model_file", ""))}</code>, '
+                 f"sha256 <code>{_esc(final_metadata['model_sha256'])}</code>, "
+                 f"{_esc(final_metadata.get('n_features', ''))} features. It is saved in "
+                 "XGBoost's JSON format next to <code>model_metadata.json</code> (features in "
+                 "order with their training ranges, settings, radiomics step, risk-group "
+                 "cut-offs, versions); <code>haicpred predict</code> applies it to a new "
+                 "feature matrix.</p>")
     else:
-        text += ('<p class="missing">Not available: no final-model metadata '
-                 "(<code>model_metadata.json</code>) was given to this report.</p>")
-    skipped = (model_metadata or {}).get("skipped_models") or []
+        text += _not_available(FINAL_METADATA_FILE)
+    skipped = (cv_metadata or {}).get("skipped_models") or []
     if skipped:
         text += ('<p class="note">Baselines incomplete or skipped: '
                  + "; ".join(_esc(s) for s in skipped) + ".</p>")
@@ -1327,7 +1332,8 @@ def render_report(
     settings,
     truth=None,
     planted_effects=None,
-    model_metadata=None,
+    cv_metadata=None,
+    final_metadata=None,
     decision_curve=None,
     shap_importance=None,
     lobo_metrics=None,
@@ -1337,9 +1343,12 @@ def render_report(
 
     Tables may be DataFrames or TSV paths. ``settings`` is the model settings (or the whole
     config with a ``model`` section). ``truth`` (sample_id, response_probability) and
-    ``planted_effects`` are given for the simulated demo cohort only. ``model_metadata``
-    (optional; dict or path to ``model_metadata.json``) names the endpoint (its ``label``
-    block) and adds the package versions the model was fitted with and the model file's sha256.
+    ``planted_effects`` are given for the simulated demo cohort only. ``cv_metadata``
+    (optional; dict or path to the cross-validation's ``cv_metadata.json``) names the endpoint
+    (its ``label`` block) and adds the package versions of the cross-validation, the skipped
+    models and the radiomics fold summary. ``final_metadata`` (optional; dict, or a path to
+    ``results/model/final/model_metadata.json``, absent = not produced) adds the final model's
+    file, sha256, feature count, radiomics step and versions.
 
     Optional tables (None, or a path that does not exist, = not produced; the section says so):
     ``decision_curve`` (model, threshold, net_benefit, with the ``treat_all`` and
@@ -1348,15 +1357,18 @@ def render_report(
     (held_out_batch, model, n, n_events, auc, auc_low, auc_high, brier, calibration_intercept,
     calibration_slope, note) and ``tuning`` (repeat, fold, the chosen parameters, inner AUC).
     """
-    if isinstance(model_metadata, (str, os.PathLike)):
-        model_metadata = json.loads(Path(model_metadata).read_text())
+    if isinstance(cv_metadata, (str, os.PathLike)):
+        cv_metadata = json.loads(Path(cv_metadata).read_text())
+    if isinstance(final_metadata, (str, os.PathLike)):
+        final_metadata = (json.loads(Path(final_metadata).read_text())
+                          if Path(final_metadata).is_file() else None)
     metrics, oof, calibration, importance = map(_table, (metrics, oof, calibration, importance))
     dictionary, matrix, labels = map(_table, (dictionary, matrix, labels))
     truth, planted_effects = _table(truth), _table(planted_effects)
     decision_curve, shap_importance, lobo_metrics, tuning = map(
         _optional_table, (decision_curve, shap_importance, lobo_metrics, tuning))
     settings = _model_settings(settings)
-    outcome = _Outcome.from_metadata(model_metadata)
+    outcome = _Outcome.from_metadata(cv_metadata)
     metrics = _numeric_metrics(metrics)
 
     order = _model_order(list(metrics["model"]) + list(oof["model"].astype(str).unique()))
@@ -1385,7 +1397,7 @@ def render_report(
             "tuning": _tuning_section(tuning, settings),
             "importance": _importance_section(importance),
             "shap": _shap_section(shap_importance),
-            "radiomics": _radiomics_section(model_metadata),
+            "radiomics": _radiomics_section(cv_metadata, final_metadata),
         }
     if planted_effects is not None:
         sections["planted"] = _planted_section(planted_effects, importance)
@@ -1403,7 +1415,7 @@ def render_report(
                                            else None)
     sections["limitations"] = _limitations_section(metrics, lobo_metrics is not None,
                                                    truth is not None, n_features, n_small)
-    sections["software"] = _versions_section(model_metadata)
+    sections["software"] = _versions_section(cv_metadata, final_metadata)
 
     missing = {}
     if lobo_metrics is None:
@@ -1414,10 +1426,10 @@ def render_report(
         missing["shap"] = f"{OPTIONAL_FILES['shap_importance']} not produced"
     if not any(_ablation(n) for n in metrics["model"]):
         missing["ablation"] = "metrics.tsv has no modality-ablation rows"
-    if not (model_metadata or {}).get("radiomics_folds_summary"):
+    if not (cv_metadata or {}).get("radiomics_folds_summary"):
         missing["radiomics"] = "no model used radiomic features"
-    if not (model_metadata or {}).get("model_sha256"):
-        missing["software"] = "model_metadata.json not given"
+    if not (final_metadata or {}).get("model_sha256"):
+        missing["software"] = f"{FINAL_METADATA_FILE} not produced"
     sections["tripod"] = _tripod_section(missing)
 
     import haicpred

@@ -150,12 +150,14 @@ def predict_model_files(wildcards):
 
 
 # The later stages' tables that the report shows when this workflow has a rule producing them
-# (haicpred.report.OPTIONAL_FILES holds the same paths, for its "not produced" notes).
+# (haicpred.report.OPTIONAL_FILES holds the same paths, for its "not produced" notes), and the
+# final model's metadata (haicpred.report.FINAL_METADATA_FILE: its file, sha256, radiomics step).
 REPORT_OPTIONAL_INPUTS = {
     "decision_curve": "results/model/decision_curve.tsv",
     "shap_importance": "results/model/final/shap_importance.tsv",
     "lobo_metrics": "results/model/lobo_metrics.tsv",
     "tuning": "results/model/tuning.tsv",
+    "final_metadata": "results/model/final/model_metadata.json",
 }
 
 

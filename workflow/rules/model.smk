@@ -1,6 +1,7 @@
 rule cross_validate_models:
     """Nested repeated stratified K-fold CV of XGBoost (tuned inside every training fold),
-    per-modality ablations and baselines; leave-one-batch-out; final model in XGBoost JSON."""
+    per-modality ablations and baselines; leave-one-batch-out. No final model: rule final_model
+    writes the one frozen model (results/model/final/)."""
     input:
         matrix="results/features/feature_matrix.tsv",
         dictionary="results/features/feature_dictionary.tsv",
@@ -11,13 +12,11 @@ rule cross_validate_models:
         oof="results/model/oof_predictions.tsv",
         calibration="results/model/calibration.tsv",
         importance="results/model/feature_importance.tsv",
-        predictions="results/model/predictions.tsv",
         radiomics_folds="results/model/radiomics_folds.tsv",
         decision_curve="results/model/decision_curve.tsv",
         lobo_metrics="results/model/lobo_metrics.tsv",
         tuning="results/model/tuning.tsv",
-        model="results/model/xgboost_model.json",
-        metadata="results/model/model_metadata.json",
+        cv_metadata="results/model/cv_metadata.json",
     params:
         settings=model_settings(),
     log:
@@ -49,13 +48,11 @@ rule cross_validate_on_treatment:
         oof="results/model_on_treatment/oof_predictions.tsv",
         calibration="results/model_on_treatment/calibration.tsv",
         importance="results/model_on_treatment/feature_importance.tsv",
-        predictions="results/model_on_treatment/predictions.tsv",
         radiomics_folds="results/model_on_treatment/radiomics_folds.tsv",
         decision_curve="results/model_on_treatment/decision_curve.tsv",
         lobo_metrics="results/model_on_treatment/lobo_metrics.tsv",
         tuning="results/model_on_treatment/tuning.tsv",
-        model="results/model_on_treatment/xgboost_model.json",
-        metadata="results/model_on_treatment/model_metadata.json",
+        cv_metadata="results/model_on_treatment/cv_metadata.json",
     params:
         settings=model_settings(allow_post_treatment=True),
     log:

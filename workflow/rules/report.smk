@@ -8,7 +8,7 @@ rule report:
         oof="results/model/oof_predictions.tsv",
         calibration="results/model/calibration.tsv",
         importance="results/model/feature_importance.tsv",
-        metadata="results/model/model_metadata.json",
+        cv_metadata="results/model/cv_metadata.json",
         dictionary="results/features/feature_dictionary.tsv",
         matrix="results/features/feature_matrix.tsv",
         labels="results/features/labels.tsv",

@@ -22,7 +22,9 @@ def main(snakemake):
         settings=snakemake.params.settings,
         truth=read_tsv(inputs.truth[0]) if inputs.truth else None,
         planted_effects=read_tsv(inputs.planted[0]) if inputs.planted else None,
-        model_metadata=inputs.metadata,
+        cv_metadata=inputs.cv_metadata,
+        # the final model's metadata, when this workflow has the final_model rule
+        final_metadata=getattr(inputs, "final_metadata", None),
         **optional,
     )
 
