@@ -1,10 +1,13 @@
 """The Snakemake workflow end to end, on small simulated cohorts (real Snakemake, real jobs)."""
 
+import gzip
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pysam
 import yaml
 
 from haicpred.simulate import simulate_cohort
@@ -100,15 +103,51 @@ def test_user_cohort_jobs_are_per_batch_and_a_new_batch_reruns_only_itself(tmp_p
     assert result.returncode == 0, result.stderr[-3000:]
     audit = read_tsv(workdir / "results/variants/batch1.tsv")
     assert set(audit["sample_id"]) <= set(read_tsv(inputs / "samples.tsv")["sample_id"])
+    assert "Nothing to be done" in snakemake(workdir, "--dry-run").stdout
 
+    # one changed exome VCF (a header line more): its shard's two genomic jobs, its batch's
+    # audit and checksums, and the cohort-level steps after them. Snakemake sees the newer
+    # mtime; for a file under --max-checksum-file-size (1 MB) it also compares the content's
+    # checksum, so a mere touch would not count here.
+    sheet = read_tsv(inputs / "samples.tsv")
+    vcf = Path(sheet.loc[(sheet["batch"] == "batch2") & sheet["exome_vcf"].notna(),
+                         "exome_vcf"].iloc[0])
+    original, original_bytes = vcf.stat(), vcf.read_bytes()
+    lines = gzip.decompress(original_bytes).decode().splitlines(keepends=True)
+    plain = tmp_path / "changed.vcf"
+    plain.write_text("".join([lines[0], "##comment=changed by the test\n", *lines[1:]]))
+    pysam.tabix_compress(str(plain), str(vcf), force=True)
+    plan = snakemake(workdir, "--dry-run")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    counts = job_counts(plan.stdout)
+    expected = {"panel_mutations": 1, "snp_genotypes": 1, "merge_variant_audit": 1,
+                "input_checksums": 1, "merge_batch_features": 2, "feature_matrix": 1,
+                "cross_validate_models": 1, "final_model": 1, "report": 1, "provenance": 1}
+    assert {rule: counts.get(rule, 0) for rule in expected} == expected
+    assert "baseline_biomarkers" not in counts and "radiomic_features" not in counts
+    assert "output: results/variants/batch2.tsv" in plan.stdout
+    for output in ["results/features/shards/batch1/", "results/variants/batch1.tsv",
+                   "results/provenance/batch1.tsv"]:
+        assert f"output: {output}" not in plan.stdout  # no job of the untouched batch
+    # the original content back (and its mtime): nothing to do again
+    vcf.write_bytes(original_bytes)
+    os.utime(vcf, (original.st_atime, original.st_mtime))
+    assert "Nothing to be done" in snakemake(workdir, "--dry-run").stdout
+
+    # a new batch: its shards, audit and checksums, then the cohort-level steps
     subset_cohort(cohort, inputs, ["batch1", "batch2", "batch3"])
     plan = snakemake(workdir, "--dry-run")
     assert plan.returncode == 0, plan.stderr[-3000:]
     counts = job_counts(plan.stdout)
     assert counts["panel_mutations"] == 2 and counts["snp_genotypes"] == 2  # batch3's shards
-    assert counts["merge_variant_audit"] == 1
+    assert counts["merge_variant_audit"] == 1 and counts["input_checksums"] == 1
+    for rule in ["merge_batch_features", "feature_matrix", "cross_validate_models",
+                 "final_model", "report", "provenance"]:
+        assert counts[rule] >= 1, rule
     assert "output: results/variants/batch3.tsv" in plan.stdout
     assert "output: results/variants/batch1.tsv" not in plan.stdout
+    assert "output: results/variants/batch2.tsv" not in plan.stdout
+    assert "output: results/provenance/batch1.tsv" not in plan.stdout
 
 
 def test_bad_sheet_is_refused_before_any_job_with_every_problem(tmp_path):
