@@ -138,6 +138,26 @@ def labelled_ids(labels):
 # --------------------------------------------------------------------------------------------
 
 
+def test_folds_in_parallel_give_the_same_bytes(results, out_dir, cohort, tmp_path):
+    """Outer folds and leave-one-batch-out splits run on `threads` worker threads: two
+    threads must write exactly what one thread wrote (tuning, ComBat and all)."""
+    matrix, labels, dictionary, truth = cohort
+    parallel = cross_validate_models(matrix, labels, dictionary, {**SETTINGS, "threads": 2},
+                                     truth=truth)
+    write_model_outputs(parallel, tmp_path)
+    written = sorted(path.name for path in out_dir.iterdir())
+    assert written == sorted(path.name for path in tmp_path.iterdir())
+    assert not results.lobo_metrics.empty and not results.tuning.empty
+    for name in written:
+        if name == "cv_metadata.json":  # records the thread count in its settings
+            one = json.loads((out_dir / name).read_text())
+            two = json.loads((tmp_path / name).read_text())
+            assert one["settings"].pop("threads") == 1 and two["settings"].pop("threads") == 2
+            assert one == two
+        else:
+            assert (out_dir / name).read_bytes() == (tmp_path / name).read_bytes(), name
+
+
 def test_output_columns_and_rows(results, cohort):
     _, labels, _, _ = cohort
     assert list(results.oof.columns) == OOF_COLUMNS

@@ -14,8 +14,10 @@ that uses radiomic features (dictionary modality ``radiomics``) starts with
 harmonisation (setting ``harmonisation``) and correlation filter (``radiomics_max_correlation``),
 all fitted on the training fold; a fold whose held-out batches are not all in its training part
 is not harmonised, and every fold's counts and harmonisation status are in
-``radiomics_folds.tsv``. Nothing is tuned on the data (fixed, regularised hyper-parameters), so
-no nested CV is needed.
+``radiomics_folds.tsv``. XGBoost's hyper-parameters are searched inside every outer training
+fold (nested CV, :mod:`haicpred.tuning`; ``tuning.enabled: false`` = the fixed ``xgboost``
+parameters). The outer folds run in parallel on ``threads`` worker threads, each fit on one
+thread, with the same results for any thread count.
 
 Metrics are computed on the out-of-fold (OOF) probability of each sample averaged over the
 repeats; the 95% CI of the AUC comes from a stratified bootstrap of those probabilities (the
@@ -48,6 +50,7 @@ import json
 import logging
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +63,7 @@ from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from haicpred.endpoints import Endpoint, endpoint_labels, resolve_endpoint
 from haicpred.errors import Problem, raise_if_any
@@ -934,35 +938,71 @@ class _CVRun:
     tuning_rows: list
 
 
+def _single_threaded_blas():
+    """BLAS on one thread for the block: the matrices here are small (thousands x ~100), and
+    a multi-threaded OpenBLAS spends more time synchronising than computing (a 10,000-patient
+    logistic CV fit: 0.6 s with one BLAS thread, 5.2 s with two on a busy 2-core machine);
+    the cores go to folds in parallel instead (:func:`_map_in_order`)."""
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _map_in_order(function, items: list, threads: int) -> list:
+    """``[function(item) for item in items]`` on ``threads`` worker threads, results in the
+    order of ``items``. XGBoost, BLAS and most of NumPy release the GIL, so independent folds
+    run in parallel; every fold's randomness comes from its own seeds, never from the order
+    in which threads finish, so results do not depend on ``threads``."""
+    if threads <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(function, items))
+
+
+def _serial_settings(settings: dict) -> dict:
+    """The settings for work inside one fold when folds run in parallel: the nested search
+    gets one worker thread (its result does not depend on the count)."""
+    return {**settings, "threads": 1}
+
+
+@dataclass
+class _FoldResult:
+    """What one outer training/held-out split gives: per-model held-out probabilities, the
+    radiomics rows, the tuning row and the full XGBoost model's normalised gains."""
+
+    prob: dict
+    radiomics_rows: list
+    tuning_row: dict | None
+    gain: np.ndarray | None
+
+
 def _run_cv(data: _Prepared, specs: list[_ModelSpec], settings: dict, y=None,
             tune: bool = True, importance: bool = True) -> _CVRun:
     """Repeated stratified K-fold: every spec fitted on each training part (the full XGBoost
     tuned there when ``tune``; the other XGBoost models reuse its parameters), predicted on
     the held-out part. ``y`` defaults to the labels (the permutation check passes shuffled
-    ones)."""
+    ones). Splits run on ``threads`` worker threads (:func:`_map_in_order`)."""
     y = data.y if y is None else y
     folds, repeats = settings["cv_folds"], settings["cv_repeats"]
     n = len(y)
-    prob = {spec.name: np.full((repeats, n), np.nan) for spec in specs}
-    fold_of = np.zeros((repeats, n), dtype=int)
-    gains, radiomics_rows, tuning_rows = [], [], []
     splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats,
                                        random_state=settings["seed"])
-    for split, (train, test) in enumerate(splitter.split(np.zeros(n), y)):
+    splits = list(enumerate(splitter.split(np.zeros(n), y)))
+    fold_settings = _serial_settings(settings)
+
+    def fit_split(item) -> _FoldResult:
+        split, (train, test) = item
         repeat, fold = divmod(split, folds)
-        fold_of[repeat, test] = fold + 1
         skip_reason = unseen_batch_reason(data.batch_lab[train], data.batch_lab[test])
         X_train, X_test = data.X_lab.iloc[train], data.X_lab.iloc[test]
-        tuned = None
+        tuned, tuning_row = None, None
         if tune:
-            tuned, row = _tune_for(specs[0], X_train, y[train], settings, skip_reason)
-            tuning_rows.append({"scheme": "cv", "repeat": repeat + 1, "fold": fold + 1,
-                                "held_out_batch": "", **row})
+            tuned, row = _tune_for(specs[0], X_train, y[train], fold_settings, skip_reason)
+            tuning_row = {"scheme": "cv", "repeat": repeat + 1, "fold": fold + 1,
+                          "held_out_batch": "", **row}
+        prob, radiomics_rows, gain = {}, [], None
         for spec in specs:
             estimator = _fold_estimator(spec, skip_reason, tuned)
             estimator.fit(X_train[spec.fit_columns], y[train])
-            prob[spec.name][repeat, test] = estimator.predict_proba(
-                X_test[spec.fit_columns])[:, 1]
+            prob[spec.name] = estimator.predict_proba(X_test[spec.fit_columns])[:, 1]
             if spec.radiomic:
                 summary = estimator.named_steps["radiomics"].summary_
                 radiomics_rows.append({"model": spec.name, "repeat": repeat + 1,
@@ -973,7 +1013,24 @@ def _run_cv(data: _Prepared, specs: list[_ModelSpec], settings: dict, y=None,
                 raw = booster.get_score(importance_type="total_gain")
                 vector = np.array([raw.get(f, 0.0) for f in data.features], dtype=float)
                 total = vector.sum()
-                gains.append(vector / total if total > 0 else vector)
+                gain = vector / total if total > 0 else vector
+        return _FoldResult(prob, radiomics_rows, tuning_row, gain)
+
+    with _single_threaded_blas():
+        results = _map_in_order(fit_split, splits, settings["threads"])
+    prob = {spec.name: np.full((repeats, n), np.nan) for spec in specs}
+    fold_of = np.zeros((repeats, n), dtype=int)
+    gains, radiomics_rows, tuning_rows = [], [], []
+    for (split, (_, test)), result in zip(splits, results):
+        repeat, fold = divmod(split, folds)
+        fold_of[repeat, test] = fold + 1
+        for name, values in result.prob.items():
+            prob[name][repeat, test] = values
+        radiomics_rows += result.radiomics_rows
+        if result.tuning_row is not None:
+            tuning_rows.append(result.tuning_row)
+        if result.gain is not None:
+            gains.append(result.gain)
     return _CVRun(prob, fold_of, gains, radiomics_rows, tuning_rows)
 
 
@@ -1019,8 +1076,10 @@ def _leave_one_batch_out(data: _Prepared, specs: list[_ModelSpec], settings: dic
     batches = sorted({b for b in batch if b is not None})
     rng = np.random.default_rng(settings["seed"])
     harmonising = settings["harmonisation"]["method"] == "combat"
-    rows, tuning_rows = [], []
-    for held_out in batches:
+    fold_settings = _serial_settings(settings)
+
+    def fit_batch(held_out: str) -> dict:
+        """Held-out probabilities (or a note) and tuning row of one held-out batch."""
         test = batch == held_out
         train = ~test
         y_test, y_train = data.y[test], data.y[train]
@@ -1034,27 +1093,44 @@ def _leave_one_batch_out(data: _Prepared, specs: list[_ModelSpec], settings: dic
             note = "skipped: fewer than 2 patients of a class in the other batches"
         else:
             note = ""
+        out = {"held_out": held_out, "y_test": y_test, "n": n, "events": events,
+               "note": note, "prob": {}, "tuning_row": None}
         if note:
-            rows += [{"held_out_batch": held_out, "model": spec.name, "n": n,
-                      "n_events": events, "note": note} for spec in chosen]
-            continue
+            return out
         # the held-out batch is never in training: ComBat is switched off for these fits
         skip_reason = unseen_batch_reason(data.batch_lab[train], data.batch_lab[test])
         X_train, X_test = data.X_lab.loc[train], data.X_lab.loc[test]
         tuned = None
         for spec in chosen:
             if spec.kind == "xgboost":
-                tuned, row = _tune_for(spec, X_train, y_train, settings, skip_reason)
-                tuning_rows.append({"scheme": "lobo", "repeat": pd.NA, "fold": pd.NA,
-                                    "held_out_batch": held_out, **row})
+                tuned, row = _tune_for(spec, X_train, y_train, fold_settings, skip_reason)
+                out["tuning_row"] = {"scheme": "lobo", "repeat": pd.NA, "fold": pd.NA,
+                                     "held_out_batch": held_out, **row}
             estimator = _fold_estimator(spec, skip_reason, tuned)
             estimator.fit(X_train[spec.fit_columns], y_train)
-            p = estimator.predict_proba(X_test[spec.fit_columns])[:, 1].astype(float)
+            out["prob"][spec.name] = estimator.predict_proba(
+                X_test[spec.fit_columns])[:, 1].astype(float)
+        return out
+
+    with _single_threaded_blas():
+        fitted = _map_in_order(fit_batch, batches, settings["threads"])
+    # metrics in batch order, so the bootstrap draws from rng in a fixed order
+    rows, tuning_rows = [], []
+    for result in fitted:
+        held_out, n, events = result["held_out"], result["n"], result["events"]
+        if result["note"]:
+            rows += [{"held_out_batch": held_out, "model": spec.name, "n": n,
+                      "n_events": events, "note": result["note"]} for spec in chosen]
+            continue
+        if result["tuning_row"] is not None:
+            tuning_rows.append(result["tuning_row"])
+        for spec in chosen:
             spec_note = ("radiomic features not harmonised: ComBat has no estimate for a "
                          "batch absent from training" if spec.radiomic and harmonising else "")
             rows.append({"held_out_batch": held_out, "model": spec.name, "n": n,
                          "n_events": events,
-                         **held_out_metrics(y_test, p, settings["n_bootstrap"], rng),
+                         **held_out_metrics(result["y_test"], result["prob"][spec.name],
+                                            settings["n_bootstrap"], rng),
                          "note": spec_note})
     lobo = pd.DataFrame(rows, columns=LOBO_COLUMNS)
     for column in ("n", "n_events"):
@@ -1158,7 +1234,7 @@ def cross_validate_models(
         "xgboost_params": {
             **settings["xgboost"],
             "random_state": settings["seed"],
-            "n_jobs": settings["threads"],
+            "n_jobs": 1,  # every fold fit; the folds run on `threads` worker threads
             "tree_method": "hist",
         },
         "settings": settings,

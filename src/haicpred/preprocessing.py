@@ -45,9 +45,7 @@ harmonised training data.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import warnings
+import importlib
 
 import numpy as np
 import pandas as pd
@@ -145,6 +143,16 @@ def correlated_features(frame: pd.DataFrame, max_abs_correlation: float = 0.9
 # ComBat
 
 
+def _silence_neurocombat() -> None:
+    """neuroCombat prints its progress to stdout on every fit. Its module gets a ``print`` of
+    its own that prints nothing: redirecting ``sys.stdout`` instead is process-wide, and with
+    folds fitted on parallel threads one thread's restore would undo another's (stdout left
+    pointing at a discarded buffer)."""
+    # the module, not the function the package re-exports under the same name
+    module = importlib.import_module("neuroCombat.neuroCombat")
+    module.print = lambda *args, **kwargs: None
+
+
 def fit_combat(values: np.ndarray, batches, features: list[str]) -> dict:
     """Fit ComBat (neuroCombat, parametric empirical Bayes, no covariates) on complete rows.
 
@@ -175,12 +183,11 @@ def fit_combat(values: np.ndarray, batches, features: list[str]) -> dict:
             "batch(es) with fewer than 2 training rows with complete radiomic features: "
             + ", ".join(small) + " (ComBat estimates a variance per batch)")
     covars = pd.DataFrame({BATCH_COLUMN: batches})
+    _silence_neurocombat()
     try:
-        # neuroCombat prints progress and, on degenerate input, emits numpy warnings; both are
-        # replaced by the finite-estimates check below.
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), \
-                np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
+        # on degenerate input neuroCombat's arithmetic warns (numpy floating-point errors,
+        # silenced per thread by errstate); the finite-estimates check below replaces that
+        with np.errstate(all="ignore"):
             # features x samples, float64 (a DataFrame would be cast to float32 by the library)
             fitted = neuroCombat(dat=np.ascontiguousarray(values.T), covars=covars,
                                  batch_col=BATCH_COLUMN, eb=True, parametric=True)
