@@ -16,8 +16,9 @@ from haicpred.errors import InputError
 from haicpred.final_model import METADATA_FILE, MODEL_FILE
 from haicpred.predict import PREDICTION_COLUMNS, load_final_model, predict
 from haicpred.preprocessing import BATCH_COLUMN
+from haicpred.simulate import simulate_cohort
 from haicpred.tables import read_tsv, write_tsv
-from workflow_helpers import make_workdir, snakemake
+from workflow_helpers import PANEL, SNPS, make_workdir, snakemake
 
 pytest_plugins = ["predict_helpers"]  # the session fixture `trained`
 
@@ -244,3 +245,29 @@ def test_workflow_scores_a_new_cohort_without_training(demo_run, tmp_path):
                      f"predict={{model_dir: {final}, name: batch7}}")
     assert plan.returncode == 0, plan.stderr[-3000:]
     assert "cross_validate_models" not in plan.stdout and "final_model" not in plan.stdout
+
+
+def test_a_cohort_without_any_outcome_is_scored_in_full(demo_run, tmp_path):
+    """A new batch before treatment: no best response, no survival columns filled. The
+    scoring run accepts it and scores every patient; none is dropped for lacking a label."""
+    cohort = tmp_path / "cohort"
+    simulate_cohort(n_patients=40, n_batches=2, seed=9, out_dir=cohort, panel_path=PANEL,
+                    snps_path=SNPS)
+    clinical = read_tsv(cohort / "clinical.tsv")
+    outcomes = [c for c in clinical.columns
+                if c == "best_response" or c.startswith(("os_", "pfs_", "outcome_"))]
+    assert "best_response" in outcomes
+    write_tsv(clinical.assign(**{c: pd.NA for c in outcomes}), cohort / "clinical.tsv")
+    final = demo_run / "results/model/final"
+    workdir = make_workdir(tmp_path / "run",
+                           predict={"model_dir": str(final), "name": "pre_treatment"},
+                           **{key: str(cohort / f"{key}.tsv") for key in
+                              ["samples", "clinical", "biomarkers", "radiomics"]})
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    labels = read_tsv(workdir / "results/features/labels.tsv")
+    assert labels["objective_response"].isna().all()
+    out = read_tsv(workdir / "results/predictions/pre_treatment.tsv")
+    assert sorted(out["sample_id"]) == sorted(read_tsv(cohort / "samples.tsv")["sample_id"])
+    assert out["probability"].astype(float).between(0, 1).all()
+    assert not (workdir / "results/model").exists()
