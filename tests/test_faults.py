@@ -111,8 +111,12 @@ WRITER = textwrap.dedent("""
 def test_writer_killed_mid_write_leaves_the_old_file(tmp_path, sig):
     target = tmp_path / "matrix.tsv"
     target.write_bytes(b"old complete table\n")
+    # SIGINT at its default in the writer, as from a terminal: a runner started in the
+    # background (`cmd &` in a script) passes SIGINT on as ignored, and Python then installs
+    # no KeyboardInterrupt handler, so the interrupt would never arrive
     process = subprocess.Popen([sys.executable, "-c", WRITER, str(target)],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert process.stdout.readline().strip() == "written"
     process.send_signal(sig)
     process.wait(timeout=30)
