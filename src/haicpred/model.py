@@ -50,7 +50,6 @@ import json
 import logging
 import os
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +62,6 @@ from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from haicpred.endpoints import Endpoint, endpoint_labels, resolve_endpoint
 from haicpred.errors import Problem, raise_if_any
@@ -71,6 +69,7 @@ from haicpred.evaluation import (AUC_CI_METHOD, CALIBRATION_COLUMNS, DECISION_CU
                                  LOBO_COLUMNS, METRIC_COLUMNS, decision_curve, held_out_metrics,
                                  metric_tables)
 from haicpred.metrics import auc_score, calibration_intercept_slope, fit_logistic, sigmoid
+from haicpred.parallel import map_in_order, single_threaded_blas
 from haicpred.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY, RadiomicsPreprocessor,
                                     near_constant_features)
 from haicpred.tables import write_text, write_tsv
@@ -938,25 +937,6 @@ class _CVRun:
     tuning_rows: list
 
 
-def _single_threaded_blas():
-    """BLAS on one thread for the block: the matrices here are small (thousands x ~100), and
-    a multi-threaded OpenBLAS spends more time synchronising than computing (a 10,000-patient
-    logistic CV fit: 0.6 s with one BLAS thread, 5.2 s with two on a busy 2-core machine);
-    the cores go to folds in parallel instead (:func:`_map_in_order`)."""
-    return threadpool_limits(limits=1, user_api="blas")
-
-
-def _map_in_order(function, items: list, threads: int) -> list:
-    """``[function(item) for item in items]`` on ``threads`` worker threads, results in the
-    order of ``items``. XGBoost, BLAS and most of NumPy release the GIL, so independent folds
-    run in parallel; every fold's randomness comes from its own seeds, never from the order
-    in which threads finish, so results do not depend on ``threads``."""
-    if threads <= 1 or len(items) <= 1:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return list(pool.map(function, items))
-
-
 def _serial_settings(settings: dict) -> dict:
     """The settings for work inside one fold when folds run in parallel: the nested search
     gets one worker thread (its result does not depend on the count)."""
@@ -979,7 +959,7 @@ def _run_cv(data: _Prepared, specs: list[_ModelSpec], settings: dict, y=None,
     """Repeated stratified K-fold: every spec fitted on each training part (the full XGBoost
     tuned there when ``tune``; the other XGBoost models reuse its parameters), predicted on
     the held-out part. ``y`` defaults to the labels (the permutation check passes shuffled
-    ones). Splits run on ``threads`` worker threads (:func:`_map_in_order`)."""
+    ones). Splits run on ``threads`` worker threads (:func:`haicpred.parallel.map_in_order`)."""
     y = data.y if y is None else y
     folds, repeats = settings["cv_folds"], settings["cv_repeats"]
     n = len(y)
@@ -1016,8 +996,8 @@ def _run_cv(data: _Prepared, specs: list[_ModelSpec], settings: dict, y=None,
                 gain = vector / total if total > 0 else vector
         return _FoldResult(prob, radiomics_rows, tuning_row, gain)
 
-    with _single_threaded_blas():
-        results = _map_in_order(fit_split, splits, settings["threads"])
+    with single_threaded_blas():
+        results = map_in_order(fit_split, splits, settings["threads"])
     prob = {spec.name: np.full((repeats, n), np.nan) for spec in specs}
     fold_of = np.zeros((repeats, n), dtype=int)
     gains, radiomics_rows, tuning_rows = [], [], []
@@ -1112,8 +1092,8 @@ def _leave_one_batch_out(data: _Prepared, specs: list[_ModelSpec], settings: dic
                 X_test[spec.fit_columns])[:, 1].astype(float)
         return out
 
-    with _single_threaded_blas():
-        fitted = _map_in_order(fit_batch, batches, settings["threads"])
+    with single_threaded_blas():
+        fitted = map_in_order(fit_batch, batches, settings["threads"])
     # metrics in batch order, so the bootstrap draws from rng in a fixed order
     rows, tuning_rows = [], []
     for result in fitted:

@@ -52,7 +52,6 @@ GIL), results gathered in candidate order, so the choice does not depend on the 
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
 
 import numpy as np
@@ -60,6 +59,8 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
+
+from haicpred.parallel import map_in_order
 
 __all__ = [
     "DEFAULT_TUNING",
@@ -299,8 +300,7 @@ def tune_xgboost(X: pd.DataFrame, y, settings: dict, seed: int | None = None,
         return {**candidate, "scale_pos_weight": weight, "n_estimators": rounds,
                 "inner_logloss": loss, "inner_auc": auc, "inner_auc_sd": sd}
 
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        rows = list(pool.map(evaluate, candidates))
+    rows = map_in_order(evaluate, candidates, threads)
     trace = pd.DataFrame(rows)
     trace.insert(0, "candidate", np.arange(len(trace)))
     best = int(np.argmin(trace["inner_logloss"].to_numpy()))  # first of equal minima
