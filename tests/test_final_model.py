@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from haicpred.final_model import (METADATA_FILE, MODEL_FILE, PREDICTIONS_FILE, SHAP_FILE,
-                                  TRAINING_PREDICTION_COLUMNS, assign_risk_groups,
-                                  fit_final_model, risk_group_cutoffs, training_data_sha256,
-                                  write_final_model)
+                                  TRAINING_PREDICTION_COLUMNS, _model_json_bytes,
+                                  assign_risk_groups, fit_final_model, risk_group_cutoffs,
+                                  training_data_sha256, write_final_model)
 # private helpers of haicpred.model: the CV's own construction of its xgboost model
-from haicpred.model import _final_estimator, _model_json_bytes, _model_specs, resolve_settings
+from haicpred.model import _final_estimator, _model_specs, resolve_settings
 from haicpred.tables import read_tsv, write_tsv
 from predict_helpers import FAST_FINAL, build_cohort
 

@@ -42,8 +42,9 @@ with every feature missing, features absent from the matrix, values outside the 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,13 +55,13 @@ from haicpred.endpoints import Endpoint
 from haicpred.errors import Problem, raise_if_any
 from haicpred.explain import global_importance, shap_values, top_contributors
 from haicpred.preprocessing import BATCH_COLUMN, RADIOMICS_MODALITY, RadiomicsPreprocessor
-from haicpred.tables import write_bytes, write_text, write_tsv
+from haicpred.tables import write_bytes, write_json, write_tsv
 
 # Private helpers of haicpred.model, imported on purpose: the final model must handle features
 # exactly as the cross-validation did (same checks, endpoint, radiomics step and XGBoost
 # construction), and a copy would drift from it.
 from haicpred.model import (LABEL_COLUMN, MODEL_PACKAGES, _check_inputs, _endpoint,
-                            _final_estimator, _model_json_bytes, _spec, _xgboost,
+                            _final_estimator, _spec, _xgboost,
                             package_versions, resolve_settings)
 
 log = logging.getLogger(__name__)
@@ -502,9 +503,16 @@ def fit_final_model(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.D
                       shap_importance=importance, predictions=predictions)
 
 
-def dump_json(data: dict) -> str:
-    """Sorted keys, fixed indent, no NaN: the same metadata gives the same bytes."""
-    return json.dumps(data, sort_keys=True, indent=2, allow_nan=False) + "\n"
+def _model_json_bytes(model) -> bytes:
+    """The booster as ``Booster.save_model`` writes it in JSON format."""
+    booster = model.get_booster() if hasattr(model, "get_booster") else model
+    fd, tmp = tempfile.mkstemp(prefix="haicpred_model_", suffix=".json")
+    os.close(fd)
+    try:
+        booster.save_model(tmp)
+        return Path(tmp).read_bytes()
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def write_final_model(final: FinalModel, out_dir) -> None:
@@ -515,6 +523,6 @@ def write_final_model(final: FinalModel, out_dir) -> None:
     model_bytes = _model_json_bytes(final.model)
     write_bytes(model_bytes, out / MODEL_FILE)
     metadata = {**final.metadata, "model_sha256": hashlib.sha256(model_bytes).hexdigest()}
-    write_text(dump_json(metadata), out / METADATA_FILE)
+    write_json(metadata, out / METADATA_FILE)
     write_tsv(final.shap_importance, out / SHAP_FILE)
     write_tsv(final.predictions[TRAINING_PREDICTION_COLUMNS], out / PREDICTIONS_FILE)

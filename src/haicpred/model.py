@@ -46,10 +46,7 @@ Outputs written by :func:`write_model_outputs` (all TSVs through :func:`haicpred
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 from copy import deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,7 +69,7 @@ from haicpred.metrics import auc_score, calibration_intercept_slope, fit_logisti
 from haicpred.parallel import map_in_order, single_threaded_blas
 from haicpred.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY, RadiomicsPreprocessor,
                                     near_constant_features)
-from haicpred.tables import write_text, write_tsv
+from haicpred.tables import write_json, write_tsv
 from haicpred.versions import package_versions as _package_versions
 from haicpred.tuning import (DEFAULT_TUNING, TUNED_PARAMETERS, describe_search, resolve_tuning,
                              tune_xgboost, unseen_batch_reason)
@@ -1278,22 +1275,6 @@ def permutation_check(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd
 # persistence
 
 
-def _model_json_bytes(model) -> bytes:
-    """The booster as ``Booster.save_model`` writes it in JSON format."""
-    booster = model.get_booster() if hasattr(model, "get_booster") else model
-    fd, tmp = tempfile.mkstemp(prefix="haicpred_model_", suffix=".json")
-    os.close(fd)
-    try:
-        booster.save_model(tmp)
-        return Path(tmp).read_bytes()
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def _dump_json(data: dict) -> str:
-    return json.dumps(data, sort_keys=True, indent=2, allow_nan=False) + "\n"
-
-
 def write_model_outputs(results: ModelResults, out_dir) -> None:
     """Write the cross-validation's TSVs and ``cv_metadata.json`` into ``out_dir``."""
     out = Path(out_dir)
@@ -1306,4 +1287,4 @@ def write_model_outputs(results: ModelResults, out_dir) -> None:
     write_tsv(results.decision_curve, out / "decision_curve.tsv")
     write_tsv(results.lobo_metrics, out / "lobo_metrics.tsv")
     write_tsv(results.tuning, out / "tuning.tsv")
-    write_text(_dump_json(results.metadata), out / CV_METADATA_FILE)
+    write_json(results.metadata, out / CV_METADATA_FILE)

@@ -6,6 +6,7 @@ stable order, atomic rename) so that the same inputs give byte-identical files.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -47,6 +48,11 @@ def write_bytes(data: bytes, path: str | os.PathLike) -> None:
 
 def write_text(text: str, path: str | os.PathLike) -> None:
     write_bytes(text.encode("utf-8"), path)
+
+
+def write_json(data: dict, path: str | os.PathLike) -> None:
+    """Sorted keys, fixed indent, no NaN: the same metadata gives the same bytes."""
+    write_text(json.dumps(data, sort_keys=True, indent=2, allow_nan=False) + "\n", path)
 
 
 def write_tsv(df: pd.DataFrame, path: str | os.PathLike) -> None:
