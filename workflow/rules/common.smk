@@ -15,7 +15,9 @@ from haicpred.samples import batch_records, batch_shards, load_sample_sheet
 
 # Every config problem named by its key, before Snakemake's validator (which stops at the first
 # and prints the whole schema) fills in the defaults.
-_config_problems = config_problems(config, " + ".join(workflow.configfiles) or "config")
+# workflow.configfiles holds Paths when given by --configfile
+_config_problems = config_problems(
+    config, " + ".join(str(path) for path in workflow.configfiles) or "config")
 if _config_problems:
     raise WorkflowError(str(InputError(_config_problems)))
 validate(config, "../schemas/config.schema.yaml")
