@@ -1,8 +1,25 @@
 # haicpred: HCC response to hepatic arterial infusion chemotherapy (HAIC).
 # Stages live in workflow/rules/; logic lives in the haicpred package (src/haicpred).
+import os
+import sys
+
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
 min_version("9.0")
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))  # the checkout's package
+
+from haicpred.cohort import read_config_file
+from haicpred.errors import InputError
+
+# Snakemake's own loader says only "Config file is not valid JSON or YAML": read the default
+# config first, so a broken one is named with its line and column. (Files given with
+# --configfile are loaded by snakemake before this file runs: `haicpred validate --config`
+# names their line.)
+if os.path.isfile("config/config.yaml"):
+    _, _yaml_problems = read_config_file("config/config.yaml")
+    if _yaml_problems:
+        raise WorkflowError(str(InputError(_yaml_problems)))
 
 
 configfile: "config/config.yaml"

@@ -27,7 +27,7 @@ import pysam
 import pytest
 import yaml
 
-from haicpred.cohort import cohort_problems, load_config
+from haicpred.cohort import cohort_problems, cohort_report, load_config
 from haicpred.errors import InputError
 from haicpred.final_model import fit_final_model
 from haicpred.genotypes import snp_genotypes
@@ -139,8 +139,27 @@ def case_vcf_directory(tmp_path):
 
 
 def case_config_endpoint_column_missing(tmp_path):
-    settings, _ = cohort(tmp_path, endpoint={"kind": "survival_horizon"})
-    return Seen(problems_of(settings), None, "endpoint (survival_horizon)")
+    settings, paths = cohort(tmp_path, endpoint={"kind": "survival_horizon"})
+    return Seen(problems_of(settings), str(paths["clinical"]), "endpoint (survival_horizon)")
+
+
+def case_vcf_not_vcf(tmp_path):
+    sheet = "sample_id\tbatch\texome_vcf\nP1\tb1\tP1.vcf.gz\nP2\tb1\t\n"
+    settings, paths = cohort(tmp_path, samples=sheet)
+    vcf = paths["samples"].parent / "P1.vcf.gz"
+    vcf.write_text("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin\n")  # /etc/passwd
+    seen = problems_of(settings)
+    assert str(paths["samples"]) in seen  # the sheet that names it
+    return Seen(seen, str(vcf), "row 1 (sample P1), column exome_vcf")
+
+
+def case_patient_unknown_in_table(tmp_path):
+    """A master table: another batch's patient is left out, with a note (not a problem)."""
+    settings, paths = cohort(tmp_path, biomarkers=BIOMARKERS + "Q9\tafp\t8\tng/mL\tbaseline\n")
+    problems, left_out = cohort_report(settings)
+    assert [str(rows) for rows in left_out] == [
+        f"{paths['biomarkers']}: 1 row(s) of 1 patient(s) not in the sample sheet left out (Q9)"]
+    return Seen(str(InputError(problems)) if problems else "", None)
 
 
 def case_config_resource_missing(tmp_path):
@@ -385,8 +404,14 @@ CASES = {
     "id-quote": sheet_with_id("P1'"),
     "patient-missing-from-table": table_case("clinical", "sample_id\tage\tbest_response\nP1\t60\tPR\n",
                                              "sample(s) P2"),
-    "patient-unknown-in-table": table_case(
-        "biomarkers", BIOMARKERS + "P9\tafp\t8\tng/mL\tbaseline\n", "sample(s) P9"),
+    "patient-unknown-in-table": case_patient_unknown_in_table,
+    "patient-id-case": table_case("biomarkers", BIOMARKERS + "p1\tafp\t8\tng/mL\tbaseline\n",
+                                  "row 3, sample_id 'p1'"),
+    "patient-id-one-character": table_case("clinical", CLINICAL.replace("P2\t", "P22\t"),
+                                           "row 2, sample_id 'P22'"),
+    "table-shares-no-patient": table_case("biomarkers", BIOMARKERS.replace("P1\t", "Q1\t")
+                                          .replace("P2\t", "Q2\t"), "sample_id"),
+    "vcf-not-vcf": case_vcf_not_vcf,
     "clinical-duplicate-row": table_case("clinical", CLINICAL + "P1\t61\tPR\n", "rows 1, 3"),
     "analyte-unknown": table_case("biomarkers", BIOMARKERS + "P1\tast_level\t40\tU/L\tbaseline\n",
                                   "row 3"),
@@ -412,6 +437,10 @@ CASES = {
     "config-bad-value": config_case("genome_build: hg19\n", "'hg19'"),
     "config-nested-key-misspelled": config_case("model:\n  cv_fold: 3\n", "'cv_fold'"),
     "config-endpoint-column-missing": case_config_endpoint_column_missing,
+    "config-not-yaml": config_case("samples: [cohort/samples.tsv\nclinical: c.tsv\n",
+                                   "line 2, column 9"),
+    "config-python-tag": config_case(
+        'samples: !!python/object/apply:os.system ["touch pwned"]\n', "line 1, column 10"),
     "config-resource-missing": case_config_resource_missing,
 }
 

@@ -136,10 +136,16 @@ def test_columns_join_as_their_own_modality_and_missing_rows_stay_missing(tmp_pa
     assert plain.equals(matrix[plain.columns])
 
 
-def test_a_sample_not_in_the_sheet_is_refused(tmp_path):
-    stranger = modality(tmp_path, "ihc", "sample_id\tCD8\nP1\t1\nP9\t2\n")
-    with pytest.raises(InputError, match=r"ihc.tsv: sample\(s\) P9: not in the sample sheet"):
-        build_feature_matrix(**matrix_inputs(tmp_path), extra_modalities=[stranger])
+def test_a_sample_not_in_the_sheet_is_left_out_and_a_near_miss_refused(tmp_path):
+    master = modality(tmp_path, "ihc", "sample_id\tCD8\nP1\t1\nQ19\t2\n")
+    matrix, _, _ = build_feature_matrix(**matrix_inputs(tmp_path), extra_modalities=[master])
+    assert matrix["sample_id"].tolist() == ["P1", "P2", "P3"]
+    assert matrix["ihc_CD8"].tolist()[0] == 1 and matrix["ihc_CD8"].isna().tolist()[1:] == [
+        True, True]
+    typo = modality(tmp_path, "ihc2", "sample_id\tCD8\nP1\t1\np2\t2\n")
+    with pytest.raises(InputError, match=r"ihc2.tsv: row 2, sample_id 'p2': differs from sheet "
+                                         r"sample 'P2' only by case"):
+        build_feature_matrix(**matrix_inputs(tmp_path), extra_modalities=[typo])
 
 
 @pytest.mark.parametrize("name, column, clash", [
@@ -182,7 +188,9 @@ def test_cohort_check_lists_extra_table_problems_with_the_others(tmp_path):
                              "expr": str(tmp_path / "expr.tsv")}})))
     text = "\n".join(map(str, cohort_problems(config)))
     assert f"{tmp_path / 'ihc.tsv'}: row 1, column CD8" in text
-    assert f"{tmp_path / 'ihc.tsv'}: sample(s) P7: not in the sample sheet" in text
+    # P7 is not a patient of the clinical table and one character from P2, which has no row
+    assert (f"{tmp_path / 'ihc.tsv'}: row 2, sample_id 'P7': differs from sheet sample 'P2' by "
+            "one character, which has no row in this table") in text
     assert "feature name albi_score (modality albi) is already used by a built-in" in text
     assert "expr.tsv" not in text  # a table covering only some samples is fine
     assert len(cohort_problems(config)) == 3

@@ -30,12 +30,14 @@ def test_sample_sheet_reports_every_problem_with_row_and_file(tmp_path):
     assert "sample_id P1 occurs more than once" in text and "rows 1, 2" in text
     assert "missing.vcf.gz does not exist" in text and "row 3 (sample -bad)" in text
     assert "row 4 (sample P4)" in text and "tumor_sample is set but exome_vcf is empty" in text
-    assert len(problems) == 4
+    assert "row 1 (sample P1), column exome_vcf: file " in text
+    assert "a.vcf.gz is not a VCF or BCF file (it is empty, 0 bytes)" in text
+    assert len(problems) == 5
 
 
 def test_sample_sheet_resolves_paths_and_defaults_genotype_sample(tmp_path):
     (tmp_path / "vcf").mkdir()
-    (tmp_path / "vcf" / "a.vcf.gz").write_text("")
+    (tmp_path / "vcf" / "a.vcf.gz").write_text("##fileformat=VCFv4.2\n")  # sniffed, not read
     sheet = write(tmp_path / "samples.tsv",
                   "sample_id\tbatch\texome_vcf\tgenotype_vcf\tgenotype_sample\n"
                   "P2\tb1\t\tvcf/a.vcf.gz\tG2\n"
@@ -105,7 +107,7 @@ def test_radiomics_refuses_non_pyradiomics_columns_and_text(tmp_path):
     assert "row 1, column original_glcm_Contrast" in str(caught.value)
 
 
-def test_feature_matrix_has_every_sheet_sample_and_refuses_strangers(tmp_path):
+def test_feature_matrix_has_every_sheet_sample_and_leaves_out_other_patients(tmp_path):
     clinical = read_clinical(write(tmp_path / "clinical.tsv", CLINICAL))
     sheet = pd.DataFrame({"sample_id": ["P1", "P2", "P3"], "batch": ["b1", "b1", "b2"]})
     mutations = pd.DataFrame({"sample_id": ["P1", "P2"], "ARID1B_mutated": ["1", "0"],
@@ -122,9 +124,21 @@ def test_feature_matrix_has_every_sheet_sample_and_refuses_strangers(tmp_path):
     assert pd.isna(matrix.set_index("sample_id").loc["P3", "fohaic1_mutation_positive"])
     assert label_table["objective_response"].tolist()[:2] == [1, 0]
 
-    stranger = pd.DataFrame({"sample_id": ["P9"], "afp": [1.0]})
-    with pytest.raises(InputError, match="P9.*not in the sample sheet"):
+    # a master table: another batch's patient is left out, never a feature
+    master = pd.DataFrame({"sample_id": ["P2", "Q17"], "afp": [12.0, 99.0]})
+    kept, _, _ = build_feature_matrix(sheet, clinical, mutations, genotypes, master,
+                                      radiomics=None)
+    assert kept["sample_id"].tolist() == ["P1", "P2", "P3"]
+    assert kept["afp"].tolist()[1] == 12.0 and 99.0 not in kept["afp"].tolist()
+    # ... but a table of other patients only is the wrong file
+    stranger = pd.DataFrame({"sample_id": ["Q9"], "afp": [1.0]})
+    with pytest.raises(InputError, match="biomarker table: sample_id: shares no patient"):
         build_feature_matrix(sheet, clinical, mutations, genotypes, stranger, radiomics=None)
+    # and an ID one character away from a sheet sample without a row of its own is a typo
+    typo = pd.DataFrame({"sample_id": ["P2", "P01"], "afp": [12.0, 3.0]})
+    with pytest.raises(InputError, match="row 2, sample_id 'P01': differs from sheet sample "
+                                         "'P1' by one character, which has no row"):
+        build_feature_matrix(sheet, clinical, mutations, genotypes, typo, radiomics=None)
     with pytest.raises(InputError, match="P3.*have no row"):
         build_feature_matrix(sheet, clinical[clinical.sample_id != "P3"], mutations, genotypes,
                              biomarkers, radiomics=None)

@@ -17,7 +17,8 @@ import pandas as pd
 from .errors import InputError, Problem, raise_if_any
 from . import indices
 from .indices import LAB_INDICES, compute_indices, index_dictionary
-from .validation import duplicate_problems, read_and_validate, row_numbers
+from .validation import (duplicate_problems, read_and_validate, row_numbers,
+                         rows_passing_schema)
 
 BIOMARKER_COLUMNS = ["sample_id", "analyte", "value", "unit", "timepoint"]
 AFP_IU_TO_NG_DEFAULT = 1.21
@@ -253,9 +254,10 @@ def check_biomarkers(path, afp_iu_to_ng: float = AFP_IU_TO_NG_DEFAULT,
                      duplicates: str = "refuse") -> tuple[pd.DataFrame | None, list[Problem]]:
     """The table (None if unreadable) and every problem in it, units included."""
     df, problems = read_and_validate(path, "biomarkers", BIOMARKER_COLUMNS)
-    if df is not None and not problems:
-        try:
-            normalise_units(df, str(path), afp_iu_to_ng, duplicates)
+    if df is not None:
+        try:  # on the rows the schema passed: one report has both kinds of problem
+            normalise_units(rows_passing_schema(df, "biomarkers"), str(path), afp_iu_to_ng,
+                            duplicates)
         except InputError as error:
             problems += error.problems
     return df, problems

@@ -20,13 +20,17 @@ def _simulate(args: argparse.Namespace) -> None:
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from .cohort import cohort_problems, is_demo, load_config
+    from .cohort import cohort_report, is_demo, load_config
 
-    config = load_config(args.config)
+    files = args.config or ["config/config.yaml"]
+    config = load_config(*files)
     if is_demo(config):
-        print(f"{args.config} names no cohort (samples is empty): the demo would be simulated")
+        print(f"{' + '.join(files)} names no cohort (samples is empty): the demo would be "
+              "simulated")
         return
-    problems = cohort_problems(config)
+    problems, left_out = cohort_report(config)
+    for rows in left_out:  # master tables: a note, not a problem
+        print(f"note: {rows}")
     if problems:
         raise InputError(problems)
     print("all inputs are valid")
@@ -64,7 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check a cohort's sample sheet and tables "
                                    "against the input contract and list every problem")
-    validate.add_argument("--config", default="config/config.yaml")
+    validate.add_argument("--config", action="append",
+                          help="config file (default config/config.yaml); give it twice for "
+                          "two files, the second overriding the first, as with snakemake "
+                          "--configfile a.yaml b.yaml")
     validate.set_defaults(func=_validate)
 
     predict = commands.add_parser(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -12,16 +13,22 @@ from .endpoints import endpoint_problems
 from .errors import Problem, raise_if_any
 from .extra_modalities import (ExtraModality, check_extra_modality, collision_problems,
                                modality_name_problems)
-from .features import sample_id_problems, static_feature_names
+from .features import static_feature_names
 from .radiomics import check_radiomics
+from .sample_ids import LeftOut, match_tables_to_sheet
 from .samples import read_sample_sheet
 
 CONFIG_SCHEMA = Path(__file__).parent / "schemas" / "config.schema.yaml"
 
 
-def config_problems(config: dict, file: str = "config") -> list[Problem]:
+def config_problems(config: dict, file: str = "config",
+                    files: tuple[tuple[str, dict], ...] = ()) -> list[Problem]:
     """Every schema violation in the config, each naming its key (and a close match for a
-    misspelled one), instead of Snakemake's first error followed by the whole schema."""
+    misspelled one), instead of Snakemake's first error followed by the whole schema.
+
+    `files` ((path, its own settings), lowest precedence first: the files the config was
+    merged from) lets each problem name the file that set the key; else `file` is named.
+    """
     import difflib
 
     import jsonschema
@@ -38,22 +45,95 @@ def config_problems(config: dict, file: str = "config") -> list[Problem]:
             for key in unexpected:
                 close = difflib.get_close_matches(key, known, n=1)
                 problems.append(Problem(
-                    file, f"{where}: key {key!r}" if where != "top level" else f"key {key!r}",
+                    _setting_file([*error.path, key], files, file),
+                    f"{where}: key {key!r}" if where != "top level" else f"key {key!r}",
                     "is not a known setting",
                     f"did you mean {close[0]!r}?" if close else hint))
             continue
-        problems.append(Problem(file, where, error.message, hint))
+        problems.append(Problem(_setting_file(list(error.path), files, file), where,
+                                error.message, hint))
     return problems
 
 
-def load_config(path) -> dict:
-    """The config with schema defaults filled in (Snakemake's own validator); InputError with
-    every problem when it does not match the schema."""
+def _setting_file(key_path: list, files: tuple[tuple[str, dict], ...], default: str) -> str:
+    """The last (winning) file among `files` that sets `key_path`."""
+    for path, settings in reversed(files):
+        node = settings
+        for key in key_path:
+            if not isinstance(node, dict) or key not in node:
+                break
+            node = node[key]
+        else:
+            return path
+    return default
+
+
+def read_config_file(path) -> tuple[dict | None, list[Problem]]:
+    """One config file's own settings, read as plain YAML data: a tag such as
+    `!!python/object/apply` is refused, never run. (None, problems) when it is not a YAML
+    mapping, each problem naming the line and column."""
+    file = str(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            settings = yaml.safe_load(handle)
+    except FileNotFoundError:
+        return None, [Problem(file, "file", "does not exist", "check the path")]
+    except UnicodeDecodeError as error:
+        return None, [Problem(file, "file", f"is not UTF-8 text ({error})",
+                              "save the config as UTF-8 YAML")]
+    except yaml.YAMLError as error:
+        return None, [yaml_problem(file, error)]
+    if settings is None:
+        return {}, []
+    if not isinstance(settings, dict):
+        return None, [Problem(file, "top level", f"is a {type(settings).__name__}, not a "
+                              "mapping of settings", "write one `key: value` per line")]
+    return settings, []
+
+
+def yaml_problem(file: str, error: yaml.YAMLError) -> Problem:
+    """A YAML error as a Problem naming its line and column (1-based, as editors count)."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "file"
+    problem = getattr(error, "problem", None) or str(error)
+    if tag := re.search(r"constructor for the tag '([^']+)'", problem):
+        shown = tag[1].replace("tag:yaml.org,2002:", "!!")
+        return Problem(file, where, f"holds the YAML tag {shown} (a config holds plain values "
+                       "only: text, numbers, lists, mappings)", "remove the tag; nothing was run")
+    context = getattr(error, "context", None)
+    return Problem(file, where, f"is not valid YAML: {context + ': ' if context else ''}{problem}",
+                   "fix the YAML: indent with spaces, not tabs, and quote a value that holds "
+                   "': '")
+
+
+def merge_settings(base: dict, override: dict) -> dict:
+    """`override` on top of `base`, nested mappings merged key by key (as Snakemake merges
+    several --configfile files)."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_settings(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(*paths) -> dict:
+    """The config of one or more files (later ones override earlier ones, as for snakemake
+    --configfile a.yaml b.yaml) with schema defaults filled in (Snakemake's own validator);
+    InputError with every problem when a file is not YAML or the config does not match the
+    schema."""
     from snakemake.utils import validate
 
-    with open(path) as handle:
-        config = yaml.safe_load(handle) or {}
-    raise_if_any(config_problems(config, str(path)))
+    files, problems, config = [], [], {}
+    for path in paths:
+        settings, found = read_config_file(path)
+        problems += found
+        if settings is not None:
+            files.append((str(path), settings))
+            config = merge_settings(config, settings)
+    raise_if_any(problems)
+    raise_if_any(config_problems(config, " + ".join(map(str, paths)), tuple(files)))
     validate(config, str(CONFIG_SCHEMA), set_default=True)
     return config
 
@@ -62,8 +142,17 @@ def is_demo(config: dict) -> bool:
     return not config.get("samples")
 
 
-def cohort_problems(config: dict) -> list[Problem]:
+def cohort_problems(config: dict, check_endpoint: bool = True) -> list[Problem]:
     """Every problem in the sheet, the tables, and how their sample IDs line up."""
+    return cohort_report(config, check_endpoint)[0]
+
+
+def cohort_report(config: dict, check_endpoint: bool = True,
+                  ) -> tuple[list[Problem], list[LeftOut]]:
+    """(every problem in the sheet, the tables and how their sample IDs line up; the rows of
+    patients outside the sheet, which are left out). `check_endpoint`: whether the clinical
+    table must hold the endpoint's columns (a model is to be trained; the workflow checks it
+    when a model rule is in the run, so a feature-only run needs no outcomes)."""
     problems: list[Problem] = []
     for key in ("clinical", "biomarkers"):
         if not config.get(key):
@@ -89,10 +178,9 @@ def cohort_problems(config: dict) -> list[Problem]:
             problems += found
             if table is not None:
                 sample_ids[config[key]] = table["sample_id"]
-                # a scoring run (predict.model_dir) trains nothing: outcomes may be absent
-                scoring_only = bool((config.get("predict") or {}).get("model_dir"))
-                if key == "clinical" and not scoring_only:
-                    problems += endpoint_problems(config.get("endpoint"), table.columns)
+                if key == "clinical" and check_endpoint and model_is_trained(config):
+                    problems += endpoint_problems(config.get("endpoint"), table.columns,
+                                                  config[key])
     extras = []
     for name, path in config.get("extra_modalities", {}).items():
         problems += modality_name_problems(name)
@@ -105,7 +193,27 @@ def cohort_problems(config: dict) -> list[Problem]:
     # radiomic names are found when the matrix is built, once those columns are known)
     problems += collision_problems(
         extras, static_feature_names(config["biomarkers_settings"]["cutoffs"]))
+    left_out: list[LeftOut] = []
     if sheet is not None:
-        problems += sample_id_problems(sheet["sample_id"], sample_ids,
-                                       must_cover=(config.get("clinical"),))
-    return problems
+        found, left_out = match_tables_to_sheet(sheet["sample_id"], sample_ids,
+                                                must_cover=(config.get("clinical"),),
+                                                patients_table=config.get("clinical"))
+        problems += found
+    return problems, left_out
+
+
+def model_is_trained(config: dict) -> bool:
+    """A training run; a scoring run (predict.model_dir) trains nothing: outcomes may be
+    absent."""
+    return not (config.get("predict") or {}).get("model_dir")
+
+
+def clinical_endpoint_problems(config: dict) -> list[Problem]:
+    """The endpoint's columns against the clinical table's header (the check a model rule
+    makes before any job starts)."""
+    path = config.get("clinical")
+    if is_demo(config) or not path or not model_is_trained(config) or not Path(path).is_file():
+        return []  # the demo has them; a missing table is reported by the cohort check
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        columns = handle.readline().rstrip("\r\n").split("\t")
+    return endpoint_problems(config.get("endpoint"), columns, path)

@@ -70,8 +70,10 @@ def resolve_endpoint(settings: dict | None) -> dict:
     return resolved
 
 
-def endpoint_problems(settings: dict | None, clinical_columns) -> list[Problem]:
-    """Config problems that only the clinical table's columns can reveal."""
+def endpoint_problems(settings: dict | None, clinical_columns,
+                      clinical_file: str = "") -> list[Problem]:
+    """Config problems that only the clinical table's columns can reveal (naming the table's
+    file when given)."""
     endpoint = resolve_endpoint(settings)
     columns = set(clinical_columns)
     needed = []
@@ -83,7 +85,8 @@ def endpoint_problems(settings: dict | None, clinical_columns) -> list[Problem]:
         needed = ["best_response"]
     return [
         Problem("config", f"endpoint ({endpoint['kind']})",
-                f"needs column {name!r}, which the clinical table does not have",
+                f"needs column {name!r}, which the clinical table "
+                f"{clinical_file + ' ' if clinical_file else ''}does not have",
                 "add the column to the clinical table or choose another endpoint")
         for name in needed if name not in columns
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pandas as pd
@@ -13,34 +14,18 @@ from .errors import Problem, raise_if_any
 from .extra_modalities import ExtraModality, collision_problems, extra_dictionary, extra_features
 from .indices import CLINICAL_LAB_INDICES, compute_indices, index_dictionary
 from .genotypes import GENOTYPE_FLAGS
+from .sample_ids import match_tables_to_sheet
 from .tables import read_tsv
 
 DICTIONARY_COLUMNS = ["feature", "modality", "unit", "description"]
+log = logging.getLogger("haicpred")
 
 
 def sample_id_problems(sheet_ids: pd.Series, tables: dict[str, pd.Series],
                        must_cover: tuple[str, ...] = ()) -> list[Problem]:
-    """Every table row must belong to a sheet sample (else it would be silently dropped), and
-    the tables in `must_cover` must have a row for every sheet sample."""
-    known = set(sheet_ids)
-    problems = []
-    for file, ids in tables.items():
-        unknown = set(ids.dropna()) - known
-        if unknown:
-            problems.append(Problem(file, f"sample(s) {_listed(unknown)}",
-                                    "not in the sample sheet",
-                                    "add them to the sample sheet or remove their rows"))
-        absent = known - set(ids.dropna()) if file in must_cover else set()
-        if absent:
-            problems.append(Problem(file, f"sample(s) {_listed(absent)}", "have no row",
-                                    "add a row per sample (cells may be empty)"))
-    return problems
-
-
-def _listed(ids: set[str], shown: int = 10) -> str:
-    ordered = sorted(ids)
-    more = f" and {len(ordered) - shown} more" if len(ordered) > shown else ""
-    return ", ".join(ordered[:shown]) + more
+    """The problems of `haicpred.sample_ids.match_tables_to_sheet` (rows of patients outside
+    the sheet are left out, not problems)."""
+    return match_tables_to_sheet(sheet_ids, tables, must_cover)[0]
 
 
 def genomic_dictionary(mutations: pd.DataFrame, genotypes: pd.DataFrame) -> pd.DataFrame:
@@ -93,13 +78,22 @@ def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations:
     given, as `<modality>_<column>`.
     """
     extra_modalities = list(extra_modalities or [])
-    problems = sample_id_problems(sheet["sample_id"], {
+    problems, left_out = match_tables_to_sheet(sheet["sample_id"], {
         "clinical table": clinical["sample_id"], "biomarker table": biomarkers["sample_id"],
         **({"radiomics table": radiomics["sample_id"]} if radiomics is not None else {}),
         "mutation features": mutations["sample_id"], "genotype features": genotypes["sample_id"],
         **{m.path: m.table["sample_id"] for m in extra_modalities},
-    }, must_cover=("clinical table",))
+    }, must_cover=("clinical table",), patients_table="clinical table")
     raise_if_any(problems)
+    for rows in left_out:  # master tables: other batches' patients, counted in the job's log
+        log.info("%s", rows)
+    # only the sheet's patients from here on: nothing of a left-out row reaches a feature
+    in_sheet = set(sheet["sample_id"])
+    clinical, biomarkers, mutations, genotypes = (
+        _sheet_rows(t, in_sheet) for t in (clinical, biomarkers, mutations, genotypes))
+    radiomics = _sheet_rows(radiomics, in_sheet) if radiomics is not None else None
+    extra_modalities = [ExtraModality(m.name, m.path, _sheet_rows(m.table, in_sheet))
+                        for m in extra_modalities]
 
     clinical_features = cl.encode_clinical(clinical)
     biomarkers = _numeric(biomarkers)
@@ -150,6 +144,10 @@ def join_on_treatment(matrix: pd.DataFrame, dictionary: pd.DataFrame,
                           validate="one_to_one")
     described = on_treatment_dictionary[on_treatment_dictionary["feature"].isin(columns)]
     return joined, pd.concat([dictionary, described], ignore_index=True)
+
+
+def _sheet_rows(table: pd.DataFrame, sample_ids: set[str]) -> pd.DataFrame:
+    return table[table["sample_id"].isin(sample_ids)]
 
 
 def _numeric(table: pd.DataFrame) -> pd.DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -37,13 +38,20 @@ def read_sample_sheet(path: str | os.PathLike) -> tuple[pd.DataFrame | None, lis
         given = df[column].notna()
         df.loc[given, column] = [os.path.normpath(base / p) for p in df.loc[given, column]]
         for row, (sample_id, resolved) in enumerate(zip(df["sample_id"], df[column]), start=1):
-            if isinstance(resolved, str) and not os.path.isfile(resolved):
+            if not isinstance(resolved, str):
+                continue
+            where = f"row {row} (sample {sample_id}), column {column}"
+            if not os.path.isfile(resolved):
                 what = ("is a directory, not a file" if os.path.isdir(resolved)
                         else "does not exist")
-                problems.append(Problem(file, f"row {row} (sample {sample_id}), column {column}",
-                                        f"file {resolved} {what}",
+                problems.append(Problem(file, where, f"file {resolved} {what}",
                                         "fix the path (relative paths are read from the "
                                         "sheet's folder) or leave the cell empty"))
+            elif (content := not_variant_content(resolved)) is not None:
+                problems.append(Problem(file, where,
+                                        f"file {resolved} is not a VCF or BCF file ({content})",
+                                        "point the sheet at the patient's VCF or BCF file: "
+                                        "plain text, bgzipped or BCF"))
     orphan_tumor = df["tumor_sample"].notna() & df["exome_vcf"].isna()
     for row in orphan_tumor.to_numpy().nonzero()[0]:
         problems.append(Problem(file, f"row {row + 1} (sample {df['sample_id'].iloc[row]})",
@@ -51,6 +59,53 @@ def read_sample_sheet(path: str | os.PathLike) -> tuple[pd.DataFrame | None, lis
                                 "add the exome VCF or clear tumor_sample"))
     df["genotype_sample"] = df["genotype_sample"].fillna(df["sample_id"])
     return df, problems
+
+
+#: the first bytes of a variant file: VCF text (plain or in gzip/BGZF), or BCF
+VARIANT_MAGIC = (b"##fileformat=VCF", b"BCF\x02")
+GZIP_MAGIC = b"\x1f\x8b"
+SNIFF_BYTES = 4096  # one small read per file, whatever its size (a sheet may name 20,000)
+
+
+def not_variant_content(path: str) -> str | None:
+    """None when the file starts as a VCF or BCF does; else what it starts with. A cheap
+    sniff at validation (a system text file named in the sheet is refused before any job);
+    the genomic jobs read and check the whole file."""
+    with open(path, "rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if not head:
+        return "it is empty, 0 bytes"
+    if head.startswith(GZIP_MAGIC):
+        text = _gunzip_start(head)
+        if text is None:
+            return "gzip data that does not decompress"
+        if text.startswith(VARIANT_MAGIC):
+            return None
+        return f"gzip-compressed, starting {_shown(text)}"
+    if head.startswith(VARIANT_MAGIC):
+        return None
+    return f"it starts {_shown(head)}"
+
+
+def _gunzip_start(data: bytes) -> bytes | None:
+    """What the first gzip members of `data` (a file's start) decompress to, as far as they
+    go; an empty BGZF block first is skipped over to the next member."""
+    out = b""
+    while data.startswith(GZIP_MAGIC) and len(out) < len(VARIANT_MAGIC[0]):
+        member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out += member.decompress(data)
+        except zlib.error:
+            return out or None
+        if not member.eof:
+            break  # the member goes on beyond the bytes read
+        data = member.unused_data
+    return out
+
+
+def _shown(data: bytes) -> str:
+    line = data.split(b"\n", 1)[0][:40]
+    return repr(line.decode("utf-8", errors="replace"))
 
 
 def load_sample_sheet(path: str | os.PathLike) -> pd.DataFrame:

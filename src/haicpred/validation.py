@@ -55,12 +55,39 @@ def validate_table(df: pd.DataFrame, schema_name: str, file: str) -> list[Proble
     schema = load_schema(schema_name)
     problems: list[Problem] = []
     for column in df.columns:
+        if _column_schema(schema, column) is None and _is_closed(schema):
+            allowed = ", ".join(schema.get("properties", {}))
+            problems.append(Problem(file, f"column {column}", "unknown column",
+                                    f"expected columns: {allowed}"))
+    for column, mask, message in _failures(df, schema):
+        if message == "required value is empty":
+            problems.append(Problem(file, f"{row_numbers(mask)}, column {column}", message,
+                                    "fill it in"))
+        else:
+            problems.append(Problem(file, f"{row_numbers(mask)}, column {column}", message,
+                                    "fix the value, or leave the cell empty if unknown"
+                                    if column not in schema.get("required", [])
+                                    else "fix the value"))
+    return problems
+
+
+def rows_passing_schema(df: pd.DataFrame, schema_name: str) -> pd.DataFrame:
+    """`df` with every cell of the rows that break the schema emptied: the content checks
+    (units, duplicates, ranges) then run on the other rows, whose row numbers stay as in the
+    file, so one report lists schema and content problems together."""
+    failing = np.zeros(len(df), dtype=bool)
+    for _, mask, _ in _failures(df, load_schema(schema_name)):
+        failing |= np.asarray(mask)
+    checked = df.copy()
+    checked.loc[failing, :] = np.nan
+    return checked
+
+
+def _failures(df: pd.DataFrame, schema: dict):
+    """(column, mask of its rows, message) for every bad value and every empty required cell."""
+    for column in df.columns:
         sub = _column_schema(schema, column)
         if sub is None:
-            if _is_closed(schema):
-                allowed = ", ".join(schema.get("properties", {}))
-                problems.append(Problem(file, f"column {column}", "unknown column",
-                                        f"expected columns: {allowed}"))
             continue
         validator = jsonschema.Draft202012Validator(sub)
         kind = sub.get("type")
@@ -70,16 +97,10 @@ def validate_table(df: pd.DataFrame, schema_name: str, file: str) -> list[Proble
         for value in values.dropna().unique():
             errors = list(validator.iter_errors(_coerce(value, kind)))
             if errors:
-                rows = row_numbers(values == value)
-                problems.append(Problem(file, f"{rows}, column {column}", errors[0].message,
-                                        "fix the value, or leave the cell empty if unknown"
-                                        if column not in schema.get("required", [])
-                                        else "fix the value"))
+                yield column, (values == value).to_numpy(), errors[0].message
     for column in schema.get("required", []):
         if column in df.columns and df[column].isna().any():
-            problems.append(Problem(file, f"{row_numbers(df[column].isna())}, column {column}",
-                                    "required value is empty", "fill it in"))
-    return problems
+            yield column, df[column].isna().to_numpy(), "required value is empty"
 
 
 _ANNOTATIONS = {"description", "title", "$comment"}

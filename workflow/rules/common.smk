@@ -8,16 +8,23 @@ sys.path.insert(0, os.path.join(workflow.basedir, "src"))  # the checkout's pack
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from haicpred.cohort import cohort_problems, config_problems, is_demo
+from haicpred.cohort import (clinical_endpoint_problems, cohort_report, config_problems, is_demo,
+                             read_config_file)
 from haicpred.errors import InputError
 from haicpred.provenance import git_commit
 from haicpred.samples import batch_records, batch_shards, load_sample_sheet
 
 # Every config problem named by its key, before Snakemake's validator (which stops at the first
 # and prints the whole schema) fills in the defaults.
-# workflow.configfiles holds Paths when given by --configfile
+# Each problem names the file that set the key: the files in the order they override each
+# other (the Snakefile's config/config.yaml, then each --configfile; workflow.configfiles holds
+# the --configfile ones first, as Paths).
+_command_line_files = [str(path) for path in workflow.config_settings.configfiles]
+_config_files = [str(path) for path in workflow.configfiles if str(path) not in
+                 _command_line_files] + _command_line_files
 _config_problems = config_problems(
-    config, " + ".join(str(path) for path in workflow.configfiles) or "config")
+    config, " + ".join(_config_files) or "config",
+    tuple((path, read_config_file(path)[0] or {}) for path in _config_files))
 if _config_problems:
     raise WorkflowError(str(InputError(_config_problems)))
 validate(config, "../schemas/config.schema.yaml")
@@ -31,9 +38,23 @@ if not DEMO and workflow.is_main_process:
     # problem in every sheet. The demo is simulated by a checkpoint and checked by its readers.
     # Only in the snakemake the user started: a cluster job (--mode remote) or a subprocess
     # re-parses this file, and the check, already passed, costs 1-3 s a job at 10,000 samples.
-    _problems = cohort_problems(config)
+    # The endpoint's columns are checked by the rules that train a model (endpoint_checked):
+    # a feature-only run needs no outcomes.
+    _problems, _left_out = cohort_report(config, check_endpoint=False)
     if _problems:
         raise WorkflowError(str(InputError(_problems)))
+    for _rows in _left_out:  # master tables; the feature_matrix log counts them too
+        print(f"note: {_rows}", file=sys.stderr)
+
+
+def endpoint_checked(wildcards):
+    """Input function (no files) of every rule that trains a model: the clinical table must
+    hold the endpoint's columns. Snakemake calls it while it builds the plan, before any job
+    starts, and only when such a rule is in the run (not for a feature-only target)."""
+    problems = clinical_endpoint_problems(config)
+    if problems:
+        raise WorkflowError(str(InputError(problems)))
+    return []
 
 
 def cohort_table(name):

@@ -6,6 +6,7 @@ rule cross_validate_models:
         matrix="results/features/feature_matrix.tsv",
         dictionary="results/features/feature_dictionary.tsv",
         labels="results/features/labels.tsv",
+        endpoint=endpoint_checked,  # no files: the outcome columns, checked before any job
         truth=demo_files("truth.tsv"),
     output:
         metrics="results/model/metrics.tsv",
@@ -44,6 +45,7 @@ rule cross_validate_on_treatment:
         on_treatment="results/features/on_treatment.tsv",
         on_treatment_dictionary="results/features/on_treatment_dictionary.tsv",
         labels="results/features/labels.tsv",
+        endpoint=endpoint_checked,  # no files: the outcome columns, checked before any job
         truth=demo_files("truth.tsv"),
     output:
         metrics="results/model_on_treatment/metrics.tsv",
@@ -78,6 +80,7 @@ rule permutation_check:
         matrix="results/features/feature_matrix.tsv",
         dictionary="results/features/feature_dictionary.tsv",
         labels="results/features/labels.tsv",
+        endpoint=endpoint_checked,  # no files: the outcome columns, checked before any job
     output:
         permutation="results/model/permutation.tsv",
     params:

@@ -10,6 +10,7 @@ rule final_model:
         matrix="results/features/feature_matrix.tsv",
         dictionary="results/features/feature_dictionary.tsv",
         labels="results/features/labels.tsv",
+        endpoint=endpoint_checked,  # no files: the outcome columns, checked before any job
         # the CV's xgboost metrics go into the metadata; its out-of-fold probabilities set the
         # risk-group tertiles
         metrics="results/model/metrics.tsv",
