@@ -269,6 +269,13 @@ def test_a_config_with_a_python_tag_or_bad_yaml_is_named_and_nothing_runs(simula
         assert result.returncode != 0
         assert "Config file is not valid JSON or YAML" in shown(result)
         assert "Traceback" not in shown(result)
+    # a tag snakemake's loader accepts (the function itself, not called): named by haicpred
+    named = tmp_path / "named.yaml"
+    named.write_text("samples: !!python/name:os.system\n")
+    result = snakemake(workdir, "--dry-run", "--configfile", str(named))
+    assert result.returncode != 0
+    assert f"{named}: line 1, column 10: holds the YAML tag !!python/name:os.system" \
+           in shown(result)
     assert not pwned.exists()
 
 

@@ -21,13 +21,6 @@ DICTIONARY_COLUMNS = ["feature", "modality", "unit", "description"]
 log = logging.getLogger("haicpred")
 
 
-def sample_id_problems(sheet_ids: pd.Series, tables: dict[str, pd.Series],
-                       must_cover: tuple[str, ...] = ()) -> list[Problem]:
-    """The problems of `haicpred.sample_ids.match_tables_to_sheet` (rows of patients outside
-    the sheet are left out, not problems)."""
-    return match_tables_to_sheet(sheet_ids, tables, must_cover)[0]
-
-
 def genomic_dictionary(mutations: pd.DataFrame, genotypes: pd.DataFrame) -> pd.DataFrame:
     flag_descriptions = {f.column: f.description for f in GENOTYPE_FLAGS}
     rows = []

@@ -22,9 +22,13 @@ from haicpred.samples import batch_records, batch_shards, load_sample_sheet
 _command_line_files = [str(path) for path in workflow.config_settings.configfiles]
 _config_files = [str(path) for path in workflow.configfiles if str(path) not in
                  _command_line_files] + _command_line_files
-_config_problems = config_problems(
+_config_read = [(path, *read_config_file(path)) for path in _config_files]
+# Snakemake's loader (PyYAML FullLoader) accepts some tags, e.g. !!python/name:os.system (the
+# function itself, never called); haicpred reads plain YAML only and names the line
+_config_problems = [problem for _, _, found in _config_read for problem in found]
+_config_problems = _config_problems or config_problems(
     config, " + ".join(_config_files) or "config",
-    tuple((path, read_config_file(path)[0] or {}) for path in _config_files))
+    tuple((path, settings) for path, settings, _ in _config_read))
 if _config_problems:
     raise WorkflowError(str(InputError(_config_problems)))
 validate(config, "../schemas/config.schema.yaml")
