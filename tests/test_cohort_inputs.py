@@ -224,6 +224,11 @@ def test_feature_only_run_needs_no_outcomes_but_a_model_does(simulated, tmp_path
            f"clinical table {inputs['clinical']} does not have" in shown(full)
     assert not (workdir / "results").exists()  # refused while the plan was built
 
+    checked = haicpred("validate", "--config", str(cohort))
+    assert checked.returncode == 2 and "needs column 'best_response'" in checked.stderr
+    checked = haicpred("validate", "--config", str(cohort), "--features-only")
+    assert checked.returncode == 0 and "all inputs are valid" in checked.stdout
+
     features = snakemake(workdir, MATRIX, "--configfile", str(cohort))  # nargs+: target first
     assert features.returncode == 0, features.stderr[-3000:]
     matrix = read_tsv(workdir / MATRIX)

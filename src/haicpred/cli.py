@@ -28,7 +28,7 @@ def _validate(args: argparse.Namespace) -> None:
         print(f"{' + '.join(files)} names no cohort (samples is empty): the demo would be "
               "simulated")
         return
-    problems, left_out = cohort_report(config)
+    problems, left_out = cohort_report(config, check_endpoint=not args.features_only)
     for rows in left_out:  # master tables: a note, not a problem
         print(f"note: {rows}")
     if problems:
@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="config file (default config/config.yaml); give it twice for "
                           "two files, the second overriding the first, as with snakemake "
                           "--configfile a.yaml b.yaml")
+    validate.add_argument("--features-only", action="store_true",
+                          help="check for a feature-only run (snakemake "
+                          "results/features/feature_matrix.tsv): the endpoint's outcome columns "
+                          "are not required")
     validate.set_defaults(func=_validate)
 
     predict = commands.add_parser(
