@@ -10,7 +10,7 @@ import pandas as pd
 from . import biomarkers as bm
 from . import clinical as cl
 from . import radiomics as rad
-from .errors import Problem, raise_if_any
+from .errors import raise_if_any
 from .extra_modalities import ExtraModality, collision_problems, extra_dictionary, extra_features
 from .indices import CLINICAL_LAB_INDICES, compute_indices, index_dictionary
 from .genotypes import GENOTYPE_FLAGS
