@@ -239,6 +239,42 @@ def test_feature_only_run_needs_no_outcomes_but_a_model_does(simulated, tmp_path
 
 # --- finding 12: broken configs, files that are not VCFs --------------------------------------
 
+def test_variant_files_are_told_from_other_files_by_their_first_bytes(tmp_path):
+    import gzip
+
+    import pysam
+
+    from haicpred.samples import not_variant_content
+
+    text = ("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=248956422>\n"
+            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+            "chr1\t100\t.\tA\tG\t.\tPASS\t.\n")
+    plain = tmp_path / "a.vcf"
+    plain.write_text(text)
+    pysam.tabix_compress(str(plain), str(tmp_path / "a.vcf.gz"))  # BGZF
+    (tmp_path / "gzip.vcf.gz").write_bytes(gzip.compress(text.encode()))
+    with pysam.VariantFile(str(plain)) as source, \
+            pysam.VariantFile(str(tmp_path / "a.bcf"), "wb", header=source.header) as out:
+        for record in source:
+            out.write(record)
+    raw = gzip.decompress((tmp_path / "a.bcf").read_bytes())  # uncompressed BCF (bcftools -Ou)
+    assert raw.startswith(b"BCF\x02")
+    (tmp_path / "u.bcf").write_bytes(raw)
+    for name in ("a.vcf", "a.vcf.gz", "gzip.vcf.gz", "a.bcf", "u.bcf"):
+        assert not_variant_content(str(tmp_path / name)) is None, name
+
+    refused = {
+        "passwd.vcf": (b"root:x:0:0:root:/root:/bin/bash\n", "it starts 'root:x:0:0:root:"),
+        "empty.vcf": (b"", "it is empty, 0 bytes"),
+        "text.vcf.gz": (gzip.compress(b"sample\tgenotype\n"), "gzip-compressed, starting"),
+        "binary.vcf": (bytes(range(256)), "it starts"),
+        "cut.vcf.gz": (b"\x1f\x8b\x08\x00garbage", "gzip data that does not decompress"),
+    }
+    for name, (content, message) in refused.items():
+        (tmp_path / name).write_bytes(content)
+        assert message in not_variant_content(str(tmp_path / name)), name
+
+
 TAG = 'samples: !!python/object/apply:os.system ["touch {}"]\n'
 
 

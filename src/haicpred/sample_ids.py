@@ -55,7 +55,8 @@ def match_tables_to_sheet(sheet_ids: pd.Series, tables: dict[str, pd.Series],
                 file, "sample_id", f"shares no patient with the sample sheet ({len(present)} "
                 f"patient(s), e.g. {listed(present, 3)}; the sheet has e.g. {listed(sheet, 3)})",
                 "check that the config names this cohort's table and that its IDs are spelled "
-                "as in the sheet"))
+                "as in the sheet; if no patient of the sheet has such data, give a table with "
+                "only its header line"))
             continue
         strays = present - sheet
         known = patients if file != patients_table else set()

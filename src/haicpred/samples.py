@@ -34,6 +34,7 @@ def read_sample_sheet(path: str | os.PathLike) -> tuple[pd.DataFrame | None, lis
                                    "give every patient one row with a unique sample_id")
 
     base = Path(path).parent
+    sniffed: dict[str, str | None] = {}  # a joint genotype VCF is named on every row: read once
     for column in PATH_COLUMNS:
         given = df[column].notna()
         df.loc[given, column] = [os.path.normpath(base / p) for p in df.loc[given, column]]
@@ -47,9 +48,13 @@ def read_sample_sheet(path: str | os.PathLike) -> tuple[pd.DataFrame | None, lis
                 problems.append(Problem(file, where, f"file {resolved} {what}",
                                         "fix the path (relative paths are read from the "
                                         "sheet's folder) or leave the cell empty"))
-            elif (content := not_variant_content(resolved)) is not None:
+                continue
+            if resolved not in sniffed:
+                sniffed[resolved] = not_variant_content(resolved)
+            if sniffed[resolved] is not None:
                 problems.append(Problem(file, where,
-                                        f"file {resolved} is not a VCF or BCF file ({content})",
+                                        f"file {resolved} is not a VCF or BCF file "
+                                        f"({sniffed[resolved]})",
                                         "point the sheet at the patient's VCF or BCF file: "
                                         "plain text, bgzipped or BCF"))
     orphan_tumor = df["tumor_sample"].notna() & df["exome_vcf"].isna()
@@ -71,8 +76,11 @@ def not_variant_content(path: str) -> str | None:
     """None when the file starts as a VCF or BCF does; else what it starts with. A cheap
     sniff at validation (a system text file named in the sheet is refused before any job);
     the genomic jobs read and check the whole file."""
-    with open(path, "rb") as handle:
-        head = handle.read(SNIFF_BYTES)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError as error:
+        return f"it cannot be read: {error.strerror}"
     if not head:
         return "it is empty, 0 bytes"
     if head.startswith(GZIP_MAGIC):
@@ -100,7 +108,7 @@ def _gunzip_start(data: bytes) -> bytes | None:
         if not member.eof:
             break  # the member goes on beyond the bytes read
         data = member.unused_data
-    return out
+    return out or None  # nothing decompressed: a damaged or cut-off start
 
 
 def _shown(data: bytes) -> str:
