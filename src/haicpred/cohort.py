@@ -196,8 +196,7 @@ def cohort_report(config: dict, check_endpoint: bool = True,
     left_out: list[LeftOut] = []
     if sheet is not None:
         found, left_out = match_tables_to_sheet(sheet["sample_id"], sample_ids,
-                                                must_cover=(config.get("clinical"),),
-                                                patients_table=config.get("clinical"))
+                                                must_cover=(config.get("clinical"),))
         problems += found
     return problems, left_out
 

@@ -76,7 +76,7 @@ def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations:
         **({"radiomics table": radiomics["sample_id"]} if radiomics is not None else {}),
         "mutation features": mutations["sample_id"], "genotype features": genotypes["sample_id"],
         **{m.path: m.table["sample_id"] for m in extra_modalities},
-    }, must_cover=("clinical table",), patients_table="clinical table")
+    }, must_cover=("clinical table",))
     raise_if_any(problems)
     for rows in left_out:  # master tables: other batches' patients, counted in the job's log
         log.info("%s", rows)

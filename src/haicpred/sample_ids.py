@@ -2,8 +2,10 @@
 
 A lab keeps master tables (every patient it has) and scores or trains one batch at a time, so a
 table row whose patient is not in the sheet is left out and counted, not refused. What is kept
-as an error is what signals a mistake: an ID that differs from a sheet sample only by case, or
-by one character when that sheet sample has no row of its own in the table (a typo), and a
+as an error is what signals a mistake: an ID that differs from a sheet sample only by case; an
+ID one character from a sheet sample that has no row of its own in the table, when no other
+table of the cohort knows that ID (a typo: sequential IDs of a master table's other patients
+are one character apart too, but those patients appear in the other master tables); and a
 table that shares no patient with the sheet (the wrong file).
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from .errors import Problem
@@ -31,46 +34,44 @@ class LeftOut:
 
 def match_tables_to_sheet(sheet_ids: pd.Series, tables: dict[str, pd.Series],
                           must_cover: tuple[str, ...] = (),
-                          patients_table: str | None = None,
                           ) -> tuple[list[Problem], list[LeftOut]]:
     """(problems, left-out rows) of every table's sample_id column against the sheet.
 
     `tables` maps a file (or a name for one) to its sample_id column, in file order; the tables
-    in `must_cover` must have a row for every sheet sample. The patients of `patients_table`
-    (the clinical table, a lab's master list) are real: in another table, a row of one of them
-    outside the sheet is never a typo.
+    in `must_cover` must have a row for every sheet sample.
     """
     sheet = set(sheet_ids.dropna())
-    by_lower = {}
-    for sample in sheet:
+    by_lower: dict[str, list[str]] = {}
+    for sample in sorted(sheet):
         by_lower.setdefault(sample.lower(), []).append(sample)
-    patients = set(tables[patients_table].dropna()) if patients_table in tables else set()
+    present = {file: set(ids.dropna()) for file, ids in tables.items()}
     problems: list[Problem] = []
     left_out: list[LeftOut] = []
     for file, ids in tables.items():
-        present = set(ids.dropna())
-        absent = sheet - present
-        if present and sheet and not present & sheet:
+        mine = present[file]
+        absent = sheet - mine
+        if mine and sheet and not mine & sheet:
             problems.append(Problem(
-                file, "sample_id", f"shares no patient with the sample sheet ({len(present)} "
-                f"patient(s), e.g. {listed(present, 3)}; the sheet has e.g. {listed(sheet, 3)})",
+                file, "sample_id", f"shares no patient with the sample sheet ({len(mine)} "
+                f"patient(s), e.g. {listed(mine, 3)}; the sheet has e.g. {listed(sheet, 3)})",
                 "check that the config names this cohort's table and that its IDs are spelled "
                 "as in the sheet; if no patient of the sheet has such data, give a table with "
                 "only its header line"))
             continue
-        strays = present - sheet
-        known = patients if file != patients_table else set()
-        typos = {}
+        strays = mine - sheet
+        elsewhere = set().union(*(ids for other, ids in present.items() if other != file))
         near = _one_edit_index(absent)
+        typos = {}
         for stray in sorted(strays):
             same_but_case = [s for s in by_lower.get(stray.lower(), []) if s != stray]
             if same_but_case:
                 typos[stray] = (same_but_case[0], "only by case")
-            elif stray not in known and (close := _one_edit_match(stray, near)):
+            elif stray not in elsewhere and (close := _one_edit_match(stray, near)):
                 typos[stray] = (close, "by one character")
+        rows = _rows_of(ids, set(typos))
         for stray, (sample, how) in typos.items():
             problems.append(Problem(
-                file, f"{_rows(ids, stray)}, sample_id {stray!r}",
+                file, f"{rows[stray]}, sample_id {stray!r}",
                 f"differs from sheet sample {sample!r} {how}"
                 + (", which has no row in this table" if sample in absent else ""),
                 f"correct the ID to {sample!r} if it is that patient"))
@@ -89,15 +90,23 @@ def listed(ids: set[str], shown: int = 10) -> str:
     return ", ".join(ordered[:shown]) + more
 
 
-def _rows(ids: pd.Series, value: str) -> str:
-    """'row 3' / 'rows 3, 4': data rows (1 = first after the header) holding `value`; a table
-    indexed by its file's row numbers (radiomics) keeps them."""
-    mask = (ids == value).to_numpy()
+def _rows_of(ids: pd.Series, values: set[str], shown: int = 10) -> dict[str, str]:
+    """value -> 'row 3' / 'rows 3, 4': the data rows (1 = first after the header) holding it,
+    in one pass over the table; a table indexed by its file's row numbers (radiomics) keeps
+    them."""
+    if not values:
+        return {}
     index = ids.index
     default = isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
-    rows = [str(i + 1) if default else str(n) for i, n in enumerate(index) if mask[i]]
-    shown = ", ".join(rows[:10]) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
-    return f"{'row' if len(rows) == 1 else 'rows'} {shown}"
+    numbers = pd.Series(np.arange(1, len(ids) + 1) if default else np.asarray(index),
+                        index=index)
+    found = ids[ids.isin(values)]
+    out = {}
+    for value, group in numbers[found.index].groupby(found.to_numpy(), sort=False):
+        rows = [str(n) for n in group]
+        more = f" and {len(rows) - shown} more" if len(rows) > shown else ""
+        out[value] = f"{'row' if len(rows) == 1 else 'rows'} {', '.join(rows[:shown])}{more}"
+    return out
 
 
 def _one_edit_index(samples: set[str]) -> dict[tuple, str]:
