@@ -3,7 +3,7 @@
 import os
 import sys
 
-sys.path.insert(0, os.path.join(workflow.basedir, "src"))  # the checkout's package
+# the checkout's package is on sys.path (the Snakefile puts it there)
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
