@@ -15,7 +15,6 @@ are optional: a section whose table is missing says which file was not produced.
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 import os
@@ -33,6 +32,13 @@ from matplotlib.patches import Patch
 
 from haicpred.metrics import auc_score, net_benefit, net_benefit_treat_all
 from haicpred.model import DEFAULT_SETTINGS, LABEL_DEFINITION, package_versions
+from haicpred.report_html import esc as _esc
+from haicpred.report_html import fmt as _fmt
+from haicpred.report_html import html_table as _html_table
+from haicpred.report_html import integer as _int
+from haicpred.report_html import num as _num
+from haicpred.report_html import p_value as _p
+from haicpred.report_html import pct as _pct
 from haicpred.tables import read_tsv, write_text
 
 __all__ = ["OPTIONAL_FILES", "FINAL_METADATA_FILE", "SECTION_IDS", "render_report"]
@@ -116,70 +122,8 @@ def _optional_table(value) -> pd.DataFrame | None:
     return _table(value)
 
 
-def _num(series) -> pd.Series:
-    """Float64 with NaN for missing (text, nullable dtypes and pd.NA all accepted)."""
-    values = pd.to_numeric(pd.Series(series), errors="coerce")
-    return pd.Series(values.to_numpy(dtype=float, na_value=np.nan), index=values.index)
-
-
-def _esc(value) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _fmt(value, digits: int = 3) -> str:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return "&ndash;"
-    if not np.isfinite(value):
-        return "&ndash;"
-    text = f"{value:.{digits}f}"
-    return text[1:] if text.startswith("-") and float(text) == 0 else text
-
-
-def _p(value) -> str:
-    """A p-value: three decimals, '&lt;0.001' below that."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return "&ndash;"
-    if not np.isfinite(value):
-        return "&ndash;"
-    return "&lt;0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def _int(value) -> str:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return "&ndash;"
-    return "&ndash;" if not np.isfinite(value) else str(int(round(value)))
-
-
-def _pct(part: float, whole: float) -> str:
-    return "&ndash;" if not whole else f"{100.0 * part / whole:.1f}%"
-
-
 def _ci(row, key: str = "auc") -> str:
     return f"{_fmt(row.get(key))} [{_fmt(row.get(key + '_low'))}, {_fmt(row.get(key + '_high'))}]"
-
-
-def _html_table(header: list[str], rows: list[list[str]], text_columns=(0,), row_classes=None):
-    """Cells are already-escaped HTML fragments."""
-    out = ['<div class="table-wrap"><table>', "<tr>"]
-    for i, name in enumerate(header):
-        cls = ' class="text"' if i in text_columns else ""
-        out.append(f"<th{cls}>{name}</th>")
-    out.append("</tr>")
-    for r, row in enumerate(rows):
-        cls = row_classes[r] if row_classes else ""
-        out.append(f'<tr class="{cls}">' if cls else "<tr>")
-        for i, cell in enumerate(row):
-            tcls = ' class="text"' if i in text_columns else ""
-            out.append(f"<td{tcls}>{cell}</td>")
-        out.append("</tr>")
-    out.append("</table></div>")
-    return "\n".join(out)
 
 
 def _section(anchor: str, body: str, title: str | None = None) -> str:

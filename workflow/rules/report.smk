@@ -12,6 +12,7 @@ rule report:
         dictionary="results/features/feature_dictionary.tsv",
         matrix="results/features/feature_matrix.tsv",
         labels="results/features/labels.tsv",
+        data_checks="results/features/data_checks.tsv",
         truth=demo_files("truth.tsv"),
         planted=demo_files("planted_effects.tsv"),
     output:
@@ -22,6 +23,7 @@ rule report:
         ),
     params:
         settings=model_settings(),
+        cohort={"cohort_name": config["cohort_name"], "treatment": config["treatment"]},
     log:
         "logs/report.log",
     benchmark:

@@ -2,6 +2,7 @@ import logging
 
 import _bootstrap  # noqa: F401
 from haicpred.clinical import read_clinical
+from haicpred.endpoints import endpoint_labels
 from haicpred.extra_modalities import read_extra_modalities
 from haicpred.features import build_feature_matrix
 from haicpred.samples import load_sample_sheet
@@ -26,8 +27,9 @@ def main(snakemake):
         extra_modalities=read_extra_modalities(extra_paths),
         radiomics_aggregation=snakemake.params.radiomics_aggregation,
     )
-    log.info("feature matrix: %d samples x %d features; %d labelled", len(matrix),
-             len(dictionary), labels["objective_response"].notna().sum())
+    endpoint = endpoint_labels(labels, snakemake.params.endpoint)  # the configured endpoint
+    log.info("feature matrix: %d samples x %d features; %d labelled for endpoint %s",
+             len(matrix), len(dictionary), endpoint.label.notna().sum(), endpoint.name)
     write_tsv(matrix, snakemake.output.matrix)
     write_tsv(dictionary, snakemake.output.dictionary)
     write_tsv(labels, snakemake.output.labels)
