@@ -3,7 +3,6 @@ outcome differs or has one class, and modalities a batch lacks entirely."""
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from haicpred.data_checks import (CHECK_COLUMNS, benjamini_hochberg, run_data_checks,
                                   summary_line)

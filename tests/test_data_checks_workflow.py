@@ -3,9 +3,7 @@ report section, wording that follows the configured endpoint and cohort, and a s
 cohort (one batch) whose logs and report say so once."""
 
 import re
-from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from haicpred.data_checks import CHECK_COLUMNS
@@ -78,7 +76,7 @@ def test_feature_matrix_log_counts_the_configured_endpoint(single_centre_run):
     # the demo has best responses for a different number of patients: not what is counted
     assert n != int(labels["objective_response"].notna().sum())
     log = (single_centre_run / "logs/feature_matrix.log").read_text()
-    assert f"80 samples x" in log and f"; {n} labelled for endpoint os_event_by_12_months" in log
+    assert "80 samples x" in log and f"; {n} labelled for endpoint os_event_by_12_months" in log
 
 
 def test_data_checks_file_and_report_section(single_centre_run):
