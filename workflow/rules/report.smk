@@ -1,5 +1,5 @@
 rule report:
-    """Self-contained HTML report: cohort and endpoint, metrics with CIs and baselines, ROC,
+    """Self-contained HTML report: data checks, cohort and endpoint, metrics with CIs and baselines, ROC,
     calibration, decision curve, modality ablation, leave-one-batch-out validation, nested
     tuning, feature importance, SHAP, methods, limitations and the TRIPOD+AI checklist."""
     input:
