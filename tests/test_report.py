@@ -550,7 +550,7 @@ def test_survival_endpoint_wording(model_dir, tmp_path):
     assert title == "haicpred: prediction of os_event_by_12_months after TACE (SYSUCC 2016-2020)"
     assert heading == ("haicpred: predicting os_event_by_12_months after TACE for "
                        "hepatocellular carcinoma &mdash; SYSUCC 2016-2020")
-    assert "HAIC" not in title + heading
+    assert "HAIC" not in title + heading + section(text, "decision-curve")
     checks = section(text, "data-checks")
     assert "os_event_by_12_months = 1" in checks  # the checks use the configured endpoint
 
@@ -582,9 +582,13 @@ def test_one_batch_says_lobo_is_not_applicable(model_dir, tmp_path):
     block = {"name": "objective_response", "definition": "CR/PR vs SD/PD",
              "positive_is_favourable": True}
     text = render_for_endpoint(model_dir, tmp_path / "r.html", endpoint, block, labels,
-                               matrix=matrix)
+                               matrix=matrix, cohort={"treatment": "TACE"})
     lobo = section(text, "lobo")
     assert "Not applicable: one batch</b> (centre1)" in lobo and table_rows(lobo) == 0
     assert "Best response (mRECIST): " in section(text, "cohort")
+    assert "selecting patients for TACE when" in section(text, "decision-curve")
+    heading = re.search(r"<h1>(.*?)</h1>", text).group(1)
+    assert heading == ("haicpred: predicting objective response of hepatocellular carcinoma "
+                       "to TACE &mdash; haicpred cohort")
     assert "not applicable: one batch" in section(text, "tripod")
     assert 'href="#lobo"' not in section(text, "methods")

@@ -637,7 +637,7 @@ def _decision_curves_from_oof(avg: pd.DataFrame, order, oracle) -> pd.DataFrame:
 
 
 def _decision_section(curves: pd.DataFrame | None, avg, order, colours, oracle,
-                      outcome: _Outcome) -> str:
+                      outcome: _Outcome, treatment: str) -> str:
     source = f"<code>{OPTIONAL_FILES['decision_curve']}</code>"
     note = ""
     if curves is None:
@@ -680,8 +680,9 @@ def _decision_section(curves: pd.DataFrame | None, avg, order, colours, oracle,
     alt = (f"Decision curve: net benefit against threshold probability{span} for "
            f"{', '.join(names)}, with the treat-all and treat-none reference lines.")
     if outcome.is_response:
-        caption = ("Net benefit of selecting patients for HAIC when their predicted response "
-                   "probability exceeds the threshold, compared with treating everyone or no one")
+        caption = (f"Net benefit of selecting patients for {_esc(treatment)} when their "
+                   "predicted response probability exceeds the threshold, compared with "
+                   "treating everyone or no one")
     else:
         caption = (f"Net benefit of acting on the patients whose predicted probability of "
                    f"{_esc(outcome.name)} = 1 exceeds the threshold, compared with acting on "
@@ -1351,7 +1352,7 @@ def render_report(
             "roc": _roc_section(avg, order, colours, oracle),
             "calibration": _calibration_section(calibration, order, colours, outcome),
             "decision-curve": _decision_section(decision_curve, avg, order, colours, oracle,
-                                                outcome),
+                                                outcome, treatment),
             "ablation": _ablation_section(metrics),
             "lobo": _lobo_section(lobo_metrics, outcome, batch_names),
             "tuning": _tuning_section(tuning, settings),
