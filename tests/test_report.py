@@ -592,3 +592,22 @@ def test_one_batch_says_lobo_is_not_applicable(model_dir, tmp_path):
                        "to TACE &mdash; haicpred cohort")
     assert "not applicable: one batch" in section(text, "tripod")
     assert 'href="#lobo"' not in section(text, "methods")
+
+
+def test_cohort_name_and_treatment_config_keys(tmp_path):
+    """Defaults "" and HAIC (schema and the shipped config agree); an empty treatment is
+    refused naming the key."""
+    import yaml
+
+    from haicpred.cohort import load_config
+    from haicpred.errors import InputError
+
+    repo = Path(__file__).resolve().parents[1]
+    shipped = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    assert shipped["cohort_name"] == "" and shipped["treatment"] == "HAIC"
+    (tmp_path / "empty.yaml").write_text("{}\n")
+    config = load_config(tmp_path / "empty.yaml")
+    assert config["cohort_name"] == "" and config["treatment"] == "HAIC"
+    (tmp_path / "bad.yaml").write_text("treatment: ''\n")
+    with pytest.raises(InputError, match="treatment"):
+        load_config(tmp_path / "bad.yaml")
