@@ -246,8 +246,7 @@ def run_data_checks(matrix: pd.DataFrame, dictionary: pd.DataFrame,
     features = [c for c in matrix.columns if c not in ID_COLUMNS]
     modality = modality_of(dictionary, features)
     batch_all = matrix["batch"].fillna("(none)").astype(str).to_numpy()
-    values = matrix[features].apply(pd.to_numeric, errors="coerce")
-    missing = values.isna()
+    missing = matrix[features].isna()
     modalities = sorted(set(modality.values()))
     modality_missing = pd.DataFrame(
         {m: missing[[f for f in features if modality[f] == m]].all(axis=1) for m in modalities})
