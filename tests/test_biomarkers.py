@@ -43,7 +43,7 @@ def test_all_bad_rows_are_reported_together():
         ("P3", "afp", "12", "ng/mL", "baseline"),
     ])
     with pytest.raises(InputError) as caught:
-        normalise_units(table, "lab.tsv")
+        normalise_units(table, "lab.tsv", unknown_analytes="refuse")
     text = str(caught.value)
     assert len(caught.value.problems) == 4
     assert "lab.tsv: row 1" in text and "mmol/dL" in text and "umol/L, mg/dL" in text
