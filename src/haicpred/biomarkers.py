@@ -230,8 +230,8 @@ def _unknown_analytes(table: pd.DataFrame, unknown: pd.Series,
         elif (keys == "").any():
             problems.append(Problem(
                 file, f"{rows_of(mine.index[keys == ''])}, column unit",
-                f"unit is empty; {analyte} is not a haicpred-known analyte, so its unit is "
-                "recorded as reported", "write the unit the lab reported"))
+                f"unit is empty; {analyte}, an analyte haicpred does not know, is kept in "
+                "the unit it was reported in", "write the unit the lab reported"))
         elif keys.nunique() > 1:
             units = "; ".join(f"{mine['unit'][keys == key].iloc[0].strip()} in "
                               f"{rows_of(mine.index[keys == key])}" for key in keys.unique())

@@ -36,7 +36,8 @@ CLINICAL_FEATURES = {
     **{f"tumor_size_ge{cm}": ("0/1", f"largest tumour >= {cm} cm") for cm in TUMOR_SIZE_CUTOFFS_CM},
     "tumor_number": ("count", "number of intrahepatic tumours"),
     "tumor_number_gt3": ("0/1", f"more than {TUMOR_NUMBER_CUTOFF} tumours, from tumor_number, "
-                         "else tumor_number_group (1 or 2-3: 0; >3: 1)"),
+                         "else tumor_number_group (1 or 2-3: 0; >3: 1), else 0 for "
+                         "multinodular 0 (one tumour)"),
     "vascular_invasion": ("0-4", "portal vein invasion as ordinal: none=0, Vp1..Vp4=1..4"),
     "vp3_vp4": ("0/1", "portal vein invasion Vp3 or Vp4"),
     "hvtt": ("0/1", "hepatic vein tumour thrombus"),
@@ -150,8 +151,9 @@ def encode_clinical(clinical: pd.DataFrame) -> pd.DataFrame:
     group = _text(get("tumor_number_group"), c.index)
     group_gt3 = group.map({g: float(low > TUMOR_NUMBER_CUTOFF)
                            for g, (low, _) in TUMOR_NUMBER_GROUPS.items()})
+    single = _number(get("multinodular"), c.index).map({0.0: 0.0})  # one tumour: not > 3
     out["tumor_number_gt3"] = (out["tumor_number"] > TUMOR_NUMBER_CUTOFF).astype(float).where(
-        out["tumor_number"].notna()).fillna(group_gt3)
+        out["tumor_number"].notna()).fillna(group_gt3).fillna(single)
     out["vascular_invasion"] = _ordinal(get("vascular_invasion"), VASCULAR_INVASION_ORDER, c.index)
     out["vp3_vp4"] = (out["vascular_invasion"] >= 3).astype(float).where(
         out["vascular_invasion"].notna())

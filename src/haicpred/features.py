@@ -127,10 +127,9 @@ def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations:
     if radiomics is not None:
         named_parts["radiomics table"] = radiomics
         dictionaries.append(rad.radiomics_dictionary(radiomics, radiomics_aggregation))
-    # an analyte haicpred does not know may take any name: a clash would merge as x_x / x_y
-    raise_if_any(_clash_problems(named_parts))
-    parts = list(named_parts.values())
     unknown_analytes = set(bm.unknown_analyte_names(biomarker_dictionary))
+    raise_if_any(_analyte_clash_problems(unknown_analytes, named_parts))
+    parts = list(named_parts.values())
     built_in = {c: f"analyte {c} of the biomarker table" if c in unknown_analytes
                 else "a built-in feature"
                 for part in parts for c in part.columns if c != "sample_id"}
@@ -156,20 +155,18 @@ def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations:
     return matrix, dictionary, label_table.sort_values("sample_id").reset_index(drop=True)
 
 
-def _clash_problems(named_parts: dict[str, pd.DataFrame]) -> list[Problem]:
-    """A column that two of the built-in parts both have (sample_id aside)."""
-    owner: dict[str, str] = {}
+def _analyte_clash_problems(analytes: set[str],
+                            named_parts: dict[str, pd.DataFrame]) -> list[Problem]:
+    """Analytes haicpred does not know named like a column of another part (a genotype or
+    radiomic feature): they would merge as x_x / x_y and be lost."""
     problems = []
     for name, part in named_parts.items():
-        for column in part.columns:
-            if column == "sample_id":
-                continue
-            if column in owner:
-                problems.append(Problem(name, f"column {column}",
-                                        f"is already a feature of the {owner[column]}",
-                                        "rename the analyte or column"))
-            else:
-                owner[column] = name
+        if name == "biomarker table":
+            continue
+        for column in sorted(analytes & set(part.columns)):
+            problems.append(Problem("biomarker table", f"analyte {column}",
+                                    f"is already a feature of the {name}",
+                                    "rename the analyte in the biomarker table"))
     return problems
 
 
