@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -433,3 +434,87 @@ def test_unknown_analyte_clashing_with_a_genomic_or_extra_feature_is_refused(tmp
     with pytest.raises(InputError, match="column cd8: feature name ihc_cd8 .modality ihc. is "
                                          "already used by analyte ihc_cd8 of the biomarker table"):
         build_feature_matrix(**feature_matrix_inputs(rows, extra_modalities=extra))
+
+
+# --- end to end: a real-looking lab and clinical table through snakemake ----------------------
+
+def test_real_lab_and_clinical_tables_reach_the_feature_matrix_through_snakemake(tmp_path):
+    """Labs in site units (creatinine mg/dL, haemoglobin g/dL, leukocytes G/L, albumin `g/dl`,
+    INR without unit) and clinical fields recorded as groups, `present` and a recorded
+    Child-Pugh score: the feature-only target, as a user runs it."""
+    from haicpred.simulate import simulate_cohort
+    from haicpred.tables import read_tsv, write_tsv
+    from workflow_helpers import PANEL, SNPS, make_workdir, snakemake
+
+    cohort = tmp_path / "cohort"
+    simulate_cohort(n_patients=24, n_batches=1, seed=11, out_dir=cohort, panel_path=PANEL,
+                    snps_path=SNPS)
+    labs = read_tsv(cohort / "biomarkers.tsv")
+    albumin = labs["analyte"] == "albumin"
+    labs.loc[albumin, "value"] = [f"{float(v) / 10:.2f}" for v in labs.loc[albumin, "value"]]
+    labs.loc[albumin, "unit"] = "g/dl"
+    labs.loc[labs["analyte"] == "inr", "unit"] = None
+    ids = sorted(labs["sample_id"].unique())
+    site = pd.DataFrame(
+        [(s, analyte, f"{base + i / 10:.1f}", unit, "baseline") for i, s in enumerate(ids)
+         for analyte, base, unit in [("creatinine", 0.7, "mg/dL"), ("haemoglobin", 11.0, "g/dL"),
+                                     ("leukocytes", 4.0, "G/L")]],
+        columns=list(labs.columns))
+    write_tsv(pd.concat([labs, site], ignore_index=True), cohort / "biomarkers.tsv")
+
+    clinical = read_tsv(cohort / "clinical.tsv").set_index("sample_id")
+    grouped, present, recorded = ids[:6], ids[6:9], ids[9:12]
+    number = clinical.loc[grouped, "tumor_number"].astype(int)
+    clinical["tumor_number_group"] = None
+    clinical.loc[grouped, "tumor_number_group"] = number.map(
+        lambda n: "1" if n == 1 else "2-3" if n <= 3 else ">3")
+    clinical.loc[grouped, "tumor_number"] = None
+    clinical.loc[present, "vascular_invasion"] = "present"
+    clinical["child_pugh_score"] = None
+    clinical.loc[recorded, "ascites"] = None
+    clinical.loc[recorded, "child_pugh_score"] = "7"
+    write_tsv(clinical.reset_index(), cohort / "clinical.tsv")
+
+    workdir = make_workdir(tmp_path / "run", **{key: str(cohort / f"{key}.tsv") for key in
+                                                ["samples", "clinical", "biomarkers"]})
+    result = snakemake(workdir, "results/features/feature_matrix.tsv")
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    matrix = read_tsv(workdir / "results/features/feature_matrix.tsv").set_index("sample_id")
+    dictionary = read_tsv(workdir / "results/features/feature_dictionary.tsv").set_index(
+        "feature")
+    assert list(dictionary.index) == list(matrix.columns[1:])
+    for analyte, base, unit in [("creatinine", 0.7, "mg/dL"), ("haemoglobin", 11.0, "g/dL"),
+                                ("leukocytes", 4.0, "G/L")]:
+        assert matrix[analyte].astype(float).tolist() == pytest.approx(
+            [base + i / 10 for i in range(len(ids))]), analyte
+        assert dictionary.loc[analyte, "unit"] == unit
+        assert dictionary.loc[analyte, "modality"] == "biomarker"
+    assert matrix["albumin"].astype(float).tolist() == pytest.approx(
+        [10 * float(v) for v in labs.loc[albumin].set_index("sample_id").loc[ids, "value"]])
+    assert matrix["inr"].astype(float).notna().sum() == (labs["analyte"] == "inr").sum()
+    both = matrix[["bilirubin", "albumin"]].astype(float).dropna()
+    assert matrix.loc[both.index, "albi_score"].astype(float).tolist() == pytest.approx(
+        (0.66 * np.log10(both["bilirubin"]) - 0.085 * both["albumin"]).tolist())
+
+    gt3 = matrix["tumor_number_gt3"].astype(float)
+    assert gt3.loc[grouped].tolist() == (number > 3).astype(float).tolist()
+    assert matrix.loc[grouped, "tumor_number"].isna().all()
+    assert matrix.loc[present, "vp3_vp4"].isna().all()
+    assert (matrix.loc[present, "vascular_invasion_any"].astype(float) == 1).all()
+    components = matrix.loc[recorded, ["bilirubin", "albumin", "inr"]].notna().all(axis=1)
+    assert components.all()  # only ascites is missing: the recorded 7 is used
+    assert matrix.loc[recorded, "child_pugh_points"].astype(float).tolist() == [7, 7, 7]
+    assert matrix.loc[recorded, "child_pugh_class"].astype(float).tolist() == [2, 2, 2]
+    log = (workdir / "logs/baseline_biomarkers.log").read_text()
+    assert ("3 analyte(s) haicpred does not know kept as features in their own unit: "
+            "creatinine (mg/dL), haemoglobin (g/dL), leukocytes (G/L)") in log
+
+    # the same cohort with unknown analytes refused: stopped before any job, every analyte named
+    (workdir / "results").rename(tmp_path / "first_results")
+    refused = snakemake(workdir, "results/features/feature_matrix.tsv", "--config",
+                        "biomarkers_settings={'unknown_analytes': 'refuse'}")
+    assert refused.returncode != 0
+    for analyte in ["creatinine", "haemoglobin", "leukocytes"]:
+        assert f"unknown analyte '{analyte}'" in refused.stderr
+    assert not (workdir / "results/features/feature_matrix.tsv").exists()
