@@ -248,3 +248,15 @@ def test_optional_clinical_columns_refuse_bad_values_with_file_row_and_column(
     assert [str(p) for p in caught.value.problems] == [
         f"{path}: row 2, column {column}: {message} (fix the value, or leave the cell empty if "
         "unknown)"]
+
+
+def test_disagreeing_columns_are_listed_with_the_schema_problems(tmp_path):
+    path = write(tmp_path / "clinical.tsv",
+                 "sample_id\tecog\tecog_group\tchild_pugh_score\tchild_pugh_class\n"
+                 "P1\tfour\t3-4\t5\tC\n"
+                 "P2\t1\t1 to 2\t\t\n")
+    with pytest.raises(InputError) as caught:
+        read_clinical(path)
+    assert [p.where for p in caught.value.problems] == [
+        "row 1, column ecog", "row 2, column ecog_group",
+        "row 1, columns child_pugh_score and child_pugh_class"]

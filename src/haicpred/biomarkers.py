@@ -75,7 +75,7 @@ ANALYTE_ALIASES = {
     "tbili": "bilirubin", "total_bilirubin": "bilirubin", "sgot": "ast", "sgpt": "alt",
     "gamma_gt": "ggt", "pt_inr": "inr", "plt": "platelets", "platelet": "platelets",
     "platelet_count": "platelets", "neutrophil": "neutrophils", "anc": "neutrophils",
-    "lymphocyte": "lymphocytes", "alc": "lymphocytes", "monocyte": "monocytes",
+    "lymphocyte": "lymphocytes", "monocyte": "monocytes",
     "c_reactive_protein": "crp", "total_cholesterol": "cholesterol", "vwf_ag": "vwf",
     "adamts_13": "adamts13",
 }

@@ -38,8 +38,9 @@ CLINICAL_FEATURES = {
     "tumor_number_gt3": ("0/1", f"more than {TUMOR_NUMBER_CUTOFF} tumours, from tumor_number, "
                          "else tumor_number_group (1 or 2-3: 0; >3: 1), else 0 for "
                          "multinodular 0 (one tumour)"),
-    "vascular_invasion": ("0-4", "portal vein invasion as ordinal: none=0, Vp1..Vp4=1..4"),
-    "vp3_vp4": ("0/1", "portal vein invasion Vp3 or Vp4"),
+    "vascular_invasion": ("0-4", "portal vein invasion as ordinal: none=0, Vp1..Vp4=1..4; "
+                          "missing for present (grade unknown)"),
+    "vp3_vp4": ("0/1", "portal vein invasion Vp3 or Vp4; missing for present (grade unknown)"),
     "hvtt": ("0/1", "hepatic vein tumour thrombus"),
     "extrahepatic_metastasis": ("0/1", "extrahepatic metastasis"),
     "both_lobes": ("0/1", "tumour in both lobes"),
@@ -69,8 +70,7 @@ def check_clinical(path) -> tuple[pd.DataFrame | None, list]:
     df, problems = read_and_validate(path, "clinical", ["sample_id"])
     if df is not None:
         problems += duplicate_problems(df, ["sample_id"], str(path), "keep one row per patient")
-        if not problems:  # the comparisons below need valid values
-            problems += consistency_problems(df, str(path))
+        problems += consistency_problems(df, str(path))
     return df, problems
 
 
@@ -111,7 +111,7 @@ def consistency_problems(df: pd.DataFrame, file: str) -> list[Problem]:
         if a not in df.columns or b not in df.columns:
             continue
         both = df[a].notna() & df[b].notna()
-        bad = [i for i in df.index[both] if not agree(df.at[i, a], df.at[i, b])]
+        bad = [i for i in df.index[both] if not _agree(agree, df.at[i, a], df.at[i, b])]
         if bad:
             first = bad[0]
             problems.append(Problem(
@@ -119,6 +119,14 @@ def consistency_problems(df: pd.DataFrame, file: str) -> list[Problem]:
                 f"disagree (row {df.index.get_loc(first) + 1}: {a} {df.at[first, a]}, {b} "
                 f"{df.at[first, b]})", "correct one of them, or leave the less exact one empty"))
     return problems
+
+
+def _agree(agree, a: str, b: str) -> bool:
+    """A value the schema refuses (reported there) is not also reported as a disagreement."""
+    try:
+        return agree(a, b)
+    except (ValueError, KeyError, StopIteration):
+        return True
 
 
 def read_clinical(path) -> pd.DataFrame:
