@@ -39,17 +39,17 @@ class Analyte:
     upper_limit: float  # above this (in canonical units) the value is physiologically impossible
     dimensionless: bool = False  # an empty unit is accepted (as the canonical unit)
 
-    def factor(self, unit) -> float:
-        """Factor of a reported unit (case and surrounding spaces ignored); NaN if refused."""
-        key = unit_key(unit)
-        if key == "" and self.dimensionless:
-            return 1.0
-        return {unit_key(u): f for u, f in self.units.items()}.get(key, float("nan"))
+    def factors(self) -> dict[str, float]:
+        """Factor by `unit_keys` spelling of each accepted unit ('' if dimensionless)."""
+        factors = {unit.strip().casefold(): factor for unit, factor in self.units.items()}
+        return {**factors, "": 1.0} if self.dimensionless else factors
 
 
-def unit_key(unit) -> str:
+def unit_keys(units: pd.Series) -> pd.Series:
     """How units are compared: `g/dl` = `g/dL` = ` g/dL `; an empty cell is ''."""
-    return "" if pd.isna(unit) else str(unit).strip().casefold()
+    filled = units.fillna("")
+    # a few distinct units over up to hundreds of thousands of rows: each spelled out once
+    return filled.map({unit: str(unit).strip().casefold() for unit in filled.unique()})
 
 
 # Typical clinical ranges in canonical units: a value outside is possible but suspicious (a unit
@@ -143,13 +143,14 @@ def normalise_units(table: pd.DataFrame, file: str,
         problems += found
 
     known = table[~unknown].copy()
+    keys = unit_keys(known["unit"])
     factor = pd.Series(np.nan, index=known.index)
     for name, analyte in analytes.items():
         mine = known["analyte"] == name
-        factor[mine] = known.loc[mine, "unit"].map(analyte.factor)
-        refused = known[mine & factor.isna()]
-        for key in refused["unit"].map(unit_key).unique():
-            rows = refused.index[refused["unit"].map(unit_key) == key]
+        factor[mine] = keys[mine].map(analyte.factors())
+        refused = mine & factor.isna()
+        for key in keys[refused].unique():
+            rows = known.index[refused & (keys == key)]
             where = row_numbers(table.index.isin(rows))
             accepted = f"accepted units: {', '.join(analyte.units)}"
             if key == "":
@@ -183,8 +184,10 @@ def normalise_units(table: pd.DataFrame, file: str,
 
 def _reported(rows: pd.DataFrame) -> pd.Series:
     """What the file said, e.g. "1.2 mg/dL" (the value alone when the unit is empty)."""
-    unit = rows["unit"].fillna("").astype(str).str.strip()
-    return (rows["value"].astype(str) + " " + unit).str.rstrip()
+    unit = rows["unit"].fillna("")
+    unit = unit.map({spelled: str(spelled).strip() for spelled in unit.unique()})
+    value = rows["value"].astype(str)
+    return (value + " " + unit).where(unit != "", value)
 
 
 def reserved_feature_names() -> dict[str, str]:
@@ -212,7 +215,7 @@ def _unknown_analytes(table: pd.DataFrame, unknown: pd.Series,
     kept = table[unknown].copy()
     for analyte, mine in kept.groupby("analyte", sort=True):
         where = rows_of(mine.index)
-        keys = mine["unit"].map(unit_key)
+        keys = unit_keys(mine["unit"])
         if analyte in ANALYTE_ALIASES:
             known = ANALYTE_ALIASES[analyte]
             problems.append(Problem(file, where, f"analyte {analyte!r} looks like {known}",
