@@ -379,7 +379,8 @@ def test_table_check_accepts_an_empty_inr_unit_and_names_an_empty_albumin_unit(t
                     "P1\tinr\t1.1\t\tbaseline\n"
                     "P1\tcreatinine\t1.0\tmg/dL\tbaseline\n")
     assert check_biomarkers(path)[1] == []
-    assert "unknown analyte 'creatinine'" in str(check_biomarkers(path, unknown_analytes="refuse")[1][0])
+    refused = check_biomarkers(path, unknown_analytes="refuse")[1]
+    assert "unknown analyte 'creatinine'" in str(refused[0])
     path.write_text(path.read_text() + "P1\talbumin\t40\t\tbaseline\n")
     problems = check_biomarkers(path)[1]
     assert [str(p) for p in problems] == [
@@ -388,8 +389,6 @@ def test_table_check_accepts_an_empty_inr_unit_and_names_an_empty_albumin_unit(t
 
 
 def feature_matrix_inputs(biomarker_rows, **extra):
-    from haicpred.clinical import encode_clinical  # noqa: F401 (the matrix encodes it)
-
     canonical = normalise_units(long_table(biomarker_rows), "lab.tsv")
     sheet = pd.DataFrame({"sample_id": ["P1", "P2"], "batch": ["b1", "b1"]})
     clinical = pd.DataFrame({"sample_id": ["P1", "P2"], "age": ["60", "70"]})

@@ -123,7 +123,8 @@ def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations:
                    "derived indices": clinical_lab, "mutation features": mutations,
                    "genotype features": genotypes}
     dictionaries = [cl.clinical_dictionary(), biomarker_dictionary,
-                    index_dictionary(CLINICAL_LAB_INDICES), genomic_dictionary(mutations, genotypes)]
+                    index_dictionary(CLINICAL_LAB_INDICES),
+                    genomic_dictionary(mutations, genotypes)]
     if radiomics is not None:
         named_parts["radiomics table"] = radiomics
         dictionaries.append(rad.radiomics_dictionary(radiomics, radiomics_aggregation))
