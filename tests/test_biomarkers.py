@@ -517,3 +517,50 @@ def test_real_lab_and_clinical_tables_reach_the_feature_matrix_through_snakemake
     for analyte in ["creatinine", "haemoglobin", "leukocytes"]:
         assert f"unknown analyte '{analyte}'" in refused.stderr
     assert not (workdir / "results/features/feature_matrix.tsv").exists()
+
+
+def test_an_unknown_analyte_reaches_the_final_model_and_its_unit_is_checked_when_scoring(
+        tmp_path):
+    """creatinine (mg/dL) is a model feature with its training range and unit in the frozen
+    model's metadata; a new site's table in umol/L is flagged on every prediction."""
+    from haicpred.clinical import read_clinical
+    from haicpred.features import build_feature_matrix
+    from haicpred.final_model import fit_final_model, write_final_model
+    from haicpred.predict import predict
+    from haicpred.samples import load_sample_sheet
+    from haicpred.simulate import simulate_cohort
+    from haicpred.tables import read_tsv
+    from predict_helpers import FAST_FINAL
+    from workflow_helpers import PANEL, SNPS
+
+    folder = tmp_path / "cohort"
+    simulate_cohort(n_patients=60, n_batches=1, seed=4, out_dir=folder, panel_path=PANEL,
+                    snps_path=SNPS)
+    labs = read_tsv(folder / "biomarkers.tsv")
+    ids = sorted(labs["sample_id"].unique())
+    creatinine = pd.DataFrame([(s, "creatinine", f"{0.6 + (i % 9) / 10:.1f}", "mg/dL",
+                                "baseline") for i, s in enumerate(ids)], columns=labs.columns)
+    canonical = normalise_units(pd.concat([labs, creatinine], ignore_index=True), "lab.tsv")
+    empty = pd.DataFrame({"sample_id": pd.Series([], dtype=str)})
+    matrix, dictionary, labels = build_feature_matrix(
+        load_sample_sheet(folder / "samples.tsv"), read_clinical(folder / "clinical.tsv"),
+        empty, empty, baseline_features(canonical), radiomics=None,
+        biomarker_dictionary=biomarker_dictionary(canonical=canonical))
+    labels["objective_response"] = labels["objective_response"].astype(float)
+    final = fit_final_model(matrix, labels, dictionary, FAST_FINAL)
+    write_final_model(final, tmp_path / "model")
+    metadata = final.metadata
+    assert "creatinine" in metadata["feature_names"]
+    assert metadata["feature_unit"]["creatinine"] == "mg/dL"
+    assert metadata["feature_modality"]["creatinine"] == "biomarker"
+    labelled = labels["objective_response"].notna().to_numpy()
+    values = matrix.loc[labelled, "creatinine"]
+    trained_range = metadata["feature_ranges"]["creatinine"]
+    assert (trained_range["min"], trained_range["max"]) == (values.min(), values.max())
+
+    other_site = dictionary.copy()
+    other_site.loc[other_site["feature"] == "creatinine", "unit"] = "umol/L"
+    predictions = predict(matrix, other_site, tmp_path / "model")
+    assert predictions["warnings"].str.contains(
+        "unit differs from training: creatinine ('mg/dL' in training, 'umol/L' here)",
+        regex=False).all()
