@@ -199,6 +199,8 @@ def reserved_feature_names() -> dict[str, str]:
     reserved |= {name: "an on-treatment feature" for name in ON_TREATMENT_COLUMNS[1:]}
     reserved |= {name: "an outcome column" for name in [*OUTCOME_COLUMNS, "objective_response"]}
     reserved |= {name: "an identifier column" for name in ("sample_id", "batch")}
+    reserved |= {name: "the recorded Child-Pugh value" for name in (
+        indices.RECORDED_CHILD_PUGH_SCORE, indices.RECORDED_CHILD_PUGH_CLASS)}
     return reserved
 
 
