@@ -5,6 +5,7 @@ rule feature_matrix:
         samples=lambda wildcards: cohort_table("samples"),
         clinical=lambda wildcards: cohort_table("clinical"),
         biomarkers="results/features/biomarkers.tsv",
+        biomarker_dictionary="results/features/biomarker_dictionary.tsv",
         mutations="results/features/mutations.tsv",
         genotypes="results/features/genotypes.tsv",
         radiomics=lambda wildcards: (

@@ -22,6 +22,7 @@ def main(snakemake):
         mutations=read_tsv(inputs.mutations),
         genotypes=read_tsv(inputs.genotypes),
         biomarkers=read_tsv(inputs.biomarkers),
+        biomarker_dictionary=read_tsv(inputs.biomarker_dictionary),
         radiomics=read_tsv(inputs.radiomics[0]) if inputs.radiomics else None,
         cutoffs=snakemake.params.cutoffs,
         extra_modalities=read_extra_modalities(extra_paths),
