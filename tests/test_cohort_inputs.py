@@ -172,7 +172,8 @@ def test_one_run_lists_every_schema_and_content_problem(simulated, tmp_path):
     biomarkers = read_tsv(inputs["biomarkers"])
     albumin = biomarkers.index[(biomarkers["analyte"] == "albumin")
                                & (biomarkers["timepoint"] == "baseline")]
-    biomarkers.loc[albumin[0], "unit"] = None  # schema: a required cell empty
+    biomarkers.loc[albumin[0], "unit"] = None  # albumin needs a unit (inr would not)
+    biomarkers.loc[albumin[5], "value"] = "<5"  # schema: not a number
     biomarkers.loc[albumin[1], "unit"] = "kg"  # content: a unit albumin cannot have
     biomarkers.loc[albumin[2], "value"] = "-3.5"  # content: impossible
     biomarkers = pd.concat([biomarkers, biomarkers.loc[[albumin[3]]],  # content: a duplicate
@@ -187,7 +188,10 @@ def test_one_run_lists_every_schema_and_content_problem(simulated, tmp_path):
     workdir.mkdir()
 
     expected = [
-        f"{inputs['biomarkers']}: row {albumin[0] + 1}, column unit: required value is empty",
+        f"{inputs['biomarkers']}: row {albumin[0] + 1}, column unit: unit is empty; albumin "
+        "needs one",
+        f"{inputs['biomarkers']}: row {albumin[5] + 1}, column value: '<5' is not of type "
+        "'number'",
         f"{inputs['biomarkers']}: row {albumin[1] + 1}: unit 'kg' is not accepted for albumin",
         f"{inputs['biomarkers']}: row {albumin[2] + 1} (sample "
         f"{biomarkers.loc[albumin[2], 'sample_id']}): albumin = -3.5",
@@ -204,7 +208,7 @@ def test_one_run_lists_every_schema_and_content_problem(simulated, tmp_path):
     for text in (checked.stderr, shown(result)):
         missing = [line for line in expected if line not in text]
         assert not missing, f"not reported: {missing}\n{text[-4000:]}"
-        assert "6 input problem(s) found" in text and "Traceback" not in text
+        assert "7 input problem(s) found" in text and "Traceback" not in text
     assert not (workdir / "results").exists()
 
 
