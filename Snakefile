@@ -35,6 +35,7 @@ rule all:
     input:
         "results/features/feature_matrix.tsv",
         "results/features/feature_dictionary.tsv",
+        "results/features/data_checks.tsv",  # training and scoring runs alike
         # training run: CV, final model, report; a run with predict.model_dir set trains
         # nothing and scores its cohort with that model (workflow/rules/predict.smk)
         lambda wildcards: training_targets(

@@ -389,8 +389,27 @@ CASES = {
         "biomarkers", BIOMARKERS + "P9\tafp\t8\tng/mL\tbaseline\n", "sample(s) P9"),
     "clinical-duplicate-row": table_case("clinical", CLINICAL + "P1\t61\tPR\n", "rows 1, 3"),
     "analyte-unknown": table_case("biomarkers", BIOMARKERS + "P1\tast_level\t40\tU/L\tbaseline\n",
-                                  "row 3"),
-    "unit-unknown": table_case("biomarkers", BIOMARKERS.replace("g/dL", "g/dl"), "row 1"),
+                                  "row 3", biomarkers_settings={"unknown_analytes": "refuse"}),
+    "analyte-unknown-kept": table_case(
+        "biomarkers", BIOMARKERS + "P1\tcreatinine\t1.1\tmg/dL\tbaseline\n"),
+    "analyte-unit-mixed": table_case(
+        "biomarkers", BIOMARKERS + "P1\tcreatinine\t1.1\tmg/dL\tbaseline\n"
+                                   "P2\tcreatinine\t80\tumol/L\tbaseline\n", "rows 3, 4"),
+    "analyte-unit-empty": table_case("biomarkers", BIOMARKERS + "P1\tferritin\t300\t\tbaseline\n",
+                                     "row 3, column unit"),
+    "analyte-name-taken": table_case(
+        "biomarkers", BIOMARKERS + "P1\talbi_score\t-2.1\tscore\tbaseline\n", "row 3"),
+    "analyte-alias": table_case("biomarkers", BIOMARKERS + "P1\ttbil\t1.2\tmg/dL\tbaseline\n",
+                                "row 3"),
+    "unit-unknown": table_case("biomarkers", BIOMARKERS.replace("g/dL", "mg/dL"), "row 1"),
+    "unit-empty": table_case("biomarkers", BIOMARKERS.replace("g/dL", ""), "row 1, column unit"),
+    "inr-unit-empty": table_case("biomarkers", BIOMARKERS + "P1\tinr\t1.1\t\tbaseline\n"),
+    "clinical-group-invalid": table_case(
+        "clinical", "sample_id\ttumor_number_group\nP1\t4+\nP2\t1\n",
+        "row 1, column tumor_number_group"),
+    "clinical-columns-disagree": table_case(
+        "clinical", "sample_id\tchild_pugh_score\tchild_pugh_class\nP1\t7\tA\nP2\t5\tA\n",
+        "row 1, columns child_pugh_score and child_pugh_class"),
     "value-non-numeric": table_case("clinical", CLINICAL.replace("\t60\t", "\tsixty\t"),
                                     "row 1, column age"),
     "biomarker-non-numeric": table_case("biomarkers", BIOMARKERS.replace("\t12\t", "\t<5\t"),

@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -43,7 +44,7 @@ def test_all_bad_rows_are_reported_together():
         ("P3", "afp", "12", "ng/mL", "baseline"),
     ])
     with pytest.raises(InputError) as caught:
-        normalise_units(table, "lab.tsv")
+        normalise_units(table, "lab.tsv", unknown_analytes="refuse")
     text = str(caught.value)
     assert len(caught.value.problems) == 4
     assert "lab.tsv: row 1" in text and "mmol/dL" in text and "umol/L, mg/dL" in text
@@ -244,3 +245,322 @@ def test_join_on_treatment_appends_post_columns_left_join():
     assert joined.loc[0, "post_afp_ratio"] == pytest.approx(0.5)
     assert joined.loc[1, ON_TREATMENT_COLUMNS[1:]].isna().all()  # no post rows: missing
     assert list(joined_dictionary["feature"]) == list(joined.columns[2:])
+
+
+# --- analytes haicpred does not know (issue 13 finding 6) ------------------------------------
+# A real lab table: creatinine, haemoglobin and leukocytes in the site's units, albumin written
+# `g/dl`, INR without a unit.
+REAL_LAB_ROWS = [
+    ("P1", "creatinine", "1.1", "mg/dL", "baseline"),
+    ("P2", "creatinine", "0.9", " mg/dl ", "baseline"),  # the same unit, spelled otherwise
+    ("P1", "creatinine", "1.4", "mg/dL", "post"),  # post-treatment: never a baseline feature
+    ("P1", "haemoglobin", "13.2", "g/dL", "baseline"),
+    ("P2", "leukocytes", "6.4", "G/L", "baseline"),
+    ("P1", "albumin", "3.5", "g/dl", "baseline"),
+    ("P1", "bilirubin", "1.0", "mg/dL", "baseline"),
+    ("P1", "inr", "1.1", None, "baseline"),
+    ("P3", "ferritin", "300", "ng/mL", "post"),  # no baseline value: not a feature
+]
+
+
+def test_unknown_analytes_are_kept_as_baseline_features_in_their_one_unit():
+    canonical = normalise_units(long_table(REAL_LAB_ROWS), "lab.tsv")
+    features = baseline_features(canonical).set_index("sample_id")
+    # known analytes converted: 3.5 g/dL = 35 g/L; INR without a unit is the ratio
+    assert features.loc["P1", "albumin"] == pytest.approx(35.0)
+    assert features.loc["P1", "inr"] == pytest.approx(1.1)
+    assert features.loc["P1", "albi_score"] == pytest.approx(
+        0.66 * math.log10(17.1) - 0.085 * 35)
+    # unknown ones as reported, after the known analytes and indices, by name
+    assert list(features.columns[-3:]) == ["creatinine", "haemoglobin", "leukocytes"]
+    assert features["creatinine"].tolist()[:2] == [1.1, 0.9]  # the baseline value, not 1.4
+    assert features.loc["P1", "haemoglobin"] == 13.2 and features.loc["P2", "leukocytes"] == 6.4
+    assert "ferritin" not in features.columns
+    dictionary = biomarker_dictionary(canonical=canonical).set_index("feature")
+    assert dictionary.loc["creatinine", "unit"] == "mg/dL"  # the first spelling, trimmed
+    assert dictionary.loc["leukocytes", "modality"] == "biomarker"
+    assert dictionary.loc["haemoglobin", "description"] == (
+        "baseline haemoglobin (as reported, unit g/dL; not a haicpred-known analyte)")
+    assert list(dictionary.index) == [*biomarker_dictionary()["feature"], "creatinine",
+                                      "haemoglobin", "leukocytes"]
+    reported = canonical.set_index(["sample_id", "analyte", "timepoint"])["reported"]
+    assert reported[("P2", "creatinine", "baseline")] == "0.9 mg/dl"
+    assert reported[("P1", "inr", "baseline")] == "1.1"
+    assert qc_table(canonical).empty  # no typical range is known for them: not flagged
+
+
+def test_unknown_analyte_duplicates_follow_the_duplicates_rule():
+    rows = [("P1", "creatinine", "1.0", "mg/dL", "baseline"),
+            ("P1", "creatinine", "1.4", "mg/dL", "baseline")]
+    with pytest.raises(InputError, match=r"rows 1, 2: sample_id P1, analyte creatinine, "
+                                         r"timepoint baseline occurs more than once"):
+        normalise_units(long_table(rows), "lab.tsv")
+    canonical = normalise_units(long_table(rows), "lab.tsv", duplicates="mean")
+    assert baseline_features(canonical)["creatinine"].tolist() == [pytest.approx(1.2)]
+    qc = qc_table(canonical)
+    assert qc["flag"].tolist() == ["duplicate_resolved"]
+    assert qc["reported"].tolist() == ["1.0 mg/dL; 1.4 mg/dL"]
+
+
+def test_unknown_analyte_problems_are_all_reported_with_rows_and_units():
+    rows = [
+        ("P1", "creatinine", "1.1", "mg/dL", "baseline"),
+        ("P2", "creatinine", "80", "umol/L", "baseline"),
+        ("P3", "creatinine", "0.8", "MG/DL", "post"),
+        ("P1", "ferritin", "300", None, "baseline"),
+        ("P1", "albumin", "35", "", "baseline"),
+        ("P1", "albi_score", "-2.1", "score", "baseline"),
+        ("P2", "age", "61", "years", "baseline"),
+        ("P1", "tbil", "1.2", "mg/dL", "baseline"),
+        ("P1", "post_ldh", "250", "U/L", "baseline"),
+    ]
+    with pytest.raises(InputError) as caught:
+        normalise_units(long_table(rows).replace("", None), "lab.tsv")
+    lines = {str(p) for p in caught.value.problems}
+    assert lines == {
+        "lab.tsv: rows 1, 2, 3: creatinine is reported in 2 units (mg/dL in rows 1, 3; umol/L "
+        "in row 2) (haicpred does not know creatinine and cannot convert it: convert every "
+        "creatinine value to one unit, or remove its rows)",
+        "lab.tsv: row 4, column unit: unit is empty; ferritin, an analyte haicpred does not "
+        "know, is kept in the unit it was reported in (write the unit the lab reported)",
+        "lab.tsv: row 5, column unit: unit is empty; albumin needs one (accepted units: g/L, "
+        "g/dL)",
+        "lab.tsv: row 6: analyte 'albi_score' is not a haicpred-known analyte and its feature "
+        "name is already used by a derived index (rename the analyte, e.g. lab_albi_score)",
+        "lab.tsv: row 7: analyte 'age' is not a haicpred-known analyte and its feature name is "
+        "already used by a clinical feature (rename the analyte, e.g. lab_age)",
+        "lab.tsv: row 8: analyte 'tbil' looks like bilirubin (name it bilirubin, so that its "
+        "unit is checked and it feeds the indices)",
+        "lab.tsv: row 9: analyte 'post_ldh' would be read as a post-treatment feature (rename "
+        "the analyte; post-treatment values go in rows with timepoint post)",
+    }
+
+
+def test_refuse_mode_refuses_unknown_analytes_as_before():
+    with pytest.raises(InputError) as caught:
+        normalise_units(long_table(REAL_LAB_ROWS), "lab.tsv", unknown_analytes="refuse")
+    text = str(caught.value)
+    for analyte, rows in [("creatinine", "rows 1, 2, 3"), ("haemoglobin", "row 4"),
+                          ("leukocytes", "row 5"), ("ferritin", "row 9")]:
+        assert f"lab.tsv: {rows}: unknown analyte '{analyte}' (use one of: afp," in text
+    assert len(caught.value.problems) == 4  # the known analytes are fine
+    with pytest.raises(ValueError, match="unknown_analytes must be one of keep, refuse"):
+        normalise_units(long_table(REAL_LAB_ROWS), "lab.tsv", unknown_analytes="drop")
+
+
+@pytest.mark.parametrize("spelling", [str.upper, str.lower, lambda u: f"  {u} "])
+def test_known_units_match_ignoring_case_and_spaces(spelling):
+    rows = [(f"P{i}", analyte, "2", unit, "baseline")
+            for i, (analyte, spec) in enumerate(analyte_table().items())
+            for unit in spec.units]
+    exact = normalise_units(long_table(rows).drop_duplicates(["sample_id", "analyte"]), "a.tsv")
+    respelled = long_table(rows).drop_duplicates(["sample_id", "analyte"])
+    respelled["unit"] = respelled["unit"].map(spelling)
+    pd.testing.assert_series_equal(normalise_units(respelled, "b.tsv")["value"], exact["value"])
+
+
+def test_only_a_dimensionless_analyte_may_have_an_empty_unit():
+    assert [name for name, spec in analyte_table().items() if spec.dimensionless] == ["inr"]
+    for analyte, spec in analyte_table().items():
+        table = long_table([("P1", analyte, "1.5", None, "baseline")])
+        if spec.dimensionless:
+            assert normalise_units(table, "lab.tsv")["unit"].tolist() == [spec.canonical_unit]
+        else:
+            with pytest.raises(InputError, match=f"row 1, column unit: unit is empty; "
+                                                 f"{analyte} needs one"):
+                normalise_units(table, "lab.tsv")
+
+
+def test_table_check_accepts_an_empty_inr_unit_and_names_an_empty_albumin_unit(tmp_path):
+    from haicpred.biomarkers import check_biomarkers
+
+    path = tmp_path / "biomarkers.tsv"
+    path.write_text("sample_id\tanalyte\tvalue\tunit\ttimepoint\n"
+                    "P1\tinr\t1.1\t\tbaseline\n"
+                    "P1\tcreatinine\t1.0\tmg/dL\tbaseline\n")
+    assert check_biomarkers(path)[1] == []
+    refused = check_biomarkers(path, unknown_analytes="refuse")[1]
+    assert "unknown analyte 'creatinine'" in str(refused[0])
+    path.write_text(path.read_text() + "P1\talbumin\t40\t\tbaseline\n")
+    problems = check_biomarkers(path)[1]
+    assert [str(p) for p in problems] == [
+        f"{path}: row 3, column unit: unit is empty; albumin needs one (accepted units: g/L, "
+        "g/dL)"]
+
+
+def feature_matrix_inputs(biomarker_rows, **extra):
+    canonical = normalise_units(long_table(biomarker_rows), "lab.tsv")
+    sheet = pd.DataFrame({"sample_id": ["P1", "P2"], "batch": ["b1", "b1"]})
+    clinical = pd.DataFrame({"sample_id": ["P1", "P2"], "age": ["60", "70"]})
+    genotypes = pd.DataFrame({"sample_id": ["P1"], "rs8099917_alt_count": ["1"]})
+    return dict(sheet=sheet, clinical=clinical, mutations=pd.DataFrame({"sample_id": []}),
+                genotypes=genotypes, biomarkers=baseline_features(canonical), radiomics=None,
+                biomarker_dictionary=biomarker_dictionary(canonical=canonical), **extra)
+
+
+def test_unknown_analytes_reach_the_feature_matrix_with_their_unit():
+    from haicpred.features import build_feature_matrix
+
+    matrix, dictionary, _ = build_feature_matrix(**feature_matrix_inputs(REAL_LAB_ROWS))
+    matrix = matrix.set_index("sample_id")
+    assert matrix.loc["P1", "creatinine"] == 1.1 and matrix.loc["P2", "creatinine"] == 0.9
+    assert pd.isna(matrix.loc["P2", "haemoglobin"])  # no value: missing
+    assert list(dictionary["feature"]) == list(matrix.columns[1:])
+    units = dictionary.set_index("feature")
+    assert units.loc[["creatinine", "haemoglobin", "leukocytes"], "unit"].tolist() == [
+        "mg/dL", "g/dL", "G/L"]
+    assert set(units.loc[["creatinine", "haemoglobin", "leukocytes"], "modality"]) == {
+        "biomarker"}
+    # without the dictionary that describes them they are not dropped in silence
+    inputs = feature_matrix_inputs(REAL_LAB_ROWS)
+    del inputs["biomarker_dictionary"]
+    with pytest.raises(ValueError, match="biomarker column.s. without a dictionary row: "
+                                         "creatinine, haemoglobin, leukocytes"):
+        build_feature_matrix(**inputs)
+
+
+def test_unknown_analyte_clashing_with_a_genomic_or_extra_feature_is_refused(tmp_path):
+    from haicpred.extra_modalities import read_extra_modalities
+    from haicpred.features import build_feature_matrix
+
+    clash = [("P1", "rs8099917_alt_count", "2", "copies", "baseline")]
+    with pytest.raises(InputError, match="biomarker table: analyte rs8099917_alt_count: is "
+                                         "already a feature of the genotype features"):
+        build_feature_matrix(**feature_matrix_inputs(clash))
+    (tmp_path / "ihc.tsv").write_text("sample_id\tcd8\nP1\t3\n")
+    extra = read_extra_modalities({"ihc": str(tmp_path / "ihc.tsv")})
+    rows = [("P1", "ihc_cd8", "2", "cells/mm2", "baseline")]
+    with pytest.raises(InputError, match="column cd8: feature name ihc_cd8 .modality ihc. is "
+                                         "already used by analyte ihc_cd8 of the biomarker table"):
+        build_feature_matrix(**feature_matrix_inputs(rows, extra_modalities=extra))
+
+
+# --- end to end: a real-looking lab and clinical table through snakemake ----------------------
+
+def test_real_lab_and_clinical_tables_reach_the_feature_matrix_through_snakemake(tmp_path):
+    """Labs in site units (creatinine mg/dL, haemoglobin g/dL, leukocytes G/L, albumin `g/dl`,
+    INR without unit) and clinical fields recorded as groups, `present` and a recorded
+    Child-Pugh score: the feature-only target, as a user runs it."""
+    from haicpred.simulate import simulate_cohort
+    from haicpred.tables import read_tsv, write_tsv
+    from workflow_helpers import PANEL, SNPS, make_workdir, snakemake
+
+    cohort = tmp_path / "cohort"
+    simulate_cohort(n_patients=24, n_batches=1, seed=11, out_dir=cohort, panel_path=PANEL,
+                    snps_path=SNPS)
+    labs = read_tsv(cohort / "biomarkers.tsv")
+    albumin = labs["analyte"] == "albumin"
+    labs.loc[albumin, "value"] = [f"{float(v) / 10:.2f}" for v in labs.loc[albumin, "value"]]
+    labs.loc[albumin, "unit"] = "g/dl"
+    labs.loc[labs["analyte"] == "inr", "unit"] = None
+    ids = sorted(labs["sample_id"].unique())
+    site = pd.DataFrame(
+        [(s, analyte, f"{base + i / 10:.1f}", unit, "baseline") for i, s in enumerate(ids)
+         for analyte, base, unit in [("creatinine", 0.7, "mg/dL"), ("haemoglobin", 11.0, "g/dL"),
+                                     ("leukocytes", 4.0, "G/L")]],
+        columns=list(labs.columns))
+    write_tsv(pd.concat([labs, site], ignore_index=True), cohort / "biomarkers.tsv")
+
+    clinical = read_tsv(cohort / "clinical.tsv").set_index("sample_id")
+    grouped, present, recorded = ids[:6], ids[6:9], ids[9:12]
+    number = clinical.loc[grouped, "tumor_number"].astype(int)
+    clinical["tumor_number_group"] = None
+    clinical.loc[grouped, "tumor_number_group"] = number.map(
+        lambda n: "1" if n == 1 else "2-3" if n <= 3 else ">3")
+    clinical.loc[grouped, "tumor_number"] = None
+    clinical.loc[present, "vascular_invasion"] = "present"
+    clinical["child_pugh_score"] = None
+    clinical.loc[recorded, "ascites"] = None
+    clinical.loc[recorded, "child_pugh_score"] = "7"
+    write_tsv(clinical.reset_index(), cohort / "clinical.tsv")
+
+    workdir = make_workdir(tmp_path / "run", **{key: str(cohort / f"{key}.tsv") for key in
+                                                ["samples", "clinical", "biomarkers"]})
+    result = snakemake(workdir, "results/features/feature_matrix.tsv")
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    matrix = read_tsv(workdir / "results/features/feature_matrix.tsv").set_index("sample_id")
+    dictionary = read_tsv(workdir / "results/features/feature_dictionary.tsv").set_index(
+        "feature")
+    assert list(dictionary.index) == list(matrix.columns[1:])
+    for analyte, base, unit in [("creatinine", 0.7, "mg/dL"), ("haemoglobin", 11.0, "g/dL"),
+                                ("leukocytes", 4.0, "G/L")]:
+        assert matrix[analyte].astype(float).tolist() == pytest.approx(
+            [base + i / 10 for i in range(len(ids))]), analyte
+        assert dictionary.loc[analyte, "unit"] == unit
+        assert dictionary.loc[analyte, "modality"] == "biomarker"
+    assert matrix["albumin"].astype(float).tolist() == pytest.approx(
+        [10 * float(v) for v in labs.loc[albumin].set_index("sample_id").loc[ids, "value"]])
+    assert matrix["inr"].astype(float).notna().sum() == (labs["analyte"] == "inr").sum()
+    both = matrix[["bilirubin", "albumin"]].astype(float).dropna()
+    assert matrix.loc[both.index, "albi_score"].astype(float).tolist() == pytest.approx(
+        (0.66 * np.log10(both["bilirubin"]) - 0.085 * both["albumin"]).tolist())
+
+    gt3 = matrix["tumor_number_gt3"].astype(float)
+    assert gt3.loc[grouped].tolist() == (number > 3).astype(float).tolist()
+    assert matrix.loc[grouped, "tumor_number"].isna().all()
+    assert matrix.loc[present, "vp3_vp4"].isna().all()
+    assert (matrix.loc[present, "vascular_invasion_any"].astype(float) == 1).all()
+    components = matrix.loc[recorded, ["bilirubin", "albumin", "inr"]].notna().all(axis=1)
+    assert components.all()  # only ascites is missing: the recorded 7 is used
+    assert matrix.loc[recorded, "child_pugh_points"].astype(float).tolist() == [7, 7, 7]
+    assert matrix.loc[recorded, "child_pugh_class"].astype(float).tolist() == [2, 2, 2]
+    log = (workdir / "logs/baseline_biomarkers.log").read_text()
+    assert ("3 analyte(s) haicpred does not know kept as features in their own unit: "
+            "creatinine (mg/dL), haemoglobin (g/dL), leukocytes (G/L)") in log
+
+    # the same cohort with unknown analytes refused: stopped before any job, every analyte named
+    (workdir / "results").rename(tmp_path / "first_results")
+    refused = snakemake(workdir, "results/features/feature_matrix.tsv", "--config",
+                        "biomarkers_settings={'unknown_analytes': 'refuse'}")
+    assert refused.returncode != 0
+    for analyte in ["creatinine", "haemoglobin", "leukocytes"]:
+        assert f"unknown analyte '{analyte}'" in refused.stderr
+    assert not (workdir / "results/features/feature_matrix.tsv").exists()
+
+
+def test_an_unknown_analyte_reaches_the_final_model_and_its_unit_is_checked_when_scoring(
+        tmp_path):
+    """creatinine (mg/dL) is a model feature with its training range and unit in the frozen
+    model's metadata; a new site's table in umol/L is flagged on every prediction."""
+    from haicpred.clinical import read_clinical
+    from haicpred.features import build_feature_matrix
+    from haicpred.final_model import fit_final_model, write_final_model
+    from haicpred.predict import predict
+    from haicpred.samples import load_sample_sheet
+    from haicpred.simulate import simulate_cohort
+    from haicpred.tables import read_tsv
+    from predict_helpers import FAST_FINAL
+    from workflow_helpers import PANEL, SNPS
+
+    folder = tmp_path / "cohort"
+    simulate_cohort(n_patients=60, n_batches=1, seed=4, out_dir=folder, panel_path=PANEL,
+                    snps_path=SNPS)
+    labs = read_tsv(folder / "biomarkers.tsv")
+    ids = sorted(labs["sample_id"].unique())
+    creatinine = pd.DataFrame([(s, "creatinine", f"{0.6 + (i % 9) / 10:.1f}", "mg/dL",
+                                "baseline") for i, s in enumerate(ids)], columns=labs.columns)
+    canonical = normalise_units(pd.concat([labs, creatinine], ignore_index=True), "lab.tsv")
+    empty = pd.DataFrame({"sample_id": pd.Series([], dtype=str)})
+    matrix, dictionary, labels = build_feature_matrix(
+        load_sample_sheet(folder / "samples.tsv"), read_clinical(folder / "clinical.tsv"),
+        empty, empty, baseline_features(canonical), radiomics=None,
+        biomarker_dictionary=biomarker_dictionary(canonical=canonical))
+    labels["objective_response"] = labels["objective_response"].astype(float)
+    final = fit_final_model(matrix, labels, dictionary, FAST_FINAL)
+    write_final_model(final, tmp_path / "model")
+    metadata = final.metadata
+    assert "creatinine" in metadata["feature_names"]
+    assert metadata["feature_unit"]["creatinine"] == "mg/dL"
+    assert metadata["feature_modality"]["creatinine"] == "biomarker"
+    labelled = labels["objective_response"].notna().to_numpy()
+    values = matrix.loc[labelled, "creatinine"]
+    trained_range = metadata["feature_ranges"]["creatinine"]
+    assert (trained_range["min"], trained_range["max"]) == (values.min(), values.max())
+
+    other_site = dictionary.copy()
+    other_site.loc[other_site["feature"] == "creatinine", "unit"] = "umol/L"
+    predictions = predict(matrix, other_site, tmp_path / "model")
+    assert predictions["warnings"].str.contains(
+        "unit differs from training: creatinine ('mg/dL' in training, 'umol/L' here)",
+        regex=False).all()

@@ -168,3 +168,55 @@ def test_tumour_burden_flags_golden():
     got = encoded.loc[sorted(BURDEN), columns].to_numpy(dtype=float)
     want = np.array([BURDEN[k] for k in sorted(BURDEN)], dtype=float)
     np.testing.assert_array_equal(got, want)
+
+
+# --- a recorded Child-Pugh score or class (issue 13 finding 7) --------------------------------
+# bilirubin umol/L, albumin g/L, INR; ascites / encephalopathy as in clinical.tsv; the recorded
+# score and class. By hand: R1 misses ascites, so its recorded 7 is used (class B); R2 has every
+# component (1+1+1+1+1 = 5, class A), which overrides its recorded 8/B; R3 records only class C.
+RECORDED_CLINICAL = pd.DataFrame({
+    "sample_id": ["R1", "R2", "R3", "R4", "R5", "R6", "R7"],
+    "ascites": ["", "none", "", "", "", "mild", "none"],
+    "encephalopathy": ["none", "none", "", "", "", "", "none"],
+    "child_pugh_score": ["7", "8", "", "6", "", "10", "9"],
+    "child_pugh_class": ["", "B", "C", "A", "", "C", ""],
+}).replace("", pd.NA)
+RECORDED_LABS = pd.DataFrame({"sample_id": ["R1", "R2", "R6", "R7"],
+                              "bilirubin": [20.0, 10.0, 60.0, 10.0],
+                              "albumin": [30.0, 40.0, 25.0, 40.0], "inr": [1.2, 1.0, 2.5, NAN]})
+RECORDED_EXPECTED = {  # child_pugh_points, child_pugh_class
+    "R1": (7, 2), "R2": (5, 1), "R3": (NAN, 3), "R4": (6, 1), "R5": (NAN, NAN),
+    "R6": (10, 3), "R7": (9, 2)}
+
+
+def test_recorded_child_pugh_is_used_where_a_component_is_missing():
+    from haicpred.features import build_feature_matrix
+
+    sheet = pd.DataFrame({"sample_id": list(RECORDED_EXPECTED), "batch": "b1"})
+    matrix, dictionary, _ = build_feature_matrix(
+        sheet, RECORDED_CLINICAL, pd.DataFrame({"sample_id": []}),
+        pd.DataFrame({"sample_id": []}), RECORDED_LABS, radiomics=None)
+    got = matrix.set_index("sample_id")[["child_pugh_points", "child_pugh_class"]]
+    for sample, expected in RECORDED_EXPECTED.items():
+        assert list(got.loc[sample]) == pytest.approx(list(expected), nan_ok=True), sample
+    described = dictionary.set_index("feature")["description"]
+    assert "derived from the components when all five are present, else the clinical " \
+           "table's recorded child_pugh_score" in described["child_pugh_points"]
+    assert "the clinical table's recorded child_pugh_class" in described["child_pugh_class"]
+    # the recorded values feed the derived features; they are not features themselves
+    assert not {"child_pugh_score", "child_pugh_class_recorded"} & set(matrix.columns)
+
+
+def test_recorded_child_pugh_class_boundaries():
+    by_name = {index.name: index for index in CLINICAL_LAB_INDICES}
+    rows = pd.DataFrame({"child_pugh_points": [NAN] * 6,
+                         "child_pugh_class_recorded": [1.0, 2.0, 3.0, NAN, NAN, NAN],
+                         })
+    classes = by_name["child_pugh_class"].compute(rows, cutoffs())
+    assert classes.tolist()[:3] == [1, 2, 3] and classes.iloc[3:].isna().all()
+    scores = pd.DataFrame({"bilirubin": NAN, "albumin": NAN, "inr": NAN, "ascites": NAN,
+                           "encephalopathy": NAN,
+                           "child_pugh_score_recorded": [5.0, 6.0, 7.0, 9.0, 10.0, 15.0]})
+    out = compute_indices(scores, CLINICAL_LAB_INDICES)
+    assert out["child_pugh_points"].tolist() == [5, 6, 7, 9, 10, 15]
+    assert out["child_pugh_class"].tolist() == [1, 1, 2, 2, 3, 3]

@@ -141,3 +141,122 @@ def test_big_batches_are_cut_into_shards_of_consecutive_samples():
     assert [[r["sample_id"] for r in shard] for shard in shards] == [
         ["P01", "P02", "P03"], ["P04", "P05", "P06"], ["P07"]]
     assert len(batch_shards(sheet, "b2", 3)) == 1
+
+
+# --- optional clinical columns of real cohorts (issue 13 finding 7) --------------------------
+# Each row worked out by hand from the contract (README, "Clinical table").
+REAL_CLINICAL = (
+    "sample_id\ttumor_number\ttumor_number_group\tmultinodular\tvascular_invasion\t"
+    "macrovascular_invasion\tmicrovascular_invasion\tpvtt\tecog\tecog_group\tajcc_stage\n"
+    "Q01\t\t>3\t\t\t\t\t\t\t3-4\tIIIB\n"
+    "Q02\t\t2-3\t\tpresent\t\t\t\t2\t\tIVA\n"
+    "Q03\t\t1\t\tnone\t\t1\t\t0\t0\tI\n"
+    "Q04\t\t\t1\t\t1\t\t\t\t1-2\tII\n"
+    "Q05\t\t\t0\t\t0\t\t\t4\t\tIII\n"
+    "Q06\t4\t>3\t1\tVp2\t\t\t1\t\t\tIV\n"
+    "Q07\t3\t\t\t\t\t\t1\t\t\tIIIC\n"
+    "Q08\t\t\t\t\t\t1\t0\t\t\t\n"
+)
+NAN = float("nan")
+# tumor_number_gt3, multinodular, vascular_invasion, vp3_vp4, vascular_invasion_any,
+# microvascular_invasion, pvtt, ecog, ecog_group, ajcc_stage
+REAL_EXPECTED = {
+    "Q01": (1, 1, NAN, NAN, NAN, NAN, NAN, NAN, 2, 3),
+    "Q02": (0, 1, NAN, NAN, 1, NAN, NAN, 2, 1, 4),  # present: grade unknown, invasion known
+    "Q03": (0, 0, 0, 0, 0, 1, NAN, 0, 0, 1),  # microvascular invasion is not counted
+    "Q04": (NAN, 1, NAN, NAN, 1, NAN, NAN, NAN, 1, 2),  # multinodular: count unknown
+    "Q05": (0, 0, NAN, NAN, 0, NAN, NAN, 4, 2, 3),  # one tumour; macrovascular 0
+    "Q06": (1, 1, 2, 0, 1, NAN, 1, NAN, NAN, 4),
+    "Q07": (0, 1, NAN, NAN, 1, NAN, 1, NAN, NAN, 3),  # pvtt 1 alone
+    "Q08": (NAN, NAN, NAN, NAN, NAN, 1, 0, NAN, NAN, NAN),  # pvtt 0 alone says nothing
+}
+REAL_COLUMNS = ["tumor_number_gt3", "multinodular", "vascular_invasion", "vp3_vp4",
+                "vascular_invasion_any", "microvascular_invasion", "pvtt", "ecog", "ecog_group",
+                "ajcc_stage"]
+
+
+def test_optional_clinical_columns_golden(tmp_path):
+    clinical = read_clinical(write(tmp_path / "clinical.tsv", REAL_CLINICAL))
+    encoded = encode_clinical(clinical).set_index("sample_id")
+    got = encoded.loc[sorted(REAL_EXPECTED), REAL_COLUMNS].to_numpy(dtype=float)
+    want = pd.DataFrame.from_dict(REAL_EXPECTED, orient="index").sort_index().to_numpy(float)
+    for row, sample in enumerate(sorted(REAL_EXPECTED)):
+        assert list(got[row]) == pytest.approx(list(want[row]), nan_ok=True), sample
+    assert encoded.loc["Q04", "macrovascular_invasion"] == 1
+    assert pd.isna(encoded.loc["Q01", "tumor_number"])  # a group is not a count
+
+
+def test_new_clinical_features_are_appended_and_described():
+    from haicpred.clinical import CLINICAL_FEATURES, clinical_dictionary
+
+    names = list(CLINICAL_FEATURES)
+    assert names[:names.index("combination_tki") + 1] == [
+        "age", "sex_male", "ecog", "hbv", "hcv", "cirrhosis", "bclc", "tumor_size_cm",
+        "tumor_size_ge7", "tumor_size_ge10", "tumor_number", "tumor_number_gt3",
+        "vascular_invasion", "vp3_vp4", "hvtt", "extrahepatic_metastasis", "both_lobes",
+        "arterial_hyperenhancement", "ascites", "encephalopathy", "combination_pd1",
+        "combination_tki"]  # the order before the optional columns, unchanged
+    assert names[names.index("combination_tki") + 1:] == [
+        "vascular_invasion_any", "macrovascular_invasion", "microvascular_invasion", "pvtt",
+        "multinodular", "ecog_group", "ajcc_stage"]
+    dictionary = clinical_dictionary().set_index("feature")
+    assert dictionary.loc["age", "description"] == "age at treatment start (years)"
+    assert not dictionary["description"].str.contains("HAIC").any()
+    assert dictionary["unit"].ne("").all()
+
+
+def test_clinical_columns_recording_one_fact_twice_must_agree(tmp_path):
+    path = write(tmp_path / "clinical.tsv",
+                 "sample_id\ttumor_number\ttumor_number_group\tmultinodular\tecog\tecog_group\t"
+                 "child_pugh_score\tchild_pugh_class\tvascular_invasion\tpvtt\n"
+                 "P1\t2\t>3\t\t3\t1-2\t7\tA\tnone\t1\n"
+                 "P2\t1\t1\t1\t2\t1-2\t10\tC\tVp3\t1\n"
+                 "P3\t4\t>3\t1\t0\t0\t6\tA\tpresent\t0\n")
+    with pytest.raises(InputError) as caught:
+        read_clinical(path)
+    hint = "(correct one of them, or leave the less exact one empty)"
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}: row {row}, columns {a} and {b}: disagree (row {row}: {a} {x}, {b} {y}) {hint}"
+        for row, a, b, x, y in [
+            (1, "tumor_number", "tumor_number_group", "2", ">3"),
+            (2, "tumor_number", "multinodular", "1", "1"),
+            (2, "tumor_number_group", "multinodular", "1", "1"),
+            (1, "ecog", "ecog_group", "3", "1-2"),
+            (1, "child_pugh_score", "child_pugh_class", "7", "A"),  # 7 is class B
+            (1, "vascular_invasion", "pvtt", "none", "1"),
+        ]]
+
+
+@pytest.mark.parametrize("column, value, message", [
+    ("vascular_invasion", "yes", "'yes' is not one of ['none', 'Vp1', 'Vp2', 'Vp3', 'Vp4', "
+                                 "'present']"),
+    ("tumor_number_group", "4+", "'4+' is not one of ['1', '2-3', '>3']"),
+    ("multinodular", "2", "2 is not one of [0, 1]"),
+    ("pvtt", "yes", "'yes' is not of type 'integer'"),
+    ("ecog_group", "2", "'2' is not one of ['0', '1-2', '3-4']"),
+    ("ajcc_stage", "IIIc", "'IIIc' is not one of ['I', 'II', 'IIIA', 'IIIB', 'IIIC', 'III', "
+                           "'IVA', 'IVB', 'IV']"),
+    ("child_pugh_score", "4", "4 is less than the minimum of 5"),
+    ("child_pugh_score", "16", "16 is greater than the maximum of 15"),
+    ("child_pugh_class", "D", "'D' is not one of ['A', 'B', 'C']"),
+])
+def test_optional_clinical_columns_refuse_bad_values_with_file_row_and_column(
+        tmp_path, column, value, message):
+    path = write(tmp_path / "clinical.tsv", f"sample_id\t{column}\nP1\t\nP2\t{value}\n")
+    with pytest.raises(InputError) as caught:
+        read_clinical(path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}: row 2, column {column}: {message} (fix the value, or leave the cell empty if "
+        "unknown)"]
+
+
+def test_disagreeing_columns_are_listed_with_the_schema_problems(tmp_path):
+    path = write(tmp_path / "clinical.tsv",
+                 "sample_id\tecog\tecog_group\tchild_pugh_score\tchild_pugh_class\n"
+                 "P1\tfour\t3-4\t5\tC\n"
+                 "P2\t1\t1 to 2\t\t\n")
+    with pytest.raises(InputError) as caught:
+        read_clinical(path)
+    assert [p.where for p in caught.value.problems] == [
+        "row 1, column ecog", "row 2, column ecog_group",
+        "row 1, columns child_pugh_score and child_pugh_class"]

@@ -20,8 +20,9 @@ from haicpred.final_model import METADATA_FILE, fit_final_model, write_final_mod
 from haicpred.model import (CV_METADATA_FILE, RADIOMICS_FOLD_COLUMNS, cross_validate_models,
                             resolve_settings, write_model_outputs)
 from haicpred.predict import load_final_model, predict
-from haicpred.preprocessing import (RadiomicsPreprocessor, apply_combat, correlated_features,
-                                    fit_combat, near_constant_features)
+from haicpred.preprocessing import (CombatNotFitted, RadiomicsPreprocessor, apply_combat,
+                                    correlated_features, fit_combat, harmonisation_warnings,
+                                    is_single_batch_reason, near_constant_features)
 from haicpred.tables import read_tsv
 
 # --------------------------------------------------------------------------------------------
@@ -527,3 +528,29 @@ def test_report_shows_radiomics_per_fold(final_model, tmp_path):
     assert "xgboost_radiomics_only" in html and "xgboost_without_radiomics" in html
     assert "3 of 3" in html  # folds harmonised, per model
     assert "neuroCombat 0.2.12" in html
+
+
+# issue 13 finding 11: a single-centre cohort's harmonisation warning is said once
+
+
+def test_a_single_batch_is_said_once_for_every_model_and_fold():
+    summaries = [
+        {"model": model, "skipped_reasons": {
+            "only one batch (centre1) among the training rows with complete radiomic "
+            "features": 6}}
+        for model in ("xgboost", "xgboost_radiomics_only", "logistic_all_features")]
+    summaries[0]["skipped_reasons"]["neuroCombat failed: LinAlgError: singular"] = 1
+    messages = harmonisation_warnings(summaries)
+    assert messages == [
+        "xgboost: harmonisation skipped in 1 fold(s): neuroCombat failed: LinAlgError: singular",
+        "harmonisation skipped in 18 training fold(s) of 3 model(s): only one batch (centre1) "
+        "among the training rows with complete radiomic features; ComBat needs at least two "
+        "batches (each fold's reason is in radiomics_folds.tsv)"]
+
+
+def test_fit_combat_single_batch_reason_is_recognised():
+    rng = np.random.default_rng(0)
+    with pytest.raises(CombatNotFitted) as caught:
+        fit_combat(rng.normal(size=(20, 3)), ["c1"] * 20, ["a", "b", "c"])
+    assert is_single_batch_reason(str(caught.value))
+    assert not is_single_batch_reason("batch(es) with fewer than 2 training rows")

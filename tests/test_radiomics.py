@@ -412,3 +412,63 @@ def test_dictionary_names_image_type_class_and_feature():
     generic = radiomics_dictionary(features).set_index("feature")
     assert "radiomics_settings.aggregation" in generic.loc["rad_wavelet-LLH_glcm_Contrast",
                                                            "description"]
+
+
+# ------------------------------------------------- issue 13 finding 11: wide tables, lesion count
+
+
+def wide_batch_output(path: Path, n_patients: int = 12, n_features: int = 2000) -> Path:
+    """pyradiomics batch output shaped like a third-party extraction: 2,000 features, two
+    lesions (masks) for every other patient, a third lesion as a second label of one mask."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    families = ["original", *[f"wavelet-{w}" for w in WAVELETS]]
+    classes = ["firstorder", "glcm", "glrlm", "glszm", "gldm"]
+    names = ["original_shape_MeshVolume"]
+    i = 0
+    while len(names) < n_features:
+        names.append(f"{families[i % len(families)]}_{classes[i % len(classes)]}_F{i}")
+        i += 1
+    header = ["ID", "Image", "Mask", "Label", "diagnostics_Versions_PyRadiomics", *names]
+    rows = []
+    for p in range(n_patients):
+        masks = [("mask.nii.gz", "1")] + ([("lesion2.nii.gz", "1")] if p % 2 else [])
+        if p == 0:
+            masks.append(("mask.nii.gz", "2"))  # a multi-label mask: each label is a lesion
+        for mask, label in masks:
+            values = rng.uniform(1, 100, len(names))
+            rows.append({"ID": f"P{p:03d}", "Image": f"p{p}/ct.nii.gz",
+                         "Mask": f"p{p}/{mask}", "Label": label,
+                         "diagnostics_Versions_PyRadiomics": "v3.0.1",
+                         **{n: f"{v:.6g}" for n, v in zip(names, values)}})
+    return write_batch(path, header, rows)
+
+
+@pytest.mark.parametrize("aggregation", AGGREGATIONS)
+def test_a_wide_radiomics_table_reads_without_pandas_warnings(tmp_path, aggregation):
+    """2,000 features: no 'DataFrame is highly fragmented' PerformanceWarning (or any other)."""
+    import warnings
+
+    path = wide_batch_output(tmp_path / "features.csv")
+    settings = {**BY_ID, "aggregation": aggregation}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lesions = read_radiomics(path, settings)
+        out = radiomic_features(lesions, settings)
+        dictionary = radiomics_dictionary(out, aggregation)
+    assert out.shape == (12, 1 + 1 + 2000)  # sample_id, rad_n_lesions, features
+    assert list(out.columns[:3]) == ["sample_id", "rad_n_lesions", "rad_original_shape_MeshVolume"]
+    assert len(dictionary) == 2001
+
+
+def test_lesion_count_counts_mask_and_label_pairs_and_says_so(tmp_path):
+    """rad_n_lesions: one per extracted (Mask, Label); the dictionary says what is counted."""
+    path = wide_batch_output(tmp_path / "features.csv", n_patients=4, n_features=20)
+    out = radiomic_features(read_radiomics(path, BY_ID), BY_ID).set_index("sample_id")
+    # P000: mask.nii.gz labels 1 and 2; P001, P003: two masks; P002: one mask
+    assert out["rad_n_lesions"].tolist() == [2, 2, 1, 2]
+    described = radiomics_dictionary(out.reset_index(), "largest").set_index("feature")
+    text = described.loc["rad_n_lesions", "description"]
+    assert "per Mask + Label of pyradiomics batch output" in text
+    assert "tumours segmented under one label of one mask count as one" in text

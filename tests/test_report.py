@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from haicpred.data_checks import run_data_checks
 from haicpred.final_model import METADATA_FILE, fit_final_model, write_final_model
 from haicpred.model import (CV_METADATA_FILE, DEFAULT_SETTINGS, cross_validate_models,
                             write_model_outputs)
@@ -161,8 +162,11 @@ def optional_tables(model_dir):
         + [("lobo", "", "", EVIL, "2", "0.05", "80", "0.8", "0.8", "1", "1", "0", "1", "0.69",
             "0.03", "0.56", "20", "")],
         columns=TUNING_COLUMNS)
+    checks = run_data_checks(read_tsv(model_dir / "feature_matrix.tsv"), dictionary,
+                             read_tsv(model_dir / "labels.tsv"), None)[0]
     return {"metrics": metrics, "oof_predictions": oof, "decision_curve": decision,
-            "shap_importance": shap, "lobo_metrics": lobo, "tuning": tuning}
+            "shap_importance": shap, "lobo_metrics": lobo, "tuning": tuning,
+            "data_checks": checks}
 
 
 def render_from_tsvs(model_dir, out_path, with_truth=True, optional=None, metadata=None,
@@ -478,3 +482,132 @@ def test_workflow_passes_the_same_optional_files():
         assert f'"{key}": "{path}"' in rule, key
     script = (Path(__file__).resolve().parents[1] / "workflow/scripts/report.py").read_text()
     assert 'getattr(inputs, "final_metadata", None)' in script
+
+
+# issue 13 findings 3, 8 and 11: data checks at the top; wording that follows the configured
+# endpoint, cohort and treatment; one batch
+
+
+def render_for_endpoint(model_dir, out_path, endpoint: dict, label_block: dict, labels,
+                        cohort=None, matrix=None):
+    """The report of a run with `endpoint` configured (settings and cv_metadata agree, as in
+    the workflow) and `labels` as labels.tsv."""
+    meta = json.loads((model_dir / CV_METADATA_FILE).read_text())
+    meta["label"] = label_block
+    matrix = read_tsv(model_dir / "feature_matrix.tsv") if matrix is None else matrix
+    dictionary = read_tsv(model_dir / "feature_dictionary.tsv")
+    render_report(out_path, model_dir / "metrics.tsv", model_dir / "oof_predictions.tsv",
+                  model_dir / "calibration.tsv", model_dir / "feature_importance.tsv",
+                  dictionary, matrix, labels, {"model": SETTINGS, "endpoint": endpoint},
+                  cv_metadata=meta, cohort=cohort,
+                  data_checks=run_data_checks(matrix, dictionary, labels, endpoint)[0])
+    return out_path.read_text(encoding="utf-8")
+
+
+def survival_labels(model_dir):
+    labels = read_tsv(model_dir / "labels.tsv")
+    rng = np.random.default_rng(11)
+    n = len(labels)
+    labels["os_event"] = rng.integers(0, 2, n).astype(str)
+    labels["os_months"] = [f"{v:.1f}" for v in rng.uniform(2, 40, n)]
+    labels.loc[:4, ["os_event", "os_months"]] = np.nan
+    return labels
+
+
+def test_data_checks_section_comes_first_and_highlights_flagged_rows(report):
+    """make_cohort's second batch has no mutation data: flagged, highlighted, summarised."""
+    assert report.index('<section id="data-checks">') < report.index('<section id="cohort">') \
+        < report.index('<section id="metrics">')
+    checks = section(report, "data-checks")
+    assert "data checks flagged</b>: " in checks and "batch_modality_missing" in checks
+    flagged_rows = re.findall(r'<tr class="flagged">(.*?)</tr>', checks, re.S)
+    assert any("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;: mutation" in row
+               for row in flagged_rows)
+    assert "Benjamini-Hochberg" in checks and "results/features/data_checks.tsv" in checks
+    assert "<h2>Data checks</h2>" in report
+    tripod = section(report, "tripod")
+    assert '<a href="#data-checks">' in tripod
+
+
+def test_survival_endpoint_wording(model_dir, tmp_path):
+    """Finding 8: no mRECIST line under a survival endpoint; the title names the endpoint,
+    the treatment and the cohort from the config."""
+    endpoint = {"kind": "survival_horizon", "time_column": "os_months",
+                "event_column": "os_event", "horizon_months": 12}
+    block = {"name": "os_event_by_12_months", "definition": "1 when os_event = 1 by 12 months",
+             "positive_is_favourable": False, "n_censored_before_horizon": 3, "n_missing": 5}
+    text = render_for_endpoint(model_dir, tmp_path / "r.html", endpoint, block,
+                               survival_labels(model_dir),
+                               cohort={"cohort_name": "SYSUCC 2016-2020", "treatment": "TACE"})
+    cohort = section(text, "cohort")
+    assert "Best response" not in text and "mRECIST" not in cohort
+    assert "<p><b>Cohort</b>: SYSUCC 2016-2020, 150 patients treated with TACE, in 2 batches" \
+        in cohort
+    assert "<code>os_event</code> and <code>os_months</code> for 145 of 150 patients" in cohort
+    assert "horizon 12 months" in cohort
+    title = re.search(r"<title>(.*?)</title>", text).group(1)
+    heading = re.search(r"<h1>(.*?)</h1>", text).group(1)
+    assert title == "haicpred: prediction of os_event_by_12_months after TACE (SYSUCC 2016-2020)"
+    assert heading == ("haicpred: predicting os_event_by_12_months after TACE for "
+                       "hepatocellular carcinoma &mdash; SYSUCC 2016-2020")
+    assert "HAIC" not in title + heading + section(text, "decision-curve")
+    checks = section(text, "data-checks")
+    assert "os_event_by_12_months = 1" in checks  # the checks use the configured endpoint
+
+
+def test_binary_column_endpoint_wording(model_dir, tmp_path):
+    labels = read_tsv(model_dir / "labels.tsv")
+    labels["outcome_alive_1y"] = np.where(np.arange(len(labels)) % 3 == 0, "1", "0")
+    labels.loc[:9, "outcome_alive_1y"] = np.nan
+    endpoint = {"kind": "binary_column", "column": "outcome_alive_1y", "favourable": True}
+    block = {"name": "outcome_alive_1y", "definition": "clinical column outcome_alive_1y",
+             "positive_is_favourable": True, "n_missing": 10}
+    text = render_for_endpoint(model_dir, tmp_path / "r.html", endpoint, block, labels)
+    cohort = section(text, "cohort")
+    assert "Best response" not in text
+    assert "Recorded outcome <code>outcome_alive_1y</code>: 1 in 46, 0 in 94, missing in 10 of " \
+        "150 patients" in cohort
+    heading = re.search(r"<h1>(.*?)</h1>", text).group(1)
+    # defaults: treatment HAIC, no cohort name (and no demo truth): "haicpred cohort"
+    assert heading == ("haicpred: predicting outcome_alive_1y after hepatic arterial infusion "
+                       "chemotherapy (HAIC) for hepatocellular carcinoma &mdash; haicpred cohort")
+    assert "<p><b>Cohort</b>: haicpred cohort, 150 patients treated with HAIC" in cohort
+
+
+def test_one_batch_says_lobo_is_not_applicable(model_dir, tmp_path):
+    """Finding 11: a single-centre cohort gets one sentence, not an empty table."""
+    matrix = read_tsv(model_dir / "feature_matrix.tsv").assign(batch="centre1")
+    labels = read_tsv(model_dir / "labels.tsv").assign(batch="centre1")
+    endpoint = {"kind": "objective_response"}
+    block = {"name": "objective_response", "definition": "CR/PR vs SD/PD",
+             "positive_is_favourable": True}
+    text = render_for_endpoint(model_dir, tmp_path / "r.html", endpoint, block, labels,
+                               matrix=matrix, cohort={"treatment": "TACE"})
+    lobo = section(text, "lobo")
+    assert "Not applicable: one batch</b> (centre1)" in lobo and table_rows(lobo) == 0
+    assert "Best response (mRECIST): " in section(text, "cohort")
+    assert "selecting patients for TACE when" in section(text, "decision-curve")
+    heading = re.search(r"<h1>(.*?)</h1>", text).group(1)
+    assert heading == ("haicpred: predicting objective response of hepatocellular carcinoma "
+                       "to TACE &mdash; haicpred cohort")
+    assert "not applicable: one batch" in section(text, "tripod")
+    assert 'href="#lobo"' not in section(text, "methods")
+
+
+def test_cohort_name_and_treatment_config_keys(tmp_path):
+    """Defaults "" and HAIC (schema and the shipped config agree); an empty treatment is
+    refused naming the key."""
+    import yaml
+
+    from haicpred.cohort import load_config
+    from haicpred.errors import InputError
+
+    repo = Path(__file__).resolve().parents[1]
+    shipped = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    assert shipped["cohort_name"] == "" and shipped["treatment"] == "HAIC"
+    (tmp_path / "empty.yaml").write_text("{}\n")
+    config = load_config(tmp_path / "empty.yaml")
+    assert config["cohort_name"] == "" and config["treatment"] == "HAIC"
+    (tmp_path / "bad.yaml").write_text("treatment: ''\n")
+    with pytest.raises(InputError, match="treatment"):
+        load_config(tmp_path / "bad.yaml")

@@ -158,7 +158,7 @@ def test_bad_sheet_is_refused_before_any_job_with_every_problem(tmp_path):
                                         "P1\tb1\t\n")
     (inputs / "clinical.tsv").write_text("sample_id\tage\nP1\told\n")
     (inputs / "biomarkers.tsv").write_text("sample_id\tanalyte\tvalue\tunit\ttimepoint\n"
-                                           "P1\talbumin\t4\tg/dl\tbaseline\n")
+                                           "P1\talbumin\t4\tmg/dL\tbaseline\n")
     workdir = make_workdir(tmp_path / "run", samples=str(inputs / "samples.tsv"),
                            clinical=str(inputs / "clinical.tsv"),
                            biomarkers=str(inputs / "biomarkers.tsv"))
@@ -168,7 +168,7 @@ def test_bad_sheet_is_refused_before_any_job_with_every_problem(tmp_path):
     assert "nowhere.vcf.gz does not exist" in message
     assert "sample_id P1 occurs more than once" in message
     assert "row 1, column age" in message
-    assert "unit 'g/dl' is not accepted for albumin" in message
+    assert "unit 'mg/dL' is not accepted for albumin" in message
     assert not (workdir / "results").exists()
 
 

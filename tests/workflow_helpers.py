@@ -14,7 +14,8 @@ FAST_MODEL = {"seed": 1, "cv_folds": 3, "cv_repeats": 2, "n_bootstrap": 200,
               "xgboost": {"n_estimators": 60},
               # nested tuning kept, but small: the search itself is tested in test_tuning.py
               "tuning": {"n_candidates": 3, "max_estimators": 100}}
-DETERMINISTIC = ["results/features/feature_matrix.tsv", "results/features/mutations.tsv",
+DETERMINISTIC = ["results/features/feature_matrix.tsv", "results/features/data_checks.tsv",
+                 "results/features/mutations.tsv",
                  "results/features/genotypes.tsv", "results/model/metrics.tsv",
                  "results/model/oof_predictions.tsv", "results/model/final/predictions.tsv",
                  "results/model/final/xgboost_model.json", "results/provenance.json"]

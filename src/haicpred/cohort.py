@@ -79,7 +79,8 @@ def cohort_problems(config: dict) -> list[Problem]:
         "clinical": check_clinical,
         "biomarkers": lambda path: check_biomarkers(
             path, config["biomarkers_settings"]["afp_iu_to_ng"],
-            config["biomarkers_settings"]["duplicates"]),
+            config["biomarkers_settings"]["duplicates"],
+            config["biomarkers_settings"].get("unknown_analytes", "keep")),
         "radiomics": lambda path: check_radiomics(path, config.get("radiomics_settings")),
     }
     sample_ids = {}

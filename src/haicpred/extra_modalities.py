@@ -108,8 +108,10 @@ def read_extra_modalities(paths: dict[str, str]) -> list[ExtraModality]:
 
 def collision_problems(modalities: list[ExtraModality], existing) -> list[Problem]:
     """Feature names `<modality>_<column>` that another modality's feature already uses (a
-    built-in one in `existing`, or another extra modality's)."""
-    owner = {name: "a built-in feature" for name in existing}
+    built-in one in `existing`, or another extra modality's). `existing` is a list of names
+    or a mapping of each name to what it is (e.g. an analyte of the biomarker table)."""
+    owner = (dict(existing) if isinstance(existing, dict)
+             else {name: "a built-in feature" for name in existing})
     problems = []
     for modality in modalities:
         for column in modality.columns:

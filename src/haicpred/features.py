@@ -85,12 +85,15 @@ def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations:
                          cutoffs: dict[str, float] | None = None,
                          extra_modalities: list[ExtraModality] | None = None,
                          radiomics_aggregation: str | None = None,
+                         biomarker_dictionary: pd.DataFrame | None = None,
                          ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(feature matrix, feature dictionary, labels), rows in sample_id order.
 
     Every sample of the sheet gets a row; a modality a sample lacks is left empty (missing),
     never filled with 0. Extra modalities (`haicpred.extra_modalities`) come last, in the order
-    given, as `<modality>_<column>`.
+    given, as `<modality>_<column>`. `biomarker_dictionary` (`biomarkers.biomarker_dictionary`
+    with the lab table) describes analytes haicpred does not know; without it the biomarker
+    table may hold only known ones.
     """
     extra_modalities = list(extra_modalities or [])
     problems = sample_id_problems(sheet["sample_id"], {
@@ -101,21 +104,39 @@ def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations:
     }, must_cover=("clinical table",))
     raise_if_any(problems)
 
+    if biomarker_dictionary is None:
+        biomarker_dictionary = bm.biomarker_dictionary(cutoffs)
+    undescribed = sorted(set(biomarkers.columns) - {"sample_id"}
+                         - set(biomarker_dictionary["feature"]))
+    if undescribed:  # they would be dropped from the matrix without a word
+        raise ValueError("biomarker column(s) without a dictionary row: " + ", ".join(undescribed))
     clinical_features = cl.encode_clinical(clinical)
     biomarkers = _numeric(biomarkers)
-    # Indices that need both the clinical table and the labs (Child-Pugh)
+    # Indices that need both the clinical table and the labs (Child-Pugh), falling back on the
+    # recorded Child-Pugh score and class where a component is missing
     joint = clinical_features.merge(biomarkers, on="sample_id", how="left").set_index("sample_id")
     joint = joint.reindex(columns=joint.columns.union(list(bm.analyte_table()), sort=False))
+    joint = joint.join(cl.recorded_child_pugh(clinical))
     joint = compute_indices(joint, CLINICAL_LAB_INDICES, cutoffs)
     clinical_lab = joint[[i.name for i in CLINICAL_LAB_INDICES]].reset_index()
-    parts = [clinical_features, biomarkers, clinical_lab, mutations, genotypes]
-    dictionaries = [*_static_dictionaries(cutoffs), genomic_dictionary(mutations, genotypes)]
+    named_parts = {"clinical table": clinical_features, "biomarker table": biomarkers,
+                   "derived indices": clinical_lab, "mutation features": mutations,
+                   "genotype features": genotypes}
+    dictionaries = [cl.clinical_dictionary(), biomarker_dictionary,
+                    index_dictionary(CLINICAL_LAB_INDICES),
+                    genomic_dictionary(mutations, genotypes)]
     if radiomics is not None:
-        parts.append(radiomics)
+        named_parts["radiomics table"] = radiomics
         dictionaries.append(rad.radiomics_dictionary(radiomics, radiomics_aggregation))
-    built_in = {c for part in parts for c in part.columns if c != "sample_id"}
-    built_in |= {f for d in dictionaries for f in d["feature"]}
-    raise_if_any(collision_problems(extra_modalities, sorted(built_in)))
+    unknown_analytes = set(bm.unknown_analyte_names(biomarker_dictionary))
+    raise_if_any(_analyte_clash_problems(unknown_analytes, named_parts))
+    parts = list(named_parts.values())
+    built_in = {c: f"analyte {c} of the biomarker table" if c in unknown_analytes
+                else "a built-in feature"
+                for part in parts for c in part.columns if c != "sample_id"}
+    built_in |= {f: "a built-in feature" for d in dictionaries for f in d["feature"]
+                 if f not in built_in}
+    raise_if_any(collision_problems(extra_modalities, built_in))
     for modality in extra_modalities:
         parts.append(extra_features(modality))
         dictionaries.append(extra_dictionary(modality))
@@ -133,6 +154,21 @@ def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations:
     label_table = label_table[["sample_id", "batch", *[c for c in label_table.columns
                                                        if c not in ("sample_id", "batch")]]]
     return matrix, dictionary, label_table.sort_values("sample_id").reset_index(drop=True)
+
+
+def _analyte_clash_problems(analytes: set[str],
+                            named_parts: dict[str, pd.DataFrame]) -> list[Problem]:
+    """Analytes haicpred does not know named like a column of another part (a genotype or
+    radiomic feature): they would merge as x_x / x_y and be lost."""
+    problems = []
+    for name, part in named_parts.items():
+        if name == "biomarker table":
+            continue
+        for column in sorted(analytes & set(part.columns)):
+            problems.append(Problem("biomarker table", f"analyte {column}",
+                                    f"is already a feature of the {name}",
+                                    "rename the analyte in the biomarker table"))
+    return problems
 
 
 def join_on_treatment(matrix: pd.DataFrame, dictionary: pd.DataFrame,

@@ -54,7 +54,8 @@ import pandas as pd
 from haicpred.endpoints import Endpoint
 from haicpred.errors import Problem, raise_if_any
 from haicpred.explain import global_importance, shap_values, top_contributors
-from haicpred.preprocessing import BATCH_COLUMN, RADIOMICS_MODALITY, RadiomicsPreprocessor
+from haicpred.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY, RadiomicsPreprocessor,
+                                    is_single_batch_reason)
 from haicpred.tables import write_bytes, write_json, write_tsv
 
 # Private helpers of haicpred.model, imported on purpose: the final model must handle features
@@ -414,9 +415,12 @@ def fit_final_model(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.D
     preprocessor = estimator.named_steps["radiomics"] if spec.radiomic else None
     if preprocessor is not None:
         X_model, _ = preprocessor.transform_with_mask(X_all[spec.fit_columns])
-        if preprocessor.combat_ is None:
-            log.warning("final model: radiomic features not harmonised: %s",
-                        preprocessor.summary_["reason"])
+        reason = preprocessor.summary_["reason"]
+        if preprocessor.combat_ is None and is_single_batch_reason(reason):
+            # the cross-validation's log says it once for the run; the metadata has the reason
+            log.info("final model: radiomic features not harmonised (a single batch)")
+        elif preprocessor.combat_ is None:
+            log.warning("final model: radiomic features not harmonised: %s", reason)
     else:
         X_model = X[features]
     model_features = list(X_model.columns)

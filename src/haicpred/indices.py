@@ -108,20 +108,33 @@ def _points(values: pd.Series, low: float, high: float, higher_is_worse: bool) -
     return pd.Series(points, index=values.index).where(values.notna())
 
 
+# The clinical table's recorded Child-Pugh score and class (haicpred.clinical.recorded_child_pugh)
+RECORDED_CHILD_PUGH_SCORE = "child_pugh_score_recorded"
+RECORDED_CHILD_PUGH_CLASS = "child_pugh_class_recorded"
+
+
 def child_pugh_points(w: pd.DataFrame, c: dict) -> pd.Series:
-    """Bilirubin, albumin, INR, ascites and encephalopathy, 1-3 points each (5-15)."""
-    return (_points(w["bilirubin"], c["child_pugh_bilirubin_umol_l"],
-                    c["child_pugh_bilirubin_high_umol_l"], True)
-            + _points(w["albumin"], c["child_pugh_albumin_low_g_l"],
-                      c["child_pugh_albumin_g_l"], False)
-            + _points(w["inr"], c["child_pugh_inr"], c["child_pugh_inr_high"], True)
-            + (w["ascites"] + 1) + (w["encephalopathy"] + 1))
+    """Bilirubin, albumin, INR, ascites and encephalopathy, 1-3 points each (5-15); where a
+    component is missing, the recorded score (if `w` has one)."""
+    points = (_points(w["bilirubin"], c["child_pugh_bilirubin_umol_l"],
+                      c["child_pugh_bilirubin_high_umol_l"], True)
+              + _points(w["albumin"], c["child_pugh_albumin_low_g_l"],
+                        c["child_pugh_albumin_g_l"], False)
+              + _points(w["inr"], c["child_pugh_inr"], c["child_pugh_inr_high"], True)
+              + (w["ascites"] + 1) + (w["encephalopathy"] + 1))
+    if RECORDED_CHILD_PUGH_SCORE in w:
+        points = points.fillna(w[RECORDED_CHILD_PUGH_SCORE])
+    return points
 
 
 def child_pugh_class(w: pd.DataFrame, c: dict) -> pd.Series:
+    """Class 1-3 of child_pugh_points; where those are missing, the recorded class."""
     points = w["child_pugh_points"]
     cls = np.where(points <= 6, 1.0, np.where(points <= 9, 2.0, 3.0))
-    return pd.Series(cls, index=points.index).where(points.notna())
+    cls = pd.Series(cls, index=points.index).where(points.notna())
+    if RECORDED_CHILD_PUGH_CLASS in w:
+        cls = cls.fillna(w[RECORDED_CHILD_PUGH_CLASS])
+    return cls
 
 
 def gps(w: pd.DataFrame, c: dict) -> pd.Series:
@@ -181,10 +194,12 @@ LAB_INDICES = [
 CLINICAL_LAB_INDICES = [
     Index("child_pugh_points", "5-15", "bilirubin (<34.2/34.2-51.3/>51.3 umol/L) + albumin "
           "(>35/28-35/<28 g/L) + INR (<1.7/1.7-2.3/>2.3) + ascites (none/mild/severe) + "
-          "encephalopathy (none/grade 1-2/grade 3-4), 1-3 points each", "Child-Pugh",
-          child_pugh_points),
+          "encephalopathy (none/grade 1-2/grade 3-4), 1-3 points each; derived from the "
+          "components when all five are present, else the clinical table's recorded "
+          "child_pugh_score", "Child-Pugh", child_pugh_points),
     Index("child_pugh_class", "1-3", "Child-Pugh class A (5-6) = 1, B (7-9) = 2, "
-          "C (10-15) = 3", "Child-Pugh", child_pugh_class),
+          "C (10-15) = 3 of child_pugh_points; where those are missing, the clinical table's "
+          "recorded child_pugh_class", "Child-Pugh", child_pugh_class),
 ]
 
 

@@ -68,7 +68,7 @@ from haicpred.evaluation import (AUC_CI_METHOD, CALIBRATION_COLUMNS, DECISION_CU
 from haicpred.metrics import auc_score, calibration_intercept_slope, fit_logistic, sigmoid
 from haicpred.parallel import map_in_order, single_threaded_blas
 from haicpred.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY, RadiomicsPreprocessor,
-                                    near_constant_features)
+                                    harmonisation_warnings, near_constant_features)
 from haicpred.tables import write_json, write_tsv
 from haicpred.versions import package_versions as _package_versions
 from haicpred.tuning import (DEFAULT_TUNING, TUNED_PARAMETERS, describe_search, resolve_tuning,
@@ -1160,9 +1160,8 @@ def cross_validate_models(
                  entry["n_after_near_constant"]["median"],
                  entry["n_after_correlation"]["median"], entry["n_folds_harmonised"],
                  entry["n_folds"])
-        for reason, count in entry["skipped_reasons"].items():
-            log.warning("%s: harmonisation skipped in %d fold(s): %s", entry["model"], count,
-                        reason)
+    for message in harmonisation_warnings(fold_summary):  # a single batch: said once
+        log.warning("%s", message)
     oof = _oof_table(data, specs, run)
 
     # metrics on the repeat-averaged OOF probability, paired stratified bootstrap

@@ -66,6 +66,9 @@ __all__ = [
 BATCH_COLUMN = "batch"
 RADIOMICS_MODALITY = "radiomics"
 COMBAT_LIBRARY = "neuroCombat"
+# how fit_combat's reason starts when the training rows hold one batch (a single-centre cohort
+# gives it in every fold of every model: the log says it once, see harmonisation_warnings)
+SINGLE_BATCH_REASON = "only one batch"
 # A feature whose range is below this fraction of its magnitude is constant up to rounding.
 _RELATIVE_RANGE_TOLERANCE = 1e-9
 # Fewer pairwise-complete observations than this give no correlation (treated as unrelated).
@@ -175,7 +178,7 @@ def fit_combat(values: np.ndarray, batches, features: list[str]) -> dict:
     levels, counts = np.unique(batches, return_counts=True)
     if len(levels) < 2:
         raise CombatNotFitted(
-            f"only one batch ({levels[0] if len(levels) else 'none'}) among the training "
+            f"{SINGLE_BATCH_REASON} ({levels[0] if len(levels) else 'none'}) among the training "
             "rows with complete radiomic features")
     small = [f"{b} ({c})" for b, c in zip(levels, counts) if c < 2]
     if small:
@@ -238,6 +241,31 @@ def apply_combat(values: np.ndarray, batches, params: dict) -> tuple[np.ndarray,
         values[rows] = (standardised - gamma[index]) / np.sqrt(delta[index]) * sd + mean
         harmonised |= rows
     return values, harmonised
+
+
+def is_single_batch_reason(reason: str) -> bool:
+    return reason.startswith(SINGLE_BATCH_REASON)
+
+
+def harmonisation_warnings(fold_summaries: list[dict]) -> list[str]:
+    """The log's warnings for training folds left unharmonised, from the per-model fold
+    summaries (``{"model", "skipped_reasons": {reason: n_folds}}``): one per model and reason,
+    except a single batch, which a single-centre cohort has in every fold of every model: that
+    is said once, with the fold and model counts (every fold's reason is in
+    radiomics_folds.tsv)."""
+    messages, single_batch = [], {}
+    for entry in fold_summaries:
+        for reason, count in entry["skipped_reasons"].items():
+            if is_single_batch_reason(reason):
+                single_batch.setdefault(reason, []).append(count)
+            else:
+                messages.append(f"{entry['model']}: harmonisation skipped in {count} fold(s): "
+                                f"{reason}")
+    for reason, counts in single_batch.items():
+        messages.append(f"harmonisation skipped in {sum(counts)} training fold(s) of "
+                        f"{len(counts)} model(s): {reason}; ComBat needs at least two batches "
+                        "(each fold's reason is in radiomics_folds.tsv)")
+    return messages
 
 
 def _combat_version() -> str:

@@ -23,8 +23,13 @@ Several lesions of a patient are combined by `radiomics_settings.aggregation`:
   radiomics studies;
 - `volume_weighted_mean`: each feature's mean over the lesions that have it, weighted by volume;
 - `mean`: the unweighted mean (needs no volume).
-A patient with a single lesion needs no volume. `rad_n_lesions` (number of rows of the patient)
-is a feature unless `radiomics_settings.lesion_count` is false.
+A patient with a single lesion needs no volume. `rad_n_lesions` is a feature unless
+`radiomics_settings.lesion_count` is false: the number of the patient's lesions with features,
+i.e. distinct lesions as the file identifies them (`lesion_id`; in batch output the lesion
+column, else the Mask + Label pair; duplicates are refused, so this is the patient's rows).
+pyradiomics extracts one label of one mask per row, so several tumours segmented under one
+label of one mask are one region to it and count once, and labels not extracted are not
+counted: the count is of segmented lesions with features, not of tumours seen on imaging.
 """
 
 from __future__ import annotations
@@ -242,7 +247,9 @@ def _batch_output_lesions(raw: pd.DataFrame, file: str, settings: dict,
         hint = ("these rows describe the same lesion (same Mask and Label): keep one, or add a "
                 "lesion_id column to the batch input (and re-run pyradiomics) or set "
                 "radiomics_settings.lesion_column to tell them apart")
-    table[features] = raw[features]
+    # one concat, not a column at a time: 2,000 feature columns inserted one by one fragment
+    # the frame (pandas PerformanceWarning)
+    table = pd.concat([table, raw[features]], axis=1)
     problems += _duplicate_lesion_problems(table, file, hint, id_column)
     return table, problems
 
@@ -356,7 +363,9 @@ def radiomic_features(lesions: pd.DataFrame, settings: dict | None = None) -> pd
     settings = resolve_settings(settings)
     features = selected_features(feature_columns(lesions), settings)
     lesions = lesions.sort_values(["sample_id", "lesion_id"], kind="stable")  # fixed sum order
-    values = lesions[features].astype(float)
+    # one float block (the text table read from the file has a block per column)
+    values = pd.DataFrame(lesions[features].to_numpy(dtype=float), index=lesions.index,
+                          columns=features)
     samples = lesions["sample_id"]
     rule = settings["aggregation"]
     if rule == "largest":
@@ -376,7 +385,9 @@ def radiomic_features(lesions: pd.DataFrame, settings: dict | None = None) -> pd
         raise ValueError(f"unknown radiomics aggregation {rule!r}; one of {AGGREGATIONS}")
     out = out.add_prefix(PREFIX)
     if settings["lesion_count"]:
-        out.insert(0, LESION_COUNT, samples.value_counts())
+        # distinct lesions (lesion_id; batch output: Mask + Label), each a row of the file
+        count = lesions.groupby("sample_id")["lesion_id"].nunique().rename(LESION_COUNT)
+        out = pd.concat([count, out], axis=1)
     out.index.name = "sample_id"
     return out.sort_index().reset_index()
 
@@ -397,6 +408,10 @@ def _largest(lesions: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------------------- dictionary
 
 
+LESION_COUNT_DESCRIPTION = (
+    "number of the patient's segmented lesions with radiomic features: rows of the radiomics "
+    "file (one per lesion_id, or per Mask + Label of pyradiomics batch output); tumours "
+    "segmented under one label of one mask count as one")
 AGGREGATION_DESCRIPTIONS = {
     "largest": "of the index (largest) lesion",
     "volume_weighted_mean": "volume-weighted mean over the patient's lesions",
@@ -413,7 +428,7 @@ def radiomics_dictionary(features: pd.DataFrame, aggregation: str | None = None)
         if column == "sample_id":
             continue
         if column == LESION_COUNT:
-            rows.append((column, "radiomics", "count", "number of segmented lesions"))
+            rows.append((column, "radiomics", "count", LESION_COUNT_DESCRIPTION))
             continue
         name = parse_feature_name(column[len(PREFIX):])
         rows.append((column, "radiomics", "", f"pyradiomics image type {name.image_type}, "

@@ -15,7 +15,6 @@ are optional: a section whose table is missing says which file was not produced.
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 import os
@@ -33,6 +32,16 @@ from matplotlib.patches import Patch
 
 from haicpred.metrics import auc_score, net_benefit, net_benefit_treat_all
 from haicpred.model import DEFAULT_SETTINGS, LABEL_DEFINITION, package_versions
+from haicpred.report_cohort import (DATA_CHECKS_FILE, cohort_description, cohort_names,
+                                    data_checks_body, recorded_outcome, single_batch_note,
+                                    titles)
+from haicpred.report_html import esc as _esc
+from haicpred.report_html import fmt as _fmt
+from haicpred.report_html import html_table as _html_table
+from haicpred.report_html import integer as _int
+from haicpred.report_html import num as _num
+from haicpred.report_html import p_value as _p
+from haicpred.report_html import pct as _pct
 from haicpred.tables import read_tsv, write_text
 
 __all__ = ["OPTIONAL_FILES", "FINAL_METADATA_FILE", "SECTION_IDS", "render_report"]
@@ -55,6 +64,7 @@ FINAL_METADATA_FILE = "results/model/final/model_metadata.json"
 
 # Section anchors (the TRIPOD+AI checklist links to them) and titles, in report order.
 SECTION_IDS = {
+    "data-checks": "Data checks",
     "cohort": "Cohort",
     "metrics": "Discrimination and calibration",
     "roc": "ROC curves",
@@ -83,6 +93,7 @@ th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
 th { background: #f0f0f0; }
 td.text, th.text { text-align: left; }
 tr.headline td { font-weight: bold; background: #fff8e0; }
+tr.flagged td { background: #fde2e1; }
 tr.oracle td { font-style: italic; color: #555; }
 .headline-box { background: #fff8e0; border: 1px solid #e0c860; padding: .6em 1em; }
 .note { color: #555; font-size: .9em; }
@@ -116,70 +127,8 @@ def _optional_table(value) -> pd.DataFrame | None:
     return _table(value)
 
 
-def _num(series) -> pd.Series:
-    """Float64 with NaN for missing (text, nullable dtypes and pd.NA all accepted)."""
-    values = pd.to_numeric(pd.Series(series), errors="coerce")
-    return pd.Series(values.to_numpy(dtype=float, na_value=np.nan), index=values.index)
-
-
-def _esc(value) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _fmt(value, digits: int = 3) -> str:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return "&ndash;"
-    if not np.isfinite(value):
-        return "&ndash;"
-    text = f"{value:.{digits}f}"
-    return text[1:] if text.startswith("-") and float(text) == 0 else text
-
-
-def _p(value) -> str:
-    """A p-value: three decimals, '&lt;0.001' below that."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return "&ndash;"
-    if not np.isfinite(value):
-        return "&ndash;"
-    return "&lt;0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def _int(value) -> str:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return "&ndash;"
-    return "&ndash;" if not np.isfinite(value) else str(int(round(value)))
-
-
-def _pct(part: float, whole: float) -> str:
-    return "&ndash;" if not whole else f"{100.0 * part / whole:.1f}%"
-
-
 def _ci(row, key: str = "auc") -> str:
     return f"{_fmt(row.get(key))} [{_fmt(row.get(key + '_low'))}, {_fmt(row.get(key + '_high'))}]"
-
-
-def _html_table(header: list[str], rows: list[list[str]], text_columns=(0,), row_classes=None):
-    """Cells are already-escaped HTML fragments."""
-    out = ['<div class="table-wrap"><table>', "<tr>"]
-    for i, name in enumerate(header):
-        cls = ' class="text"' if i in text_columns else ""
-        out.append(f"<th{cls}>{name}</th>")
-    out.append("</tr>")
-    for r, row in enumerate(rows):
-        cls = row_classes[r] if row_classes else ""
-        out.append(f'<tr class="{cls}">' if cls else "<tr>")
-        for i, cell in enumerate(row):
-            tcls = ' class="text"' if i in text_columns else ""
-            out.append(f"<td{tcls}>{cell}</td>")
-        out.append("</tr>")
-    out.append("</table></div>")
-    return "\n".join(out)
 
 
 def _section(anchor: str, body: str, title: str | None = None) -> str:
@@ -360,13 +309,15 @@ def _sample_labels(oof: pd.DataFrame, labels: pd.DataFrame) -> dict:
     return {}
 
 
-def _cohort_section(matrix, labels, dictionary, oof, outcome: _Outcome) -> str:
+def _cohort_section(matrix, labels, dictionary, oof, outcome: _Outcome, description: str,
+                    endpoint_settings: dict | None) -> str:
     y = matrix["sample_id"].map(_sample_labels(oof, labels)).astype(float)
     n = len(matrix)
     n_lab = int(y.notna().sum())
     n_pos = int((y == 1).sum())
     block = outcome.block
     parts = [
+        description,
         f"<p><b>Endpoint</b> <code>{_esc(outcome.name)}</code>: {_esc(outcome.definition)}. "
         f"Label 1 is the {'favourable' if outcome.favourable else 'adverse'} outcome.</p>"
     ]
@@ -393,13 +344,8 @@ def _cohort_section(matrix, labels, dictionary, oof, outcome: _Outcome) -> str:
             ],
         )
     )
-    if "best_response" in labels:
-        counts = labels.set_index("sample_id")["best_response"].reindex(matrix["sample_id"])
-        counts = counts.fillna("missing").value_counts()
-        order = [c for c in ("CR", "PR", "SD", "PD") if c in counts.index]
-        order += sorted(c for c in counts.index if c not in order)
-        parts.append("<p>Best response (mRECIST): " + ", ".join(
-            f"{_esc(c)} {int(counts[c])}" for c in order) + ".</p>")
+    parts.append(recorded_outcome(labels, matrix["sample_id"], endpoint_settings,
+                                  outcome.is_response))
 
     batches = matrix["batch"].fillna("(none)").astype(str)
     rows = []
@@ -691,7 +637,7 @@ def _decision_curves_from_oof(avg: pd.DataFrame, order, oracle) -> pd.DataFrame:
 
 
 def _decision_section(curves: pd.DataFrame | None, avg, order, colours, oracle,
-                      outcome: _Outcome) -> str:
+                      outcome: _Outcome, treatment: str) -> str:
     source = f"<code>{OPTIONAL_FILES['decision_curve']}</code>"
     note = ""
     if curves is None:
@@ -734,8 +680,9 @@ def _decision_section(curves: pd.DataFrame | None, avg, order, colours, oracle,
     alt = (f"Decision curve: net benefit against threshold probability{span} for "
            f"{', '.join(names)}, with the treat-all and treat-none reference lines.")
     if outcome.is_response:
-        caption = ("Net benefit of selecting patients for HAIC when their predicted response "
-                   "probability exceeds the threshold, compared with treating everyone or no one")
+        caption = (f"Net benefit of selecting patients for {_esc(treatment)} when their "
+                   "predicted response probability exceeds the threshold, compared with "
+                   "treating everyone or no one")
     else:
         caption = (f"Net benefit of acting on the patients whose predicted probability of "
                    f"{_esc(outcome.name)} = 1 exceeds the threshold, compared with acting on "
@@ -786,7 +733,9 @@ _LOBO_COLUMNS = ("n", "n_events", "auc", "auc_low", "auc_high", "brier",
                  "calibration_intercept", "calibration_slope")
 
 
-def _lobo_section(lobo: pd.DataFrame | None, outcome: _Outcome) -> str:
+def _lobo_section(lobo: pd.DataFrame | None, outcome: _Outcome, batches: list[str]) -> str:
+    if note := single_batch_note(batches):
+        return _section("lobo", note)
     if lobo is None:
         return _section("lobo", _not_available(OPTIONAL_FILES["lobo_metrics"]))
     lobo = lobo.copy()
@@ -1262,12 +1211,13 @@ def _tripod_section(missing: dict[str, str]) -> str:
         ("5b", "Dates of accrual and follow-up", [],
          "the input tables carry no dates"),
         ("6a, 6b", "Participants: who is included and labelled", ["cohort"], None),
-        ("7", "Data preparation and quality checks", ["methods", "radiomics"], None),
+        ("7", "Data preparation and quality checks", ["data-checks", "methods", "radiomics"],
+         None),
         ("8a", "Outcome definition", ["cohort", "methods"], None),
         ("9a", "Predictors: which, per modality, and their availability",
          ["cohort", "methods"], None),
         ("10", "Sample size (events per candidate feature)", ["cohort", "limitations"], None),
-        ("11", "Missing data", ["cohort", "methods"], None),
+        ("11", "Missing data", ["data-checks", "cohort", "methods"], None),
         ("12a, 12c", "Analytical methods: model types, preprocessing inside the training "
          "folds, hyper-parameter tuning", ["methods", "radiomics", "tuning"], None),
         ("12c", "Internal validation", ["methods", "metrics"], None),
@@ -1338,6 +1288,8 @@ def render_report(
     shap_importance=None,
     lobo_metrics=None,
     tuning=None,
+    data_checks=None,
+    cohort=None,
 ) -> None:
     """Write the self-contained HTML report to ``out_path``.
 
@@ -1355,7 +1307,9 @@ def render_report(
     ``treat_none`` references; without it the curve is computed from ``oof``),
     ``shap_importance`` (feature, modality, mean_abs_shap, rank), ``lobo_metrics``
     (held_out_batch, model, n, n_events, auc, auc_low, auc_high, brier, calibration_intercept,
-    calibration_slope, note) and ``tuning`` (repeat, fold, the chosen parameters, inner AUC).
+    calibration_slope, note), ``tuning`` (repeat, fold, the chosen parameters, inner AUC) and
+    ``data_checks`` (haicpred.data_checks). ``cohort``: the config's ``cohort_name`` and
+    ``treatment`` (title and cohort description).
     """
     if isinstance(cv_metadata, (str, os.PathLike)):
         cv_metadata = json.loads(Path(cv_metadata).read_text())
@@ -1365,8 +1319,11 @@ def render_report(
     metrics, oof, calibration, importance = map(_table, (metrics, oof, calibration, importance))
     dictionary, matrix, labels = map(_table, (dictionary, matrix, labels))
     truth, planted_effects = _table(truth), _table(planted_effects)
-    decision_curve, shap_importance, lobo_metrics, tuning = map(
-        _optional_table, (decision_curve, shap_importance, lobo_metrics, tuning))
+    decision_curve, shap_importance, lobo_metrics, tuning, data_checks = map(
+        _optional_table, (decision_curve, shap_importance, lobo_metrics, tuning, data_checks))
+    cohort_name, treatment = cohort_names(cohort, simulated=truth is not None)
+    batch_names = sorted(matrix["batch"].fillna("(none)").astype(str).unique())
+    lobo_applies = lobo_metrics is not None and len(batch_names) > 1
     settings = _model_settings(settings)
     outcome = _Outcome.from_metadata(cv_metadata)
     metrics = _numeric_metrics(metrics)
@@ -1386,14 +1343,18 @@ def render_report(
 
     with matplotlib.style.context("default"):
         sections = {
-            "cohort": _cohort_section(matrix, labels, dictionary, oof, outcome),
+            "data-checks": _section("data-checks", data_checks_body(data_checks)),
+            "cohort": _cohort_section(
+                matrix, labels, dictionary, oof, outcome,
+                cohort_description(cohort_name, treatment, len(matrix), batch_names),
+                settings.get("endpoint")),
             "metrics": _metrics_section(metrics, settings, outcome),
             "roc": _roc_section(avg, order, colours, oracle),
             "calibration": _calibration_section(calibration, order, colours, outcome),
             "decision-curve": _decision_section(decision_curve, avg, order, colours, oracle,
-                                                outcome),
+                                                outcome, treatment),
             "ablation": _ablation_section(metrics),
-            "lobo": _lobo_section(lobo_metrics, outcome),
+            "lobo": _lobo_section(lobo_metrics, outcome, batch_names),
             "tuning": _tuning_section(tuning, settings),
             "importance": _importance_section(importance),
             "shap": _shap_section(shap_importance),
@@ -1408,17 +1369,21 @@ def render_report(
     tuned = _tuned_rows(tuning)
     sections["methods"] = _methods_section(settings, oracle is not None, outcome,
                                            tuned is not None and len(tuned) > 0,
-                                           lobo_metrics is not None, tuning is not None,
+                                           lobo_applies, tuning is not None,
                                            set(metrics["model"]),
                                            _num(tuned["scale_pos_weight"]).dropna()
                                            if tuned is not None and "scale_pos_weight" in tuned
                                            else None)
-    sections["limitations"] = _limitations_section(metrics, lobo_metrics is not None,
+    sections["limitations"] = _limitations_section(metrics, lobo_applies,
                                                    truth is not None, n_features, n_small)
     sections["software"] = _versions_section(cv_metadata, final_metadata)
 
     missing = {}
-    if lobo_metrics is None:
+    if data_checks is None:
+        missing["data-checks"] = f"{DATA_CHECKS_FILE} not produced"
+    if len(batch_names) == 1:
+        missing["lobo"] = "not applicable: one batch"
+    elif lobo_metrics is None:
         missing["lobo"] = f"{OPTIONAL_FILES['lobo_metrics']} not produced"
     if tuning is None:
         missing["tuning"] = f"{OPTIONAL_FILES['tuning']} not produced"
@@ -1435,22 +1400,17 @@ def render_report(
     import haicpred
 
     present = [a for a in SECTION_IDS if a in sections]
-    title = ("predicting objective response of hepatocellular carcinoma to hepatic "
-             "arterial infusion chemotherapy (HAIC)") if outcome.is_response else (
-             f"predicting {_esc(outcome.name)} after hepatic arterial infusion chemotherapy "
-             "(HAIC) for hepatocellular carcinoma")
+    page_title, title = titles(outcome.name, outcome.is_response, cohort_name, treatment)
     body = [
         "<!DOCTYPE html>",
         '<html lang="en">',
         "<head>",
         '<meta charset="utf-8">',
-        f"<title>haicpred: prediction of "
-        f"{'objective response' if outcome.is_response else _esc(outcome.name)} after HAIC"
-        "</title>",
+        f"<title>{page_title}</title>",
         f"<style>{_CSS}</style>",
         "</head>",
         "<body>",
-        f"<h1>haicpred: {title}</h1>",
+        f"<h1>{title}</h1>",
         f'<p class="note">Generated by haicpred {_esc(haicpred.__version__)}. Outcome: '
         f"{outcome.title}.</p>",
         _contents(present),

@@ -1,5 +1,5 @@
 rule report:
-    """Self-contained HTML report: cohort and endpoint, metrics with CIs and baselines, ROC,
+    """Self-contained HTML report: data checks, cohort and endpoint, metrics with CIs and baselines, ROC,
     calibration, decision curve, modality ablation, leave-one-batch-out validation, nested
     tuning, feature importance, SHAP, methods, limitations and the TRIPOD+AI checklist."""
     input:
@@ -12,6 +12,7 @@ rule report:
         dictionary="results/features/feature_dictionary.tsv",
         matrix="results/features/feature_matrix.tsv",
         labels="results/features/labels.tsv",
+        data_checks="results/features/data_checks.tsv",
         truth=demo_files("truth.tsv"),
         planted=demo_files("planted_effects.tsv"),
     output:
@@ -22,6 +23,7 @@ rule report:
         ),
     params:
         settings=model_settings(),
+        cohort={"cohort_name": config["cohort_name"], "treatment": config["treatment"]},
     log:
         "logs/report.log",
     benchmark:

@@ -5,6 +5,7 @@ rule baseline_biomarkers:
         lambda wildcards: cohort_table("biomarkers"),
     output:
         features="results/features/biomarkers.tsv",
+        dictionary="results/features/biomarker_dictionary.tsv",
         qc="results/features/biomarker_qc.tsv",
         on_treatment="results/features/on_treatment.tsv",
         on_treatment_dictionary="results/features/on_treatment_dictionary.tsv",

@@ -1,8 +1,9 @@
 import logging
 
 import _bootstrap  # noqa: F401
-from haicpred.biomarkers import (baseline_features, normalise_units, on_treatment_dictionary,
-                                 on_treatment_features, qc_table, read_biomarkers)
+from haicpred.biomarkers import (baseline_features, biomarker_dictionary, normalise_units,
+                                 on_treatment_dictionary, on_treatment_features, qc_table,
+                                 read_biomarkers, unknown_analyte_units)
 from haicpred.tables import write_tsv
 from haicpred.workflow import run_script
 
@@ -13,8 +14,14 @@ def main(snakemake):
     settings = snakemake.params.settings
     table = read_biomarkers(snakemake.input[0])
     canonical = normalise_units(table, snakemake.input[0], settings["afp_iu_to_ng"],
-                                settings["duplicates"])
+                                settings["duplicates"], settings["unknown_analytes"])
     features = baseline_features(canonical, settings["cutoffs"])
+    unknown = unknown_analyte_units(canonical)
+    if unknown:
+        log.info("%d analyte(s) haicpred does not know kept as features in their own unit: %s",
+                 len(unknown), ", ".join(f"{a} ({u})" for a, u in unknown.items()))
+    # their units reach the feature dictionary through this table
+    write_tsv(biomarker_dictionary(settings["cutoffs"], canonical), snakemake.output.dictionary)
     qc = qc_table(canonical)
     log.info("%d values flagged in the QC table", len(qc))
     write_tsv(qc, snakemake.output.qc)

@@ -2,6 +2,7 @@ import logging
 
 import _bootstrap  # noqa: F401
 from haicpred.clinical import read_clinical
+from haicpred.endpoints import endpoint_labels
 from haicpred.extra_modalities import read_extra_modalities
 from haicpred.features import build_feature_matrix
 from haicpred.samples import load_sample_sheet
@@ -21,13 +22,15 @@ def main(snakemake):
         mutations=read_tsv(inputs.mutations),
         genotypes=read_tsv(inputs.genotypes),
         biomarkers=read_tsv(inputs.biomarkers),
+        biomarker_dictionary=read_tsv(inputs.biomarker_dictionary),
         radiomics=read_tsv(inputs.radiomics[0]) if inputs.radiomics else None,
         cutoffs=snakemake.params.cutoffs,
         extra_modalities=read_extra_modalities(extra_paths),
         radiomics_aggregation=snakemake.params.radiomics_aggregation,
     )
-    log.info("feature matrix: %d samples x %d features; %d labelled", len(matrix),
-             len(dictionary), labels["objective_response"].notna().sum())
+    endpoint = endpoint_labels(labels, snakemake.params.endpoint)  # the configured endpoint
+    log.info("feature matrix: %d samples x %d features; %d labelled for endpoint %s",
+             len(matrix), len(dictionary), endpoint.label.notna().sum(), endpoint.name)
     write_tsv(matrix, snakemake.output.matrix)
     write_tsv(dictionary, snakemake.output.dictionary)
     write_tsv(labels, snakemake.output.labels)

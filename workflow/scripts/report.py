@@ -25,6 +25,8 @@ def main(snakemake):
         cv_metadata=inputs.cv_metadata,
         # the final model's metadata, when this workflow has the final_model rule
         final_metadata=getattr(inputs, "final_metadata", None),
+        data_checks=inputs.data_checks,
+        cohort=snakemake.params.cohort,
         **optional,
     )
 

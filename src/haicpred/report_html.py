@@ -1,0 +1,71 @@
+"""HTML fragments shared by the report's modules (haicpred.report, haicpred.report_cohort):
+escaping, number formats and tables. Every text that comes from data goes through `esc`."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+
+
+def num(series) -> pd.Series:
+    """Float64 with NaN for missing (text, nullable dtypes and pd.NA all accepted)."""
+    values = pd.to_numeric(pd.Series(series), errors="coerce")
+    return pd.Series(values.to_numpy(dtype=float, na_value=np.nan), index=values.index)
+
+
+def esc(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def fmt(value, digits: int = 3) -> str:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return "&ndash;"
+    if not np.isfinite(value):
+        return "&ndash;"
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def p_value(value) -> str:
+    """A p-value: three decimals, '&lt;0.001' below that."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return "&ndash;"
+    if not np.isfinite(value):
+        return "&ndash;"
+    return "&lt;0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def integer(value) -> str:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return "&ndash;"
+    return "&ndash;" if not np.isfinite(value) else str(int(round(value)))
+
+
+def pct(part: float, whole: float) -> str:
+    return "&ndash;" if not whole else f"{100.0 * part / whole:.1f}%"
+
+
+def html_table(header: list[str], rows: list[list[str]], text_columns=(0,), row_classes=None):
+    """Cells are already-escaped HTML fragments."""
+    out = ['<div class="table-wrap"><table>', "<tr>"]
+    for i, name in enumerate(header):
+        cls = ' class="text"' if i in text_columns else ""
+        out.append(f"<th{cls}>{name}</th>")
+    out.append("</tr>")
+    for r, row in enumerate(rows):
+        cls = row_classes[r] if row_classes else ""
+        out.append(f'<tr class="{cls}">' if cls else "<tr>")
+        for i, cell in enumerate(row):
+            tcls = ' class="text"' if i in text_columns else ""
+            out.append(f"<td{tcls}>{cell}</td>")
+        out.append("</tr>")
+    out.append("</table></div>")
+    return "\n".join(out)
