@@ -172,7 +172,7 @@ def write_uci(folder: Path, model: dict | None = None) -> Path:
                                   "value": values[column], "unit": unit}))
     for column, analyte in UCI_COUNTS.items():
         values = t[["sample_id", column]].dropna()
-        unit = np.where(values[column] > COUNT_PER_UL_ABOVE, "/uL", "10^9/L")
+        unit = np.where(values[column] > COUNT_PER_UL_ABOVE, "/uL", "G/L")
         rows.append(pd.DataFrame({"sample_id": values["sample_id"], "analyte": analyte,
                                   "value": values[column], "unit": unit}))
     labs = pd.concat(rows, ignore_index=True)

@@ -22,6 +22,7 @@ REAL_MODEL = {"seed": 1, "cv_folds": 5, "cv_repeats": 2, "n_bootstrap": 200,
               "tuning": {"enabled": False}}
 OUTPUTS = ["results/features/feature_matrix.tsv", "results/features/feature_dictionary.tsv",
            "results/features/labels.tsv", "results/features/biomarker_qc.tsv",
+           "results/features/data_checks.tsv",
            "results/model/metrics.tsv", "results/model/oof_predictions.tsv",
            "results/model/decision_curve.tsv", "results/model/calibration.tsv",
            "results/model/cv_metadata.json", "results/model/final/xgboost_model.json",
