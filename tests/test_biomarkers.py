@@ -248,14 +248,14 @@ def test_join_on_treatment_appends_post_columns_left_join():
 
 
 # --- analytes haicpred does not know (issue 13 finding 6) ------------------------------------
-# A real lab table: creatinine, haemoglobin and leukocytes in the site's units, albumin written
+# A real lab table: creatinine, haemoglobin and MCV in the site's units, albumin written
 # `g/dl`, INR without a unit.
 REAL_LAB_ROWS = [
     ("P1", "creatinine", "1.1", "mg/dL", "baseline"),
     ("P2", "creatinine", "0.9", " mg/dl ", "baseline"),  # the same unit, spelled otherwise
     ("P1", "creatinine", "1.4", "mg/dL", "post"),  # post-treatment: never a baseline feature
     ("P1", "haemoglobin", "13.2", "g/dL", "baseline"),
-    ("P2", "leukocytes", "6.4", "G/L", "baseline"),
+    ("P2", "mcv", "92.1", "fL", "baseline"),
     ("P1", "albumin", "3.5", "g/dl", "baseline"),
     ("P1", "bilirubin", "1.0", "mg/dL", "baseline"),
     ("P1", "inr", "1.1", None, "baseline"),
@@ -272,17 +272,17 @@ def test_unknown_analytes_are_kept_as_baseline_features_in_their_one_unit():
     assert features.loc["P1", "albi_score"] == pytest.approx(
         0.66 * math.log10(17.1) - 0.085 * 35)
     # unknown ones as reported, after the known analytes and indices, by name
-    assert list(features.columns[-3:]) == ["creatinine", "haemoglobin", "leukocytes"]
+    assert list(features.columns[-3:]) == ["creatinine", "haemoglobin", "mcv"]
     assert features["creatinine"].tolist()[:2] == [1.1, 0.9]  # the baseline value, not 1.4
-    assert features.loc["P1", "haemoglobin"] == 13.2 and features.loc["P2", "leukocytes"] == 6.4
+    assert features.loc["P1", "haemoglobin"] == 13.2 and features.loc["P2", "mcv"] == 92.1
     assert "ferritin" not in features.columns
     dictionary = biomarker_dictionary(canonical=canonical).set_index("feature")
     assert dictionary.loc["creatinine", "unit"] == "mg/dL"  # the first spelling, trimmed
-    assert dictionary.loc["leukocytes", "modality"] == "biomarker"
+    assert dictionary.loc["mcv", "modality"] == "biomarker"
     assert dictionary.loc["haemoglobin", "description"] == (
         "baseline haemoglobin (as reported, unit g/dL; not a haicpred-known analyte)")
     assert list(dictionary.index) == [*biomarker_dictionary()["feature"], "creatinine",
-                                      "haemoglobin", "leukocytes"]
+                                      "haemoglobin", "mcv"]
     reported = canonical.set_index(["sample_id", "analyte", "timepoint"])["reported"]
     assert reported[("P2", "creatinine", "baseline")] == "0.9 mg/dl"
     assert reported[("P1", "inr", "baseline")] == "1.1"
@@ -341,7 +341,7 @@ def test_refuse_mode_refuses_unknown_analytes_as_before():
         normalise_units(long_table(REAL_LAB_ROWS), "lab.tsv", unknown_analytes="refuse")
     text = str(caught.value)
     for analyte, rows in [("creatinine", "rows 1, 2, 3"), ("haemoglobin", "row 4"),
-                          ("leukocytes", "row 5"), ("ferritin", "row 9")]:
+                          ("mcv", "row 5"), ("ferritin", "row 9")]:
         assert f"lab.tsv: {rows}: unknown analyte '{analyte}' (use one of: afp," in text
     assert len(caught.value.problems) == 4  # the known analytes are fine
     with pytest.raises(ValueError, match="unknown_analytes must be one of keep, refuse"):
@@ -407,15 +407,15 @@ def test_unknown_analytes_reach_the_feature_matrix_with_their_unit():
     assert pd.isna(matrix.loc["P2", "haemoglobin"])  # no value: missing
     assert list(dictionary["feature"]) == list(matrix.columns[1:])
     units = dictionary.set_index("feature")
-    assert units.loc[["creatinine", "haemoglobin", "leukocytes"], "unit"].tolist() == [
-        "mg/dL", "g/dL", "G/L"]
-    assert set(units.loc[["creatinine", "haemoglobin", "leukocytes"], "modality"]) == {
+    assert units.loc[["creatinine", "haemoglobin", "mcv"], "unit"].tolist() == [
+        "mg/dL", "g/dL", "fL"]
+    assert set(units.loc[["creatinine", "haemoglobin", "mcv"], "modality"]) == {
         "biomarker"}
     # without the dictionary that describes them they are not dropped in silence
     inputs = feature_matrix_inputs(REAL_LAB_ROWS)
     del inputs["biomarker_dictionary"]
     with pytest.raises(ValueError, match="biomarker column.s. without a dictionary row: "
-                                         "creatinine, haemoglobin, leukocytes"):
+                                         "creatinine, haemoglobin, mcv"):
         build_feature_matrix(**inputs)
 
 
@@ -438,7 +438,7 @@ def test_unknown_analyte_clashing_with_a_genomic_or_extra_feature_is_refused(tmp
 # --- end to end: a real-looking lab and clinical table through snakemake ----------------------
 
 def test_real_lab_and_clinical_tables_reach_the_feature_matrix_through_snakemake(tmp_path):
-    """Labs in site units (creatinine mg/dL, haemoglobin g/dL, leukocytes G/L, albumin `g/dl`,
+    """Labs in site units (creatinine mg/dL, haemoglobin g/dL, MCV fL, albumin `g/dl`,
     INR without unit) and clinical fields recorded as groups, `present` and a recorded
     Child-Pugh score: the feature-only target, as a user runs it."""
     from haicpred.simulate import simulate_cohort
@@ -457,7 +457,7 @@ def test_real_lab_and_clinical_tables_reach_the_feature_matrix_through_snakemake
     site = pd.DataFrame(
         [(s, analyte, f"{base + i / 10:.1f}", unit, "baseline") for i, s in enumerate(ids)
          for analyte, base, unit in [("creatinine", 0.7, "mg/dL"), ("haemoglobin", 11.0, "g/dL"),
-                                     ("leukocytes", 4.0, "G/L")]],
+                                     ("mcv", 88.0, "fL")]],
         columns=list(labs.columns))
     write_tsv(pd.concat([labs, site], ignore_index=True), cohort / "biomarkers.tsv")
 
@@ -484,7 +484,7 @@ def test_real_lab_and_clinical_tables_reach_the_feature_matrix_through_snakemake
         "feature")
     assert list(dictionary.index) == list(matrix.columns[1:])
     for analyte, base, unit in [("creatinine", 0.7, "mg/dL"), ("haemoglobin", 11.0, "g/dL"),
-                                ("leukocytes", 4.0, "G/L")]:
+                                ("mcv", 88.0, "fL")]:
         assert matrix[analyte].astype(float).tolist() == pytest.approx(
             [base + i / 10 for i in range(len(ids))]), analyte
         assert dictionary.loc[analyte, "unit"] == unit
@@ -507,14 +507,14 @@ def test_real_lab_and_clinical_tables_reach_the_feature_matrix_through_snakemake
     assert matrix.loc[recorded, "child_pugh_class"].astype(float).tolist() == [2, 2, 2]
     log = (workdir / "logs/baseline_biomarkers.log").read_text()
     assert ("3 analyte(s) haicpred does not know kept as features in their own unit: "
-            "creatinine (mg/dL), haemoglobin (g/dL), leukocytes (G/L)") in log
+            "creatinine (mg/dL), haemoglobin (g/dL), mcv (fL)") in log
 
     # the same cohort with unknown analytes refused: stopped before any job, every analyte named
     (workdir / "results").rename(tmp_path / "first_results")
     refused = snakemake(workdir, "results/features/feature_matrix.tsv", "--config",
                         "biomarkers_settings={'unknown_analytes': 'refuse'}")
     assert refused.returncode != 0
-    for analyte in ["creatinine", "haemoglobin", "leukocytes"]:
+    for analyte in ["creatinine", "haemoglobin", "mcv"]:
         assert f"unknown analyte '{analyte}'" in refused.stderr
     assert not (workdir / "results/features/feature_matrix.tsv").exists()
 
@@ -564,3 +564,21 @@ def test_an_unknown_analyte_reaches_the_final_model_and_its_unit_is_checked_when
     assert predictions["warnings"].str.contains(
         "unit differs from training: creatinine ('mg/dL' in training, 'umol/L' here)",
         regex=False).all()
+
+
+def test_leukocytes_are_a_known_count_in_si_or_per_microlitre_units():
+    """A real export (the UCI cohort) prints counts as G/L, the SI spelling of 10^9/L, and many
+    of its values per microlitre: both are converted, never kept as an unknown analyte."""
+    rows = [("P1", "leukocytes", "7.2", "G/L", "baseline"),
+            ("P2", "leukocytes", "6900", "/uL", "baseline"),
+            ("P3", "platelets", "99", "g/l", "baseline"),
+            ("P4", "wbc", "5.0", "10^9/L", "baseline")]
+    with pytest.raises(InputError, match="'wbc'.*leukocytes"):
+        normalise_units(long_table(rows), "lab.tsv")
+    canonical = normalise_units(long_table(rows[:3]), "lab.tsv")
+    features = baseline_features(canonical).set_index("sample_id")
+    assert features.loc["P1", "leukocytes"] == pytest.approx(7.2)
+    assert features.loc["P2", "leukocytes"] == pytest.approx(6.9)
+    assert features.loc["P3", "platelets"] == pytest.approx(99.0)
+    dictionary = biomarker_dictionary(canonical=canonical).set_index("feature")
+    assert dictionary.loc["leukocytes", "unit"] == "10^9/L"

@@ -29,7 +29,8 @@ from .validation import (duplicate_problems, read_and_validate, row_numbers,
 BIOMARKER_COLUMNS = ["sample_id", "analyte", "value", "unit", "timepoint"]
 AFP_IU_TO_NG_DEFAULT = 1.21
 
-_COUNT_UNITS = {"10^9/L": 1.0, "10^3/uL": 1.0, "/uL": 1e-3}
+# G/L (giga per litre) is the SI spelling of 10^9/L that many European labs print
+_COUNT_UNITS = {"10^9/L": 1.0, "G/L": 1.0, "10^3/uL": 1.0, "/uL": 1e-3}
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ TYPICAL_RANGES: dict[str, tuple[float, float]] = {
     "afp": (0.5, 500_000), "afp_l3": (0, 90), "dcp": (0, 300_000), "albumin": (15, 55),
     "bilirubin": (2, 500), "ast": (3, 3000), "alt": (3, 3000), "ggt": (3, 3000),
     "inr": (0.7, 6), "platelets": (10, 1000), "neutrophils": (0.3, 30),
-    "lymphocytes": (0.1, 10), "monocytes": (0.02, 5), "crp": (0, 300),
+    "lymphocytes": (0.1, 10), "monocytes": (0.02, 5), "leukocytes": (1, 50), "crp": (0, 300),
     "cholesterol": (1.5, 15), "vegf": (5, 5000), "transferrin": (50, 500), "vwf": (20, 800),
     "adamts13": (5, 200),
 }
@@ -76,7 +77,8 @@ ANALYTE_ALIASES = {
     "tbili": "bilirubin", "total_bilirubin": "bilirubin", "sgot": "ast", "sgpt": "alt",
     "gamma_gt": "ggt", "pt_inr": "inr", "plt": "platelets", "platelet": "platelets",
     "platelet_count": "platelets", "neutrophil": "neutrophils", "anc": "neutrophils",
-    "lymphocyte": "lymphocytes", "monocyte": "monocytes",
+    "lymphocyte": "lymphocytes", "monocyte": "monocytes", "wbc": "leukocytes",
+    "white_blood_cells": "leukocytes", "leukocyte": "leukocytes",
     "c_reactive_protein": "crp", "total_cholesterol": "cholesterol", "vwf_ag": "vwf",
     "adamts_13": "adamts13",
 }
@@ -100,6 +102,8 @@ def analyte_table(afp_iu_to_ng: float = AFP_IU_TO_NG_DEFAULT) -> dict[str, Analy
         "neutrophils": Analyte("10^9/L", _COUNT_UNITS, "neutrophil count", 500.0),
         "lymphocytes": Analyte("10^9/L", _COUNT_UNITS, "lymphocyte count", 500.0),
         "monocytes": Analyte("10^9/L", _COUNT_UNITS, "monocyte count", 500.0),
+        "leukocytes": Analyte("10^9/L", _COUNT_UNITS, "white blood cell (leukocyte) count",
+                              1000.0),
         "crp": Analyte("mg/L", {"mg/L": 1.0, "mg/dL": 10.0}, "C-reactive protein", 1000.0),
         "cholesterol": Analyte("mmol/L", {"mmol/L": 1.0, "mg/dL": 1 / 38.67},
                                "total cholesterol", 100.0),
