@@ -176,3 +176,33 @@ def test_a_modality_without_values_gets_no_ablation_and_n_features_counts_filled
     clinical = ["tumor_size_cm", "extrahepatic_metastasis", "tumor_number_gt3"]  # vp3_vp4 empty
     assert metrics.loc["xgboost_clinical_only", "n_features"] == len(clinical)
     assert metrics.loc["xgboost_without_clinical", "n_features"] == len(filled) - len(clinical)
+
+
+def test_the_report_says_how_baselines_were_judged_and_what_was_available(results, cohort,
+                                                                          tmp_path):
+    from haicpred.report import render_report
+    from haicpred.tables import write_tsv
+
+    matrix, labels, dictionary, _ = cohort
+    write_model_outputs(results, tmp_path)
+    out = tmp_path / "report.html"
+    render_report(out, tmp_path / "metrics.tsv", tmp_path / "oof_predictions.tsv",
+                  tmp_path / "calibration.tsv", tmp_path / "feature_importance.tsv",
+                  dictionary, matrix, labels, results.settings,
+                  cv_metadata=tmp_path / CV_METADATA_FILE,
+                  decision_curve=tmp_path / "decision_curve.tsv",
+                  tuning=tmp_path / "tuning.tsv")
+    html = out.read_text()
+    assert "<th>coverage</th>" in html
+    for name in ("bclc", "child_pugh_class", "gps"):
+        assert f"{name} (no labelled patient has {name})" in html
+    few = len(labelled_scores(cohort, "palbi_grade")[0])
+    assert f"palbi_grade ({few} labelled patient(s) have palbi_grade" in html
+    assert ("<code>vp3_vp4</code> (no value for any labelled patient)" in html
+            and "<code>tumor_number_gt3</code> (the same value (0)" in html)
+    assert "available: <code>tumor_size_cm</code>, <code>albi_grade</code>" in html
+    # the ROC curve of a score is that of its own values: the same AUC as metrics.tsv
+    metrics = results.metrics.set_index("model")
+    for name in ("albi_grade", "crafity"):
+        assert f"{name} AUC {metrics.loc[name, 'auc']:.3f}" in html
+    assert "own hyper-parameters" in html
