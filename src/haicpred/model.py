@@ -41,7 +41,8 @@ Outputs written by :func:`write_model_outputs` (all TSVs through :func:`haicpred
     and :data:`TUNING_COLUMNS`.
 ``cv_metadata.json``     the evaluation's metadata (:data:`CV_METADATA_FILE`): candidate and
     radiomic features, the radiomics fold summary, counts, label definition, settings, CV
-    scheme, models and skipped models, versions, CI method, threshold, tuning and
+    scheme, models and skipped models, ``baseline_factors`` (the Liu factors available or left
+    out and why; per published score its patients, coverage and status), versions, CI method, threshold, tuning and
     leave-one-batch-out descriptions. Nothing about a fitted booster: that is in
     ``results/model/final/model_metadata.json``.
 """
