@@ -33,8 +33,9 @@ from matplotlib.patches import Patch
 
 from haicpred.metrics import auc_score, net_benefit, net_benefit_treat_all
 from haicpred.model import DEFAULT_SETTINGS, LABEL_DEFINITION, package_versions
-from haicpred.report_baselines import (ABLATION_NOTE, SCORE_METHODS, baseline_notes,
-                                       describe_baseline, score_roc_predictions)
+from haicpred.report_baselines import (SCORE_METHODS, ablation_note, baseline_notes,
+                                       describe_baseline, full_model_tuning,
+                                       score_roc_predictions)
 from haicpred.tables import read_tsv, write_text
 
 __all__ = ["OPTIONAL_FILES", "FINAL_METADATA_FILE", "SECTION_IDS", "render_report"]
@@ -740,7 +741,7 @@ def _decision_section(curves: pd.DataFrame | None, avg, order, colours, oracle,
     return _section("decision-curve", note + _figure_html(fig, alt, caption))
 
 
-def _ablation_section(metrics: pd.DataFrame) -> str:
+def _ablation_section(metrics: pd.DataFrame, tuned: bool = True) -> str:
     names = [n for n in _model_order(metrics["model"]) if _ablation(n)]
     if not names:
         return _section("ablation", '<p class="missing">Not available: metrics.tsv has no '
@@ -774,7 +775,7 @@ def _ablation_section(metrics: pd.DataFrame) -> str:
                     "&ldquo;all but&rdquo; row whose CI excludes 0 means the modality adds "
                     "discrimination to the others; an &ldquo;only&rdquo; row shows what the "
                     "modality carries on its own. A row is absent when it would repeat another "
-                    "(e.g. a modality with no usable features)." + ABLATION_NOTE + "</p>")
+                    "(e.g. a modality with no usable features)." + ablation_note(tuned) + "</p>")
 
 
 _LOBO_COLUMNS = ("n", "n_events", "auc", "auc_low", "auc_high", "brier",
@@ -830,8 +831,6 @@ def _tuned_rows(tuning: pd.DataFrame | None) -> pd.DataFrame | None:
     when the table is absent."""
     if tuning is None:
         return None
-    if "model" in tuning.columns:  # the ablations' own searches are not the model's choices
-        tuning = tuning[tuning["model"].astype(str) == "xgboost"]
     inner = next((c for c in tuning.columns if c == "inner_auc"), None) or next(
         (c for c in tuning.columns if re.search(r"inner.*auc|auc.*inner", c, re.I)), None)
     if inner is None:
@@ -1365,7 +1364,7 @@ def render_report(
     truth, planted_effects = _table(truth), _table(planted_effects)
     decision_curve, shap_importance, lobo_metrics, tuning = map(
         _optional_table, (decision_curve, shap_importance, lobo_metrics, tuning))
-    settings = _model_settings(settings)
+    settings, tuning = _model_settings(settings), full_model_tuning(tuning)
     outcome = _Outcome.from_metadata(cv_metadata)
     metrics = _numeric_metrics(metrics)
 
@@ -1391,7 +1390,7 @@ def render_report(
             "calibration": _calibration_section(calibration, order, colours, outcome),
             "decision-curve": _decision_section(decision_curve, avg, order, colours, oracle,
                                                 outcome),
-            "ablation": _ablation_section(metrics),
+            "ablation": _ablation_section(metrics, _tuning_enabled(settings)),
             "lobo": _lobo_section(lobo_metrics, outcome),
             "tuning": _tuning_section(tuning, settings),
             "importance": _importance_section(importance),

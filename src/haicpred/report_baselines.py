@@ -13,8 +13,8 @@ from html import escape
 import numpy as np
 import pandas as pd
 
-__all__ = ["describe_baseline", "baseline_notes", "score_roc_predictions", "SCORE_METHODS",
-           "ABLATION_NOTE"]
+__all__ = ["describe_baseline", "baseline_notes", "score_roc_predictions", "full_model_tuning",
+           "SCORE_METHODS", "ablation_note"]
 
 SCORE_METHODS = (
     "published scores used as they are: {scores}, each judged on its own values in its "
@@ -29,14 +29,18 @@ SCORE_METHODS = (
     "(AUC CIs of &plusmn;0.25 and an unreliable DeLong test below that), or when it takes one "
     "value only"
 )
-ABLATION_NOTE = (
-    " Every ablation model has its own hyper-parameters, chosen by the same nested search as "
-    "the full model inside each outer training fold on its own feature set (a model on a few "
-    "clinical columns needs other settings than one on thousands of radiomic features). A "
-    "modality without any value gets no rows; <i>features</i> counts the columns with at least "
-    "one value among the labelled patients."
-)
 
+
+def ablation_note(tuned: bool) -> str:
+    """How the ablation models got their hyper-parameters, and which rows are absent."""
+    how = (" Every ablation model has its own hyper-parameters, chosen by the same nested search "
+           "as the full model inside each outer training fold on its own feature set (a model "
+           "on a few clinical columns needs other settings than one on thousands of radiomic "
+           "features; each search is in <code>tuning.tsv</code>)." if tuned else
+           " Every ablation model uses the same fixed parameters as the full model (tuning "
+           "off).")
+    return how + (" A modality without any value gets no rows; <i>features</i> counts the "
+                  "columns with at least one value among the labelled patients.")
 
 def _int(value) -> str:
     return "&ndash;" if value is None or pd.isna(value) else f"{int(value)}"
@@ -120,3 +124,12 @@ def score_roc_predictions(avg: pd.DataFrame, matrix: pd.DataFrame | None,
                                    * avg.loc[rows, "sample_id"].astype(str).map(values)
                                    .to_numpy(dtype=float))
     return avg
+
+
+def full_model_tuning(tuning: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The rows of tuning.tsv of the full XGBoost model, without the ``model`` column: the
+    report's tuning section is about its choices (each ablation's own search is in the file)."""
+    if tuning is None or "model" not in tuning.columns:
+        return tuning
+    chosen = tuning["model"].astype(str) == "xgboost"
+    return tuning[chosen].drop(columns="model").reset_index(drop=True)
