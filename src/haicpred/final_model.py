@@ -14,7 +14,8 @@ Written by :func:`write_final_model` into one folder (``results/model/final/``),
 ``xgboost_model.json``   the booster in XGBoost's JSON format (``Booster.save_model``).
 ``model_metadata.json``  the booster's input features in order, their modality, unit and
     training range (min, max, 1st and 99th percentile, fraction missing, over the labelled
-    patients, before the radiomics step), the modalities no sample of the matrix has, the endpoint and its label counts, the fitted
+    patients, before the radiomics step), the modalities no sample of the matrix has, the
+    endpoint and its label counts, the fitted
     radiomics step (filters, ComBat parameters), the training-data sha256
     (:func:`training_data_sha256`), hyper-parameters and their source, the cross-validated
     metrics of the ``xgboost`` row of ``metrics.tsv``, the risk-group cut-offs and their rule,
@@ -36,7 +37,8 @@ as such). A pair ``[c1, c2]`` fixes the cut-offs.
 
 Per-sample warnings (:func:`sample_warnings`, shared with :mod:`haicpred.predict`): a modality
 with every feature missing (one that no sample of the cohort has is said once instead: in the
-log and in ``model_metadata.json``'s ``modalities_missing_for_every_sample``), features absent from the matrix, values outside the training range
+log and in ``model_metadata.json``'s ``modalities_missing_for_every_sample``), features absent
+from the matrix, values outside the training range
 (named, with the bound), radiomic features left unharmonised because ComBat never saw the batch.
 """
 

@@ -18,11 +18,13 @@ all fitted on the training fold; a fold whose held-out batches are not all in it
 is not harmonised, and every fold's counts and harmonisation status are in
 ``radiomics_folds.tsv``. XGBoost's hyper-parameters are searched inside every outer training
 fold (nested CV, :mod:`haicpred.tuning`; each per-modality ablation searched on its own
-feature set; ``tuning.enabled: false`` = the fixed ``xgboost`` parameters). The outer folds run in parallel on ``threads`` worker threads, each fit on one
+feature set; ``tuning.enabled: false`` = the fixed ``xgboost`` parameters). The outer folds run
+in parallel on ``threads`` worker threads, each fit on one
 thread, with the same results for any thread count.
 
 Metrics of the fitted models are computed on the out-of-fold (OOF) probability of each sample
-averaged over the repeats; the 95% CI of the AUC comes from a stratified bootstrap of those probabilities (the
+averaged over the repeats; the 95% CI of the AUC comes from a stratified bootstrap of those
+probabilities (the
 same resamples for every model, so differences to XGBoost are paired).
 
 Outputs written by :func:`write_model_outputs` (all TSVs through :func:`haicpred.tables.write_tsv`):
@@ -42,7 +44,8 @@ Outputs written by :func:`write_model_outputs` (all TSVs through :func:`haicpred
 ``cv_metadata.json``     the evaluation's metadata (:data:`CV_METADATA_FILE`): candidate and
     radiomic features, the radiomics fold summary, counts, label definition, settings, CV
     scheme, models and skipped models, ``baseline_factors`` (the Liu factors available or left
-    out and why; per published score its patients, coverage and status), versions, CI method, threshold, tuning and
+    out and why; per published score its patients, coverage and status), versions, CI method,
+    threshold, tuning and
     leave-one-batch-out descriptions. Nothing about a fitted booster: that is in
     ``results/model/final/model_metadata.json``.
 """
