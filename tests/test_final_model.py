@@ -248,3 +248,30 @@ def test_tuned_hyperparameters_are_used_and_recorded(trained, tmp_path):
         assert final.model.get_params()[name] == value
     write_final_model(final, tmp_path)  # JSON-serialisable, NaN-free
     assert json.loads((tmp_path / METADATA_FILE).read_text())["tuning"] == metadata["tuning"]
+
+
+def test_a_modality_the_training_cohort_lacks_is_said_once_not_per_patient(trained, caplog):
+    """Issue 13 finding 8: a cohort without genotype data: not "missing modality: genotype" on
+    each of its predictions, one cohort-level note (log and model_metadata.json); a patient
+    without a value is told so in its top contributors."""
+    import logging
+
+    train = trained.train
+    genotype = train.dictionary.loc[train.dictionary["modality"] == "genotype", "feature"]
+    matrix = train.matrix.copy()
+    matrix[list(genotype)] = np.nan
+    with caplog.at_level(logging.WARNING, logger="haicpred"):
+        final = fit_final_model(matrix, train.labels, train.dictionary, FAST_FINAL)
+    assert final.metadata["modalities_missing_for_every_sample"] == ["genotype"]
+    assert not final.predictions["warnings"].fillna("").str.contains("genotype").any()
+    notes = [r.getMessage() for r in caplog.records if "whole cohort" in r.getMessage()]
+    assert len(notes) == 1 and notes[0].startswith(
+        "missing modality for the whole cohort: genotype has no value in any of the "
+        f"{len(matrix)} scored sample(s)")
+    assert trained.final.metadata["modalities_missing_for_every_sample"] == []
+    values = matrix.set_index("sample_id")
+    for sample, text in zip(final.predictions["sample_id"], final.predictions["top_contributors"]):
+        for part in filter(None, text.split("; ")):
+            name = part.split(" (")[0]
+            assert name.endswith("=missing") == pd.isna(values.loc[sample,
+                                                                   name.removesuffix("=missing")])

@@ -172,7 +172,15 @@ def test_output_columns_and_rows(results, cohort):
     assert n_features["xgboost_without_radiomics"] == 4
     assert n_features["xgboost"] == 13
     n_lab = len(labelled_ids(labels))
-    assert (results.metrics["n"] == n_lab).all()
+    fitted = results.metrics["model"] != "albi_score"
+    assert (results.metrics.loc[fitted, "n"] == n_lab).all()
+    assert (results.metrics.loc[fitted, "coverage"] == 1.0).all()
+    # the published score: only the labelled patients who have it
+    albi = results.metrics.set_index("model").loc["albi_score"]
+    with_albi = sum(labels.set_index("sample_id").loc[labelled_ids(labels)].index.map(
+        cohort[0].set_index("sample_id")["albi_score"]).notna())
+    assert albi["n"] == with_albi < n_lab
+    assert albi["coverage"] == pytest.approx(with_albi / n_lab)
     assert (results.metrics["n_unlabelled"] == N_UNLABELLED).all()
     assert results.n_unlabelled == N_UNLABELLED
     # logistic baseline uses only the Liu factors present in the matrix
@@ -183,10 +191,10 @@ def test_output_columns_and_rows(results, cohort):
     assert key.equals(key.sort_values(["model", "repeat", "sample_id"]).reset_index(drop=True))
     assert results.oof["repeat"].min() == 1 and results.oof["fold"].min() == 1
     assert results.oof["fold"].max() == SETTINGS["cv_folds"]
-    # calibration: 10 bins per model covering every labelled sample
+    # calibration: 10 bins per model covering every labelled sample (a score: those with it)
     for model, part in results.calibration.groupby("model"):
         assert list(part["bin"]) == list(range(1, 11))
-        assert part["n"].sum() == n_lab
+        assert part["n"].sum() == (with_albi if model == "albi_score" else n_lab)
     # importance normalised, sorted, ranked
     imp = results.importance
     assert imp["gain"].sum() == pytest.approx(1.0)
@@ -198,8 +206,11 @@ def test_output_columns_and_rows(results, cohort):
 def test_oof_covers_every_labelled_sample_once_per_repeat(results, cohort):
     _, labels, _, _ = cohort
     expected = labelled_ids(labels)
+    matrix = cohort[0].set_index("sample_id")
+    with_score = [s for s in expected if pd.notna(matrix.loc[s, "albi_score"])]
     for (model, repeat), part in results.oof.groupby(["model", "repeat"]):
-        assert sorted(part["sample_id"]) == expected, (model, repeat)
+        assert sorted(part["sample_id"]) == (with_score if model == "albi_score"
+                                             else expected), (model, repeat)
         assert not part["sample_id"].duplicated().any()
         assert part["y_prob"].between(0, 1).all()
     assert set(results.oof["model"]) == {"xgboost", *ABLATIONS, "logistic_all_features",

@@ -271,3 +271,46 @@ def test_a_cohort_without_any_outcome_is_scored_in_full(demo_run, tmp_path):
     assert sorted(out["sample_id"]) == sorted(read_tsv(cohort / "samples.tsv")["sample_id"])
     assert out["probability"].astype(float).between(0, 1).all()
     assert not (workdir / "results/model").exists()
+
+
+def test_a_modality_no_sample_has_is_said_once_for_the_cohort(trained, caplog):
+    """Issue 13 finding 8: a cohort without any genotype data gets one cohort-level note, not
+    "missing modality: genotype" on every prediction; a modality that only some samples lack
+    (radiomics here) is still warned per sample."""
+    matrix = trained.new.matrix.copy()
+    modality = json.loads((trained.model_dir / METADATA_FILE).read_text())["feature_modality"]
+    genotype = [f for f, m in modality.items() if m == "genotype"]
+    radiomic = [f for f, m in modality.items() if m == "radiomics"]
+    assert genotype and radiomic
+    matrix[genotype] = np.nan
+    lacking = matrix["sample_id"].iloc[:3].tolist()
+    matrix.loc[matrix["sample_id"].isin(lacking), radiomic] = np.nan
+    with caplog.at_level(logging.WARNING, logger="haicpred"):
+        predictions = predict(matrix, trained.new.dictionary, trained.model_dir)
+    warnings = warnings_of(predictions)
+    assert not warnings.str.contains("genotype").any()
+    cohort_notes = [r.getMessage() for r in caplog.records
+                    if "missing modality for the whole cohort" in r.getMessage()]
+    assert cohort_notes == [f"missing modality for the whole cohort: genotype has no value in "
+                            f"any of the {len(matrix)} scored sample(s); every prediction is "
+                            "made without it (said once here, not in each sample's warnings)"]
+    per_sample = warnings.str.contains(r"missing modality: [^;]*radiomics")
+    without_radiomics = matrix.set_index("sample_id")[radiomic].isna().all(axis=1)
+    assert without_radiomics[lacking].all() and not without_radiomics.all()
+    assert per_sample.equals(without_radiomics.loc[per_sample.index].rename("warnings"))
+    # a patient without a value is told so in its top contributors, e.g. "afp=missing (+0.2)"
+    names = trained.final.feature_names
+    contributions = predictions.set_index("sample_id")["top_contributors"]
+    for sample in lacking:
+        for part in filter(None, contributions[sample].split("; ")):
+            name = part.split(" (")[0]
+            if name.removesuffix("=missing") in radiomic:
+                assert name.endswith("=missing")
+    mentioned = [p.split(" (")[0] for text in contributions for p in text.split("; ") if p]
+    assert all(m.removesuffix("=missing") in names for m in mentioned)
+    present = matrix.set_index("sample_id")
+    for sample, text in contributions.items():
+        for part in filter(None, text.split("; ")):
+            name = part.split(" (")[0]
+            assert name.endswith("=missing") == pd.isna(present.loc[sample,
+                                                                    name.removesuffix("=missing")])

@@ -156,14 +156,18 @@ def test_outer_held_out_fold_is_never_seen_by_the_search(spied_run):
     splits = list(RepeatedStratifiedKFold(n_splits=settings["cv_folds"], n_repeats=1,
                                           random_state=settings["seed"]).split(
         np.zeros(len(y)), y))
-    cv_calls = calls[:len(splits)]
-    for (train, test), call in zip(splits, cv_calls):
+    # one search per XGBoost model (the full one and every ablation) and split
+    per_split = len(set(results.tuning.loc[results.tuning["scheme"] == "cv", "model"]))
+    assert per_split == 1 + sum(m.startswith("xgboost_") for m in results.metrics["model"])
+    cv_calls = calls[:len(splits) * per_split]
+    for index, call in enumerate(cv_calls):
+        train, test = splits[index // per_split]
         assert call["index"] == list(train)  # exactly the outer training rows
         assert not set(call["index"]) & set(test)
         np.testing.assert_array_equal(call["y"], y[train])
     # then one search per held-out batch (leave-one-batch-out), on the other batches only
     batches = matrix.loc[~np.isnan(y_all), "batch"].to_numpy()
-    lobo_calls = calls[len(splits):]
+    lobo_calls = calls[len(cv_calls):]
     assert len(lobo_calls) == len(set(batches))
     for batch, call in zip(sorted(set(batches)), lobo_calls):
         assert not any(batches[i] == batch for i in call["index"])
@@ -173,7 +177,7 @@ def test_tuning_table_matches_a_direct_search_on_the_training_fold(spied_run):
     matrix, labels, dictionary, settings, results, calls = spied_run
     tuning = results.tuning
     assert list(tuning.columns) == model_module.TUNING_COLUMNS
-    cv = tuning[tuning["scheme"] == "cv"]
+    cv = tuning[(tuning["scheme"] == "cv") & (tuning["model"] == "xgboost")]
     assert list(cv["fold"]) == list(range(1, settings["cv_folds"] + 1))
     assert (cv["n_candidates"] == TUNING["n_candidates"]).all()
     # redo fold 1's search by hand on its training rows only: same parameters
@@ -207,3 +211,35 @@ def test_tuning_disabled_uses_the_fixed_parameters():
     # the OOF predictions are those of the fixed-parameter classifier
     assert isinstance(model_module._xgboost(resolve_settings(settings)),
                       xgboost.XGBClassifier)
+
+
+def test_every_ablation_is_searched_on_its_own_columns(spied_run):
+    """Issue 13 finding 10: an ablation does not inherit the full model's parameters; fold 1's
+    row of xgboost_clinical_only is the search on the clinical columns of that training fold."""
+    matrix, labels, dictionary, settings, results, _ = spied_run
+    tuning = results.tuning[results.tuning["scheme"] == "cv"]
+    ablations = [m for m in results.metrics["model"] if m.startswith("xgboost_")]
+    assert ablations and set(tuning["model"]) == {"xgboost", *ablations}
+    for model in ablations:
+        assert list(tuning.loc[tuning["model"] == model, "fold"]) == list(
+            range(1, settings["cv_folds"] + 1))
+    y_all = labels["objective_response"].to_numpy()
+    keep = ~np.isnan(y_all)
+    y = y_all[keep].astype(int)
+    train, _ = next(RepeatedStratifiedKFold(n_splits=settings["cv_folds"], n_repeats=1,
+                                            random_state=settings["seed"]).split(
+        np.zeros(len(y)), y))
+    resolved = resolve_settings(settings)
+    specs = model_module._specs_for(
+        model_module._prepare(matrix, labels, dictionary, resolved, None), resolved)[0]
+    spec = next(s for s in specs if s.name == "xgboost_clinical_only")
+    assert spec.columns == ["tumor_size_cm", "extrahepatic_metastasis"]
+    X_lab = matrix.loc[keep].drop(columns=["sample_id"]).reset_index(drop=True)
+    X_lab[spec.columns] = X_lab[spec.columns].astype(float)
+    params, _ = tune_xgboost(X_lab.iloc[train][spec.fit_columns], y[train], resolved,
+                             resolved["seed"], spec.factory)
+    row = tuning[tuning["model"] == "xgboost_clinical_only"].iloc[0]
+    for name in TUNED_PARAMETERS:
+        assert row[name] == pytest.approx(params[name]), name
+    full = tuning[tuning["model"] == "xgboost"].iloc[0]
+    assert any(row[name] != full[name] for name in TUNED_PARAMETERS)

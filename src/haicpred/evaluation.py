@@ -12,7 +12,10 @@ each sample's out-of-fold probability averaged over the repeats:
 - Brier score, calibration intercept (calibration-in-the-large) and slope;
 - ``auprc`` (average precision), and at ``threshold`` (setting ``threshold``, default 0.5;
   ``p >= threshold`` is called positive) sensitivity and specificity;
-- ``accuracy_at_0.5`` kept as it was.
+- ``accuracy_at_0.5`` kept as it was;
+- ``coverage``: the share of the labelled patients the row is computed on: 1 here, less for a
+  published score, which is judged only on the patients who have it
+  (:mod:`haicpred.score_baselines`, which computes those rows).
 
 Decision curve (Vickers & Elkin 2006): net benefit of every model at thresholds
 0.05, 0.10, ..., 0.95, plus ``treat_all`` and ``treat_none`` (0 by definition).
@@ -35,6 +38,7 @@ __all__ = [
     "LOBO_COLUMNS",
     "AUC_CI_METHOD",
     "bootstrap_indices",
+    "percentile_interval",
     "metric_tables",
     "decision_curve",
     "held_out_metrics",
@@ -43,6 +47,7 @@ __all__ = [
 METRIC_COLUMNS = [
     "model",
     "n",
+    "coverage",
     "n_events",
     "n_unlabelled",
     "n_features",
@@ -85,7 +90,8 @@ def bootstrap_indices(y: np.ndarray, n_bootstrap: int, rng) -> tuple[np.ndarray,
             rng.integers(0, len(neg), size=(n_bootstrap, len(neg))))
 
 
-def _percentiles(values: np.ndarray) -> tuple[float, float]:
+def percentile_interval(values: np.ndarray) -> tuple[float, float]:
+    """The 2.5th and 97.5th percentiles (NaN, NaN without values)."""
     if len(values) == 0:
         return float("nan"), float("nan")
     low, high = np.percentile(values, [2.5, 97.5])
@@ -113,7 +119,7 @@ def metric_tables(y: np.ndarray, ids: np.ndarray, averaged: dict, per_repeat: di
     metric_rows, calibration_rows = [], []
     for name, p in averaged.items():
         auc = auc_score(y, p)
-        auc_low, auc_high = _percentiles(boot[name])
+        auc_low, auc_high = percentile_interval(boot[name])
         repeats = per_repeat.get(name)
         repeat_sd = (float(np.std([auc_score(y, r) for r in repeats], ddof=1))
                      if repeats is not None and len(repeats) > 1 else float("nan"))
@@ -121,13 +127,14 @@ def metric_tables(y: np.ndarray, ids: np.ndarray, averaged: dict, per_repeat: di
             diff = diff_low = diff_high = delong_p = float("nan")
         else:
             diff = auc - reference_auc
-            diff_low, diff_high = _percentiles(boot[name] - boot["xgboost"])
+            diff_low, diff_high = percentile_interval(boot[name] - boot["xgboost"])
             delong_p = delong_test(y, p, reference)["p_value"]
         intercept, slope = calibration_intercept_slope(y, p)
         sensitivity, specificity = sensitivity_specificity(y, p, threshold)
         metric_rows.append({
             "model": name,
             **counts,
+            "coverage": 1.0,  # every labelled patient (scores: haicpred.score_baselines)
             "n_features": n_features.get(name, pd.NA),
             "auc": auc,
             "auc_low": auc_low,
@@ -172,7 +179,7 @@ def held_out_metrics(y: np.ndarray, p: np.ndarray, n_bootstrap: int, rng) -> dic
     if n_bootstrap and np.isfinite(auc):
         pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
         pos_idx, neg_idx = bootstrap_indices(y, n_bootstrap, rng)
-        low, high = _percentiles(bootstrap_auc(p[pos], p[neg], pos_idx, neg_idx))
+        low, high = percentile_interval(bootstrap_auc(p[pos], p[neg], pos_idx, neg_idx))
     else:
         low = high = float("nan")
     intercept, slope = calibration_intercept_slope(y, p)

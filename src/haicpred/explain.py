@@ -39,13 +39,23 @@ def global_importance(values: pd.DataFrame, modality: dict[str, str] | None = No
     return table[GLOBAL_COLUMNS]
 
 
-def top_contributors(values: pd.DataFrame, k: int = 3) -> list[str]:
-    """Per row: the k features with the largest |SHAP| as "name (+0.123)", joined by "; "."""
+def top_contributors(values: pd.DataFrame, k: int = 3, missing: pd.DataFrame | None = None
+                     ) -> list[str]:
+    """Per row: the k features with the largest |SHAP| as "name (+0.123)", joined by "; ".
+
+    ``missing``: True where the feature has no value for the patient (same shape and columns as
+    ``values``); such a feature is written "name=missing (+0.545)": XGBoost sent the patient
+    down the missing-value branch, and the contribution is that of the absence, not of a value.
+    """
     names = np.asarray(values.columns)
     matrix = values.to_numpy(dtype=float)
+    absent = (np.zeros(matrix.shape, dtype=bool) if missing is None
+              else missing[list(values.columns)].to_numpy(dtype=bool))
     out = []
-    for row in matrix:
+    for row, row_absent in zip(matrix, absent):
         # stable order: |SHAP| descending, then column order
         order = np.lexsort((np.arange(len(row)), -np.abs(row)))[:k]
-        out.append("; ".join(f"{names[i]} ({row[i]:+.3f})" for i in order if row[i] != 0))
+        out.append("; ".join(
+            f"{names[i]}{'=missing' if row_absent[i] else ''} ({row[i]:+.3f})"
+            for i in order if row[i] != 0))
     return out

@@ -14,7 +14,8 @@ Written by :func:`write_final_model` into one folder (``results/model/final/``),
 ``xgboost_model.json``   the booster in XGBoost's JSON format (``Booster.save_model``).
 ``model_metadata.json``  the booster's input features in order, their modality, unit and
     training range (min, max, 1st and 99th percentile, fraction missing, over the labelled
-    patients, before the radiomics step), the endpoint and its label counts, the fitted
+    patients, before the radiomics step), the modalities no sample of the matrix has, the
+    endpoint and its label counts, the fitted
     radiomics step (filters, ComBat parameters), the training-data sha256
     (:func:`training_data_sha256`), hyper-parameters and their source, the cross-validated
     metrics of the ``xgboost`` row of ``metrics.tsv``, the risk-group cut-offs and their rule,
@@ -35,7 +36,9 @@ predictions the final model's own probabilities on the labelled patients are use
 as such). A pair ``[c1, c2]`` fixes the cut-offs.
 
 Per-sample warnings (:func:`sample_warnings`, shared with :mod:`haicpred.predict`): a modality
-with every feature missing, features absent from the matrix, values outside the training range
+with every feature missing (one that no sample of the cohort has is said once instead: in the
+log and in ``model_metadata.json``'s ``modalities_missing_for_every_sample``), features absent
+from the matrix, values outside the training range
 (named, with the bound), radiomic features left unharmonised because ComBat never saw the batch.
 """
 
@@ -252,14 +255,32 @@ def _format(value: float) -> str:
     return f"{value:.4g}"
 
 
+def modalities_missing_for_everyone(X: pd.DataFrame, modality: dict) -> list[str]:
+    """The modalities (of the model's features in ``X``) without a single value in the cohort,
+    in column order: said once per cohort, not as "missing modality" on every row."""
+    groups: dict[str, list[str]] = {}
+    for name in X.columns:
+        groups.setdefault(modality.get(name, "") or "unknown", []).append(name)
+    return [m for m, columns in groups.items() if len(X) and X[columns].isna().all(axis=None)]
+
+
+def log_modalities_missing_for_everyone(modalities: list[str], n: int) -> None:
+    """The cohort-level note of :func:`modalities_missing_for_everyone`, one log line each."""
+    for name in modalities:
+        log.warning("missing modality for the whole cohort: %s has no value in any of the %d "
+                    "scored sample(s); every prediction is made without it (said once here, "
+                    "not in each sample's warnings)", name, n)
+
+
 def sample_warnings(X: pd.DataFrame, modality: dict, ranges: dict, absent: list[str] = (),
                     batches=None, harmonisation: dict | None = None,
                     cohort_warnings: list[str] = ()) -> list[str]:
     """Per row of ``X`` (the model's features, raw, absent ones as all-missing columns), the
     warnings joined by "; ": features absent from the matrix, modalities with every feature
-    missing, values outside the training [min, max] (each named with its bound), radiomics left
-    unharmonised (batch not seen by ComBat; only for rows with a harmonised feature present),
-    then ``cohort_warnings`` (the same for every row)."""
+    missing for the row (but not those missing for every row of ``X``: a cohort-level fact,
+    :func:`modalities_missing_for_everyone`), values outside the training [min, max] (each
+    named with its bound), radiomics left unharmonised (batch not seen by ComBat; only for rows
+    with a harmonised feature present), then ``cohort_warnings`` (the same for every row)."""
     n = len(X)
     common = []
     if absent:
@@ -271,6 +292,8 @@ def sample_warnings(X: pd.DataFrame, modality: dict, ranges: dict, absent: list[
     groups: dict[str, list[int]] = {}
     for index, name in enumerate(X.columns):
         groups.setdefault(modality.get(name, "") or "unknown", []).append(index)
+    for name in modalities_missing_for_everyone(X, modality):
+        del groups[name]
     all_missing = {m: missing[:, idx].all(axis=1) for m, idx in groups.items()}
 
     low = np.array([np.nan if ranges.get(f, {}).get("min") is None else ranges[f]["min"]
@@ -428,7 +451,7 @@ def fit_final_model(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.D
 
     values, base_value = shap_values(model, X_model)
     importance = global_importance(values.loc[labelled], training.modality)
-    top = top_contributors(values, N_TOP_CONTRIBUTORS)
+    top = top_contributors(values, N_TOP_CONTRIBUTORS, missing=X[model_features].isna())
 
     oof = _oof_probabilities(cv_oof, list(ids[labelled]))
     if oof is not None:
@@ -444,6 +467,8 @@ def fit_final_model(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.D
     combat = preprocessor.combat_ if preprocessor is not None else None
     warnings = sample_warnings(X[model_features], training.modality, ranges,
                                batches=training.batch, harmonisation=combat)
+    cohort_missing = modalities_missing_for_everyone(X[model_features], training.modality)
+    log_modalities_missing_for_everyone(cohort_missing, len(X))
     predictions = pd.DataFrame({
         "sample_id": ids,
         "batch": matrix[BATCH_COLUMN].to_numpy(),
@@ -479,6 +504,8 @@ def fit_final_model(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.D
         "n": n,
         "n_events": n_events,
         "n_unlabelled": int((~labelled).sum()),
+        # said once here (and in the log), not in every row of predictions.tsv
+        "modalities_missing_for_every_sample": cohort_missing,
         "training_data": {
             "sha256": _checksum(training, ids),
             "definition": (

@@ -7,20 +7,24 @@ which also scores every sample, labelled or not.
 
 Validation scheme (TRIPOD+AI): repeated stratified K-fold. Inside every training fold each model
 is fitted from scratch, including all of its preprocessing (an sklearn ``Pipeline``): median
-imputation and scaling for the logistic baseline, median imputation and a logistic
-recalibration for the published scores; XGBoost handles missing values natively. Every model
+imputation and scaling for the logistic baseline; XGBoost handles missing values natively.
+Published scores are not fitted: :mod:`haicpred.score_baselines` judges each on its own values
+on the patients who have it (a logistic recalibration per training fold only for the
+probability metrics). Every model
 that uses radiomic features (dictionary modality ``radiomics``) starts with
 :class:`haicpred.preprocessing.RadiomicsPreprocessor`: near-constant filter, ComBat batch
 harmonisation (setting ``harmonisation``) and correlation filter (``radiomics_max_correlation``),
 all fitted on the training fold; a fold whose held-out batches are not all in its training part
 is not harmonised, and every fold's counts and harmonisation status are in
 ``radiomics_folds.tsv``. XGBoost's hyper-parameters are searched inside every outer training
-fold (nested CV, :mod:`haicpred.tuning`; ``tuning.enabled: false`` = the fixed ``xgboost``
-parameters). The outer folds run in parallel on ``threads`` worker threads, each fit on one
+fold (nested CV, :mod:`haicpred.tuning`; each per-modality ablation searched on its own
+feature set; ``tuning.enabled: false`` = the fixed ``xgboost`` parameters). The outer folds run
+in parallel on ``threads`` worker threads, each fit on one
 thread, with the same results for any thread count.
 
-Metrics are computed on the out-of-fold (OOF) probability of each sample averaged over the
-repeats; the 95% CI of the AUC comes from a stratified bootstrap of those probabilities (the
+Metrics of the fitted models are computed on the out-of-fold (OOF) probability of each sample
+averaged over the repeats; the 95% CI of the AUC comes from a stratified bootstrap of those
+probabilities (the
 same resamples for every model, so differences to XGBoost are paired).
 
 Outputs written by :func:`write_model_outputs` (all TSVs through :func:`haicpred.tables.write_tsv`):
@@ -29,8 +33,8 @@ Outputs written by :func:`write_model_outputs` (all TSVs through :func:`haicpred
     sorted by model, repeat, sample_id; repeat and fold are 1-based.
 ``metrics.tsv``          see :data:`METRIC_COLUMNS`; rows xgboost, xgboost_radiomics_only and
     xgboost_without_radiomics (when the matrix has radiomic and other features),
-    logistic_baseline, score baselines (by name), then ``oracle`` when the simulation truth is
-    given.
+    logistic_baseline, the evaluated score baselines (by name), then ``oracle`` when the
+    simulation truth is given.
 ``calibration.tsv``      ``model, bin, mean_predicted, observed_rate, n`` (10 quantile bins).
 ``feature_importance.tsv`` ``feature, modality, gain, gain_sd, rank``.
 ``radiomics_folds.tsv``  see :data:`RADIOMICS_FOLD_COLUMNS`: per model using radiomic features,
@@ -39,7 +43,9 @@ Outputs written by :func:`write_model_outputs` (all TSVs through :func:`haicpred
     and :data:`TUNING_COLUMNS`.
 ``cv_metadata.json``     the evaluation's metadata (:data:`CV_METADATA_FILE`): candidate and
     radiomic features, the radiomics fold summary, counts, label definition, settings, CV
-    scheme, models and skipped models, versions, CI method, threshold, tuning and
+    scheme, models and skipped models, ``baseline_factors`` (the Liu factors available or left
+    out and why; per published score its patients, coverage and status), versions, CI method,
+    threshold, tuning and
     leave-one-batch-out descriptions. Nothing about a fitted booster: that is in
     ``results/model/final/model_metadata.json``.
 """
@@ -53,7 +59,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
@@ -65,8 +70,11 @@ from haicpred.errors import Problem, raise_if_any
 from haicpred.evaluation import (AUC_CI_METHOD, CALIBRATION_COLUMNS, DECISION_CURVE_COLUMNS,
                                  LOBO_COLUMNS, METRIC_COLUMNS, decision_curve, held_out_metrics,
                                  metric_tables)
-from haicpred.metrics import auc_score, calibration_intercept_slope, fit_logistic, sigmoid
+from haicpred.metrics import auc_score, calibration_intercept_slope
 from haicpred.parallel import map_in_order, single_threaded_blas
+from haicpred.score_baselines import (baseline_factors, directed_scores,
+                                      evaluate_score_baselines, factor_availability,
+                                      with_score_rows)
 from haicpred.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY, RadiomicsPreprocessor,
                                     harmonisation_warnings, near_constant_features)
 from haicpred.tables import write_json, write_tsv
@@ -197,8 +205,9 @@ _LOGISTIC_CS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 HARMONISATION_METHODS = ("combat", "none")
 
 OOF_COLUMNS = ["sample_id", "model", "repeat", "fold", "y_true", "y_prob"]
-# per outer training fold (scheme cv) or held-out batch (scheme lobo): the tuned parameters
-TUNING_COLUMNS = ["scheme", "repeat", "fold", "held_out_batch", *TUNED_PARAMETERS,
+# per XGBoost model and outer training fold (scheme cv) or held-out batch (scheme lobo): the
+# tuned parameters
+TUNING_COLUMNS = ["scheme", "model", "repeat", "fold", "held_out_batch", *TUNED_PARAMETERS,
                   "inner_logloss", "inner_auc", "inner_auc_sd", "n_candidates", "note"]
 PERMUTATION_COLUMNS = ["permutation", "auc"]
 IMPORTANCE_COLUMNS = ["feature", "modality", "gain", "gain_sd", "rank"]
@@ -355,39 +364,6 @@ def _resolve_harmonisation(value) -> dict:
 # estimators
 
 
-class DirectedScoreRecalibration(ClassifierMixin, BaseEstimator):
-    """A published score used as it is, mapped to a probability by logistic recalibration.
-
-    The score keeps its published direction (``direction`` * score, higher = more likely to
-    respond); only an intercept and a non-negative slope are fitted, so the ranking of patients
-    (the score's discrimination) is never learned from the data. A negative fitted slope (the
-    score points the wrong way in this training fold) falls back to the base rate.
-    """
-
-    def __init__(self, direction: int = 1):
-        self.direction = direction
-
-    def fit(self, X, y):
-        x = self.direction * np.asarray(X, dtype=float)[:, 0]
-        y = np.asarray(y, dtype=int)
-        self.classes_ = np.array([0, 1])
-        intercept, slope = fit_logistic(x, y)
-        if not np.isfinite(slope) or slope < 0:
-            rate = min(max(y.mean(), 1e-6), 1 - 1e-6)
-            intercept, slope = float(np.log(rate / (1 - rate))), 0.0
-        self.intercept_ = intercept
-        self.coef_ = slope
-        return self
-
-    def predict_proba(self, X):
-        x = self.direction * np.asarray(X, dtype=float)[:, 0]
-        p = sigmoid(self.intercept_ + self.coef_ * x)
-        return np.column_stack([1 - p, p])
-
-    def predict(self, X):
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
-
-
 def _xgboost(settings: dict):
     import xgboost
 
@@ -422,15 +398,6 @@ def _logistic_all_features(seed: int):
                 Cs=list(_LOGISTIC_CS), cv=StratifiedKFold(3, shuffle=True, random_state=seed),
                 scoring="roc_auc", max_iter=2000, l1_ratios=(0.0,),
                 use_legacy_attributes=False)),
-        ]
-    )
-
-
-def _score_baseline(direction: int):
-    return Pipeline(
-        [
-            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-            ("recalibrate", DirectedScoreRecalibration(direction=direction)),
         ]
     )
 
@@ -679,12 +646,16 @@ def _model_name_part(modality: str) -> str:
 
 
 def _ablation_specs(features: list[str], settings: dict, modality: dict, radiomic_all: set,
-                    unusable: dict) -> tuple[list[_ModelSpec], list[str]]:
+                    unusable: dict, empty: dict | None = None
+                    ) -> tuple[list[_ModelSpec], list[str]]:
     """Per modality (in the order its first feature appears), XGBoost on that modality only
     (``xgboost_<m>_only``) and on everything else (``xgboost_without_<m>``).
 
-    ``unusable``: modality -> why its features alone cannot be a model (all (near-)constant).
+    ``unusable``: modality -> why its features alone cannot be a model (all (near-)constant);
+    ``empty``: modality -> why it gets no ablation rows at all (no value for any labelled
+    patient: "without" it would be the full model up to column-sampling noise).
     """
+    empty = dict(empty or {})
     groups: dict[str, list[str]] = {}
     for feature in features:
         groups.setdefault(_model_name_part(modality.get(feature, "") or "unknown"),
@@ -701,6 +672,9 @@ def _ablation_specs(features: list[str], settings: dict, modality: dict, radiomi
                            "xgboost")
             skipped.append(f"{without}: every feature is of modality {part}")
             continue
+        if part in empty:
+            skipped.append(f"{only}, {without}: {empty[part]}")
+            continue
         if part in unusable:
             skipped.append(f"{only}: {unusable[part]}")
         else:
@@ -712,15 +686,20 @@ def _ablation_specs(features: list[str], settings: dict, modality: dict, radiomi
 
 
 def _model_specs(features: list[str], settings: dict, radiomic: list[str] | None = None,
-                 radiomics_usable: bool = True, favourable: bool = True,
-                 modality: dict | None = None, unusable: dict | None = None,
+                 radiomics_usable: bool = True, modality: dict | None = None,
+                 unusable: dict | None = None, empty: dict | None = None,
+                 baseline_factors: tuple[list[str], dict] | None = None,
                  ) -> tuple[list[_ModelSpec], list[str]]:
-    """Every model that can be fitted, and the skipped ones with the reason.
+    """Every model fitted in the CV folds, and the skipped ones with the reason (published
+    scores are not fitted: :mod:`haicpred.score_baselines`).
 
     ``radiomic``: the radiomic features (modality radiomics) among ``features``;
     ``radiomics_usable`` is False when all of them are near-constant over the labelled samples.
     ``modality``: feature -> dictionary modality (default: radiomics or ``other``);
-    ``unusable``: modality -> why a model on it alone is skipped.
+    ``unusable``: modality -> why a model on it alone is skipped; ``empty``: modality -> why it
+    gets no ablation rows; ``baseline_factors``: the Liu factors with information and why the
+    others are left out (:func:`haicpred.score_baselines.factor_availability`; default: those
+    in the matrix).
     """
     radiomic = [f for f in features if f in set(radiomic or [])]
     radiomic_all = set(radiomic)
@@ -732,29 +711,25 @@ def _model_specs(features: list[str], settings: dict, radiomic: list[str] | None
                             "the labelled samples")
     specs = [_spec("xgboost", features, lambda: _xgboost(settings), radiomic_all, settings,
                    kind="xgboost")]
-    ablations, skipped = _ablation_specs(features, settings, modality, radiomic_all, unusable)
+    ablations, skipped = _ablation_specs(features, settings, modality, radiomic_all, unusable,
+                                         empty)
     specs += ablations
     specs.append(_spec(LOGISTIC_ALL_MODEL, features,
                        lambda: _logistic_all_features(settings["seed"]), radiomic_all, settings))
-    baseline = [f for f in settings["baseline_features"] if f in features]
-    absent = [f for f in settings["baseline_features"] if f not in features]
+    if baseline_factors is None:
+        baseline_factors = ([f for f in settings["baseline_features"] if f in features],
+                            {f: "not in the feature matrix"
+                             for f in settings["baseline_features"] if f not in features})
+    baseline, left_out = baseline_factors
     if baseline:
         specs.append(_spec("logistic_baseline", baseline, _logistic_baseline, radiomic_all,
                            settings))
-        if absent:
-            skipped.append(
-                f"logistic_baseline: feature(s) not in the matrix, left out: {', '.join(absent)}"
-            )
+        if left_out:
+            skipped.append("logistic_baseline: factor(s) left out: " + ", ".join(
+                f"{f} ({why})" for f, why in left_out.items()))
     else:
-        skipped.append("logistic_baseline: none of the baseline_features is in the matrix")
-    for name, spec in settings["score_baselines"].items():
-        if spec["feature"] in features:
-            # published directions are for response; flipped when label 1 is the bad outcome
-            direction = spec["direction"] if favourable else -spec["direction"]
-            specs.append(_spec(name, [spec["feature"]], lambda d=direction: _score_baseline(d),
-                               radiomic_all, settings))
-        else:
-            skipped.append(f"{name}: feature {spec['feature']} not in the matrix")
+        skipped.append("logistic_baseline: none of the baseline_features carries information: "
+                       + ", ".join(f"{f} ({why})" for f, why in left_out.items()))
     return specs, skipped
 
 
@@ -856,7 +831,7 @@ def _prepare(matrix, labels, dictionary, settings, truth) -> _Prepared:
 def _specs_for(data: _Prepared, settings: dict) -> tuple[list[_ModelSpec], list[str]]:
     """The models of the comparison for these inputs (ablations skip unusable modalities)."""
     modality = {f: str(data.modality.get(f, "")).strip().lower() for f in data.features}
-    unusable = {}
+    unusable, empty = {}, {}
     for part in dict.fromkeys(_model_name_part(m or "unknown") for m in modality.values()):
         columns = [f for f in data.features
                    if _model_name_part(modality[f] or "unknown") == part]
@@ -868,8 +843,12 @@ def _specs_for(data: _Prepared, settings: dict) -> tuple[list[_ModelSpec], list[
             unusable[part] = (f"every {part} feature is "
                               f"{'near-' if fraction < 1 else ''}constant over the labelled "
                               "samples")
-    return _model_specs(data.features, settings, data.radiomic, True, data.endpoint.favourable,
-                        modality=modality, unusable=unusable)
+        if data.X_lab[columns].isna().all(axis=None):
+            empty[part] = f"no {part} feature has a value for any labelled patient"
+    return _model_specs(data.features, settings, data.radiomic, True, modality=modality,
+                        unusable=unusable, empty=empty,
+                        baseline_factors=factor_availability(settings["baseline_features"],
+                                                             data.X_lab))
 
 
 def _fold_estimator(spec: _ModelSpec, skip_reason: str | None, tuned: dict | None):
@@ -943,18 +922,18 @@ def _serial_settings(settings: dict) -> dict:
 @dataclass
 class _FoldResult:
     """What one outer training/held-out split gives: per-model held-out probabilities, the
-    radiomics rows, the tuning row and the full XGBoost model's normalised gains."""
+    radiomics rows, the tuning rows and the full XGBoost model's normalised gains."""
 
     prob: dict
     radiomics_rows: list
-    tuning_row: dict | None
+    tuning_rows: list
     gain: np.ndarray | None
 
 
 def _run_cv(data: _Prepared, specs: list[_ModelSpec], settings: dict, y=None,
             tune: bool = True, importance: bool = True) -> _CVRun:
-    """Repeated stratified K-fold: every spec fitted on each training part (the full XGBoost
-    tuned there when ``tune``; the other XGBoost models reuse its parameters), predicted on
+    """Repeated stratified K-fold: every spec fitted on each training part (every XGBoost
+    model, the ablations too, tuned there on its own columns when ``tune``), predicted on
     the held-out part. ``y`` defaults to the labels (the permutation check passes shuffled
     ones). Splits run on ``threads`` worker threads (:func:`haicpred.parallel.map_in_order`)."""
     y = data.y if y is None else y
@@ -970,14 +949,19 @@ def _run_cv(data: _Prepared, specs: list[_ModelSpec], settings: dict, y=None,
         repeat, fold = divmod(split, folds)
         skip_reason = unseen_batch_reason(data.batch_lab[train], data.batch_lab[test])
         X_train, X_test = data.X_lab.iloc[train], data.X_lab.iloc[test]
-        tuned, tuning_row = None, None
+        tuned, tuning_rows = {}, []
         if tune:
-            tuned, row = _tune_for(specs[0], X_train, y[train], fold_settings, skip_reason)
-            tuning_row = {"scheme": "cv", "repeat": repeat + 1, "fold": fold + 1,
-                          "held_out_batch": "", **row}
+            # every XGBoost model, ablations included, searched on its own feature set: the
+            # full model's parameters do not fit another one (issue 13 finding 10: 5 trees
+            # chosen for 2,000 radiomic features gave the clinical-only model AUC 0.41)
+            for spec in (m for m in specs if m.kind == "xgboost"):
+                tuned[spec.name], row = _tune_for(spec, X_train, y[train], fold_settings,
+                                                  skip_reason)
+                tuning_rows.append({"scheme": "cv", "model": spec.name, "repeat": repeat + 1,
+                                    "fold": fold + 1, "held_out_batch": "", **row})
         prob, radiomics_rows, gain = {}, [], None
         for spec in specs:
-            estimator = _fold_estimator(spec, skip_reason, tuned)
+            estimator = _fold_estimator(spec, skip_reason, tuned.get(spec.name))
             estimator.fit(X_train[spec.fit_columns], y[train])
             prob[spec.name] = estimator.predict_proba(X_test[spec.fit_columns])[:, 1]
             if spec.radiomic:
@@ -991,7 +975,7 @@ def _run_cv(data: _Prepared, specs: list[_ModelSpec], settings: dict, y=None,
                 vector = np.array([raw.get(f, 0.0) for f in data.features], dtype=float)
                 total = vector.sum()
                 gain = vector / total if total > 0 else vector
-        return _FoldResult(prob, radiomics_rows, tuning_row, gain)
+        return _FoldResult(prob, radiomics_rows, tuning_rows, gain)
 
     with single_threaded_blas():
         results = map_in_order(fit_split, splits, settings["threads"])
@@ -1004,8 +988,7 @@ def _run_cv(data: _Prepared, specs: list[_ModelSpec], settings: dict, y=None,
         for name, values in result.prob.items():
             prob[name][repeat, test] = values
         radiomics_rows += result.radiomics_rows
-        if result.tuning_row is not None:
-            tuning_rows.append(result.tuning_row)
+        tuning_rows += result.tuning_rows
         if result.gain is not None:
             gains.append(result.gain)
     return _CVRun(prob, fold_of, gains, radiomics_rows, tuning_rows)
@@ -1081,7 +1064,8 @@ def _leave_one_batch_out(data: _Prepared, specs: list[_ModelSpec], settings: dic
         for spec in chosen:
             if spec.kind == "xgboost":
                 tuned, row = _tune_for(spec, X_train, y_train, fold_settings, skip_reason)
-                out["tuning_row"] = {"scheme": "lobo", "repeat": pd.NA, "fold": pd.NA,
+                out["tuning_row"] = {"scheme": "lobo", "model": spec.name, "repeat": pd.NA,
+                                     "fold": pd.NA,
                                      "held_out_batch": held_out, **row}
             estimator = _fold_estimator(spec, skip_reason, tuned)
             estimator.fit(X_train[spec.fit_columns], y_train)
@@ -1168,9 +1152,19 @@ def cross_validate_models(
     averaged = {spec.name: run.prob[spec.name].mean(axis=0) for spec in specs}
     if data.truth_p is not None:
         averaged["oracle"] = data.truth_p[labelled].to_numpy(dtype=float)
+    # n_features: the columns with at least one value among the patients trained on
+    with_values = set(data.X_lab.columns[data.X_lab.notna().any()])
     metrics, calibration = metric_tables(
-        y, data.ids, averaged, run.prob, {spec.name: len(spec.columns) for spec in specs},
+        y, data.ids, averaged, run.prob,
+        {spec.name: sum(c in with_values for c in spec.columns) for spec in specs},
         {"n": n, "n_events": n_events, "n_unlabelled": n_unlabelled}, settings)
+    scores = evaluate_score_baselines(
+        directed_scores(settings["score_baselines"], data.endpoint.favourable), data.X_lab, y,
+        data.ids, run.fold_of, averaged["xgboost"], n_unlabelled, settings)
+    metrics, calibration, oof = with_score_rows(metrics, calibration, oof, scores)
+    skipped += scores.skipped
+    for reason in scores.skipped:
+        log.info("model skipped: %s", reason)
     curve = decision_curve(y, averaged)
     importance = _importance_table(data, run.gains)
     lobo, lobo_tuning = _leave_one_batch_out(data, specs, settings)
@@ -1181,10 +1175,10 @@ def cross_validate_models(
         "tuning": {
             **settings["tuning"],
             "search": describe_search(settings["tuning"]),
-            "scope": ("the full XGBoost model is tuned inside every outer training fold (and "
-                      "on the training batches of every leave-one-batch-out split); the "
-                      "per-modality XGBoost models of that fold reuse its parameters; the "
-                      "chosen parameters per fold are in tuning.tsv"),
+            "scope": ("every XGBoost model (the full one and each per-modality ablation, on its "
+                      "own feature set) is tuned inside every outer training fold, and the "
+                      "full one on the training batches of every leave-one-batch-out split; "
+                      "the chosen parameters per model and fold are in tuning.tsv"),
         } if settings["tuning"]["enabled"] else {"enabled": False},
         "leave_one_batch_out": ("train on every other batch, test on the held-out one; "
                                 f"models {', '.join(LOBO_MODELS)}; ComBat off (it cannot "
@@ -1222,8 +1216,9 @@ def cross_validate_models(
             f"random_state={settings['seed']}); all preprocessing, including the radiomics "
             "filters and ComBat harmonisation, fitted within training folds"
         ),
-        "models": [spec.name for spec in specs],
+        "models": [spec.name for spec in specs] + list(scores.metrics["model"]),
         "skipped_models": skipped,
+        "baseline_factors": baseline_factors(settings, data.X_lab, scores),
         "versions": package_versions(),
     }
     return ModelResults(

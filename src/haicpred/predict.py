@@ -17,7 +17,9 @@ JSON is read; nothing is unpickled.
 
 Warnings per sample (:func:`haicpred.final_model.sample_warnings`): model features absent from
 the matrix (scored as missing, as XGBoost routes missing values), a modality with every feature
-missing, values outside the training range (named, with the bound), radiomic features left
+missing (a modality that no sample of the cohort has is not repeated on every row: it is logged
+once, "missing modality for the whole cohort: ..."), values outside the training range (named,
+with the bound), radiomic features left
 unharmonised because ComBat never saw the sample's batch (a new hospital or scanner: the raw
 values are used; also logged once, with the count of such samples and their batches), and a
 feature whose unit or modality in the new dictionary differs from training.
@@ -36,7 +38,8 @@ import pandas as pd
 from haicpred.errors import InputError, Problem, raise_if_any
 from haicpred.explain import shap_values, top_contributors
 from haicpred.final_model import (FORMAT, METADATA_FILE, MODEL_FILE, N_TOP_CONTRIBUTORS,
-                                  assign_risk_groups, sample_warnings)
+                                  assign_risk_groups, log_modalities_missing_for_everyone,
+                                  modalities_missing_for_everyone, sample_warnings)
 from haicpred.preprocessing import BATCH_COLUMN, RadiomicsPreprocessor
 
 log = logging.getLogger(__name__)
@@ -234,11 +237,14 @@ def predict(matrix: pd.DataFrame, dictionary: pd.DataFrame | None, model_dir) ->
     warnings = sample_warnings(X_raw, metadata["feature_modality"], metadata["feature_ranges"],
                                absent=absent, batches=batches, harmonisation=combat,
                                cohort_warnings=cohort)
+    log_modalities_missing_for_everyone(
+        modalities_missing_for_everyone(X_raw, metadata["feature_modality"]), len(X_raw))
     out = pd.DataFrame({
         "sample_id": matrix["sample_id"].astype(str).to_numpy(),
         "probability": probability,
         "risk_group": assign_risk_groups(probability, metadata["risk_groups"]),
-        "top_contributors": top_contributors(values, N_TOP_CONTRIBUTORS),
+        "top_contributors": top_contributors(values, N_TOP_CONTRIBUTORS,
+                                             missing=X_raw[names].isna()),
         "warnings": warnings,
     })
     n_warned = int((out["warnings"] != "").sum())

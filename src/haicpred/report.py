@@ -42,6 +42,9 @@ from haicpred.report_html import integer as _int
 from haicpred.report_html import num as _num
 from haicpred.report_html import p_value as _p
 from haicpred.report_html import pct as _pct
+from haicpred.report_baselines import (SCORE_METHODS, ablation_note, baseline_notes,
+                                       describe_baseline, full_model_tuning,
+                                       score_roc_predictions)
 from haicpred.tables import read_tsv, write_text
 
 __all__ = ["OPTIONAL_FILES", "FINAL_METADATA_FILE", "SECTION_IDS", "render_report"]
@@ -397,7 +400,7 @@ def _cohort_section(matrix, labels, dictionary, oof, outcome: _Outcome, descript
     return _section("cohort", "\n".join(parts))
 
 
-def _describe_model(name: str, row, settings: dict) -> str:
+def _describe_model(name: str, row, settings: dict, cv_metadata: dict | None = None) -> str:
     if name == "xgboost":
         return f"XGBoost, all {_int(row.get('n_features'))} candidate features"
     ablation = _ablation(name)
@@ -408,22 +411,13 @@ def _describe_model(name: str, row, settings: dict) -> str:
                     "only (same folds, same in-fold preprocessing)")
         return (f"XGBoost on the {_int(row.get('n_features'))} features that are not "
                 f"{_esc(modality)} (everything but {_esc(modality)})")
-    if name == "logistic_baseline":
-        feats = ", ".join(_esc(f) for f in settings.get("baseline_features", []))
-        return (f"Logistic regression (median imputation, scaling) on "
-                f"{_int(row.get('n_features'))} of the Liu 2023 factors [{feats}]")
     if name == "logistic_all_features":
         return (f"Logistic regression (median imputation, scaling, L2 penalty chosen by a "
                 f"3-fold inner CV on AUC) on all {_int(row.get('n_features'))} candidate "
                 "features: a nomogram-style baseline")
     if name == "oracle":
         return "Oracle: the simulation's true response probability (demo only)"
-    spec = (settings.get("score_baselines") or {}).get(name)
-    if spec:
-        way = "higher = worse" if int(spec.get("direction", 1)) < 0 else "higher = better"
-        return (f"Published score <code>{_esc(spec.get('feature', name))}</code> used as is "
-                f"({way}), logistic recalibration only")
-    return _esc(name)
+    return describe_baseline(name, row, settings, cv_metadata) or _esc(name)
 
 
 def _delta(row) -> str:
@@ -456,17 +450,19 @@ def _numeric_metrics(metrics: pd.DataFrame) -> pd.DataFrame:
     return metrics.set_index("model", drop=False)
 
 
-def _metrics_section(metrics: pd.DataFrame, settings: dict, outcome: _Outcome) -> str:
+def _metrics_section(metrics: pd.DataFrame, settings: dict, outcome: _Outcome,
+                     cv_metadata: dict | None = None) -> str:
     order = [n for n in _model_order(metrics["model"]) if not _ablation(n)]
     before = [c for c in _OPTIONAL_METRICS if c[0] in metrics.columns]
+    coverage = "coverage" in metrics.columns
     after = [c for c in _OPTIONAL_METRICS_AFTER if c[0] in metrics.columns]
     rows, classes = [], []
     for name in order:
         row = metrics.loc[name]
         cells = [
             f"<b>{_esc(name)}</b><br><span class=\"note\">"
-            f"{_describe_model(name, row, settings)}</span>",
-            _int(row.get("n")),
+            f"{_describe_model(name, row, settings, cv_metadata)}</span>",
+            _int(row.get("n")), *([_fmt(row.get("coverage"), 2)] if coverage else []),
             _int(row.get("n_events")),
             _ci(row),
             _fmt(row.get("auc_repeat_sd")),
@@ -479,7 +475,7 @@ def _metrics_section(metrics: pd.DataFrame, settings: dict, outcome: _Outcome) -
         cells += [fmt(row.get(col)) for col, _, fmt in after]
         rows.append(cells)
         classes.append("headline" if name == "xgboost" else "oracle" if name == "oracle" else "")
-    header = ["model", "n", outcome.events, "AUC [95% CI]", "AUC SD over repeats",
+    header = ["model", "n", *(["coverage"] if coverage else []), outcome.events, "AUC [95% CI]", "AUC SD over repeats",
               "&Delta;AUC vs XGBoost [95% CI]", *[h for _, h, _ in before], "Brier",
               "calibration slope", "calibration intercept", *[h for _, h, _ in after]]
     table = _html_table(header, rows, row_classes=classes)
@@ -528,7 +524,7 @@ def _metrics_section(metrics: pd.DataFrame, settings: dict, outcome: _Outcome) -
     if "threshold" in metrics.columns:
         notes += (" Sensitivity and specificity are those of the out-of-fold probabilities at "
                   "the model's probability threshold given in the table.")
-    notes += "</p>"
+    notes += "</p>" + baseline_notes(metrics, cv_metadata)
     missing = [c for c in _NEW_METRICS if c not in metrics.columns]
     if missing:
         notes += (f'<p class="missing">Not available: metrics.tsv has no '
@@ -692,7 +688,7 @@ def _decision_section(curves: pd.DataFrame | None, avg, order, colours, oracle,
     return _section("decision-curve", note + _figure_html(fig, alt, caption))
 
 
-def _ablation_section(metrics: pd.DataFrame) -> str:
+def _ablation_section(metrics: pd.DataFrame, tuned: bool = True) -> str:
     names = [n for n in _model_order(metrics["model"]) if _ablation(n)]
     if not names:
         return _section("ablation", '<p class="missing">Not available: metrics.tsv has no '
@@ -726,7 +722,7 @@ def _ablation_section(metrics: pd.DataFrame) -> str:
                     "&ldquo;all but&rdquo; row whose CI excludes 0 means the modality adds "
                     "discrimination to the others; an &ldquo;only&rdquo; row shows what the "
                     "modality carries on its own. A row is absent when it would repeat another "
-                    "(e.g. a modality with no usable features).</p>")
+                    "(e.g. a modality with no usable features)." + ablation_note(tuned) + "</p>")
 
 
 _LOBO_COLUMNS = ("n", "n_events", "auc", "auc_low", "auc_high", "brier",
@@ -1093,11 +1089,11 @@ def _methods_section(settings: dict, has_oracle: bool, outcome: _Outcome, tuned:
         "other than 1 moves the predicted probabilities away from the cohort's prevalence "
         '(see <a href="#calibration">Calibration</a>). '
         f"<b>Models.</b> XGBoost (tree_method=hist; {param_text}) on all candidate features; "
-        "a logistic regression (L2, C=1) on the Liu 2023 factors present in the data; "
+        "a logistic regression (L2, C=1) on the Liu 2023 factors with information in the data "
+        "(a factor without values or with one value only is left out and named); "
         + ("a logistic regression on all candidate features (L2 penalty chosen by an inner "
            "CV in each training fold); " if "logistic_all_features" in models else "") +
-        f"published scores used as they are: {score_text}, turned into probabilities by a "
-        "logistic recalibration (intercept and non-negative slope) fitted in the training fold. "
+        SCORE_METHODS.format(scores=score_text) + ". "
         "<b>Data preparation.</b> Laboratory values converted to canonical units and checked "
         "against plausible ranges; exome variants filtered (PASS, VAF, depth, consequence) "
         "before panel genes are called mutated. "
@@ -1111,8 +1107,9 @@ def _methods_section(settings: dict, has_oracle: bool, outcome: _Outcome, tuned:
         "whose held-out batch is absent from its training part, or where ComBat cannot be "
         'fitted, is left unharmonised (see <a href="#radiomics">the radiomics table</a>). '
         "<b>Missing data.</b> Missing values were left missing (never set to 0): XGBoost "
-        "handles them natively (learned default split directions); the logistic baseline and "
-        "the scores use the median of the training fold. Patients without the outcome are "
+        "handles them natively (learned default split directions); the logistic baseline uses "
+        "the median of the training fold; published scores are judged only on the patients "
+        "who have them. Patients without the outcome are "
         "not trained on and are counted in the cohort table. "
         "<b>Predictors.</b> Only baseline (pre-treatment) predictors: columns named "
         "<code>post_*</code>, features whose dictionary modality is post_treatment and outcome "
@@ -1324,7 +1321,7 @@ def render_report(
     cohort_name, treatment = cohort_names(cohort, simulated=truth is not None)
     batch_names = sorted(matrix["batch"].fillna("(none)").astype(str).unique())
     lobo_applies = lobo_metrics is not None and len(batch_names) > 1
-    settings = _model_settings(settings)
+    settings, tuning = _model_settings(settings), full_model_tuning(tuning)
     outcome = _Outcome.from_metadata(cv_metadata)
     metrics = _numeric_metrics(metrics)
 
@@ -1348,12 +1345,13 @@ def render_report(
                 matrix, labels, dictionary, oof, outcome,
                 cohort_description(cohort_name, treatment, len(matrix), batch_names),
                 settings.get("endpoint")),
-            "metrics": _metrics_section(metrics, settings, outcome),
-            "roc": _roc_section(avg, order, colours, oracle),
+            "metrics": _metrics_section(metrics, settings, outcome, cv_metadata),
+            "roc": _roc_section(score_roc_predictions(avg, matrix, cv_metadata), order, colours,
+                                oracle),
             "calibration": _calibration_section(calibration, order, colours, outcome),
             "decision-curve": _decision_section(decision_curve, avg, order, colours, oracle,
                                                 outcome, treatment),
-            "ablation": _ablation_section(metrics),
+            "ablation": _ablation_section(metrics, _tuning_enabled(settings)),
             "lobo": _lobo_section(lobo_metrics, outcome, batch_names),
             "tuning": _tuning_section(tuning, settings),
             "importance": _importance_section(importance),
