@@ -16,7 +16,8 @@ from haicpred.tuning import (DEFAULT_TUNING, SEARCH_SPACE, TRACE_COLUMNS, TUNED_
                              resolve_tuning, sample_candidates, tune_xgboost)
 from test_model import SETTINGS, make_cohort
 
-TUNING = {"n_candidates": 4, "inner_folds": 3, "max_estimators": 80, "early_stopping_rounds": 10}
+TUNING = {"n_candidates": 4, "ablation_candidates": 2, "inner_folds": 3, "max_estimators": 80,
+          "early_stopping_rounds": 10}
 
 
 def labelled_data(seed: int = 7):
@@ -215,7 +216,8 @@ def test_tuning_disabled_uses_the_fixed_parameters():
 
 def test_every_ablation_is_searched_on_its_own_columns(spied_run):
     """Issue 13 finding 10: an ablation does not inherit the full model's parameters; fold 1's
-    row of xgboost_clinical_only is the search on the clinical columns of that training fold."""
+    row of xgboost_clinical_only is the search on the clinical columns of that training fold,
+    over the first `ablation_candidates` of the full model's candidates."""
     matrix, labels, dictionary, settings, results, _ = spied_run
     tuning = results.tuning[results.tuning["scheme"] == "cv"]
     ablations = [m for m in results.metrics["model"] if m.startswith("xgboost_")]
@@ -236,8 +238,12 @@ def test_every_ablation_is_searched_on_its_own_columns(spied_run):
     assert spec.columns == ["tumor_size_cm", "extrahepatic_metastasis"]
     X_lab = matrix.loc[keep].drop(columns=["sample_id"]).reset_index(drop=True)
     X_lab[spec.columns] = X_lab[spec.columns].astype(float)
-    params, _ = tune_xgboost(X_lab.iloc[train][spec.fit_columns], y[train], resolved,
+    budget = {**resolved, "tuning": {**resolved["tuning"],
+                                     "n_candidates": TUNING["ablation_candidates"]}}
+    params, _ = tune_xgboost(X_lab.iloc[train][spec.fit_columns], y[train], budget,
                              resolved["seed"], spec.factory)
+    assert (tuning.loc[tuning["model"] != "xgboost", "n_candidates"]
+            == TUNING["ablation_candidates"]).all()
     row = tuning[tuning["model"] == "xgboost_clinical_only"].iloc[0]
     for name in TUNED_PARAMETERS:
         assert row[name] == pytest.approx(params[name]), name

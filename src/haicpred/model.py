@@ -892,6 +892,9 @@ def _tune_for(spec: _ModelSpec, X_train: pd.DataFrame, y_train: np.ndarray, sett
                 f"fewer than the {tuning['inner_folds']} inner folds")
         return None, {**_fixed_params(settings), "inner_logloss": np.nan, "inner_auc": np.nan,
                       "inner_auc_sd": np.nan, "n_candidates": 0, "note": note}
+    if spec.name != "xgboost":  # an ablation: the first candidates of the same search
+        budget = min(tuning["ablation_candidates"], tuning["n_candidates"])
+        settings = {**settings, "tuning": {**tuning, "n_candidates": budget}}
     params, trace = tune_xgboost(X_train[spec.fit_columns], y_train, settings,
                                  settings["seed"],
                                  lambda: _fold_estimator(spec, skip_reason, None))
