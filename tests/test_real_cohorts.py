@@ -158,3 +158,33 @@ def test_real_runs_record_the_endpoint_used(sysucc_run, uci_run):
         metadata = json.loads((workdir / "results/model/cv_metadata.json").read_text())
         assert metadata["label"]["name"] == name
         assert metadata["label"]["positive_is_favourable"] is favourable
+
+
+def test_sysucc_scores_without_data_are_skipped_and_liu_factors_named(sysucc_run):
+    """SYSUCC records no bilirubin, albumin, CRP or BCLC: those scores get no metrics row and
+    are listed as skipped with the reason; the recorded Child-Pugh score is judged on its own
+    patients; the Liu baseline names the factors it lacks (no Vp grade, no ALBI)."""
+    metrics = pd.read_csv(sysucc_run / "results/model/metrics.tsv", sep="\t").set_index("model")
+    metadata = json.loads((sysucc_run / "results/model/cv_metadata.json").read_text())
+    scores = metadata["baseline_factors"]["scores"]
+    for name in ("albi_grade", "palbi_grade", "bclc", "crafity", "gps"):
+        assert name not in metrics.index
+        assert scores[name]["status"] != "evaluated" and scores[name]["reason"]
+        assert any(entry.startswith(name) for entry in metadata["skipped_models"])
+    assert scores["child_pugh_class"]["status"] == "evaluated"
+    child_pugh = metrics.loc["child_pugh_class"]
+    assert child_pugh["n"] == metrics.loc["xgboost", "n"] and child_pugh["coverage"] == 1
+    liu = metadata["baseline_factors"]["logistic_baseline"]
+    assert set(liu["left_out"]) == {"vp3_vp4", "albi_grade"}
+    assert set(liu["available"]) == {"tumor_size_cm", "tumor_number_gt3", "afp_ge_400",
+                                     "extrahepatic_metastasis"}
+
+
+def test_uci_scores_are_judged_on_the_patients_who_have_them(uci_run):
+    metrics = pd.read_csv(uci_run / "results/model/metrics.tsv", sep="\t").set_index("model")
+    matrix = _matrix(uci_run)
+    for score in ("albi_grade", "child_pugh_class"):
+        have = int(matrix[score].notna().sum())
+        row = metrics.loc[score]
+        assert row["n"] == have < 165
+        assert row["coverage"] == pytest.approx(have / 165)
