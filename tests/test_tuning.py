@@ -174,6 +174,18 @@ def test_outer_held_out_fold_is_never_seen_by_the_search(spied_run):
         assert not any(batches[i] == batch for i in call["index"])
 
 
+def first_training_fold(labels, settings):
+    """The labelled rows, their labels and the training rows of the first outer fold, as the
+    cross-validation splits them."""
+    y_all = labels["objective_response"].to_numpy()
+    keep = ~np.isnan(y_all)
+    y = y_all[keep].astype(int)
+    train, _ = next(RepeatedStratifiedKFold(n_splits=settings["cv_folds"], n_repeats=1,
+                                            random_state=settings["seed"]).split(
+        np.zeros(len(y)), y))
+    return keep, y, train
+
+
 def test_tuning_table_matches_a_direct_search_on_the_training_fold(spied_run):
     matrix, labels, dictionary, settings, results, calls = spied_run
     tuning = results.tuning
@@ -182,12 +194,7 @@ def test_tuning_table_matches_a_direct_search_on_the_training_fold(spied_run):
     assert list(cv["fold"]) == list(range(1, settings["cv_folds"] + 1))
     assert (cv["n_candidates"] == TUNING["n_candidates"]).all()
     # redo fold 1's search by hand on its training rows only: same parameters
-    y_all = labels["objective_response"].to_numpy()
-    keep = ~np.isnan(y_all)
-    y = y_all[keep].astype(int)
-    train, _ = next(RepeatedStratifiedKFold(n_splits=settings["cv_folds"], n_repeats=1,
-                                            random_state=settings["seed"]).split(
-        np.zeros(len(y)), y))
+    keep, y, train = first_training_fold(labels, settings)
     resolved = resolve_settings(settings)
     spec = model_module._specs_for(
         model_module._prepare(matrix, labels, dictionary, resolved, None), resolved)[0][0]
@@ -225,12 +232,7 @@ def test_every_ablation_is_searched_on_its_own_columns(spied_run):
     for model in ablations:
         assert list(tuning.loc[tuning["model"] == model, "fold"]) == list(
             range(1, settings["cv_folds"] + 1))
-    y_all = labels["objective_response"].to_numpy()
-    keep = ~np.isnan(y_all)
-    y = y_all[keep].astype(int)
-    train, _ = next(RepeatedStratifiedKFold(n_splits=settings["cv_folds"], n_repeats=1,
-                                            random_state=settings["seed"]).split(
-        np.zeros(len(y)), y))
+    keep, y, train = first_training_fold(labels, settings)
     resolved = resolve_settings(settings)
     specs = model_module._specs_for(
         model_module._prepare(matrix, labels, dictionary, resolved, None), resolved)[0]

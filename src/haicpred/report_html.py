@@ -19,12 +19,18 @@ def esc(value) -> str:
     return html.escape(str(value), quote=True)
 
 
-def fmt(value, digits: int = 3) -> str:
+def _finite(value) -> float | None:
+    """The value as a finite float, or None (shown as a dash)."""
     try:
         value = float(value)
     except (TypeError, ValueError):
-        return "&ndash;"
-    if not np.isfinite(value):
+        return None
+    return value if np.isfinite(value) else None
+
+
+def fmt(value, digits: int = 3) -> str:
+    value = _finite(value)
+    if value is None:
         return "&ndash;"
     text = f"{value:.{digits}f}"
     return text[1:] if text.startswith("-") and float(text) == 0 else text
@@ -32,11 +38,8 @@ def fmt(value, digits: int = 3) -> str:
 
 def p_value(value) -> str:
     """A p-value: three decimals, '&lt;0.001' below that."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return "&ndash;"
-    if not np.isfinite(value):
+    value = _finite(value)
+    if value is None:
         return "&ndash;"
     return "&lt;0.001" if value < 0.001 else f"{value:.3f}"
 
