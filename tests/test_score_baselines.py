@@ -181,7 +181,6 @@ def test_a_modality_without_values_gets_no_ablation_and_n_features_counts_filled
 def test_the_report_says_how_baselines_were_judged_and_what_was_available(results, cohort,
                                                                           tmp_path):
     from haicpred.report import render_report
-    from haicpred.tables import write_tsv
 
     matrix, labels, dictionary, _ = cohort
     write_model_outputs(results, tmp_path)

@@ -137,7 +137,7 @@ def data_checks_body(checks: pd.DataFrame | None) -> str:
     more = (f"; {hidden} further flagged feature rows are only in the file" if hidden else "")
     return (summary + html_table(["check", "subject", "statistic", "p", "flagged", "message"],
                                  rows, text_columns=(0, 1, 4, 5), row_classes=classes)
-            + f'<p class="note">Computed among the labelled patients of the endpoint before any '
+            + '<p class="note">Computed among the labelled patients of the endpoint before any '
             "model is fitted; nothing is dropped or changed. Rule: " + esc(FLAG_RULE) + ". "
             f"Shown: every modality and batch check, and the flagged per-feature and "
             f"per-batch-modality rows; every row is in <code>{DATA_CHECKS_FILE}</code>"
