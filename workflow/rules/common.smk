@@ -52,7 +52,7 @@ if not DEMO and workflow.is_main_process:
 
 
 def endpoint_checked(wildcards):
-    """Input function (no files) of every rule that trains a model: the clinical table must
+    """Input function (no files) of the model-training rules. The clinical table must
     hold the endpoint's columns. Snakemake calls it while it builds the plan, before any job
     starts, and only when such a rule is in the run (not for a feature-only target)."""
     problems = clinical_endpoint_problems(config)
