@@ -13,6 +13,8 @@ from html import escape
 import numpy as np
 import pandas as pd
 
+from haicpred.report_html import integer
+
 __all__ = ["describe_baseline", "baseline_notes", "score_roc_predictions", "full_model_tuning",
            "SCORE_METHODS", "ablation_note"]
 
@@ -33,17 +35,17 @@ SCORE_METHODS = (
 
 def ablation_note(tuned: bool) -> str:
     """How the ablation models got their hyper-parameters, and which rows are absent."""
-    how = (" Every ablation model has its own hyper-parameters, chosen by the same nested search "
-           "as the full model inside each outer training fold on its own feature set (a model "
-           "on a few clinical columns needs other settings than one on thousands of radiomic "
-           "features; each search is in <code>tuning.tsv</code>)." if tuned else
+    how = (" Every ablation model has its own hyper-parameters, chosen inside each outer "
+           "training fold on its own feature set from the first "
+           "<code>tuning.ablation_candidates</code> candidates of the full model's search "
+           "(default 1: the fixed parameters, with the number of trees early-stopped on its own "
+           "inner folds; a model on a few clinical columns needs other settings than one on "
+           "thousands of radiomic features; each choice is in <code>tuning.tsv</code>)."
+           if tuned else
            " Every ablation model uses the same fixed parameters as the full model (tuning "
            "off).")
     return how + (" A modality without any value gets no rows; <i>features</i> counts the "
                   "columns with at least one value among the labelled patients.")
-
-def _int(value) -> str:
-    return "&ndash;" if value is None or pd.isna(value) else f"{int(value)}"
 
 
 def _factors(cv_metadata: dict | None) -> dict:
@@ -59,7 +61,7 @@ def describe_baseline(name: str, row, settings: dict, cv_metadata: dict | None) 
         if not liu:  # an older model stage: the configured factors only
             feats = ", ".join(escape(f) for f in settings.get("baseline_features", []))
             return (f"Logistic regression (median imputation, scaling) on "
-                    f"{_int(row.get('n_features'))} of the Liu 2023 factors [{feats}]")
+                    f"{integer(row.get('n_features'))} of the Liu 2023 factors [{feats}]")
         text = ("Logistic regression (median imputation, scaling) on the Liu 2023 factors "
                 "available: " + (", ".join(f"<code>{escape(f)}</code>" for f in liu["available"])
                                  or "none"))
@@ -72,7 +74,7 @@ def describe_baseline(name: str, row, settings: dict, cv_metadata: dict | None) 
         return None
     way = "higher = worse" if int(spec.get("direction", 1)) < 0 else "higher = better"
     coverage = row.get("coverage", np.nan)
-    on = (f"on the {_int(row.get('n'))} labelled patients who have it "
+    on = (f"on the {integer(row.get('n'))} labelled patients who have it "
           f"({100 * coverage:.0f}% coverage)" if pd.notna(coverage) else "")
     return (f"Published score <code>{escape(spec.get('feature', name))}</code> used as is "
             f"({way}), judged on its own values {on}; probability metrics from a logistic "

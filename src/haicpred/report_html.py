@@ -45,11 +45,8 @@ def p_value(value) -> str:
 
 
 def integer(value) -> str:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return "&ndash;"
-    return "&ndash;" if not np.isfinite(value) else str(int(round(value)))
+    value = _finite(value)
+    return "&ndash;" if value is None else str(int(round(value)))
 
 
 def pct(part: float, whole: float) -> str:
