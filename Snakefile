@@ -10,7 +10,7 @@ min_version("9.0")
 sys.path.insert(0, os.path.join(workflow.basedir, "src"))  # the checkout's package
 
 from haicpred.cohort import read_config_file
-from haicpred.errors import InputError
+from haicpred.io.errors import InputError
 
 # Snakemake's own loader says only "Config file is not valid JSON or YAML": read the default
 # config first, so a broken one is named with its line and column. (Files given with

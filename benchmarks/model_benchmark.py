@@ -2,7 +2,7 @@
 
 For each size: the workflow builds the feature matrix of a simulated cohort (fixed seed) in
 benchmarks/out/model_<n>/ (snakemake up to results/features/, so the real feature pipeline is
-used), then `haicpred.model.cross_validate_models` runs with the config's model settings
+used), then `haicpred.modeling.model.cross_validate_models` runs with the config's model settings
 (nested tuning on, 5 x 5 outer CV) and the oracle from the simulator's truth.tsv.
 
 Usage: python benchmarks/model_benchmark.py [--sizes 300 1000 3000] [--seed 1] [--cores 2]
@@ -49,8 +49,8 @@ def prepare(n_patients: int, seed: int = 1, cores: int = 2) -> Path:
 
 
 def load(work: Path):
-    from haicpred.features import read_feature_matrix, read_labels
-    from haicpred.tables import read_tsv
+    from haicpred.features.matrix import read_feature_matrix, read_labels
+    from haicpred.io.tables import read_tsv
 
     features = work / "results" / "features"
     return (read_feature_matrix(features / "feature_matrix.tsv"),
@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cores", type=int, default=2)
     args = parser.parse_args()
-    from haicpred.model import cross_validate_models
+    from haicpred.modeling.model import cross_validate_models
 
     for n in args.sizes:
         work = prepare(n, args.seed, args.cores)

@@ -1,7 +1,7 @@
 """Wall time of the nested hyper-parameter search alone on a simulated cohort.
 
 Builds (once) the feature matrix of a simulated cohort with the workflow (see
-model_benchmark.py), then runs `haicpred.tuning.tune_xgboost` on every outer training fold of
+model_benchmark.py), then runs `haicpred.modeling.tuning.tune_xgboost` on every outer training fold of
 the configured repeated stratified K-fold (5 x 5), exactly as `cross_validate_models` does,
 with the config's tuning settings, and reports the wall time and the search size.
 
@@ -30,8 +30,8 @@ def main() -> None:
     args = parser.parse_args()
     from sklearn.model_selection import RepeatedStratifiedKFold
 
-    from haicpred import model
-    from haicpred.tuning import unseen_batch_reason
+    from haicpred.modeling import model
+    from haicpred.modeling.tuning import unseen_batch_reason
 
     matrix, labels, dictionary, _ = load(prepare(args.n_patients, args.seed, args.cores))
     settings = model.resolve_settings(model_settings(args.cores))

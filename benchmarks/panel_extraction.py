@@ -21,7 +21,7 @@ Inputs (benchmarks/out/panel_extraction/, rebuilt only when the settings change)
   overhead, not cold disk reads, for both sides alike.
 
 Timed, in the same run, over the same N paths:
-- haicpred: one call of `haicpred.mutations.panel_mutations` over the N samples (one batch),
+- haicpred: one call of `haicpred.genomics.mutations.panel_mutations` over the N samples (one batch),
   once per `--threads` value when the function has a `threads` parameter (checked at run time),
   in this process: the Python start-up and imports a batch job pays once (~1 s) are excluded.
   The files have a .tbi beside them, so haicpred fetches the panel regions through it.
@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from haicpred.vcf import CONTIG_LENGTHS
+from haicpred.genomics.vcf import CONTIG_LENGTHS
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "out"
@@ -253,8 +253,8 @@ def link_cohort(pool_files: list[Path], n: int) -> list[Path]:
 
 
 def time_haicpred(paths: list[Path], threads: int) -> tuple[float, int]:
-    from haicpred.mutations import panel_mutations
-    from haicpred.resources import read_panel
+    from haicpred.genomics.mutations import panel_mutations
+    from haicpred.io.resources import read_panel
 
     panel = read_panel(PANEL)
     samples = [dict(sample_id=p.name.split(".")[0], batch="bench", exome_vcf=str(p),
@@ -308,7 +308,7 @@ def main() -> None:
             sys.exit(f"{tool} not on PATH (apt-get install bcftools tabix)")
     WORK.mkdir(parents=True, exist_ok=True)
     pool_files = build_pool(args.pool, args.records, args.seed)
-    from haicpred.mutations import panel_mutations
+    from haicpred.genomics.mutations import panel_mutations
 
     has_threads = "threads" in inspect.signature(panel_mutations).parameters
     thread_values = args.threads if has_threads else [1]

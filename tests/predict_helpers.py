@@ -10,16 +10,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from haicpred.biomarkers import baseline_biomarkers, read_biomarkers
-from haicpred.clinical import read_clinical
-from haicpred.features import build_feature_matrix
-from haicpred.final_model import FinalModel, fit_final_model, write_final_model
-from haicpred.genotypes import snp_genotypes
-from haicpred.model import DEFAULT_SETTINGS
-from haicpred.mutations import panel_mutations
-from haicpred.radiomics import radiomic_features, read_radiomics
-from haicpred.resources import read_panel, read_snps
-from haicpred.samples import batch_records, load_sample_sheet
+from haicpred.clinical.biomarkers import baseline_biomarkers, read_biomarkers
+from haicpred.clinical.clinical_table import read_clinical
+from haicpred.features.matrix import build_feature_matrix
+from haicpred.modeling.final_model import FinalModel, fit_final_model, write_final_model
+from haicpred.genomics.genotypes import snp_genotypes
+from haicpred.modeling.model import DEFAULT_SETTINGS
+from haicpred.genomics.mutations import panel_mutations
+from haicpred.radiomics.features import radiomic_features, read_radiomics
+from haicpred.io.resources import read_panel, read_snps
+from haicpred.io.samples import batch_records, load_sample_sheet
 from haicpred.simulate import simulate_cohort
 from workflow_helpers import PANEL, SNPS
 

@@ -28,12 +28,12 @@ import pytest
 import yaml
 
 from haicpred.cohort import cohort_problems, cohort_report, load_config
-from haicpred.errors import InputError
-from haicpred.final_model import fit_final_model
-from haicpred.genotypes import snp_genotypes
-from haicpred.model import CV_METADATA_FILE, cross_validate_models, write_model_outputs
-from haicpred.mutations import panel_mutations
-from haicpred.resources import read_panel, read_snps
+from haicpred.io.errors import InputError
+from haicpred.modeling.final_model import fit_final_model
+from haicpred.genomics.genotypes import snp_genotypes
+from haicpred.modeling.model import CV_METADATA_FILE, cross_validate_models, write_model_outputs
+from haicpred.genomics.mutations import panel_mutations
+from haicpred.io.resources import read_panel, read_snps
 from realdata import HAVE_REAL, REAL, SKIP_REASON
 from workflow_helpers import PANEL, REPO, SNPS, make_workdir
 

@@ -22,7 +22,7 @@ Panel ("pseudo-genes")
     exercised) and the odd chunks between windows hold records that must stay out. The panel
     spells contigs the other way from the file (`chr1` for `1`, `MT` for `chrM`), so haicpred's
     contig reconciliation is exercised too; bcftools gets the file's own spelling. The panel is
-    read with haicpred.resources.read_panel (schema-validated), as the workflow reads it.
+    read with haicpred.io.resources.read_panel (schema-validated), as the workflow reads it.
 
 The bcftools side (`bcftools_sets`), per file, on a private prepared copy (`prepare`):
     0. preparation, records unchanged: the text is sorted by contig/POS where the file is not
@@ -95,9 +95,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from haicpred.errors import InputError
-from haicpred.mutations import panel_mutations
-from haicpred.resources import read_panel
+from haicpred.io.errors import InputError
+from haicpred.genomics.mutations import panel_mutations
+from haicpred.io.resources import read_panel
 from realdata import HAVE_REAL, REAL, SKIP_REASON
 
 MIN_VAF = 0.05

@@ -4,12 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from haicpred.biomarkers import (ON_TREATMENT_COLUMNS, TYPICAL_RANGES, analyte_table,
+from haicpred.clinical.biomarkers import (ON_TREATMENT_COLUMNS, TYPICAL_RANGES, analyte_table,
                                  baseline_biomarkers, baseline_features, biomarker_dictionary,
                                  normalise_units, on_treatment_dictionary,
                                  on_treatment_features, qc_table)
-from haicpred.features import join_on_treatment
-from haicpred.errors import InputError
+from haicpred.features.matrix import join_on_treatment
+from haicpred.io.errors import InputError
 
 
 def long_table(rows):
@@ -372,7 +372,7 @@ def test_only_a_dimensionless_analyte_may_have_an_empty_unit():
 
 
 def test_table_check_accepts_an_empty_inr_unit_and_names_an_empty_albumin_unit(tmp_path):
-    from haicpred.biomarkers import check_biomarkers
+    from haicpred.clinical.biomarkers import check_biomarkers
 
     path = tmp_path / "biomarkers.tsv"
     path.write_text("sample_id\tanalyte\tvalue\tunit\ttimepoint\n"
@@ -399,7 +399,7 @@ def feature_matrix_inputs(biomarker_rows, **extra):
 
 
 def test_unknown_analytes_reach_the_feature_matrix_with_their_unit():
-    from haicpred.features import build_feature_matrix
+    from haicpred.features.matrix import build_feature_matrix
 
     matrix, dictionary, _ = build_feature_matrix(**feature_matrix_inputs(REAL_LAB_ROWS))
     matrix = matrix.set_index("sample_id")
@@ -420,8 +420,8 @@ def test_unknown_analytes_reach_the_feature_matrix_with_their_unit():
 
 
 def test_unknown_analyte_clashing_with_a_genomic_or_extra_feature_is_refused(tmp_path):
-    from haicpred.extra_modalities import read_extra_modalities
-    from haicpred.features import build_feature_matrix
+    from haicpred.clinical.extra_modalities import read_extra_modalities
+    from haicpred.features.matrix import build_feature_matrix
 
     clash = [("P1", "rs8099917_alt_count", "2", "copies", "baseline")]
     with pytest.raises(InputError, match="biomarker table: analyte rs8099917_alt_count: is "
@@ -442,7 +442,7 @@ def test_real_lab_and_clinical_tables_reach_the_feature_matrix_through_snakemake
     INR without unit) and clinical fields recorded as groups, `present` and a recorded
     Child-Pugh score: the feature-only target, as a user runs it."""
     from haicpred.simulate import simulate_cohort
-    from haicpred.tables import read_tsv, write_tsv
+    from haicpred.io.tables import read_tsv, write_tsv
     from workflow_helpers import PANEL, SNPS, make_workdir, snakemake
 
     cohort = tmp_path / "cohort"
@@ -523,13 +523,13 @@ def test_an_unknown_analyte_reaches_the_final_model_and_its_unit_is_checked_when
         tmp_path):
     """creatinine (mg/dL) is a model feature with its training range and unit in the frozen
     model's metadata; a new site's table in umol/L is flagged on every prediction."""
-    from haicpred.clinical import read_clinical
-    from haicpred.features import build_feature_matrix
-    from haicpred.final_model import fit_final_model, write_final_model
-    from haicpred.predict import predict
-    from haicpred.samples import load_sample_sheet
+    from haicpred.clinical.clinical_table import read_clinical
+    from haicpred.features.matrix import build_feature_matrix
+    from haicpred.modeling.final_model import fit_final_model, write_final_model
+    from haicpred.modeling.predict import predict
+    from haicpred.io.samples import load_sample_sheet
     from haicpred.simulate import simulate_cohort
-    from haicpred.tables import read_tsv
+    from haicpred.io.tables import read_tsv
     from predict_helpers import FAST_FINAL
     from workflow_helpers import PANEL, SNPS
 

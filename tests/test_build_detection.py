@@ -1,4 +1,4 @@
-"""Genome-build check of exome VCFs (haicpred.vcf.infer_build / build_problem and the
+"""Genome-build check of exome VCFs (haicpred.genomics.vcf.infer_build / build_problem and the
 `genome_build` of panel_mutations), on small synthetic headers and on real third-party files,
 including the same tumour (TCGA T001-COAD, from PCGR) called on GRCh37 and lifted to GRCh38."""
 
@@ -11,10 +11,10 @@ import pandas as pd
 import pysam
 import pytest
 
-from haicpred import vcf
-from haicpred.errors import InputError
-from haicpred.mutations import panel_mutations
-from haicpred.resources import PANEL_COLUMNS, read_panel
+from haicpred.genomics import vcf
+from haicpred.io.errors import InputError
+from haicpred.genomics.mutations import panel_mutations
+from haicpred.io.resources import PANEL_COLUMNS, read_panel
 from realdata import REAL, needs_real
 
 pysam.set_verbosity(0)

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from haicpred.predict import predict
-from haicpred.tables import read_tsv, write_tsv
+from haicpred.modeling.predict import predict
+from haicpred.io.tables import read_tsv, write_tsv
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from haicpred.simulate import simulate_cohort
-from haicpred.tables import read_tsv, write_tsv
+from haicpred.io.tables import read_tsv, write_tsv
 from workflow_helpers import FAST_MODEL, PANEL, SNPS, snakemake
 
 MATRIX = "results/features/feature_matrix.tsv"
@@ -248,7 +248,7 @@ def test_variant_files_are_told_from_other_files_by_their_first_bytes(tmp_path):
 
     import pysam
 
-    from haicpred.samples import not_variant_content
+    from haicpred.io.samples import not_variant_content
 
     text = ("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=248956422>\n"
             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"

@@ -4,9 +4,9 @@ outcome differs or has one class, and modalities a batch lacks entirely."""
 import numpy as np
 import pandas as pd
 
-from haicpred.data_checks import (CHECK_COLUMNS, benjamini_hochberg, run_data_checks,
+from haicpred.features.data_checks import (CHECK_COLUMNS, benjamini_hochberg, run_data_checks,
                                   summary_line)
-from haicpred.tables import read_tsv, write_tsv
+from haicpred.io.tables import read_tsv, write_tsv
 
 BIOMARKERS = ["albumin", "bilirubin", "platelets", "afp"]
 CLINICAL = ["age", "tumor_size_cm", "ecog"]

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from haicpred.data_checks import CHECK_COLUMNS
-from haicpred.endpoints import endpoint_labels
+from haicpred.features.data_checks import CHECK_COLUMNS
+from haicpred.features.endpoints import endpoint_labels
 from haicpred.simulate import simulate_cohort
-from haicpred.tables import read_tsv, write_tsv
+from haicpred.io.tables import read_tsv, write_tsv
 from workflow_helpers import PANEL, SNPS, digest, make_workdir, snakemake
 
 SURVIVAL = {"kind": "survival_horizon", "time_column": "os_months", "event_column": "os_event",

@@ -6,10 +6,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from haicpred.clinical import labels as clinical_labels
-from haicpred.clinical import read_clinical
-from haicpred.endpoints import endpoint_labels, endpoint_problems, resolve_endpoint
-from haicpred.errors import InputError
+from haicpred.clinical.clinical_table import labels as clinical_labels
+from haicpred.clinical.clinical_table import read_clinical
+from haicpred.features.endpoints import endpoint_labels, endpoint_problems, resolve_endpoint
+from haicpred.io.errors import InputError
 
 LABELS = pd.DataFrame({
     "sample_id": ["S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8"],
@@ -86,7 +86,7 @@ def test_models_train_on_the_configured_endpoint():
     the simulation's response-probability oracle is not scored against it."""
     import numpy as np
 
-    from haicpred.model import cross_validate_models
+    from haicpred.modeling.model import cross_validate_models
     from test_report import make_cohort
 
     matrix, labels, dictionary, truth, _ = make_cohort(n=160, seed=9)

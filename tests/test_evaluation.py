@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from haicpred.evaluation import DECISION_CURVE_COLUMNS, DECISION_THRESHOLDS, LOBO_COLUMNS
-from haicpred.metrics import (auc_score, average_precision, delong_test, net_benefit,
+from haicpred.modeling.evaluation import DECISION_CURVE_COLUMNS, DECISION_THRESHOLDS, LOBO_COLUMNS
+from haicpred.modeling.metrics import (auc_score, average_precision, delong_test, net_benefit,
                               net_benefit_treat_all, sensitivity_specificity)
-from haicpred.model import (PERMUTATION_COLUMNS, cross_validate_models, permutation_check,
+from haicpred.modeling.model import (PERMUTATION_COLUMNS, cross_validate_models, permutation_check,
                             write_model_outputs)
-from haicpred.tables import read_tsv
+from haicpred.io.tables import read_tsv
 from test_model import SETTINGS, make_cohort
 
 FAST = {**SETTINGS, "cv_repeats": 2, "threshold": 0.4,
@@ -179,7 +179,7 @@ def test_permutation_check_gives_chance_auc(cohort):
 
 
 def test_permutation_written_table_reads_back(cohort, tmp_path):
-    from haicpred.tables import write_tsv
+    from haicpred.io.tables import write_tsv
 
     matrix, labels, dictionary, _ = cohort
     table = permutation_check(matrix, labels, dictionary,

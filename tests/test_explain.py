@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
-from haicpred.explain import global_importance, shap_values, top_contributors
+from haicpred.modeling.explain import global_importance, shap_values, top_contributors
 
 
 @pytest.fixture(scope="module")

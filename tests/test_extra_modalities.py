@@ -7,14 +7,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from haicpred.clinical import read_clinical
+from haicpred.clinical.clinical_table import read_clinical
 from haicpred.cohort import cohort_problems, load_config
-from haicpred.errors import InputError
-from haicpred.extra_modalities import (check_extra_modality, modality_name_problems,
+from haicpred.io.errors import InputError
+from haicpred.clinical.extra_modalities import (check_extra_modality, modality_name_problems,
                                        read_extra_modalities)
-from haicpred.features import build_feature_matrix
+from haicpred.features.matrix import build_feature_matrix
 from haicpred.simulate import simulate_cohort
-from haicpred.tables import read_tsv, write_tsv
+from haicpred.io.tables import read_tsv, write_tsv
 from test_workflow import PANEL, SNPS, make_workdir, snakemake
 
 

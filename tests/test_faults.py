@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from haicpred import tables
+from haicpred.io import tables
 from workflow_helpers import DETERMINISTIC, REPO, digest, make_workdir, snakemake
 
 DEMO = {"n_patients": 60, "n_batches": 2, "seed": 5}
@@ -93,7 +93,7 @@ def test_failed_rename_leaves_the_old_file_and_no_temporary_file(tmp_path, monke
 
 WRITER = textwrap.dedent("""
     import os, sys, time
-    from haicpred import tables
+    from haicpred.io import tables
 
     real_replace = os.replace
 

@@ -1,4 +1,4 @@
-"""haicpred.final_model with real XGBoost, real SHAP and simulated cohorts built by the
+"""haicpred.modeling.final_model with real XGBoost, real SHAP and simulated cohorts built by the
 package's own feature steps."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from haicpred.final_model import (METADATA_FILE, MODEL_FILE, PREDICTIONS_FILE, SHAP_FILE,
+from haicpred.modeling.final_model import (METADATA_FILE, MODEL_FILE, PREDICTIONS_FILE, SHAP_FILE,
                                   TRAINING_PREDICTION_COLUMNS, _model_json_bytes,
                                   assign_risk_groups, fit_final_model, risk_group_cutoffs,
                                   training_data_sha256, write_final_model)
-# private helpers of haicpred.model: the CV's own construction of its xgboost model
-from haicpred.model import _final_estimator, _model_specs, resolve_settings
-from haicpred.tables import read_tsv, write_tsv
+# private helpers of haicpred.modeling.model: the CV's own construction of its xgboost model
+from haicpred.modeling.model import _final_estimator, _model_specs, resolve_settings
+from haicpred.io.tables import read_tsv, write_tsv
 from predict_helpers import FAST_FINAL, build_cohort
 
 pytest_plugins = ["predict_helpers"]  # the session fixture `trained`
@@ -74,7 +74,7 @@ def test_same_inputs_give_a_byte_identical_folder(trained, tmp_path):
 
 def test_the_final_model_is_the_cross_validations_xgboost_spec_fitted_on_everyone(trained):
     """Same features, radiomics step and XGBoost settings as the CV's xgboost model (its spec
-    from haicpred.model), fitted on every labelled patient. (Comparing with a whole
+    from haicpred.modeling.model), fitted on every labelled patient. (Comparing with a whole
     cross_validate_models run says the same at ~20x the cost.)"""
     train = trained.train
     settings = resolve_settings(FAST_FINAL)

@@ -14,10 +14,10 @@ import pandas as pd
 import pysam
 import pytest
 
-from haicpred import vcf
-from haicpred.errors import InputError
-from haicpred.features import genomic_dictionary
-from haicpred.genotypes import GENOTYPE_FLAGS, snp_genotypes
+from haicpred.genomics import vcf
+from haicpred.io.errors import InputError
+from haicpred.features.matrix import genomic_dictionary
+from haicpred.genomics.genotypes import GENOTYPE_FLAGS, snp_genotypes
 from realdata import REAL, needs_real
 
 pysam.set_verbosity(0)

@@ -1,4 +1,4 @@
-"""Tests for haicpred.genotypes (real files, no mocks)."""
+"""Tests for haicpred.genomics.genotypes (real files, no mocks)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pysam
 import pysam.bcftools
 import pytest
 
-from haicpred import vcf
-from haicpred.errors import InputError
-from haicpred.genotypes import snp_genotypes
+from haicpred.genomics import vcf
+from haicpred.io.errors import InputError
+from haicpred.genomics.genotypes import snp_genotypes
 from realdata import REAL, needs_real
 
 pysam.set_verbosity(0)

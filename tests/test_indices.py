@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from haicpred.clinical import encode_clinical
-from haicpred.indices import (CLINICAL_LAB_INDICES, CUTOFFS, LAB_INDICES, compute_indices,
+from haicpred.clinical.clinical_table import encode_clinical
+from haicpred.clinical.indices import (CLINICAL_LAB_INDICES, CUTOFFS, LAB_INDICES, compute_indices,
                               cutoffs)
 
 NAN = float("nan")
@@ -190,7 +190,7 @@ RECORDED_EXPECTED = {  # child_pugh_points, child_pugh_class
 
 
 def test_recorded_child_pugh_is_used_where_a_component_is_missing():
-    from haicpred.features import build_feature_matrix
+    from haicpred.features.matrix import build_feature_matrix
 
     sheet = pd.DataFrame({"sample_id": list(RECORDED_EXPECTED), "batch": "b1"})
     matrix, dictionary, _ = build_feature_matrix(

@@ -3,11 +3,11 @@
 import pandas as pd
 import pytest
 
-from haicpred.clinical import encode_clinical, labels, read_clinical
-from haicpred.errors import InputError
-from haicpred.features import build_feature_matrix
-from haicpred.radiomics import radiomic_features, read_radiomics
-from haicpred.samples import batch_records, read_sample_sheet
+from haicpred.clinical.clinical_table import encode_clinical, labels, read_clinical
+from haicpred.io.errors import InputError
+from haicpred.features.matrix import build_feature_matrix
+from haicpred.radiomics.features import radiomic_features, read_radiomics
+from haicpred.io.samples import batch_records, read_sample_sheet
 
 
 def write(path, text):
@@ -145,7 +145,7 @@ def test_feature_matrix_has_every_sheet_sample_and_leaves_out_other_patients(tmp
 
 
 def test_big_batches_are_cut_into_shards_of_consecutive_samples():
-    from haicpred.samples import batch_shards
+    from haicpred.io.samples import batch_shards
 
     sheet = pd.DataFrame({"sample_id": [f"P{i:02d}" for i in range(7, 0, -1)] + ["Q1"],
                           "batch": ["b1"] * 7 + ["b2"]})
@@ -201,7 +201,7 @@ def test_optional_clinical_columns_golden(tmp_path):
 
 
 def test_new_clinical_features_are_appended_and_described():
-    from haicpred.clinical import CLINICAL_FEATURES, clinical_dictionary
+    from haicpred.clinical.clinical_table import CLINICAL_FEATURES, clinical_dictionary
 
     names = list(CLINICAL_FEATURES)
     assert names[:names.index("combination_tki") + 1] == [

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from haicpred.metrics import (auc_score, average_precision, delong_test, net_benefit,
+from haicpred.modeling.metrics import (auc_score, average_precision, delong_test, net_benefit,
                               net_benefit_treat_all, sensitivity_specificity)
 
 

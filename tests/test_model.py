@@ -1,4 +1,4 @@
-"""haicpred.model with real XGBoost on a small synthetic cohort (no mocks)."""
+"""haicpred.modeling.model with real XGBoost on a small synthetic cohort (no mocks)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import xgboost
 from sklearn.model_selection import RepeatedStratifiedKFold
 
-from haicpred.errors import InputError
-from haicpred.model import (
+from haicpred.io.errors import InputError
+from haicpred.modeling.model import (
     CALIBRATION_COLUMNS,
     CV_METADATA_FILE,
     IMPORTANCE_COLUMNS,
@@ -25,9 +25,9 @@ from haicpred.model import (
     resolve_settings,
     write_model_outputs,
 )
-from haicpred.preprocessing import RadiomicsPreprocessor
-from haicpred.tables import read_tsv, write_tsv
-from haicpred.tuning import TUNED_PARAMETERS
+from haicpred.radiomics.preprocessing import RadiomicsPreprocessor
+from haicpred.io.tables import read_tsv, write_tsv
+from haicpred.modeling.tuning import TUNED_PARAMETERS
 
 N = 200
 N_UNLABELLED = 16
@@ -335,7 +335,7 @@ def test_unlabelled_samples_are_counted_but_not_trained_on(results, cohort):
 
 
 def test_no_final_model_is_fitted(results, out_dir):
-    """The one frozen model is results/model/final/ (haicpred.final_model): the CV returns and
+    """The one frozen model is results/model/final/ (haicpred.modeling.final_model): the CV returns and
     writes evaluation outputs only."""
     fields = set(ModelResults.__dataclass_fields__)
     assert not fields & {"model", "predictions", "feature_names"}

@@ -1,4 +1,4 @@
-"""Tests for haicpred.mutations and the shared haicpred.vcf helpers (real files, no mocks)."""
+"""Tests for haicpred.genomics.mutations and the shared haicpred.genomics.vcf helpers (real files, no mocks)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pysam
 import pysam.bcftools
 import pytest
 
-from haicpred import vcf
-from haicpred.errors import InputError
-from haicpred.resources import PANEL_COLUMNS
-from haicpred.mutations import (AUDIT_COLUMNS, MIN_FILES_FOR_POOL, panel_mutations,
+from haicpred.genomics import vcf
+from haicpred.io.errors import InputError
+from haicpred.io.resources import PANEL_COLUMNS
+from haicpred.genomics.mutations import (AUDIT_COLUMNS, MIN_FILES_FOR_POOL, panel_mutations,
                                 summarise_audit)
 from realdata import REAL, needs_real
 

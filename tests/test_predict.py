@@ -1,4 +1,4 @@
-"""haicpred.predict: a new simulated cohort scored with a saved final model (real XGBoost and
+"""haicpred.modeling.predict: a new simulated cohort scored with a saved final model (real XGBoost and
 SHAP), its warnings, the checks of the model folder, and the workflow's scoring run."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from haicpred.errors import InputError
-from haicpred.final_model import METADATA_FILE, MODEL_FILE
-from haicpred.predict import PREDICTION_COLUMNS, load_final_model, predict
-from haicpred.preprocessing import BATCH_COLUMN
+from haicpred.io.errors import InputError
+from haicpred.modeling.final_model import METADATA_FILE, MODEL_FILE
+from haicpred.modeling.predict import PREDICTION_COLUMNS, load_final_model, predict
+from haicpred.radiomics.preprocessing import BATCH_COLUMN
 from haicpred.simulate import simulate_cohort
-from haicpred.tables import read_tsv, write_tsv
+from haicpred.io.tables import read_tsv, write_tsv
 from workflow_helpers import PANEL, SNPS, make_workdir, snakemake
 
 pytest_plugins = ["predict_helpers"]  # the session fixture `trained`
@@ -115,7 +115,7 @@ def test_missing_modalities_and_absent_columns_are_warned(trained):
 def test_an_unseen_batch_is_scored_unharmonised_with_a_warning(trained, caplog):
     matrix = trained.new.matrix.copy()
     matrix[BATCH_COLUMN] = matrix[BATCH_COLUMN].replace({"batch2": "hospital9"})
-    with caplog.at_level(logging.WARNING, logger="haicpred.predict"):
+    with caplog.at_level(logging.WARNING, logger="haicpred.modeling.predict"):
         warnings = warnings_of(predict(matrix, None, trained.model_dir))
     batch = matrix.set_index("sample_id")[BATCH_COLUMN]
     has_radiomics = matrix.set_index("sample_id")["rad_original_shape_Sphericity"].notna()
@@ -130,7 +130,7 @@ def test_an_unseen_batch_is_scored_unharmonised_with_a_warning(trained, caplog):
             "seen by ComBat in training: hospital9") in logged, logged
     # every batch seen in training: nothing logged
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="haicpred.predict"):
+    with caplog.at_level(logging.WARNING, logger="haicpred.modeling.predict"):
         predict(trained.new.matrix, None, trained.model_dir)
     assert not [r for r in caplog.records if "unharmonised" in r.getMessage()]
 

@@ -1,4 +1,4 @@
-"""haicpred.preprocessing: radiomics filters and ComBat inside the training folds.
+"""haicpred.radiomics.preprocessing: radiomics filters and ComBat inside the training folds.
 
 Real neuroCombat and real XGBoost, no mocks. The figures quoted in the comments are the values
 these seeds give (measured when the tests were written).
@@ -15,15 +15,15 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import StratifiedKFold
 
-from haicpred.errors import InputError
-from haicpred.final_model import METADATA_FILE, fit_final_model, write_final_model
-from haicpred.model import (CV_METADATA_FILE, RADIOMICS_FOLD_COLUMNS, cross_validate_models,
+from haicpred.io.errors import InputError
+from haicpred.modeling.final_model import METADATA_FILE, fit_final_model, write_final_model
+from haicpred.modeling.model import (CV_METADATA_FILE, RADIOMICS_FOLD_COLUMNS, cross_validate_models,
                             resolve_settings, write_model_outputs)
-from haicpred.predict import load_final_model, predict
-from haicpred.preprocessing import (CombatNotFitted, RadiomicsPreprocessor, apply_combat,
+from haicpred.modeling.predict import load_final_model, predict
+from haicpred.radiomics.preprocessing import (CombatNotFitted, RadiomicsPreprocessor, apply_combat,
                                     correlated_features, fit_combat, harmonisation_warnings,
                                     is_single_batch_reason, near_constant_features)
-from haicpred.tables import read_tsv
+from haicpred.io.tables import read_tsv
 
 # --------------------------------------------------------------------------------------------
 # helpers
@@ -509,7 +509,7 @@ def test_noise_radiomics_give_chance_auc_and_a_leaky_pipeline_does_not():
 
 
 def test_report_shows_radiomics_per_fold(final_model, tmp_path):
-    from haicpred.report import render_report
+    from haicpred.report.render import render_report
 
     results, final, matrix, out = final_model
     labels = pd.DataFrame({"sample_id": matrix["sample_id"], "objective_response": np.nan})

@@ -5,7 +5,7 @@ import json
 import subprocess
 
 from haicpred.provenance import batch_checksums, git_commit
-from haicpred.tables import read_tsv
+from haicpred.io.tables import read_tsv
 from workflow_helpers import REPO
 
 

@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from haicpred.errors import InputError
-from haicpred.radiomics import (AGGREGATIONS, DEFAULT_SETTINGS, FEATURE_CLASSES,
+from haicpred.io.errors import InputError
+from haicpred.radiomics.features import (AGGREGATIONS, DEFAULT_SETTINGS, FEATURE_CLASSES,
                                 FEATURE_NAME_PATTERN, IMAGE_TYPE_FAMILIES, FeatureName,
                                 check_radiomics, parse_feature_name, radiomic_features,
                                 radiomics_dictionary, read_radiomics, selected_features)
-from haicpred.tables import write_tsv
-from haicpred.validation import SCHEMA_DIR, load_schema
+from haicpred.io.tables import write_tsv
+from haicpred.io.validation import SCHEMA_DIR, load_schema
 
 # real pyradiomics 3.0.1 batch output on the IBSI digital phantom (see its README)
 PYRADIOMICS_CSV = Path(__file__).parent / "data" / "pyradiomics" / "features.csv"

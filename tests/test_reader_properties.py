@@ -1,5 +1,5 @@
 """Property-based tests of the table readers: whatever bytes or table a user hands us, the
-answer is a result or a validation report (haicpred.errors.Problem / InputError), never a
+answer is a result or a validation report (haicpred.io.errors.Problem / InputError), never a
 traceback."""
 
 import os
@@ -9,13 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from haicpred.biomarkers import check_biomarkers
-from haicpred.clinical import check_clinical
-from haicpred.errors import InputError, Problem
-from haicpred.extra_modalities import check_extra_modality
-from haicpred.radiomics import check_radiomics
-from haicpred.resources import check_panel, check_snps
-from haicpred.samples import read_sample_sheet
+from haicpred.clinical.biomarkers import check_biomarkers
+from haicpred.clinical.clinical_table import check_clinical
+from haicpred.io.errors import InputError, Problem
+from haicpred.clinical.extra_modalities import check_extra_modality
+from haicpred.radiomics.features import check_radiomics
+from haicpred.io.resources import check_panel, check_snps
+from haicpred.io.samples import read_sample_sheet
 
 CHECKS = {
     "samples": read_sample_sheet,

@@ -1,4 +1,4 @@
-"""haicpred.report: a self-contained, deterministic HTML report from real model outputs."""
+"""haicpred.report.render: a self-contained, deterministic HTML report from real model outputs."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from haicpred.data_checks import run_data_checks
-from haicpred.final_model import METADATA_FILE, fit_final_model, write_final_model
-from haicpred.model import (CV_METADATA_FILE, DEFAULT_SETTINGS, cross_validate_models,
+from haicpred.features.data_checks import run_data_checks
+from haicpred.modeling.final_model import METADATA_FILE, fit_final_model, write_final_model
+from haicpred.modeling.model import (CV_METADATA_FILE, DEFAULT_SETTINGS, cross_validate_models,
                             write_model_outputs)
-from haicpred.report import FINAL_METADATA_FILE, OPTIONAL_FILES, render_report
-from haicpred.tables import read_tsv, write_tsv
+from haicpred.report.render import FINAL_METADATA_FILE, OPTIONAL_FILES, render_report
+from haicpred.io.tables import read_tsv, write_tsv
 
 SETTINGS = {
     "seed": 2,
@@ -600,7 +600,7 @@ def test_cohort_name_and_treatment_config_keys(tmp_path):
     import yaml
 
     from haicpred.cohort import load_config
-    from haicpred.errors import InputError
+    from haicpred.io.errors import InputError
 
     repo = Path(__file__).resolve().parents[1]
     shipped = yaml.safe_load((repo / "config" / "config.yaml").read_text())

@@ -1,4 +1,4 @@
-"""Tests for haicpred.resources: the panel and SNP tables (real files, no mocks)."""
+"""Tests for haicpred.io.resources: the panel and SNP tables (real files, no mocks)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from haicpred.errors import InputError
-from haicpred.resources import PANEL_COLUMNS, SNP_COLUMNS, read_panel, read_snps
+from haicpred.io.errors import InputError
+from haicpred.io.resources import PANEL_COLUMNS, SNP_COLUMNS, read_panel, read_snps
 
 REPO = Path(__file__).resolve().parents[1]
 PANEL_HEADER = "\t".join(PANEL_COLUMNS) + "\n"

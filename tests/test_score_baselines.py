@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from haicpred.metrics import auc_score, delong_test
-from haicpred.model import CV_METADATA_FILE, cross_validate_models, write_model_outputs
-from haicpred.score_baselines import MIN_SCORE_PATIENTS, MIN_SCORE_PER_CLASS
+from haicpred.modeling.metrics import auc_score, delong_test
+from haicpred.modeling.model import CV_METADATA_FILE, cross_validate_models, write_model_outputs
+from haicpred.modeling.score_baselines import MIN_SCORE_PATIENTS, MIN_SCORE_PER_CLASS
 from test_model import SETTINGS, make_cohort
 
 SCORES = {name: {"feature": name, "direction": -1}
@@ -180,7 +180,7 @@ def test_a_modality_without_values_gets_no_ablation_and_n_features_counts_filled
 
 def test_the_report_says_how_baselines_were_judged_and_what_was_available(results, cohort,
                                                                           tmp_path):
-    from haicpred.report import render_report
+    from haicpred.report.render import render_report
 
     matrix, labels, dictionary, _ = cohort
     write_model_outputs(results, tmp_path)

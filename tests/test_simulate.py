@@ -13,7 +13,7 @@ import pytest
 from scipy.stats import f_oneway
 from sklearn.metrics import roc_auc_score
 
-from haicpred.errors import InputError
+from haicpred.io.errors import InputError
 from haicpred.simulate import simulate_cohort
 
 RESOURCES = Path(__file__).parents[1] / "resources"

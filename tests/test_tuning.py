@@ -1,4 +1,4 @@
-"""haicpred.tuning and the nested CV of haicpred.model, with real XGBoost (no mocks)."""
+"""haicpred.modeling.tuning and the nested CV of haicpred.modeling.model, with real XGBoost (no mocks)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.model_selection import RepeatedStratifiedKFold
 from sklearn.pipeline import Pipeline
 
-import haicpred.model as model_module
-from haicpred.model import cross_validate_models, resolve_settings
-from haicpred.tuning import (DEFAULT_TUNING, SEARCH_SPACE, TRACE_COLUMNS, TUNED_PARAMETERS,
+import haicpred.modeling.model as model_module
+from haicpred.modeling.model import cross_validate_models, resolve_settings
+from haicpred.modeling.tuning import (DEFAULT_TUNING, SEARCH_SPACE, TRACE_COLUMNS, TUNED_PARAMETERS,
                              resolve_tuning, sample_candidates, tune_xgboost)
 from test_model import SETTINGS, make_cohort
 

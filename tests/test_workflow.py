@@ -11,7 +11,7 @@ import pysam
 import yaml
 
 from haicpred.simulate import simulate_cohort
-from haicpred.tables import read_tsv, write_tsv
+from haicpred.io.tables import read_tsv, write_tsv
 from workflow_helpers import (DETERMINISTIC, FAST_MODEL, PANEL, REPO, SNPS, digest, make_workdir,
                               snakemake)
 

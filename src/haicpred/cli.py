@@ -6,13 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import InputError
+from haicpred.io.errors import InputError
 
 REPO_RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 
 
 def _simulate(args: argparse.Namespace) -> None:
-    from .simulate import simulate_cohort
+    from haicpred.simulate import simulate_cohort
 
     simulate_cohort(n_patients=args.n_patients, n_batches=args.n_batches, seed=args.seed,
                     out_dir=args.out, panel_path=args.panel, snps_path=args.snps)
@@ -20,7 +20,7 @@ def _simulate(args: argparse.Namespace) -> None:
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from .cohort import cohort_report, is_demo, load_config
+    from haicpred.cohort import cohort_report, is_demo, load_config
 
     files = args.config or ["config/config.yaml"]
     config = load_config(*files)
@@ -37,8 +37,8 @@ def _validate(args: argparse.Namespace) -> None:
 
 
 def _predict(args: argparse.Namespace) -> None:
-    from .predict import predict
-    from .tables import read_tsv, write_tsv
+    from haicpred.modeling.predict import predict
+    from haicpred.io.tables import read_tsv, write_tsv
 
     dictionary = read_tsv(args.dictionary) if args.dictionary else None
     # as text: predict converts and names any non-numeric column itself

@@ -7,18 +7,18 @@ from pathlib import Path
 
 import yaml
 
-from .biomarkers import check_biomarkers
-from .clinical import check_clinical
-from .endpoints import endpoint_problems
-from .errors import Problem, raise_if_any
-from .extra_modalities import (ExtraModality, check_extra_modality, collision_problems,
+from haicpred.clinical.biomarkers import check_biomarkers
+from haicpred.clinical.clinical_table import check_clinical
+from haicpred.features.endpoints import endpoint_problems
+from haicpred.io.errors import Problem, raise_if_any
+from haicpred.clinical.extra_modalities import (ExtraModality, check_extra_modality, collision_problems,
                                modality_name_problems)
-from .features import static_feature_names
-from .radiomics import check_radiomics
-from .sample_ids import LeftOut, match_tables_to_sheet
-from .samples import read_sample_sheet
+from haicpred.features.matrix import static_feature_names
+from haicpred.radiomics.features import check_radiomics
+from haicpred.io.sample_ids import LeftOut, match_tables_to_sheet
+from haicpred.io.samples import read_sample_sheet
 
-CONFIG_SCHEMA = Path(__file__).parent / "schemas" / "config.schema.yaml"
+CONFIG_SCHEMA = Path(__file__).parent / "io" / "schemas" / "config.schema.yaml"
 
 
 def config_problems(config: dict, file: str = "config",

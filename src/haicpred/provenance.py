@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .versions import package_versions
+from haicpred.io.versions import package_versions
 
 CHECKSUM_COLUMNS = ["sample_id", "column", "path", "bytes", "sha256"]
 VCF_COLUMNS = ("exome_vcf", "genotype_vcf")
@@ -101,6 +101,6 @@ def provenance(config: dict, tables: dict[str, str], batch_listings: dict[str, s
 
 
 def write_provenance(document: dict, path) -> None:
-    from .tables import write_text
+    from haicpred.io.tables import write_text
 
     write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n", Path(path))

@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from .errors import InputError
+from haicpred.io.errors import InputError
 
 
 def run_script(snakemake, main: Callable[[object], None]) -> None:

@@ -1,5 +1,5 @@
 # Config and sample-sheet handling shared by all rules. The logic is in haicpred.cohort and
-# haicpred.samples; this file only maps it onto Snakemake's input functions.
+# haicpred.io.samples; this file only maps it onto Snakemake's input functions.
 import os
 import sys
 
@@ -10,9 +10,9 @@ from snakemake.utils import validate
 
 from haicpred.cohort import (clinical_endpoint_problems, cohort_report, config_problems, is_demo,
                              read_config_file)
-from haicpred.errors import InputError
+from haicpred.io.errors import InputError
 from haicpred.provenance import git_commit
-from haicpred.samples import batch_records, batch_shards, load_sample_sheet
+from haicpred.io.samples import batch_records, batch_shards, load_sample_sheet
 
 # Every config problem named by its key, before Snakemake's validator (which stops at the first
 # and prints the whole schema) fills in the defaults.
@@ -138,7 +138,7 @@ def demo_files(*names):
 
 
 def model_settings(**overrides):
-    """The config's model section as haicpred.model settings, plus the endpoint: `on_treatment`
+    """The config's model section as haicpred.modeling.model settings, plus the endpoint: `on_treatment`
     chooses whether the on-treatment rule runs and is not a model setting."""
     settings = {k: v for k, v in config["model"].items() if k != "on_treatment"}
     return {**settings, "endpoint": config["endpoint"], **overrides}
@@ -177,8 +177,8 @@ def predict_model_files(wildcards):
 
 
 # The later stages' tables that the report shows when this workflow has a rule producing them
-# (haicpred.report.OPTIONAL_FILES holds the same paths, for its "not produced" notes), and the
-# final model's metadata (haicpred.report.FINAL_METADATA_FILE: its file, sha256, radiomics step).
+# (haicpred.report.render.OPTIONAL_FILES holds the same paths, for its "not produced" notes), and the
+# final model's metadata (haicpred.report.render.FINAL_METADATA_FILE: its file, sha256, radiomics step).
 REPORT_OPTIONAL_INPUTS = {
     "decision_curve": "results/model/decision_curve.tsv",
     "shap_importance": "results/model/final/shap_importance.tsv",

@@ -30,13 +30,13 @@ rule feature_matrix:
         mem_mb=4000,  # 10,000 samples x ~a few thousand features as float64
         runtime=10,
     conda:
-        "../../envs/genomics.yaml"  # the genotype feature names come from haicpred.genotypes (pysam)
+        "../../envs/genomics.yaml"  # the genotype feature names come from haicpred.genomics.genotypes (pysam)
     script:
         "../scripts/feature_matrix.py"
 
 
 rule data_checks:
-    """Structure a model would learn instead of biology (haicpred.data_checks): missingness
+    """Structure a model would learn instead of biology (haicpred.features.data_checks): missingness
     that predicts the configured endpoint, batches whose outcome rate differs or has one class,
     modalities a batch lacks entirely. Runs in every run, training or scoring: without labels
     (a cohort without outcomes) only the per-batch missingness is computed."""

@@ -1,5 +1,5 @@
 # The frozen final model (results/model/final/) and scoring a new cohort with one
-# (results/predictions/{name}.tsv). Logic in haicpred.final_model and haicpred.predict.
+# (results/predictions/{name}.tsv). Logic in haicpred.modeling.final_model and haicpred.modeling.predict.
 
 
 rule final_model:

@@ -2,7 +2,7 @@ import logging
 
 import _bootstrap  # noqa: F401
 import pandas as pd
-from haicpred.tables import read_tsv, write_tsv
+from haicpred.io.tables import read_tsv, write_tsv
 from haicpred.workflow import run_script
 
 log = logging.getLogger("haicpred")

@@ -1,9 +1,9 @@
 import logging
 
 import _bootstrap  # noqa: F401
-from haicpred.data_checks import run_data_checks, summary_line
-from haicpred.features import read_feature_matrix
-from haicpred.tables import read_tsv, write_tsv
+from haicpred.features.data_checks import run_data_checks, summary_line
+from haicpred.features.matrix import read_feature_matrix
+from haicpred.io.tables import read_tsv, write_tsv
 from haicpred.workflow import run_script
 
 log = logging.getLogger("haicpred")

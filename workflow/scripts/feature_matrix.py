@@ -1,12 +1,12 @@
 import logging
 
 import _bootstrap  # noqa: F401
-from haicpred.clinical import read_clinical
-from haicpred.endpoints import endpoint_labels
-from haicpred.extra_modalities import read_extra_modalities
-from haicpred.features import build_feature_matrix
-from haicpred.samples import load_sample_sheet
-from haicpred.tables import read_tsv, write_tsv
+from haicpred.clinical.clinical_table import read_clinical
+from haicpred.features.endpoints import endpoint_labels
+from haicpred.clinical.extra_modalities import read_extra_modalities
+from haicpred.features.matrix import build_feature_matrix
+from haicpred.io.samples import load_sample_sheet
+from haicpred.io.tables import read_tsv, write_tsv
 from haicpred.workflow import run_script
 
 log = logging.getLogger("haicpred")

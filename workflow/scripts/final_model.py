@@ -2,9 +2,9 @@ import logging
 from pathlib import Path
 
 import _bootstrap  # noqa: F401
-from haicpred.features import read_feature_matrix, read_labels
-from haicpred.final_model import fit_final_model, write_final_model
-from haicpred.tables import read_tsv
+from haicpred.features.matrix import read_feature_matrix, read_labels
+from haicpred.modeling.final_model import fit_final_model, write_final_model
+from haicpred.io.tables import read_tsv
 from haicpred.workflow import run_script
 
 log = logging.getLogger("haicpred")

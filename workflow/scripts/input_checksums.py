@@ -1,6 +1,6 @@
 import _bootstrap  # noqa: F401
 from haicpred.provenance import batch_checksums
-from haicpred.tables import write_tsv
+from haicpred.io.tables import write_tsv
 from haicpred.workflow import run_script
 
 

@@ -1,9 +1,9 @@
 import logging
 
 import _bootstrap  # noqa: F401
-from haicpred.mutations import panel_mutations, summarise_audit
-from haicpred.resources import read_panel
-from haicpred.tables import write_tsv
+from haicpred.genomics.mutations import panel_mutations, summarise_audit
+from haicpred.io.resources import read_panel
+from haicpred.io.tables import write_tsv
 from haicpred.workflow import run_script
 
 log = logging.getLogger("haicpred")

@@ -1,9 +1,9 @@
 import logging
 
 import _bootstrap  # noqa: F401
-from haicpred.features import read_feature_matrix
-from haicpred.predict import predict
-from haicpred.tables import read_tsv, write_tsv
+from haicpred.features.matrix import read_feature_matrix
+from haicpred.modeling.predict import predict
+from haicpred.io.tables import read_tsv, write_tsv
 from haicpred.workflow import run_script
 
 log = logging.getLogger("haicpred")

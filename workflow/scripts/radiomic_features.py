@@ -1,8 +1,8 @@
 import logging
 
 import _bootstrap  # noqa: F401
-from haicpred.radiomics import radiomic_features, read_radiomics, resolve_settings
-from haicpred.tables import write_tsv
+from haicpred.radiomics.features import radiomic_features, read_radiomics, resolve_settings
+from haicpred.io.tables import write_tsv
 from haicpred.workflow import run_script
 
 log = logging.getLogger("haicpred")

@@ -1,9 +1,9 @@
 import logging
 
 import _bootstrap  # noqa: F401
-from haicpred.genotypes import snp_genotypes
-from haicpred.resources import read_snps
-from haicpred.tables import write_tsv
+from haicpred.genomics.genotypes import snp_genotypes
+from haicpred.io.resources import read_snps
+from haicpred.io.tables import write_tsv
 from haicpred.workflow import run_script
 
 log = logging.getLogger("haicpred")

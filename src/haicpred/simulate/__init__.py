@@ -55,9 +55,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from haicpred.errors import Problem, raise_if_any
-from haicpred.resources import check_panel, check_snps, rows_where
-from haicpred.tables import write_tsv
+from haicpred.io.errors import Problem, raise_if_any
+from haicpred.io.resources import check_panel, check_snps, rows_where
+from haicpred.io.tables import write_tsv
 
 from .clinical_tables import _biomarker_table, _clinical_table, _sample_sheet
 from .common import CONTIG_LENGTHS, _exact_mask

@@ -1,0 +1,1 @@
+"""Clinical tables: the clinical table, blood biomarkers, published indices, extra modalities."""

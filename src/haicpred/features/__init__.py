@@ -1,0 +1,1 @@
+"""The feature matrix, its dictionary, the endpoint labels and the data checks."""

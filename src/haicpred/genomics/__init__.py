@@ -1,0 +1,1 @@
+"""Genomic stage: VCF access, panel mutations, SNP genotypes."""

@@ -1,0 +1,1 @@
+"""Shared input/output: errors, deterministic tables, schema validation, resources, the sample sheet."""

@@ -1,0 +1,138 @@
+"""The sample sheet: one row per patient, naming its batch and its VCFs."""
+
+from __future__ import annotations
+
+import os
+import zlib
+from pathlib import Path
+
+import pandas as pd
+
+from haicpred.io.errors import Problem, raise_if_any
+from haicpred.io.validation import duplicate_problems, read_and_validate
+
+SHEET_COLUMNS = ["sample_id", "batch", "exome_vcf", "tumor_sample", "genotype_vcf",
+                 "genotype_sample"]
+PATH_COLUMNS = ["exome_vcf", "genotype_vcf"]
+
+
+def read_sample_sheet(path: str | os.PathLike) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Read and check the sheet; paths come back resolved against the sheet's folder.
+
+    Returns every problem found (schema, duplicate IDs, missing files) rather than the first.
+    """
+    file = str(path)
+    df, problems = read_and_validate(path, "samples", ["sample_id", "batch"])
+    if df is None:
+        return None, problems
+    for column in SHEET_COLUMNS:
+        if column not in df.columns:
+            df[column] = pd.NA
+    df = df[SHEET_COLUMNS].copy()
+
+    problems += duplicate_problems(df, ["sample_id"], file,
+                                   "give every patient one row with a unique sample_id")
+
+    base = Path(path).parent
+    sniffed: dict[str, str | None] = {}  # a joint genotype VCF is named on every row: read once
+    for column in PATH_COLUMNS:
+        given = df[column].notna()
+        df.loc[given, column] = [os.path.normpath(base / p) for p in df.loc[given, column]]
+        for row, (sample_id, resolved) in enumerate(zip(df["sample_id"], df[column]), start=1):
+            if not isinstance(resolved, str):
+                continue
+            where = f"row {row} (sample {sample_id}), column {column}"
+            if not os.path.isfile(resolved):
+                what = ("is a directory, not a file" if os.path.isdir(resolved)
+                        else "does not exist")
+                problems.append(Problem(file, where, f"file {resolved} {what}",
+                                        "fix the path (relative paths are read from the "
+                                        "sheet's folder) or leave the cell empty"))
+                continue
+            if resolved not in sniffed:
+                sniffed[resolved] = not_variant_content(resolved)
+            if sniffed[resolved] is not None:
+                problems.append(Problem(file, where,
+                                        f"file {resolved} is not a VCF or BCF file "
+                                        f"({sniffed[resolved]})",
+                                        "point the sheet at the patient's VCF or BCF file: "
+                                        "plain text, bgzipped or BCF"))
+    orphan_tumor = df["tumor_sample"].notna() & df["exome_vcf"].isna()
+    for row in orphan_tumor.to_numpy().nonzero()[0]:
+        problems.append(Problem(file, f"row {row + 1} (sample {df['sample_id'].iloc[row]})",
+                                "tumor_sample is set but exome_vcf is empty",
+                                "add the exome VCF or clear tumor_sample"))
+    df["genotype_sample"] = df["genotype_sample"].fillna(df["sample_id"])
+    return df, problems
+
+
+#: the first bytes of a variant file: VCF text (plain or in gzip/BGZF), or BCF
+VARIANT_MAGIC = (b"##fileformat=VCF", b"BCF\x02")
+GZIP_MAGIC = b"\x1f\x8b"
+SNIFF_BYTES = 4096  # one small read per file, whatever its size (a sheet may name 20,000)
+
+
+def not_variant_content(path: str) -> str | None:
+    """None when the file starts as a VCF or BCF does; else what it starts with. A cheap
+    sniff at validation (a system text file named in the sheet is refused before any job);
+    the genomic jobs read and check the whole file."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError as error:
+        return f"it cannot be read: {error.strerror}"
+    if not head:
+        return "it is empty, 0 bytes"
+    if head.startswith(GZIP_MAGIC):
+        text = _gunzip_start(head)
+        if text is None:
+            return "gzip data that does not decompress"
+        if text.startswith(VARIANT_MAGIC):
+            return None
+        return f"gzip-compressed, starting {_shown(text)}"
+    if head.startswith(VARIANT_MAGIC):
+        return None
+    return f"it starts {_shown(head)}"
+
+
+def _gunzip_start(data: bytes) -> bytes | None:
+    """What the first gzip members of `data` (a file's start) decompress to, as far as they
+    go; an empty BGZF block first is skipped over to the next member."""
+    out = b""
+    while data.startswith(GZIP_MAGIC) and len(out) < len(VARIANT_MAGIC[0]):
+        member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out += member.decompress(data)
+        except zlib.error:
+            return out or None
+        if not member.eof:
+            break  # the member goes on beyond the bytes read
+        data = member.unused_data
+    return out or None  # nothing decompressed: a damaged or cut-off start
+
+
+def _shown(data: bytes) -> str:
+    line = data.split(b"\n", 1)[0][:40]
+    return repr(line.decode("utf-8", errors="replace"))
+
+
+def load_sample_sheet(path: str | os.PathLike) -> pd.DataFrame:
+    df, problems = read_sample_sheet(path)
+    raise_if_any(problems)
+    return df
+
+
+def batch_records(sheet: pd.DataFrame, batch: str) -> list[dict]:
+    """The batch's rows as plain dicts (None for empty cells), in sample_id order."""
+    rows = sheet[sheet["batch"] == batch].sort_values("sample_id")
+    return [
+        {key: (None if pd.isna(value) else str(value)) for key, value in row.items()}
+        for row in rows[SHEET_COLUMNS].to_dict("records")
+    ]
+
+
+def batch_shards(sheet: pd.DataFrame, batch: str, shard_size: int) -> list[list[dict]]:
+    """The batch's records cut into shards of at most `shard_size` consecutive samples (by
+    sample_id), so a very large batch runs as several jobs."""
+    records = batch_records(sheet, batch)
+    return [records[i:i + shard_size] for i in range(0, len(records), shard_size)]

@@ -1,0 +1,1 @@
+"""Models: cross-validation, tuning, evaluation, the final model, predict, explain."""

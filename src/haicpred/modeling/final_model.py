@@ -1,0 +1,559 @@
+"""The final model: XGBoost fitted on every labelled patient of the configured endpoint, frozen
+with everything needed to score and explain a new cohort (:mod:`haicpred.modeling.predict`).
+
+Feature handling is the cross-validation's (:mod:`haicpred.modeling.model`): the same input checks,
+endpoint, radiomics step (near-constant filter, ComBat per batch, correlation filter) and XGBoost
+settings, here fitted once on all labelled patients. It is the run's one frozen model: the
+cross-validation fits its models per training fold only and keeps none. Hyper-parameters
+are the fixed, regularised ones of the settings (``model.xgboost`` over haicpred.modeling.model's
+defaults); when nested tuning is switched on (``settings['tuning']['enabled']``) they come from
+:func:`haicpred.modeling.tuning.tune_xgboost`, run on the same labelled patients.
+
+Written by :func:`write_final_model` into one folder (``results/model/final/``), never a pickle:
+
+``xgboost_model.json``   the booster in XGBoost's JSON format (``Booster.save_model``).
+``model_metadata.json``  the booster's input features in order, their modality, unit and
+    training range (min, max, 1st and 99th percentile, fraction missing, over the labelled
+    patients, before the radiomics step), the modalities no sample of the matrix has, the
+    endpoint and its label counts, the fitted
+    radiomics step (filters, ComBat parameters), the training-data sha256
+    (:func:`training_data_sha256`), hyper-parameters and their source, the cross-validated
+    metrics of the ``xgboost`` row of ``metrics.tsv``, the risk-group cut-offs and their rule,
+    package versions and the model file's sha256.
+``shap_importance.tsv``  ``feature, modality, mean_abs_shap, rank``: mean |SHAP| (log-odds)
+    over the labelled training patients (:func:`haicpred.modeling.explain.global_importance`).
+``predictions.tsv``      every sample of the training matrix: ``sample_id, batch, labelled,
+    probability, risk_group, top_contributors, warnings`` (the columns of
+    :func:`haicpred.predict.predict`, plus batch and labelled).
+
+Risk groups (``risk_groups`` argument, config ``predict.risk_groups``) split the predicted
+probability of label 1 of the endpoint (for objective response: of CR/PR) into ``low`` (p < c1),
+``intermediate`` (c1 <= p < c2) and ``high`` (p >= c2). ``tertiles`` (default) takes c1, c2 as
+the 1/3 and 2/3 quantiles of the cross-validated out-of-fold xgboost probabilities of the
+labelled patients (mean over repeats, ``oof_predictions.tsv``): the distribution of the model's
+probabilities on patients it was not fitted on, which is what a new patient is. Without OOF
+predictions the final model's own probabilities on the labelled patients are used (and recorded
+as such). A pair ``[c1, c2]`` fixes the cut-offs.
+
+Per-sample warnings (:func:`sample_warnings`, shared with :mod:`haicpred.modeling.predict`): a modality
+with every feature missing (one that no sample of the cohort has is said once instead: in the
+log and in ``model_metadata.json``'s ``modalities_missing_for_every_sample``), features absent
+from the matrix, values outside the training range
+(named, with the bound), radiomic features left unharmonised because ComBat never saw the batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from haicpred.features.endpoints import Endpoint
+from haicpred.io.errors import Problem, raise_if_any
+from haicpred.modeling.explain import global_importance, shap_values, top_contributors
+from haicpred.radiomics.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY, RadiomicsPreprocessor,
+                                    is_single_batch_reason)
+from haicpred.io.tables import write_bytes, write_json, write_tsv
+
+# Private helpers of haicpred.modeling.model, imported on purpose: the final model must handle features
+# exactly as the cross-validation did (same checks, endpoint, radiomics step and XGBoost
+# construction), and a copy would drift from it.
+from haicpred.modeling.model import (LABEL_COLUMN, MODEL_PACKAGES, _check_inputs, _endpoint,
+                            _final_estimator, _spec, _xgboost,
+                            package_versions, resolve_settings)
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "MODEL_FILE",
+    "METADATA_FILE",
+    "SHAP_FILE",
+    "PREDICTIONS_FILE",
+    "TRAINING_PREDICTION_COLUMNS",
+    "RISK_GROUPS",
+    "N_TOP_CONTRIBUTORS",
+    "FinalModel",
+    "fit_final_model",
+    "write_final_model",
+    "training_data_sha256",
+    "feature_ranges",
+    "risk_group_cutoffs",
+    "assign_risk_groups",
+    "sample_warnings",
+]
+
+FORMAT = "haicpred final model"
+FORMAT_VERSION = 1
+MODEL_FILE = "xgboost_model.json"
+METADATA_FILE = "model_metadata.json"
+SHAP_FILE = "shap_importance.tsv"
+PREDICTIONS_FILE = "predictions.tsv"
+TRAINING_PREDICTION_COLUMNS = ["sample_id", "batch", "labelled", "probability", "risk_group",
+                               "top_contributors", "warnings"]
+RISK_GROUPS = ("low", "intermediate", "high")
+N_TOP_CONTRIBUTORS = 3
+# SHAP and ComBat shape what the folder holds, so their versions are recorded with the model's.
+FINAL_MODEL_PACKAGES = (*MODEL_PACKAGES, "shap", "neuroCombat")
+
+
+@dataclass
+class FinalModel:
+    """The fitted final model and what :func:`write_final_model` writes."""
+
+    model: object  # xgboost.XGBClassifier
+    preprocessor: RadiomicsPreprocessor | None  # the fitted radiomics step, if any
+    metadata: dict  # without model_sha256 (added when the model file is written)
+    shap_importance: pd.DataFrame
+    predictions: pd.DataFrame
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.metadata["feature_names"])
+
+
+@dataclass
+class _Training:
+    """The inputs after the cross-validation's checks: raw features, labels, batches."""
+
+    X: pd.DataFrame  # every sample, every candidate feature (float, raw)
+    y: pd.Series  # label per sample, NaN = unlabelled
+    batch: np.ndarray  # per sample, object (str or None)
+    endpoint: Endpoint
+    settings: dict
+    modality: dict
+    unit: dict
+
+    @property
+    def labelled(self) -> np.ndarray:
+        return self.y.notna().to_numpy()
+
+
+def _prepare(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.DataFrame,
+             settings: dict | None) -> tuple[_Training, pd.DataFrame]:
+    """Settings, endpoint and checked inputs exactly as ``cross_validate_models`` has them."""
+    settings = resolve_settings(settings)
+    matrix = matrix.reset_index(drop=True)
+    endpoint, labels = _endpoint(labels, settings["endpoint"])
+    X, y, _ = _check_inputs(matrix, labels, dictionary, None, settings["allow_post_treatment"])
+    batch = matrix[BATCH_COLUMN].map(lambda b: b if pd.isna(b) else str(b)).to_numpy(dtype=object)
+    modality = dict(zip(dictionary["feature"], dictionary["modality"].fillna("")))
+    unit = (dict(zip(dictionary["feature"], dictionary["unit"].fillna("")))
+            if "unit" in dictionary.columns else {})
+    return _Training(X, y, batch, endpoint, settings, modality, unit), matrix
+
+
+def training_data_sha256(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.DataFrame,
+                         settings: dict | None = None) -> str:
+    """sha256 of the labelled training data as the final model sees it (see :func:`_checksum`):
+    recompute it to check that a model was trained on a given matrix and labels."""
+    training, matrix = _prepare(matrix, labels, dictionary, settings)
+    return _checksum(training, matrix["sample_id"].astype(str).to_numpy())
+
+
+def _checksum(training: _Training, ids: np.ndarray) -> str:
+    """sha256 of the canonical TSV of the labelled rows: ``sample_id, batch``, the candidate
+    features in matrix order and the label, rows by sample_id, floats as ``%.17g`` (exact),
+    empty = missing, ``\\n`` line ends, UTF-8. Independent of row order and of how the matrix
+    file was formatted."""
+    keep = training.labelled
+    frame = pd.DataFrame({"sample_id": ids[keep], BATCH_COLUMN: training.batch[keep]})
+    frame = pd.concat([frame, training.X.loc[keep].reset_index(drop=True)], axis=1)
+    frame["label"] = training.y[keep].astype(int).to_numpy()
+    frame = frame.sort_values("sample_id", kind="mergesort")
+    text = frame.to_csv(sep="\t", index=False, na_rep="", float_format="%.17g",
+                        lineterminator="\n")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# training ranges, risk groups, warnings
+
+
+def _number(value) -> float | None:
+    """A JSON number, or None for NaN (JSON has no NaN)."""
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _json_value(value):
+    """numpy scalars as plain JSON values (NaN as None); text as it is."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return _number(value)
+    return value
+
+
+def feature_ranges(X: pd.DataFrame) -> dict:
+    """Per feature: ``min, max, p01, p99`` of the non-missing values (None when all missing),
+    ``fraction_missing`` and ``n_observed``."""
+    out = {}
+    for name in X.columns:
+        values = X[name].to_numpy(dtype=float)
+        observed = values[~np.isnan(values)]
+        if observed.size:
+            low, high = np.percentile(observed, [1, 99])
+            stats = {"min": _number(observed.min()), "max": _number(observed.max()),
+                     "p01": _number(low), "p99": _number(high)}
+        else:
+            stats = {"min": None, "max": None, "p01": None, "p99": None}
+        stats["fraction_missing"] = float(1 - observed.size / len(values)) if len(values) else 1.0
+        stats["n_observed"] = int(observed.size)
+        out[str(name)] = stats
+    return out
+
+
+def risk_group_cutoffs(rule, probabilities: np.ndarray | None, source: str) -> dict:
+    """The cut-offs and how they were chosen (metadata ``risk_groups``).
+
+    ``rule``: ``"tertiles"`` (1/3 and 2/3 quantiles of ``probabilities``, numpy's default linear
+    interpolation) or two increasing probabilities ``[c1, c2]`` in (0, 1).
+    """
+    if isinstance(rule, str):
+        if rule != "tertiles":
+            raise ValueError(f"risk_groups must be 'tertiles' or two cut-offs [c1, c2], "
+                             f"got {rule!r}")
+        values = np.asarray(probabilities, dtype=float)
+        values = values[~np.isnan(values)]
+        if values.size < 3:
+            raise ValueError("risk_groups tertiles need at least 3 probabilities")
+        cutoffs = [float(v) for v in np.quantile(values, [1 / 3, 2 / 3])]
+        described = f"tertiles of {source}"
+    else:
+        cutoffs = [float(v) for v in rule] if not isinstance(rule, dict) else []
+        if len(cutoffs) != 2 or not 0 < cutoffs[0] < cutoffs[1] < 1:
+            raise ValueError(f"risk_groups cut-offs must be two increasing probabilities "
+                             f"in (0, 1), got {rule!r}")
+        described = "fixed cut-offs (config predict.risk_groups)"
+    return {
+        "rule": described,
+        "cutoffs": cutoffs,
+        "labels": list(RISK_GROUPS),
+        "assignment": "low: p < c1; intermediate: c1 <= p < c2; high: p >= c2",
+    }
+
+
+def assign_risk_groups(probability: np.ndarray, risk_groups: dict) -> np.ndarray:
+    """low / intermediate / high by the metadata's cut-offs."""
+    low, high = risk_groups["cutoffs"]
+    labels = risk_groups["labels"]
+    p = np.asarray(probability, dtype=float)
+    return np.where(p < low, labels[0], np.where(p < high, labels[1], labels[2])).astype(object)
+
+
+def _format(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def modalities_missing_for_everyone(X: pd.DataFrame, modality: dict) -> list[str]:
+    """The modalities (of the model's features in ``X``) without a single value in the cohort,
+    in column order: said once per cohort, not as "missing modality" on every row."""
+    groups: dict[str, list[str]] = {}
+    for name in X.columns:
+        groups.setdefault(modality.get(name, "") or "unknown", []).append(name)
+    return [m for m, columns in groups.items() if len(X) and X[columns].isna().all(axis=None)]
+
+
+def log_modalities_missing_for_everyone(modalities: list[str], n: int) -> None:
+    """The cohort-level note of :func:`modalities_missing_for_everyone`, one log line each."""
+    for name in modalities:
+        log.warning("missing modality for the whole cohort: %s has no value in any of the %d "
+                    "scored sample(s); every prediction is made without it (said once here, "
+                    "not in each sample's warnings)", name, n)
+
+
+def sample_warnings(X: pd.DataFrame, modality: dict, ranges: dict, absent: list[str] = (),
+                    batches=None, harmonisation: dict | None = None,
+                    cohort_warnings: list[str] = ()) -> list[str]:
+    """Per row of ``X`` (the model's features, raw, absent ones as all-missing columns), the
+    warnings joined by "; ": features absent from the matrix, modalities with every feature
+    missing for the row (but not those missing for every row of ``X``: a cohort-level fact,
+    :func:`modalities_missing_for_everyone`), values outside the training [min, max] (each
+    named with its bound), radiomics left unharmonised (batch not seen by ComBat; only for rows
+    with a harmonised feature present), then ``cohort_warnings`` (the same for every row)."""
+    n = len(X)
+    common = []
+    if absent:
+        common.append("features absent from the matrix, scored as missing: " + ", ".join(absent))
+    common += list(cohort_warnings)
+
+    values = X.to_numpy(dtype=float)
+    missing = np.isnan(values)
+    groups: dict[str, list[int]] = {}
+    for index, name in enumerate(X.columns):
+        groups.setdefault(modality.get(name, "") or "unknown", []).append(index)
+    for name in modalities_missing_for_everyone(X, modality):
+        del groups[name]
+    all_missing = {m: missing[:, idx].all(axis=1) for m, idx in groups.items()}
+
+    low = np.array([np.nan if ranges.get(f, {}).get("min") is None else ranges[f]["min"]
+                    for f in X.columns], dtype=float)
+    high = np.array([np.nan if ranges.get(f, {}).get("max") is None else ranges[f]["max"]
+                     for f in X.columns], dtype=float)
+    with np.errstate(invalid="ignore"):
+        below = values < low
+        above = values > high
+    outside_rows = np.flatnonzero((below | above).any(axis=1))
+
+    unharmonised = np.zeros(n, dtype=bool)
+    if harmonisation and batches is not None:
+        seen = set(harmonisation["batches"])
+        columns = [X.columns.get_loc(c) for c in harmonisation["features"] if c in X.columns]
+        has_value = (~missing[:, columns]).any(axis=1) if columns else np.zeros(n, dtype=bool)
+        batch_list = list(batches)
+        unharmonised = np.array([has_value[i] and (pd.isna(batch_list[i])
+                                                   or str(batch_list[i]) not in seen)
+                                 for i in range(n)], dtype=bool)
+
+    names = np.asarray(X.columns)
+    outside_text = {}
+    for row in outside_rows:
+        parts = []
+        for j in np.flatnonzero(below[row] | above[row]):
+            if below[row, j]:
+                parts.append(f"{names[j]} {_format(values[row, j])} < min {_format(low[j])}")
+            else:
+                parts.append(f"{names[j]} {_format(values[row, j])} > max {_format(high[j])}")
+        outside_text[row] = "outside the training range: " + ", ".join(parts)
+    out = []
+    for row in range(n):
+        row_warnings = list(common)
+        gone = [m for m in groups if all_missing[m][row]]
+        if gone:
+            row_warnings.append("missing modality: " + ", ".join(gone))
+        if row in outside_text:
+            row_warnings.append(outside_text[row])
+        if unharmonised[row]:
+            batch = batches[row]
+            label = "no batch" if pd.isna(batch) else f"batch {batch}"
+            row_warnings.append(f"radiomics not harmonised: {label} not seen by ComBat in "
+                                "training")
+        out.append("; ".join(row_warnings))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# fitting
+
+
+def _hyperparameters(settings: dict, X_fit: pd.DataFrame, y: np.ndarray, make_estimator
+                     ) -> tuple[dict, str, dict | None]:
+    """The XGBoost parameters of the final model, where they came from, and the search record
+    (None without tuning). ``X_fit``: the labelled rows as the estimator is fitted on them."""
+    tuning = settings.get("tuning") or {}
+    if isinstance(tuning, dict) and tuning.get("enabled"):
+        from haicpred.modeling.tuning import describe_search, resolve_tuning, tune_xgboost
+
+        tuned, trace = tune_xgboost(X_fit, y, settings, settings["seed"], make_estimator)
+        params = {**settings["xgboost"], **tuned}
+        record = {"search": describe_search(resolve_tuning(tuning)),
+                  "chosen": tuned,
+                  "trace": [{k: _json_value(v) for k, v in row.items()}
+                            for row in trace.to_dict("records")]}
+        return ({k: params[k] for k in sorted(params)},
+                "tuned on all labelled patients (haicpred.modeling.tuning.tune_xgboost)", record)
+    return dict(settings["xgboost"]), "fixed (model.xgboost over haicpred.modeling.model defaults)", None
+
+
+def _cv_metrics(cv_metrics: pd.DataFrame | None) -> dict | None:
+    """The xgboost row of metrics.tsv as JSON values (numbers where numeric)."""
+    if cv_metrics is None:
+        return None
+    rows = cv_metrics[cv_metrics["model"] == "xgboost"]
+    if len(rows) != 1:
+        raise ValueError("metrics.tsv must have exactly one xgboost row")
+    out = {}
+    for key, value in rows.iloc[0].items():
+        if key == "model":
+            out[key] = str(value)
+            continue
+        number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+        if pd.isna(value):
+            out[key] = None
+        elif pd.isna(number):
+            out[key] = str(value)
+        else:
+            number = float(number)
+            out[key] = (int(number) if number.is_integer() and key.startswith("n")
+                        else _number(number))
+    return out
+
+
+def _oof_probabilities(cv_oof: pd.DataFrame | None, ids: list[str]) -> np.ndarray | None:
+    """Mean out-of-fold xgboost probability over repeats of each labelled sample."""
+    if cv_oof is None:
+        return None
+    rows = cv_oof[cv_oof["model"] == "xgboost"]
+    mean = rows.assign(y_prob=rows["y_prob"].astype(float)).groupby("sample_id")["y_prob"].mean()
+    missing = sorted(set(ids) - set(mean.index))
+    if missing:
+        raise ValueError(f"oof_predictions.tsv has no xgboost probability for {len(missing)} "
+                         f"labelled sample(s), e.g. {missing[0]}: it is from another run")
+    return mean.loc[ids].to_numpy(dtype=float)
+
+
+def fit_final_model(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.DataFrame,
+                    settings: dict | None, cv_metrics: pd.DataFrame | None = None,
+                    cv_oof: pd.DataFrame | None = None, risk_groups="tertiles") -> FinalModel:
+    """Fit XGBoost (and its radiomics step) on every labelled patient; explain and score every
+    sample of the matrix. ``cv_metrics``/``cv_oof``: ``metrics.tsv`` and
+    ``oof_predictions.tsv`` of the cross-validation of the same data and settings."""
+    training, matrix = _prepare(matrix, labels, dictionary, settings)
+    settings = training.settings
+    X, labelled = training.X, training.labelled
+    ids = matrix["sample_id"].astype(str).to_numpy()
+    features = list(X.columns)
+    y = training.y[labelled].astype(int).to_numpy()
+    n, n_events = len(y), int(y.sum())
+    if n_events == 0 or n_events == n:
+        raise_if_any([Problem("labels.tsv", f"column {LABEL_COLUMN}",
+                              f"{n} labelled samples, {n_events} with {training.endpoint.name} "
+                              "= 1: the final model needs both classes")])
+
+    X_all = X.assign(**{BATCH_COLUMN: training.batch})
+    radiomic = [f for f in features
+                if str(training.modality.get(f, "")).strip().lower() == RADIOMICS_MODALITY]
+    # the estimator as the cross-validation builds it: tuning starts from it, the final fit
+    # uses it with the chosen parameters
+    default_spec = _spec("xgboost", features, lambda: _xgboost(settings), set(radiomic),
+                         settings)
+    params, params_source, tuning_record = _hyperparameters(
+        settings, X_all.loc[labelled, default_spec.fit_columns].reset_index(drop=True), y,
+        default_spec.factory)
+    fit_settings = {**settings, "xgboost": params}
+    spec = _spec("xgboost", features, lambda: _xgboost(fit_settings), set(radiomic), settings)
+    estimator = spec.factory()
+    estimator.fit(X_all.loc[labelled, spec.fit_columns].reset_index(drop=True), y)
+    model = _final_estimator(estimator)
+    preprocessor = estimator.named_steps["radiomics"] if spec.radiomic else None
+    if preprocessor is not None:
+        X_model, _ = preprocessor.transform_with_mask(X_all[spec.fit_columns])
+        reason = preprocessor.summary_["reason"]
+        if preprocessor.combat_ is None and is_single_batch_reason(reason):
+            # the cross-validation's log says it once for the run; the metadata has the reason
+            log.info("final model: radiomic features not harmonised (a single batch)")
+        elif preprocessor.combat_ is None:
+            log.warning("final model: radiomic features not harmonised: %s", reason)
+    else:
+        X_model = X[features]
+    model_features = list(X_model.columns)
+    probability = model.predict_proba(X_model)[:, 1].astype(float)
+
+    values, base_value = shap_values(model, X_model)
+    importance = global_importance(values.loc[labelled], training.modality)
+    top = top_contributors(values, N_TOP_CONTRIBUTORS, missing=X[model_features].isna())
+
+    oof = _oof_probabilities(cv_oof, list(ids[labelled]))
+    if oof is not None:
+        source = ("the cross-validated out-of-fold xgboost probabilities (mean over repeats) "
+                  f"of the {n} labelled patients")
+    else:
+        source = f"the final model's probabilities on the {n} labelled patients"
+    groups = risk_group_cutoffs(risk_groups, oof if oof is not None else probability[labelled],
+                                source)
+    groups["probability_of"] = f"{training.endpoint.name} = 1"
+
+    ranges = feature_ranges(X.loc[labelled, model_features])
+    combat = preprocessor.combat_ if preprocessor is not None else None
+    warnings = sample_warnings(X[model_features], training.modality, ranges,
+                               batches=training.batch, harmonisation=combat)
+    cohort_missing = modalities_missing_for_everyone(X[model_features], training.modality)
+    log_modalities_missing_for_everyone(cohort_missing, len(X))
+    predictions = pd.DataFrame({
+        "sample_id": ids,
+        "batch": matrix[BATCH_COLUMN].to_numpy(),
+        "labelled": labelled.astype(int),
+        "probability": probability,
+        "risk_group": assign_risk_groups(probability, groups),
+        "top_contributors": top,
+        "warnings": warnings,
+    }).sort_values("sample_id", kind="mergesort").reset_index(drop=True)
+
+    endpoint = training.endpoint
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": "xgboost.XGBClassifier",
+        "model_file": MODEL_FILE,
+        "model_format": "xgboost JSON (Booster.save_model)",
+        # the booster's inputs in order, after the radiomics filters: the matrix columns
+        # haicpred.modeling.predict needs
+        "feature_names": model_features,
+        "n_features": len(model_features),
+        "feature_modality": {f: str(training.modality.get(f, "")) for f in model_features},
+        "feature_unit": {f: str(training.unit.get(f, "")) for f in model_features},
+        "feature_ranges": ranges,
+        "feature_ranges_definition": (
+            "over the labelled training patients, raw matrix values (before ComBat): min, max, "
+            "1st and 99th percentile of the non-missing values, fraction missing"),
+        "candidate_features": features,
+        "n_candidate_features": len(features),
+        "radiomic_features": radiomic,
+        "radiomics_preprocessing": preprocessor.to_dict() if preprocessor is not None else None,
+        "endpoint": {"column": endpoint.name, "positive_class": 1, **endpoint.summary()},
+        "n": n,
+        "n_events": n_events,
+        "n_unlabelled": int((~labelled).sum()),
+        # said once here (and in the log), not in every row of predictions.tsv
+        "modalities_missing_for_every_sample": cohort_missing,
+        "training_data": {
+            "sha256": _checksum(training, ids),
+            "definition": (
+                "sha256 of the TSV of the labelled rows: sample_id, batch, the candidate "
+                "features in matrix order, label; rows by sample_id, floats %.17g, empty = "
+                "missing, \\n line ends, UTF-8 (haicpred.modeling.final_model.training_data_sha256)"),
+            "n_rows": n,
+        },
+        "xgboost_params": {**params, "random_state": settings["seed"],
+                           "n_jobs": settings["threads"], "tree_method": "hist"},
+        "hyperparameters": params_source,
+        "tuning": tuning_record,
+        "settings": settings,
+        "allow_post_treatment": settings["allow_post_treatment"],
+        "cv_metrics": _cv_metrics(cv_metrics),
+        "risk_groups": groups,
+        "shap": {
+            "explainer": "shap.TreeExplainer (exact TreeSHAP), log-odds scale",
+            "base_value": base_value,
+            "importance_on": f"the {n} labelled training patients",
+            "top_contributors": N_TOP_CONTRIBUTORS,
+        },
+        "versions": package_versions(FINAL_MODEL_PACKAGES),
+    }
+    return FinalModel(model=model, preprocessor=preprocessor, metadata=metadata,
+                      shap_importance=importance, predictions=predictions)
+
+
+def _model_json_bytes(model) -> bytes:
+    """The booster as ``Booster.save_model`` writes it in JSON format."""
+    booster = model.get_booster() if hasattr(model, "get_booster") else model
+    fd, tmp = tempfile.mkstemp(prefix="haicpred_model_", suffix=".json")
+    os.close(fd)
+    try:
+        booster.save_model(tmp)
+        return Path(tmp).read_bytes()
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def write_final_model(final: FinalModel, out_dir) -> None:
+    """Write the model folder: model JSON, metadata (with the model's sha256), SHAP importance
+    and the training cohort's predictions. Never a pickle."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model_bytes = _model_json_bytes(final.model)
+    write_bytes(model_bytes, out / MODEL_FILE)
+    metadata = {**final.metadata, "model_sha256": hashlib.sha256(model_bytes).hexdigest()}
+    write_json(metadata, out / METADATA_FILE)
+    write_tsv(final.shap_importance, out / SHAP_FILE)
+    write_tsv(final.predictions[TRAINING_PREDICTION_COLUMNS], out / PREDICTIONS_FILE)

@@ -1,0 +1,1 @@
+"""Radiomic features: reading pyradiomics output, lesion aggregation, the in-fold preprocessing."""

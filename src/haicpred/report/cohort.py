@@ -1,0 +1,144 @@
+"""The report's description of the cohort: its name and treatment (config ``cohort_name``,
+``treatment``), the title, the configured endpoint's recorded outcome, the data checks
+(haicpred.features.data_checks) and the single-batch note. haicpred.report.render places them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from haicpred.features.data_checks import CHECKS, FLAG_RULE
+from haicpred.features.endpoints import resolve_endpoint
+from haicpred.report.html import esc, html_table, num, p_value
+
+DATA_CHECKS_FILE = "results/features/data_checks.tsv"
+DEFAULT_COHORT_NAME = "haicpred cohort"
+DEMO_COHORT_NAME = "simulated demo cohort"
+DEFAULT_TREATMENT = "HAIC"
+MAX_FEATURE_ROWS = 30  # flagged per-feature rows shown (all are in data_checks.tsv)
+# what "HAIC" stands for, written out in the title
+_TREATMENT_NAMES = {"HAIC": "hepatic arterial infusion chemotherapy (HAIC)"}
+
+
+def cohort_names(cohort: dict | None, simulated: bool) -> tuple[str, str]:
+    """(cohort name, treatment) from the config's ``cohort_name`` and ``treatment``."""
+    cohort = cohort or {}
+    name = str(cohort.get("cohort_name") or "").strip()
+    if not name:
+        name = DEMO_COHORT_NAME if simulated else DEFAULT_COHORT_NAME
+    treatment = str(cohort.get("treatment") or "").strip() or DEFAULT_TREATMENT
+    return name, treatment
+
+
+def titles(endpoint: str, is_response: bool, cohort_name: str, treatment: str
+           ) -> tuple[str, str]:
+    """(the page's <title> text, the <h1> heading), both escaped, naming the endpoint used,
+    the treatment and the cohort."""
+    treatment_long = esc(_TREATMENT_NAMES.get(treatment, treatment))
+    if is_response:
+        heading = (f"predicting objective response of hepatocellular carcinoma to "
+                   f"{treatment_long}")
+        short = "objective response"
+    else:
+        heading = (f"predicting {esc(endpoint)} after {treatment_long} for hepatocellular "
+                   "carcinoma")
+        short = esc(endpoint)
+    return (f"haicpred: prediction of {short} after {esc(treatment)} ({esc(cohort_name)})",
+            f"haicpred: {heading} &mdash; {esc(cohort_name)}")
+
+
+def cohort_description(cohort_name: str, treatment: str, n_patients: int,
+                       batches: list[str]) -> str:
+    return (f"<p><b>Cohort</b>: {esc(cohort_name)}, {n_patients} patients treated with "
+            f"{esc(treatment)}, in {len(batches)} batch{'es' if len(batches) != 1 else ''} "
+            f"({', '.join(esc(b) for b in batches)}).</p>")
+
+
+def recorded_outcome(labels: pd.DataFrame, sample_ids: pd.Series, endpoint_settings: dict | None,
+                     is_response: bool) -> str:
+    """The configured endpoint's outcome as recorded in labels.tsv, for the matrix's patients:
+    best response for objective_response, event and time columns for survival_horizon, the
+    column's values for binary_column. Nothing about an outcome the endpoint does not use
+    (and nothing when the settings do not say which non-response endpoint the models used)."""
+    endpoint = resolve_endpoint(endpoint_settings)
+    if is_response != (endpoint["kind"] == "objective_response"):
+        return ""
+    table = labels.set_index("sample_id").reindex(sample_ids)
+    n = len(table)
+    if endpoint["kind"] == "objective_response":
+        if "best_response" not in table:
+            return "<p>Best response (mRECIST): not recorded.</p>"
+        counts = table["best_response"].fillna("missing").value_counts()
+        order = [c for c in ("CR", "PR", "SD", "PD") if c in counts.index]
+        order += sorted(c for c in counts.index if c not in order)
+        return "<p>Best response (mRECIST): " + ", ".join(
+            f"{esc(c)} {int(counts[c])}" for c in order) + ".</p>"
+    if endpoint["kind"] == "survival_horizon":
+        event_column, time_column = endpoint["event_column"], endpoint["time_column"]
+        event = num(table[event_column]) if event_column in table else pd.Series(np.nan)
+        time = num(table[time_column]) if time_column in table else pd.Series(np.nan)
+        both = event.notna().to_numpy() & time.notna().to_numpy()
+        text = (f"<p>Recorded outcome: <code>{esc(event_column)}</code> and "
+                f"<code>{esc(time_column)}</code> for {int(both.sum())} of {n} patients "
+                f"({int((event[both] == 1).sum())} events")
+        if both.any():
+            text += (f", median follow-up time {np.median(time[both]):.1f} months, range "
+                     f"{time[both].min():.1f}-{time[both].max():.1f}")
+        return text + f"); horizon {float(endpoint['horizon_months']):g} months.</p>"
+    column = endpoint["column"]
+    values = num(table[column]) if column in table else pd.Series(np.nan, index=range(n))
+    return (f"<p>Recorded outcome <code>{esc(column)}</code>: 1 in {int((values == 1).sum())}, "
+            f"0 in {int((values == 0).sum())}, missing in {int(values.isna().sum())} of {n} "
+            "patients.</p>")
+
+
+def single_batch_note(batches: list[str]) -> str | None:
+    """The leave-one-batch-out section's whole text for a single-batch cohort."""
+    if len(batches) != 1:
+        return None
+    return (f"<p><b>Not applicable: one batch</b> ({esc(batches[0])}). Leave-one-batch-out "
+            "validation needs at least two batches: there is no other centre or sequencing "
+            "run to train on. Validation is internal (cross-validation) only, and ComBat "
+            "batch harmonisation of the radiomic features did not apply either.</p>")
+
+
+def data_checks_body(checks: pd.DataFrame | None) -> str:
+    """One-line summary, the flag rule, and a table: every cohort-level check, and the
+    flagged per-feature and per-batch-modality rows (all rows are in data_checks.tsv);
+    flagged rows highlighted."""
+    if checks is None:
+        return (f'<p class="missing">Not available (file <code>{DATA_CHECKS_FILE}</code> not '
+                "produced).</p>")
+    checks = checks.copy()
+    checks["flagged"] = checks["flagged"].astype(str)
+    flagged = checks[checks["flagged"] == "yes"]
+    if len(flagged):
+        counts = flagged["check"].value_counts()
+        summary = (f'<p class="headline-box"><b>{len(flagged)} of {len(checks)} data checks '
+                   "flagged</b>: " + ", ".join(f"{int(counts[c])} {esc(c)}" for c in CHECKS
+                                               if c in counts.index)
+                   + ". A model can learn such structure instead of biology: read the flagged "
+                   "rows before the metrics.</p>")
+    else:
+        summary = f"<p><b>No data check flagged</b> ({len(checks)} checks).</p>"
+    detailed = ("feature_missingness_vs_label", "batch_modality_missing")
+    shown = checks[~checks["check"].isin(detailed) | (checks["flagged"] == "yes")]
+    features = shown[shown["check"] == "feature_missingness_vs_label"]
+    hidden = max(len(features) - MAX_FEATURE_ROWS, 0)
+    if hidden:
+        shown = shown.drop(features.index[MAX_FEATURE_ROWS:])
+    rows, classes = [], []
+    for _, r in shown.iterrows():
+        statistic = num([r["statistic"]]).iloc[0]
+        rows.append([esc(r["check"]), esc(r["subject"] if pd.notna(r["subject"]) else ""),
+                     "&ndash;" if not np.isfinite(statistic) else f"{statistic:.3f}",
+                     p_value(r["p_value"]), esc(r["flagged"]), esc(r["message"])])
+        classes.append("flagged" if r["flagged"] == "yes" else "")
+    more = (f"; {hidden} further flagged feature rows are only in the file" if hidden else "")
+    return (summary + html_table(["check", "subject", "statistic", "p", "flagged", "message"],
+                                 rows, text_columns=(0, 1, 4, 5), row_classes=classes)
+            + '<p class="note">Computed among the labelled patients of the endpoint before any '
+            "model is fitted; nothing is dropped or changed. Rule: " + esc(FLAG_RULE) + ". "
+            f"Shown: every modality and batch check, and the flagged per-feature and "
+            f"per-batch-modality rows; every row is in <code>{DATA_CHECKS_FILE}</code>"
+            f"{more}.</p>")
