@@ -1,5 +1,5 @@
-"""Genome-build check of exome VCFs (haicpred.genomics.vcf.infer_build / build_problem and the
-`genome_build` of panel_mutations), on small synthetic headers and on real third-party files,
+"""Genome-build check of exome VCFs (haicpred.genomics.vcf.build.infer_build / build_problem and
+the `genome_build` of panel_mutations), on small synthetic headers and on real third-party files,
 including the same tumour (TCGA T001-COAD, from PCGR) called on GRCh37 and lifted to GRCh38."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import pandas as pd
 import pysam
 import pytest
 
-from haicpred.genomics import vcf
 from haicpred.io.errors import InputError
 from haicpred.genomics.mutations import panel_mutations
+from haicpred.genomics.vcf.access import open_vcf
+from haicpred.genomics.vcf.build import BuildEvidence, infer_build
 from haicpred.io.resources import PANEL_COLUMNS, read_panel
 from realdata import REAL, needs_real
 
@@ -49,9 +50,9 @@ def header_file(tmp_path: Path, meta: list[str], name="h.vcf", record=None) -> P
     return path
 
 
-def infer(tmp_path, meta) -> vcf.BuildEvidence | None:
-    with vcf.open_vcf(header_file(tmp_path, meta)) as handle:
-        return vcf.infer_build(handle.header)
+def infer(tmp_path, meta) -> BuildEvidence | None:
+    with open_vcf(header_file(tmp_path, meta)) as handle:
+        return infer_build(handle.header)
 
 
 @pytest.mark.parametrize("meta,build,evidence", [
@@ -169,8 +170,8 @@ REAL_BUILDS = {
 @needs_real
 @pytest.mark.parametrize("rel,build", sorted(REAL_BUILDS.items()))
 def test_real_files_build(rel, build):
-    with vcf.open_vcf(REAL / rel) as handle:
-        found = vcf.infer_build(handle.header)
+    with open_vcf(REAL / rel) as handle:
+        found = infer_build(handle.header)
     assert (found.build if found else None) == build
 
 
@@ -178,8 +179,8 @@ def test_real_files_build(rel, build):
 @pytest.mark.parametrize("rel", ["somatic_real/varcode__mutect-example.vcf",
                                  "somatic_real/vcf2maf__test_b38.vcf"])
 def test_real_file_refused_with_the_other_build(rel):
-    with vcf.open_vcf(REAL / rel) as handle:
-        own = vcf.infer_build(handle.header).build
+    with open_vcf(REAL / rel) as handle:
+        own = infer_build(handle.header).build
     other = "GRCh38" if own == "GRCh37" else "GRCh37"
     contig = next(line for line in _lines(REAL / rel) if not line.startswith("#")).split("\t")[0]
     wide = panel([("G", contig, 1, 300_000_000, "+")])

@@ -14,10 +14,10 @@ import pandas as pd
 import pysam
 import pytest
 
-from haicpred.genomics import vcf
 from haicpred.io.errors import InputError
 from haicpred.features.matrix import genomic_dictionary
 from haicpred.genomics.genotypes import GENOTYPE_FLAGS, snp_genotypes
+from haicpred.genomics.vcf.access import open_vcf
 from realdata import REAL, needs_real
 
 pysam.set_verbosity(0)
@@ -116,7 +116,7 @@ def test_golden_genotype_vcf(tmp_path, mode, case):
     rows, expected = GOLDEN[case]
     path = write_vcf(tmp_path, case, vcf_text(rows), mode)
     before = sorted(os.listdir(tmp_path))
-    with vcf.open_vcf(path) as handle:
+    with open_vcf(path) as handle:
         assert handle.indexed == (mode == "vcf.gz")  # both the fetch and the stream paths
     out = snp_genotypes([sample("P1", path, "S")], SNPS)
     assert sorted(os.listdir(tmp_path)) == before  # nothing written beside the input
@@ -288,13 +288,13 @@ def test_each_file_opened_once_and_exomes_only_when_needed(tmp_path, monkeypatch
     shared = write_vcf(tmp_path, "exome_d", exome_text(["chr19 39248147 C T . GT 0/1 0/1"]),
                        "vcf")
     opened = []
-    real_open = vcf.open_vcf
+    real_open = open_vcf
 
     def counting_open(path, samples=()):
         opened.append(Path(path).name)
         return real_open(path, samples)
 
-    monkeypatch.setattr(vcf, "open_vcf", counting_open)
+    monkeypatch.setattr("haicpred.genomics.genotypes.open_vcf", counting_open)
     samples = [sample("A", geno, "A", exome_vcf=complete), sample("B", geno, "B"),
                sample("C", geno, "C", exome_vcf=gaps), sample("D", shared, "TUM",
                                                                 exome_vcf=shared),

@@ -11,9 +11,9 @@ import pysam
 import pysam.bcftools
 import pytest
 
-from haicpred.genomics import vcf
 from haicpred.io.errors import InputError
 from haicpred.genomics.genotypes import snp_genotypes
+from haicpred.genomics.vcf.access import open_vcf
 from realdata import REAL, needs_real
 
 pysam.set_verbosity(0)
@@ -144,13 +144,13 @@ def test_plain_gzip_and_shared_file_opened_once(tmp_path, monkeypatch):
     gz = tmp_path / "cohort_plain.vcf.gz"
     gz.write_bytes(gzip.compress(text_vcf.read_bytes()))
     opened = []
-    real_open = vcf.open_vcf
+    real_open = open_vcf
 
     def counting_open(path, samples=()):
         opened.append(str(path))
         return real_open(path, samples)
 
-    monkeypatch.setattr(vcf, "open_vcf", counting_open)
+    monkeypatch.setattr("haicpred.genomics.genotypes.open_vcf", counting_open)
     samples = [gsample(s, gz, s) for s in SAMPLES]
     features = snp_genotypes(samples, SNPS)
     assert opened == [str(gz)]

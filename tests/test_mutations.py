@@ -1,4 +1,5 @@
-"""Tests for haicpred.genomics.mutations and the shared haicpred.genomics.vcf helpers (real files, no mocks)."""
+"""Tests for haicpred.genomics.mutations and the shared haicpred.genomics.vcf helpers (real files, no
+mocks)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import pysam
 import pysam.bcftools
 import pytest
 
-from haicpred.genomics import vcf
 from haicpred.io.errors import InputError
 from haicpred.io.resources import PANEL_COLUMNS
 from haicpred.genomics.mutations import (AUDIT_COLUMNS, MIN_FILES_FOR_POOL, panel_mutations,
                                 summarise_audit)
+from haicpred.genomics.vcf.access import index_path, open_vcf
+from haicpred.genomics.vcf.evidence import is_reference_block_alt, is_symbolic
+from haicpred.genomics.vcf.regions import contig_key
 from realdata import REAL, needs_real
 
 pysam.set_verbosity(0)
@@ -322,7 +325,7 @@ def test_vcf_without_contig_lines_and_plain_gzip(tmp_path):
 def test_csi_index_is_used(tmp_path):
     path = write_vcf(tmp_path / "c.vcf.gz", standard_records(), mode="vcf.gz")
     pysam.tabix_index(str(path), preset="vcf", force=True, csi=True)
-    with vcf.open_vcf(path) as handle:
+    with open_vcf(path) as handle:
         assert handle.indexed
     _, audit = panel_mutations([sample("S1", path)], make_panel())
     assert {(int(r.pos), r.alt): r.reason for r in audit.itertuples()} == EXPECTED_REASONS
@@ -516,7 +519,7 @@ def test_real_malformed_files_give_input_error(name):
 def _expect_window(rel, chrom, start, end):
     """Records of a real file inside [start, end] on `chrom`, parsed as text (not by pysam)."""
     return [r for r in _data_rows(REAL / rel)
-            if vcf.contig_key(r[0]) == vcf.contig_key(chrom) and start <= int(r[1]) <= end]
+            if contig_key(r[0]) == contig_key(chrom) and start <= int(r[1]) <= end]
 
 
 @needs_real
@@ -698,7 +701,7 @@ def test_real_audit_lists_every_record_of_every_sample(rel):
         mine = audit[audit["sample_id"] == f"S{i}"]
         assert {(int(p), ref) for p, ref in zip(mine["pos"], mine["ref"])} == expected
     symbolic = {(int(r[1]), alt) for r in rows if r[0] == chrom for alt in r[4].split(",")
-                if vcf.is_symbolic(alt) and not vcf.is_reference_block_alt(alt)}
+                if is_symbolic(alt) and not is_reference_block_alt(alt)}
     flagged = {(int(p), a) for p, a, why in zip(audit["pos"], audit["alt"], audit["reason"])
                if why == "symbolic_allele"}
     assert flagged == symbolic
@@ -730,8 +733,8 @@ def test_index_is_built_under_index_dir_never_beside_the_input(tmp_path, mode):
     _assert_same(streamed, fetched)
     assert os.listdir(inputs) == [path.name]
     (built,) = os.listdir(index_dir)
-    assert built == os.path.basename(vcf.index_path(path, index_dir))
-    with vcf.open_vcf(path, index_dir=index_dir) as handle:
+    assert built == os.path.basename(index_path(path, index_dir))
+    with open_vcf(path, index_dir=index_dir) as handle:
         assert handle.indexed and handle.index_file == str(index_dir / built)
     # reused, not rebuilt
     stamp = os.stat(index_dir / built).st_mtime_ns
@@ -743,7 +746,7 @@ def test_index_is_built_under_index_dir_never_beside_the_input(tmp_path, mode):
 def test_index_beside_the_input_is_used_and_nothing_built(tmp_path):
     path = write_vcf(tmp_path / "s.vcf.gz", standard_records(), mode="vcf.gz", index=True)
     index_dir = tmp_path / "idx"
-    with vcf.open_vcf(path, index_dir=index_dir) as handle:
+    with open_vcf(path, index_dir=index_dir) as handle:
         assert handle.indexed and handle.index_file is None
     _assert_same(_result(path), _result(path, index_dir=index_dir))
     assert not index_dir.exists()
@@ -753,12 +756,12 @@ def test_replaced_input_gets_a_new_index(tmp_path):
     path = write_vcf(tmp_path / "s.vcf.gz", standard_records(), mode="vcf.gz")
     index_dir = tmp_path / "idx"
     first = _result(path, index_dir=index_dir)
-    old_index = vcf.index_path(path, index_dir)
+    old_index = index_path(path, index_dir)
     fewer = [r for r in standard_records() if r["pos"] != 9_700_000]
     write_vcf(path, fewer, mode="vcf.gz")
     os.utime(path, ns=(1, 1))  # even an older time stamp
     second = _result(path, index_dir=index_dir)
-    assert vcf.index_path(path, index_dir) != old_index
+    assert index_path(path, index_dir) != old_index
     assert len(second[1]) == len(first[1]) - 1
     _assert_same(second, _result(path))
 
@@ -781,7 +784,7 @@ def test_files_that_cannot_be_indexed_are_streamed(tmp_path):
     for path in (plain, bgzf, gz):
         features, audit = _result(path, index_dir=index_dir)
         assert features.loc[0, "panel_mutations"] == 2
-        with vcf.open_vcf(path, index_dir=index_dir) as handle:
+        with open_vcf(path, index_dir=index_dir) as handle:
             assert not handle.indexed
     assert not index_dir.exists() or os.listdir(index_dir) == []
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pysam
 
-from haicpred.genomics.vcf import CONTIG_LENGTHS as NUCLEAR_CONTIG_LENGTHS
+from haicpred.genomics.vcf.build import CONTIG_LENGTHS as NUCLEAR_CONTIG_LENGTHS
 
 # ---------------------------------------------------------------------------------------------
 # Reference genome
