@@ -158,7 +158,7 @@ def test_big_batches_are_cut_into_shards_of_consecutive_samples():
 
 
 # --- optional clinical columns of real cohorts (issue 13 finding 7) --------------------------
-# Each row worked out by hand from the contract (README, "Clinical table").
+# Each row worked out by hand from the contract (docs/inputs.md, "Clinical table").
 REAL_CLINICAL = (
     "sample_id\ttumor_number\ttumor_number_group\tmultinodular\tvascular_invasion\t"
     "macrovascular_invasion\tmicrovascular_invasion\tpvtt\tecog\tecog_group\tajcc_stage\n"

@@ -140,7 +140,7 @@ def test_read_snps_refuses_unreadable_tables(tmp_path):
 def test_grch37_panel_has_the_grch38_genes_annotated_on_grch37():
     grch37 = read_panel(REPO / "resources" / "panel_GRCh37.tsv")
     grch38 = read_panel(REPO / "resources" / "panel_GRCh38.tsv")
-    # HNRNPCL4 has no GRCh37 (GENCODE v19-era) annotation: documented in the README
+    # HNRNPCL4 has no GRCh37 (GENCODE v19-era) annotation: documented in docs/inputs.md
     assert list(grch37["gene"]) == [g for g in grch38["gene"] if g != "HNRNPCL4"]
     assert not grch37["chrom"].str.startswith("chr").any()
     for gene in ["FGFR4", "ARID1B"]:  # same gene, lengths within 1% across builds
