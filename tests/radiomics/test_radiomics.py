@@ -19,7 +19,7 @@ from haicpred.io.tables import write_tsv
 from haicpred.io.validation import SCHEMA_DIR, load_schema
 
 # real pyradiomics 3.0.1 batch output on the IBSI digital phantom (see its README)
-PYRADIOMICS_CSV = Path(__file__).parent / "data" / "pyradiomics" / "features.csv"
+PYRADIOMICS_CSV = Path(__file__).parents[1] / "data" / "pyradiomics" / "features.csv"
 BY_ID = {"id_column": "ID"}
 WAVELETS = ["LLH", "LHL", "LHH", "HLL", "HLH", "HHL", "HHH", "LLL"]
 
@@ -205,7 +205,7 @@ def test_schema_and_config_agree_with_the_module():
 def test_the_config_file_validates_with_radiomics_settings(tmp_path):
     from haicpred.cohort import load_config
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     assert load_config(repo / "config" / "config.yaml")["radiomics_settings"] == DEFAULT_SETTINGS
     bad = write(tmp_path / "config.yaml", "radiomics_settings: {image_types: [LoG]}\n")
     with pytest.raises(Exception):

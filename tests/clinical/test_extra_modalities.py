@@ -15,7 +15,7 @@ from haicpred.clinical.extra_modalities import (check_extra_modality, modality_n
 from haicpred.features.matrix import build_feature_matrix
 from haicpred.simulate import simulate_cohort
 from haicpred.io.tables import read_tsv, write_tsv
-from test_workflow import PANEL, SNPS, make_workdir, snakemake
+from workflow_helpers import PANEL, SNPS, make_workdir, snakemake
 
 
 def write(path, text):

@@ -10,7 +10,7 @@ import yaml
 from haicpred.modeling.predict import predict
 from haicpred.io.tables import read_tsv, write_tsv
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 pytest_plugins = ["predict_helpers"]  # the session fixture `trained` (a saved final model)
 

@@ -14,7 +14,7 @@ import haicpred.modeling.model as model_module
 from haicpred.modeling.model import cross_validate_models, resolve_settings
 from haicpred.modeling.tuning import (DEFAULT_TUNING, SEARCH_SPACE, TRACE_COLUMNS, TUNED_PARAMETERS,
                              resolve_tuning, sample_candidates, tune_xgboost)
-from test_model import SETTINGS, make_cohort
+from model_helpers import SETTINGS, make_cohort
 
 TUNING = {"n_candidates": 4, "ablation_candidates": 2, "inner_folds": 3, "max_estimators": 80,
           "early_stopping_rounds": 10}

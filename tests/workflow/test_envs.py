@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src"
 # import name -> conda package name (where they differ) in the env files
 CONDA_NAME = {"yaml": "pyyaml", "sklearn": "scikit-learn", "xgboost": "py-xgboost",

@@ -16,7 +16,7 @@ from sklearn.metrics import roc_auc_score
 from haicpred.io.errors import InputError
 from haicpred.simulate import simulate_cohort
 
-RESOURCES = Path(__file__).parents[1] / "resources"
+RESOURCES = Path(__file__).parents[2] / "resources"
 PANEL = RESOURCES / "panel_GRCh38.tsv"
 SNPS = RESOURCES / "snps_GRCh38.tsv"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

@@ -17,6 +17,7 @@ from haicpred.modeling.model import (CV_METADATA_FILE, DEFAULT_SETTINGS, cross_v
                             write_model_outputs)
 from haicpred.report.render import FINAL_METADATA_FILE, OPTIONAL_FILES, render_report
 from haicpred.io.tables import read_tsv, write_tsv
+from report_helpers import EVIL, make_cohort
 
 SETTINGS = {
     "seed": 2,
@@ -27,7 +28,6 @@ SETTINGS = {
     "xgboost": {"n_estimators": 30},
     "score_baselines": {"albi_score": {"feature": "albi_score", "direction": -1}},
 }
-EVIL = '<script>alert("x")</script>'
 NEW_METRIC_COLUMNS = ("auprc", "threshold", "sensitivity", "specificity", "delong_p_vs_xgboost")
 ABLATION = {"xgboost_clinical_only": -0.2, "xgboost_without_clinical": -0.01,
             "xgboost_radiomics_only": -0.15, "xgboost_without_radiomics": 0.004}
@@ -40,53 +40,6 @@ TUNING_COLUMNS = ["scheme", "repeat", "fold", "held_out_batch", "max_depth", "le
                   "inner_logloss", "n_candidates", "note"]
 if "tuning" in DEFAULT_SETTINGS:  # nested tuning is the model stage's test, not this one's
     SETTINGS["tuning"] = {"enabled": False}
-
-
-def make_cohort(n: int = 150, seed: int = 4):
-    rng = np.random.default_rng(seed)
-    ids = [f"P{i:03d}" for i in range(n)]
-    batch = np.where(np.arange(n) % 2 == 0, "siteA", EVIL)
-    matrix = pd.DataFrame({"sample_id": ids, "batch": batch})
-    matrix["tumor_size_cm"] = rng.gamma(3.0, 2.5, n)
-    matrix["albi_score"] = rng.normal(-2.4, 0.5, n)
-    matrix["afp_ge_400"] = rng.integers(0, 2, n).astype(float)
-    matrix["rad_original_firstorder_Mean"] = rng.normal(size=n)
-    matrix["FGFR4_mutated"] = rng.integers(0, 2, n).astype(float)
-    matrix.loc[batch == EVIL, "FGFR4_mutated"] = np.nan  # no exomes in one batch
-    matrix["rs8099917_TT"] = rng.integers(0, 2, n).astype(float)
-    lin = -0.3 * (matrix["tumor_size_cm"] - 7.5) + 1.2 * matrix["rad_original_firstorder_Mean"]
-    prob = 1 / (1 + np.exp(-lin))
-    y = (rng.random(n) < prob).astype(float)
-    y[:10] = np.nan
-    labels = pd.DataFrame(
-        {
-            "sample_id": ids,
-            "batch": batch,
-            "best_response": np.where(np.isnan(y), None, np.where(y == 1, "PR", "PD")),
-            "objective_response": y,
-        }
-    )
-    modality = {
-        "tumor_size_cm": "clinical",
-        "albi_score": "derived",
-        "afp_ge_400": "derived",
-        "rad_original_firstorder_Mean": "radiomics",
-        "FGFR4_mutated": "mutation",
-        "rs8099917_TT": "genotype",
-    }
-    dictionary = pd.DataFrame(
-        {"feature": list(modality), "modality": list(modality.values()), "unit": "",
-         "description": ""}
-    )
-    truth = pd.DataFrame({"sample_id": ids, "response_probability": prob})
-    planted = pd.DataFrame(
-        {
-            "feature": ["tumor_size_cm", "rad_original_firstorder_Mean", "hidden_thing"],
-            "effect_log_odds": [-0.3, 1.2, 0.5],
-            "note": ["per cm", "per SD", EVIL],
-        }
-    )
-    return matrix, labels, dictionary, truth, planted
 
 
 @pytest.fixture(scope="module")
@@ -477,10 +430,10 @@ def test_report_without_truth(model_dir, tmp_path):
 
 def test_workflow_passes_the_same_optional_files():
     """The report rule gets the optional tables by the paths the report names when absent."""
-    rule = (Path(__file__).resolve().parents[1] / "workflow/rules/common.smk").read_text()
+    rule = (Path(__file__).resolve().parents[2] / "workflow/rules/common.smk").read_text()
     for key, path in {**OPTIONAL_FILES, "final_metadata": FINAL_METADATA_FILE}.items():
         assert f'"{key}": "{path}"' in rule, key
-    script = (Path(__file__).resolve().parents[1] / "workflow/scripts/report.py").read_text()
+    script = (Path(__file__).resolve().parents[2] / "workflow/scripts/report.py").read_text()
     assert 'getattr(inputs, "final_metadata", None)' in script
 
 
@@ -602,7 +555,7 @@ def test_cohort_name_and_treatment_config_keys(tmp_path):
     from haicpred.cohort import load_config
     from haicpred.io.errors import InputError
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     shipped = yaml.safe_load((repo / "config" / "config.yaml").read_text())
     assert shipped["cohort_name"] == "" and shipped["treatment"] == "HAIC"
     (tmp_path / "empty.yaml").write_text("{}\n")

@@ -9,7 +9,7 @@ import pytest
 from haicpred.io.errors import InputError
 from haicpred.io.resources import PANEL_COLUMNS, SNP_COLUMNS, read_panel, read_snps
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PANEL_HEADER = "\t".join(PANEL_COLUMNS) + "\n"
 SNP_HEADER = "\t".join(SNP_COLUMNS) + "\n"
 

@@ -891,7 +891,7 @@ def test_indexed_file_without_contig_lines_is_fully_read(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------
-# Caller conventions found by the bcftools comparison (tests/test_bcftools_agreement.py)
+# Caller conventions found by the bcftools comparison (tests/genomics/test_bcftools_agreement.py)
 # ----------------------------------------------------------------------------------------------
 
 def test_pcgr_info_tvaf_tdp_in_a_one_column_file(tmp_path):

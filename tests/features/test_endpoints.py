@@ -87,7 +87,7 @@ def test_models_train_on_the_configured_endpoint():
     import numpy as np
 
     from haicpred.modeling.model import cross_validate_models
-    from test_report import make_cohort
+    from report_helpers import make_cohort
 
     matrix, labels, dictionary, truth, _ = make_cohort(n=160, seed=9)
     rng = np.random.default_rng(1)
@@ -122,7 +122,7 @@ def test_a_scoring_run_does_not_need_the_endpoint_columns(tmp_path):
     (tmp_path / "clinical.tsv").write_text("sample_id\tage\nP1\t61\nP2\t70\n")
     (tmp_path / "biomarkers.tsv").write_text("sample_id\tanalyte\tvalue\tunit\ttimepoint\n"
                                              "P1\tAFP\t12\tng/mL\tbaseline\n")
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     config = {"samples": str(tmp_path / "samples.tsv"), "clinical": str(tmp_path / "clinical.tsv"),
               "biomarkers": str(tmp_path / "biomarkers.tsv"),
               "panel": str(repo / "resources/panel_GRCh38.tsv"),

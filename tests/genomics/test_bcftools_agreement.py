@@ -8,7 +8,7 @@ rules: identical sets". One parametrised case per file of MANIFEST.tsv with `hts
 path (`indexed:<file>`: `index_dir` given, haicpred builds an index there and fetches the
 panel regions), so a failure names the file and the path. The files in `malformed/`
 (htslib_ok False) must be refused with an InputError naming the file: that is
-`test_real_malformed_files_give_input_error` in tests/test_mutations.py, not repeated here.
+`test_real_malformed_files_give_input_error` in tests/genomics/test_mutations.py, not repeated here.
 The sites-only gnomAD file is the one parseable file haicpred must refuse ("sites-only").
 
 The module is skipped, with the reason, when the real-data folder (`HAICPRED_REALDATA`, else

@@ -13,7 +13,7 @@ from haicpred.modeling.metrics import (auc_score, average_precision, delong_test
 from haicpred.modeling.model import (PERMUTATION_COLUMNS, cross_validate_models, permutation_check,
                             write_model_outputs)
 from haicpred.io.tables import read_tsv
-from test_model import SETTINGS, make_cohort
+from model_helpers import SETTINGS, make_cohort
 
 FAST = {**SETTINGS, "cv_repeats": 2, "threshold": 0.4,
         "tuning": {"n_candidates": 2, "inner_folds": 2, "max_estimators": 40,

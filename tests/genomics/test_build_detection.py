@@ -20,7 +20,7 @@ from realdata import REAL, needs_real
 
 pysam.set_verbosity(0)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 
