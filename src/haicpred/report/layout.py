@@ -9,9 +9,6 @@ import re
 
 from haicpred.report.html import esc
 
-MODALITY_ORDER = ["clinical", "biomarker", "derived", "mutation", "genotype", "radiomics"]
-
-
 # Where the workflow writes the optional tables; named in the "not available" notes.
 OPTIONAL_FILES = {
     "decision_curve": "results/model/decision_curve.tsv",
@@ -45,11 +42,13 @@ SECTION_IDS = {
 
 
 def section(anchor: str, body: str, title: str | None = None) -> str:
+    """A section of the page, titled from SECTION_IDS unless `title` is given."""
     title = SECTION_IDS[anchor] if title is None else title
     return f'<section id="{anchor}">\n<h2>{title}</h2>\n{body}\n</section>'
 
 
 def not_available(path: str, why: str = "") -> str:
+    """The note of a section whose input file was not produced."""
     return (f'<p class="missing">Not available (file <code>{esc(path)}</code> not produced)'
             f"{why}.</p>")
 
@@ -58,6 +57,8 @@ def link(anchor: str) -> str:
     return f'<a href="#{anchor}">{SECTION_IDS[anchor]}</a>'
 
 
+# modalities in the order of the report's tables and figures; others follow by name
+MODALITY_ORDER = ["clinical", "biomarker", "derived", "mutation", "genotype", "radiomics"]
 _WITHOUT = re.compile(r"^xgboost_without_(.+)$")
 _ONLY = re.compile(r"^xgboost_(.+)_only$")
 

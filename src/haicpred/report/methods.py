@@ -15,6 +15,7 @@ from haicpred.report.layout import (FINAL_METADATA_FILE, OPTIONAL_FILES, SECTION
                                     not_available, section)
 from haicpred.report.validation import tuning_enabled
 
+
 def methods_section(settings: dict, has_oracle: bool, outcome: Outcome, tuned: bool,
                     lobo: bool, has_tuning_table: bool = False, models=(),
                     tuned_weights: pd.Series | None = None) -> str:

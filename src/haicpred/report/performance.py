@@ -15,6 +15,7 @@ from haicpred.report.figures import (figure_html, figure_panels, model_colours, 
 from haicpred.report.html import ci, esc, fmt, html_table, integer, num, p_value
 from haicpred.report.layout import OPTIONAL_FILES, ablation_variant, model_order, section
 
+
 def _describe_model(name: str, row, settings: dict, cv_metadata: dict | None = None) -> str:
     if name == "xgboost":
         return f"XGBoost, all {integer(row.get('n_features'))} candidate features"

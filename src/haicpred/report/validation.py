@@ -12,8 +12,7 @@ from haicpred.report.cohort import Outcome, single_batch_note
 from haicpred.report.html import ci, esc, fmt, html_table, integer, num
 from haicpred.report.layout import OPTIONAL_FILES, model_order, not_available, section
 
-MAX_TUNING_ROWS = 100
-
+MAX_TUNING_ROWS = 100  # per-training-set rows shown (all are in tuning.tsv)
 
 _LOBO_COLUMNS = ("n", "n_events", "auc", "auc_low", "auc_high", "brier",
                  "calibration_intercept", "calibration_slope")
