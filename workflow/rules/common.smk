@@ -162,8 +162,8 @@ def predict_model_files(wildcards):
 
 
 # The later stages' tables the report shows when a rule of this workflow produces them
-# (haicpred.report.render.OPTIONAL_FILES holds the same paths, for its "not produced" notes), and
-# the final model's metadata (haicpred.report.render.FINAL_METADATA_FILE).
+# (haicpred.report.layout.OPTIONAL_FILES holds the same paths, for its "not produced" notes), and
+# the final model's metadata (haicpred.report.layout.FINAL_METADATA_FILE).
 REPORT_OPTIONAL_INPUTS = {
     "decision_curve": "results/model/decision_curve.tsv",
     "shap_importance": "results/model/final/shap_importance.tsv",
