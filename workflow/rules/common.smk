@@ -138,7 +138,7 @@ def demo_files(*names):
 
 
 def model_settings(**overrides):
-    """The config's model section as haicpred.modeling.model settings, plus the endpoint: `on_treatment`
+    """The config's model section as haicpred.modeling.settings settings, plus the endpoint: `on_treatment`
     chooses whether the on-treatment rule runs and is not a model setting."""
     settings = {k: v for k, v in config["model"].items() if k != "on_treatment"}
     return {**settings, "endpoint": config["endpoint"], **overrides}

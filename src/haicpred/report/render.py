@@ -31,7 +31,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from haicpred.modeling.metrics import auc_score, net_benefit, net_benefit_treat_all
-from haicpred.modeling.model import DEFAULT_SETTINGS, LABEL_DEFINITION, package_versions
+from haicpred.io.versions import package_versions
+from haicpred.modeling.endpoint import LABEL_DEFINITION
+from haicpred.modeling.settings import DEFAULT_SETTINGS
 from haicpred.report.cohort import (DATA_CHECKS_FILE, cohort_description, cohort_names,
                                     data_checks_body, recorded_outcome, single_batch_note,
                                     titles)
@@ -1046,7 +1048,7 @@ def _methods_section(settings: dict, has_oracle: bool, outcome: _Outcome, tuned:
                      tuned_weights: pd.Series | None = None) -> str:
     folds, repeats = settings.get("cv_folds"), settings.get("cv_repeats")
     params = settings.get("xgboost") or {}
-    from haicpred.modeling.model import DEFAULT_XGBOOST_PARAMS
+    from haicpred.modeling.settings import DEFAULT_XGBOOST_PARAMS
 
     params = {**DEFAULT_XGBOOST_PARAMS, **params}
     param_text = ", ".join(f"{_esc(k)}={_esc(params[k])}" for k in sorted(params))
