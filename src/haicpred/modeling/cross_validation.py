@@ -33,7 +33,8 @@ averaged over the repeats; the 95% CI of the AUC comes from a stratified bootstr
 probabilities (the
 same resamples for every model, so differences to XGBoost are paired).
 
-Outputs written by :func:`write_model_outputs` (all TSVs through :func:`haicpred.io.tables.write_tsv`):
+Outputs written by :func:`write_model_outputs` (all TSVs through
+:func:`haicpred.io.tables.write_tsv`):
 
 ``oof_predictions.tsv``  ``sample_id, model, repeat, fold, y_true, y_prob``
     sorted by model, repeat, sample_id; repeat and fold are 1-based.
@@ -46,8 +47,8 @@ Outputs written by :func:`write_model_outputs` (all TSVs through :func:`haicpred
 ``feature_importance.tsv`` ``feature, modality, gain, gain_sd, rank``.
 ``radiomics_folds.tsv``  see :data:`RADIOMICS_FOLD_COLUMNS`: per model using radiomic features,
     repeat and fold, the radiomic features in, after each filter, and harmonised yes/no + why.
-``decision_curve.tsv``, ``lobo_metrics.tsv``, ``tuning.tsv``: see :mod:`haicpred.modeling.evaluation`
-    and :data:`TUNING_COLUMNS`.
+``decision_curve.tsv``, ``lobo_metrics.tsv``, ``tuning.tsv``: see
+    :mod:`haicpred.modeling.evaluation` and :data:`TUNING_COLUMNS`.
 ``cv_metadata.json``     the evaluation's metadata (:data:`CV_METADATA_FILE`): candidate and
     radiomic features, the radiomics fold summary, counts, label definition, settings, CV
     scheme, models and skipped models, ``baseline_factors`` (the Liu factors available or left

@@ -221,8 +221,8 @@ def model_specs(features: list[str], settings: ModelSettings, radiomic: list[str
     ``modality``: feature -> dictionary modality (default: radiomics or ``other``);
     ``unusable``: modality -> why a model on it alone is skipped; ``empty``: modality -> why it
     gets no ablation rows; ``baseline_factors``: the Liu factors with information and why the
-    others are left out (:func:`haicpred.modeling.score_baselines.factor_availability`; default: those
-    in the matrix).
+    others are left out (:func:`haicpred.modeling.score_baselines.factor_availability`;
+    default: those in the matrix).
     """
     radiomic = [f for f in features if f in set(radiomic or [])]
     radiomic_all = set(radiomic)

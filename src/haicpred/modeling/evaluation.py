@@ -1,8 +1,8 @@
 """Metric tables of the cross-validated models (``metrics.tsv``, ``decision_curve.tsv``,
 ``lobo_metrics.tsv`` rows), from probabilities already computed.
 
-Every statistic comes from :mod:`haicpred.modeling.metrics`. Metrics of the CV models are computed on
-each sample's out-of-fold probability averaged over the repeats:
+Every statistic comes from :mod:`haicpred.modeling.metrics`. Metrics of the CV models are
+computed on each sample's out-of-fold probability averaged over the repeats:
 
 - AUC with a 95% CI by the percentile method over ``n_bootstrap`` stratified bootstrap
   resamples (responders and non-responders resampled separately); the same resamples for every
@@ -26,9 +26,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from haicpred.modeling.metrics import (auc_score, average_precision, bootstrap_auc, calibration_bins,
-                              calibration_intercept_slope, delong_test, net_benefit,
-                              net_benefit_treat_all, sensitivity_specificity)
+from haicpred.modeling.metrics import (auc_score, average_precision, bootstrap_auc,
+                                       calibration_bins, calibration_intercept_slope, delong_test,
+                                       net_benefit, net_benefit_treat_all,
+                                       sensitivity_specificity)
 from haicpred.modeling.settings import EvaluationSettings
 
 __all__ = [

@@ -37,11 +37,11 @@ probabilities on patients it was not fitted on, which is what a new patient is. 
 predictions the final model's own probabilities on the labelled patients are used (and recorded
 as such). A pair ``[c1, c2]`` fixes the cut-offs.
 
-Per-sample warnings (:func:`sample_warnings`, shared with :mod:`haicpred.modeling.predict`): a modality
-with every feature missing (one that no sample of the cohort has is said once instead: in the
-log and in ``model_metadata.json``'s ``modalities_missing_for_every_sample``), features absent
-from the matrix, values outside the training range
-(named, with the bound), radiomic features left unharmonised because ComBat never saw the batch.
+Per-sample warnings (:func:`sample_warnings`, shared with :mod:`haicpred.modeling.predict`): a
+modality with every feature missing (one that no sample of the cohort has is said once instead:
+in the log and in ``model_metadata.json``'s ``modalities_missing_for_every_sample``), features
+absent from the matrix, values outside the training range (named, with the bound), radiomic
+features left unharmonised because ComBat never saw the batch.
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ from haicpred.modeling.explain import global_importance, shap_values, top_contri
 from haicpred.modeling.inputs import LABEL_COLUMN, check_inputs
 from haicpred.modeling.settings import ModelSettings, resolve_model_settings
 from haicpred.modeling.tuning import describe_search, tune_xgboost
-from haicpred.radiomics.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY, RadiomicsPreprocessor,
-                                    is_single_batch_reason)
+from haicpred.radiomics.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY,
+                                              RadiomicsPreprocessor, is_single_batch_reason)
 
 log = logging.getLogger(__name__)
 

@@ -47,9 +47,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from haicpred.modeling.evaluation import METRIC_COLUMNS, bootstrap_indices, percentile_interval
-from haicpred.modeling.metrics import (auc_score, average_precision, bootstrap_auc, calibration_bins,
-                              calibration_intercept_slope, delong_test, fit_logistic,
-                              sensitivity_specificity, sigmoid)
+from haicpred.modeling.metrics import (auc_score, average_precision, bootstrap_auc,
+                                       calibration_bins, calibration_intercept_slope, delong_test,
+                                       fit_logistic, sensitivity_specificity, sigmoid)
 from haicpred.modeling.settings import EvaluationSettings
 
 __all__ = [

@@ -101,8 +101,8 @@ DEFAULT_SETTINGS: dict = {
     # A radiomic feature whose most frequent value covers at least this fraction of the
     # training fold's non-missing values is dropped as near-constant.
     "radiomics_near_constant_fraction": 0.95,
-    # What the models predict (haicpred.features.endpoints; the config's top-level `endpoint`). None =
-    # objective response.
+    # What the models predict (haicpred.features.endpoints; the config's top-level `endpoint`).
+    # None = objective response.
     "endpoint": None,
     # Only the opt-in on-treatment variant sets this: it lifts the refusal of post_* columns
     # and modality post_treatment (outcome columns stay refused).

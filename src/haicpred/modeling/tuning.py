@@ -34,19 +34,19 @@ candidates.
 
 Evaluation: ``tuning.inner_folds`` (default 3) stratified folds of the training set
 (``StratifiedKFold(shuffle=True, random_state=seed)``). Every preprocessing step before the
-XGBoost step of the estimator (the radiomics filters and ComBat, :mod:`haicpred.radiomics.preprocessing`)
-is refitted on each inner training part and applied to its inner validation part. Per
-candidate, the inner folds' boosters are grown one round at a time in lock-step, and the mean
-inner-validation log loss (and AUC, both XGBoost's own metrics) is tracked after every round,
-as ``xgboost.cv`` does: the candidate's ``n_estimators`` is the round count with the lowest
-mean log loss, found by early stopping (stop after ``tuning.early_stopping_rounds``, default
-30, rounds without improvement, at most ``tuning.max_estimators``). The candidate with the
-lowest mean inner log loss wins (ties: the lower candidate number); its mean inner AUC at that
-round is reported next to it. Log loss, not AUC, is the criterion because it rewards
-calibration as well as ranking: selecting on AUC picked candidates of 3 slow trees whose
-probabilities hardly leave the base rate (calibration slopes far above 1) on the test cohorts.
-The early-stopped inner scores are slightly optimistic for every candidate alike; they only
-rank candidates and are never reported as performance.
+XGBoost step of the estimator (the radiomics filters and ComBat,
+:mod:`haicpred.radiomics.preprocessing`) is refitted on each inner training part and applied to
+its inner validation part. Per candidate, the inner folds' boosters are grown one round at a
+time in lock-step, and the mean inner-validation log loss (and AUC, both XGBoost's own metrics)
+is tracked after every round, as ``xgboost.cv`` does: the candidate's ``n_estimators`` is the
+round count with the lowest mean log loss, found by early stopping (stop after
+``tuning.early_stopping_rounds``, default 30, rounds without improvement, at most
+``tuning.max_estimators``). The candidate with the lowest mean inner log loss wins (ties: the
+lower candidate number); its mean inner AUC at that round is reported next to it. Log loss, not
+AUC, is the criterion because it rewards calibration as well as ranking: selecting on AUC picked
+candidates of 3 slow trees whose probabilities hardly leave the base rate (calibration slopes
+far above 1) on the test cohorts. The early-stopped inner scores are slightly optimistic for
+every candidate alike; they only rank candidates and are never reported as performance.
 
 Determinism: inner folds, candidates and XGBoost seeds come from ``seed``; boosters are trained
 single-threaded and candidates are spread over ``threads`` worker threads (XGBoost releases the
@@ -231,11 +231,11 @@ def tune_xgboost(X: pd.DataFrame, y, tuning: TuningSettings, seed: int, make_est
     input columns (a ``batch`` column is dropped). ``threads``: worker threads over the
     candidates (the result does not depend on it).
 
-    Returns ``(params, trace)`` (the lowest mean inner log loss wins): ``params`` maps every name of :data:`TUNED_PARAMETERS` to the
-    chosen value (``scale_pos_weight`` as a number, ``n_estimators`` from early stopping), to
-    be given to the classifier's ``set_params`` (for a Pipeline: ``model__<name>``); ``trace``
-    has :data:`TRACE_COLUMNS`, one row per candidate. Raises ValueError when a class has fewer
-    patients than inner folds.
+    Returns ``(params, trace)`` (the lowest mean inner log loss wins): ``params`` maps every
+    name of :data:`TUNED_PARAMETERS` to the chosen value (``scale_pos_weight`` as a number,
+    ``n_estimators`` from early stopping), to be given to the classifier's ``set_params`` (for a
+    Pipeline: ``model__<name>``); ``trace`` has :data:`TRACE_COLUMNS`, one row per candidate.
+    Raises ValueError when a class has fewer patients than inner folds.
     """
     if make_estimator is None:
         params = DEFAULT_XGBOOST_PARAMS if base_params is None else base_params
