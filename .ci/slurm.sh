@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A single-node SLURM cluster on this machine, so that tests/test_slurm.py runs the workflow
+# A single-node SLURM cluster on this machine, so that tests/workflow/test_slurm.py runs the workflow
 # through profiles/slurm on a real scheduler. Usage: .ci/slurm.sh up | down | status
 #
 # Plain background daemons (CI has no systemd): munged (as user munge), MariaDB on its own data
@@ -25,7 +25,7 @@ SLURM_CONF=/etc/slurm/slurm.conf
 SLURMDBD_CONF=/etc/slurm/slurmdbd.conf
 MARKER="# written by haicpred .ci/slurm.sh"  # only such files are overwritten or removed
 CLUSTER=haicpred-ci
-PARTITION=debug  # tests/test_slurm.py submits here
+PARTITION=debug  # tests/workflow/test_slurm.py submits here
 ACCOUNT=haicpred  # and charges this account, which root belongs to
 STARTUP_TIMEOUT=60  # seconds a daemon may take to answer
 

@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from haicpred.genomics.vcf import CONTIG_LENGTHS
+from haicpred.genomics.vcf.build import CONTIG_LENGTHS
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "out"

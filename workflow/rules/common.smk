@@ -1,9 +1,8 @@
 # Config and sample-sheet handling shared by all rules. The logic is in haicpred.cohort and
-# haicpred.io.samples; this file only maps it onto Snakemake's input functions.
+# haicpred.io.samples (on sys.path: the Snakefile puts the checkout's package there); this file
+# only maps it onto Snakemake's input functions.
 import os
 import sys
-
-# the checkout's package is on sys.path (the Snakefile puts it there)
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -15,16 +14,14 @@ from haicpred.provenance import git_commit
 from haicpred.io.samples import batch_records, batch_shards, load_sample_sheet
 
 # Every config problem named by its key, before Snakemake's validator (which stops at the first
-# and prints the whole schema) fills in the defaults.
-# Each problem names the file that set the key: the files in the order they override each
-# other (the Snakefile's config/config.yaml, then each --configfile; workflow.configfiles holds
-# the --configfile ones first, as Paths).
+# and prints the whole schema) fills in the defaults. Each names the file that set the key: the
+# files in override order (config/config.yaml, then each --configfile; workflow.configfiles
+# holds the --configfile ones first, as Paths).
 _command_line_files = [str(path) for path in workflow.config_settings.configfiles]
 _config_files = [str(path) for path in workflow.configfiles if str(path) not in
                  _command_line_files] + _command_line_files
 _config_read = [(path, *read_config_file(path)) for path in _config_files]
-# Snakemake's loader (PyYAML FullLoader) accepts some tags, e.g. !!python/name:os.system (the
-# function itself, never called); haicpred reads plain YAML only and names the line
+# Snakemake's loader accepts some YAML tags (!!python/name:os.system); haicpred names their line
 _config_problems = [problem for _, _, found in _config_read for problem in found]
 _config_problems = _config_problems or config_problems(
     config, " + ".join(_config_files) or "config",
@@ -36,14 +33,13 @@ validate(config, "../schemas/config.schema.yaml")
 DEMO = is_demo(config)
 GIT_COMMIT = git_commit(workflow.basedir)  # recorded in results/provenance.json
 DEMO_DIR = "results/demo"
+_sheets = {}  # (path, mtime) -> the validated sample sheet: see sample_sheet()
 
 if not DEMO and workflow.is_main_process:
-    # A user cohort is checked as a whole before any job starts: one report lists every
-    # problem in every sheet. The demo is simulated by a checkpoint and checked by its readers.
-    # Only in the snakemake the user started: a cluster job (--mode remote) or a subprocess
-    # re-parses this file, and the check, already passed, costs 1-3 s a job at 10,000 samples.
-    # The endpoint's columns are checked by the rules that train a model (endpoint_checked):
-    # a feature-only run needs no outcomes.
+    # A user cohort is checked as a whole before any job starts, one report for every problem
+    # (the demo is checked by its readers). Only in the snakemake the user started: cluster jobs
+    # re-parse this file, and the check costs 1-3 s a job at 10,000 samples. The endpoint's
+    # columns are checked by the model rules only (endpoint_checked): features need no outcomes.
     _problems, _left_out = cohort_report(config, check_endpoint=False)
     if _problems:
         raise WorkflowError(str(InputError(_problems)))
@@ -52,9 +48,8 @@ if not DEMO and workflow.is_main_process:
 
 
 def endpoint_checked(wildcards):
-    """Input function (no files) of the model-training rules. The clinical table must
-    hold the endpoint's columns. Snakemake calls it while it builds the plan, before any job
-    starts, and only when such a rule is in the run (not for a feature-only target)."""
+    """Input function (no files) of the model rules: the clinical table must hold the endpoint's
+    columns. Called while the plan is built, only when such a rule is in the run."""
     problems = clinical_endpoint_problems(config)
     if problems:
         raise WorkflowError(str(InputError(problems)))
@@ -70,9 +65,6 @@ def cohort_table(name):
 
 def has_radiomics():
     return DEMO or bool(config.get("radiomics"))
-
-
-_sheets = {}
 
 
 def sample_sheet():
@@ -103,17 +95,14 @@ def shard_samples(wildcards):
 
 def shard_files(column):
     """Input function: the files a shard's samples name in `column`."""
-
     def files(wildcards):
         return sorted({r[column] for r in shard_samples(wildcards) if r[column]})
-
     return files
 
 
 def every_shard(pattern):
     """Input function: `pattern` for every shard of every batch (or of the job's batch, when
     the job has a batch wildcard); other wildcards are taken from the job."""
-
     def files(wildcards):
         if "batch" in wildcards.keys():
             pairs = [(wildcards.batch, s) for s in shard_ids(wildcards.batch)]
@@ -121,25 +110,22 @@ def every_shard(pattern):
             pairs = [(b, s) for b in batches() for s in shard_ids(b)]
         extra = {k: v for k, v in wildcards.items() if k != "batch"}
         return [pattern.format(batch=b, shard=s, **extra) for b, s in pairs]
-
     return files
 
 
 def demo_files(*names):
     """Input function: files only the simulated demo has (truth, planted effects)."""
-
     def files(wildcards):
         if not DEMO:
             return []
         folder = checkpoints.simulate_demo_cohort.get().output[0]
         return [os.path.join(folder, name) for name in names]
-
     return files
 
 
 def model_settings(**overrides):
-    """The config's model section as haicpred.modeling.settings settings, plus the endpoint: `on_treatment`
-    chooses whether the on-treatment rule runs and is not a model setting."""
+    """The config's model section as haicpred.modeling.settings settings, plus the endpoint
+    (`on_treatment` chooses whether the on-treatment rule runs; it is not a model setting)."""
     settings = {k: v for k, v in config["model"].items() if k != "on_treatment"}
     return {**settings, "endpoint": config["endpoint"], **overrides}
 
@@ -168,17 +154,16 @@ def predict_model_files(wildcards):
     """The frozen model's two files: inputs, so a replaced model rescores the cohort."""
     folder = predict_model_dir()
     if not folder:
-        raise WorkflowError(
-            "results/predictions/ needs a trained model: set predict.model_dir to the "
-            "results/model/final folder of a training run, e.g. "
-            "--config predict='{model_dir: /path/to/results/model/final, name: batch7}'")
+        raise WorkflowError("results/predictions/ needs a trained model: set predict.model_dir to "
+                            "the results/model/final folder of a training run, e.g. --config "
+                            "predict='{model_dir: /path/to/results/model/final, name: batch7}'")
     return {"model": os.path.join(folder, "xgboost_model.json"),
             "metadata": os.path.join(folder, "model_metadata.json")}
 
 
-# The later stages' tables that the report shows when this workflow has a rule producing them
-# (haicpred.report.render.OPTIONAL_FILES holds the same paths, for its "not produced" notes), and the
-# final model's metadata (haicpred.report.render.FINAL_METADATA_FILE: its file, sha256, radiomics step).
+# The later stages' tables the report shows when a rule of this workflow produces them
+# (haicpred.report.layout.OPTIONAL_FILES holds the same paths, for its "not produced" notes), and
+# the final model's metadata (haicpred.report.layout.FINAL_METADATA_FILE).
 REPORT_OPTIONAL_INPUTS = {
     "decision_curve": "results/model/decision_curve.tsv",
     "shap_importance": "results/model/final/shap_importance.tsv",
@@ -189,17 +174,14 @@ REPORT_OPTIONAL_INPUTS = {
 
 
 def report_optional_inputs(wildcards):
-    """The report's input function: each optional table that some rule of the workflow
-    declares as an output (found when the DAG is built, after every rule file is read). A
-    table no rule makes is not an input, so the report never waits for it; its section says it
-    was not produced."""
+    """The report's input function: each optional table some rule declares as an output (found
+    when the DAG is built, after every rule file is read). A table no rule makes is not an input,
+    so the report never waits for it; its section says it was not produced."""
     declared = {str(path) for rule in workflow.rules for path in rule.output}
     return {key: path for key, path in REPORT_OPTIONAL_INPUTS.items() if path in declared}
 
 
 # Provenance (workflow/rules/provenance.smk)
-
-
 def batch_vcfs(wildcards):
     """Every VCF the batch's sheet rows name."""
     records = batch_records(sample_sheet(), wildcards.batch)

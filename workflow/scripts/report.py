@@ -1,6 +1,7 @@
 import _bootstrap  # noqa: F401
 from haicpred.features.matrix import read_feature_matrix, read_labels
-from haicpred.report.render import OPTIONAL_FILES, render_report
+from haicpred.report.layout import OPTIONAL_FILES
+from haicpred.report.render import render_report
 from haicpred.io.tables import read_tsv
 from haicpred.workflow import run_script
 

@@ -56,7 +56,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from haicpred.genomics import vcf
+from haicpred.genomics.vcf.access import open_vcf, read_problem, samples_where
+from haicpred.genomics.vcf.evidence import is_reference_block_alt, is_symbolic
+from haicpred.genomics.vcf.regions import RegionIndex, records
+from haicpred.genomics.vcf.samples import NORMAL_NAMES, group_by_file, header_meta, missing_path
 from haicpred.io.errors import InputError, Problem, raise_if_any
 from haicpred.io.resources import IL28B_RSID
 
@@ -109,19 +112,19 @@ def snp_genotypes(samples: list[dict], snps: pd.DataFrame) -> pd.DataFrame:
     """
     snp_list = list(snps.itertuples(index=False))
     by_rsid = {snp.rsid: snp for snp in snp_list}
-    sample_ids, _, problems = vcf.group_by_file(samples, "genotype_vcf")
-    records: dict[str, dict] = {}
+    sample_ids, _, problems = group_by_file(samples, "genotype_vcf")
+    sheet_rows: dict[str, dict] = {}
     for s in samples:  # the first row of a repeated sample_id (already a problem)
-        records.setdefault(str(s["sample_id"]), s)
+        sheet_rows.setdefault(str(s["sample_id"]), s)
 
     exome_path: dict[str, str] = {}
     requests: dict[str, list[_Request]] = defaultdict(list)
-    for sid, s in records.items():
-        if not vcf.missing_path(s.get("genotype_vcf")):
-            column = sid if vcf.missing_path(s.get("genotype_sample")) else str(
+    for sid, s in sheet_rows.items():
+        if not missing_path(s.get("genotype_vcf")):
+            column = sid if missing_path(s.get("genotype_sample")) else str(
                 s["genotype_sample"])
             requests[str(s["genotype_vcf"])].append(_Request(sid, SOURCE_GENOTYPE_VCF, column))
-        if not vcf.missing_path(s.get("exome_vcf")):
+        if not missing_path(s.get("exome_vcf")):
             exome_path[sid] = str(s["exome_vcf"])
     flags = [f for f in GENOTYPE_FLAGS if f.rsid in by_rsid]
     for flag in flags:
@@ -139,7 +142,7 @@ def snp_genotypes(samples: list[dict], snps: pd.DataFrame) -> pd.DataFrame:
     first_pass = set(requests)
     for sid, path in exome_path.items():
         if path in first_pass:
-            requests[path].append(_exome_request(sid, records))
+            requests[path].append(_exome_request(sid, sheet_rows))
     for path in sorted(first_pass):
         found, file_problems = _scan_file(path, requests[path], snp_list)
         problems.extend(file_problems)
@@ -155,7 +158,7 @@ def snp_genotypes(samples: list[dict], snps: pd.DataFrame) -> pd.DataFrame:
         lacking = sid in failed or any((sid, SOURCE_GENOTYPE_VCF, snp.rsid) not in calls
                                        for snp in snp_list)
         if lacking:
-            second[path].append(_exome_request(sid, records))
+            second[path].append(_exome_request(sid, sheet_rows))
     for path in sorted(second):
         found, file_problems = _scan_file(path, second[path], snp_list)
         problems.extend(file_problems)
@@ -194,10 +197,10 @@ def snp_genotypes(samples: list[dict], snps: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _exome_request(sid: str, records: dict[str, dict]) -> _Request:
-    tumour = records[sid].get("tumor_sample")
+def _exome_request(sid: str, sheet_rows: dict[str, dict]) -> _Request:
+    tumour = sheet_rows[sid].get("tumor_sample")
     return _Request(sid, SOURCE_EXOME_NORMAL, None,
-                    None if vcf.missing_path(tumour) else str(tumour))
+                    None if missing_path(tumour) else str(tumour))
 
 
 def normal_column(header, tumour: str | None = None) -> str | None:
@@ -210,24 +213,16 @@ def normal_column(header, tumour: str | None = None) -> str | None:
     if any(_PLACEHOLDER_NORMAL_GT.match(str(rec)) for rec in header.records):
         return None
     columns = list(header.samples)
-    named = vcf.header_meta(header, "normal_sample")
+    named = header_meta(header, "normal_sample")
     if named:
         hits = sorted({n for n in named if n in columns})
         chosen = hits[0] if len(hits) == 1 else None
     else:
-        hits = [c for c in columns if c.upper() in vcf.NORMAL_NAMES]
+        hits = [c for c in columns if c.upper() in NORMAL_NAMES]
         chosen = hits[0] if len(hits) == 1 else None
     if chosen is None or chosen == tumour:
         return None
     return chosen
-
-
-def _where(sample_ids: Sequence[str]) -> str:
-    ids = sorted(set(sample_ids))
-    if len(ids) == 1:
-        return f"sample {ids[0]}"
-    shown = ", ".join(ids[:5]) + (f" (+{len(ids) - 5} more)" if len(ids) > 5 else "")
-    return f"samples {shown}"
 
 
 def _scan_file(path: str, requests: list[_Request], snp_list: list
@@ -235,7 +230,7 @@ def _scan_file(path: str, requests: list[_Request], snp_list: list
     """Calls {(sample_id, source, rsid): (base, base)} of the requests reading `path`."""
     ids = list(dict.fromkeys(r.sample_id for r in requests))
     try:
-        handle = vcf.open_vcf(path, ids)
+        handle = open_vcf(path, ids)
     except InputError as exc:
         return {}, exc.problems
     with handle:
@@ -266,14 +261,14 @@ def _scan_file(path: str, requests: list[_Request], snp_list: list
         needed = sorted({col for _, col in resolved})
         if len(needed) < len(columns):
             handle.vf.subset_samples(needed)
-        regions = vcf.RegionIndex.build((snp.chrom, snp.pos, snp.pos, snp.rsid)
-                                        for snp in snp_list)
+        regions = RegionIndex.build((snp.chrom, snp.pos, snp.pos, snp.rsid)
+                                    for snp in snp_list)
         by_rsid = {snp.rsid: snp for snp in snp_list}
         candidates: dict[str, list] = defaultdict(list)
         found: dict[tuple[str, str, str], tuple[str, str]] = {}
         readers = sorted({req.sample_id for req, _ in resolved})
         try:
-            for rec, hits in vcf.records(handle, regions, ids):
+            for rec, hits in records(handle, regions, ids):
                 for _, _, rsid, _ in hits:
                     candidates[rsid].append(rec)
             for rsid in sorted(candidates):
@@ -281,7 +276,7 @@ def _scan_file(path: str, requests: list[_Request], snp_list: list
                 ranked, mismatched = _rank(candidates[rsid], snp)
                 for file_ref in mismatched:
                     problems.append(Problem(
-                        path, _where(readers),
+                        path, samples_where(readers),
                         f"REF mismatch at {snp.rsid} ({snp.chrom}:{snp.pos}): the VCF's REF "
                         f"is {file_ref} but the SNP resource gives ref {snp.ref}, alt "
                         f"{snp.alt} (+ strand)",
@@ -297,7 +292,7 @@ def _scan_file(path: str, requests: list[_Request], snp_list: list
         except InputError as exc:
             return {}, exc.problems
         except (ValueError, OSError, KeyError) as exc:
-            return {}, [vcf.read_problem(path, ids, exc)]
+            return {}, [read_problem(path, ids, exc)]
     return ({}, problems) if problems else (found, [])
 
 
@@ -312,7 +307,7 @@ def _allele_bases(rec, pos: int) -> list[str | None] | None:
     if rec.pos == pos:
         bases: list[str | None] = [ref[0].upper()]
         for alt in alleles[1:]:
-            if vcf.is_symbolic(alt):
+            if is_symbolic(alt):
                 bases.append(None)
                 continue
             r, a = ref.upper(), alt.upper()
@@ -320,7 +315,7 @@ def _allele_bases(rec, pos: int) -> list[str | None] | None:
                 r, a = r[:-1], a[:-1]
             bases.append(a if len(r) == 1 and len(a) == 1 else None)
         return bases
-    if rec.pos < pos <= rec.stop and all(vcf.is_reference_block_alt(a) for a in alleles[1:]):
+    if rec.pos < pos <= rec.stop and all(is_reference_block_alt(a) for a in alleles[1:]):
         return [""] + [None] * (len(alleles) - 1)  # "" = the reference base, not spelled out
     return None
 

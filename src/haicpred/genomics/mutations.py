@@ -6,10 +6,10 @@ threads=1) -> (features, audit)` for one batch (or shard of a batch).
 Each distinct exome VCF is opened once (several samples may share one multi-sample file).
 With `genome_build` (GRCh37/GRCh38, the panel's build) a file whose header points to the other
 build is refused, naming the file, the sample(s), the build it looks like and the header line
-that says so (`haicpred.genomics.vcf.infer_build`); a file whose header does not tell is accepted.
-Records overlapping a panel region are fetched with the file's index (.tbi/.csi beside it, or
-one built under `index_dir`, never beside the input); files that cannot be indexed are streamed
-(`haicpred.genomics.vcf` documents and measures that choice).
+that says so (`haicpred.genomics.vcf.build.infer_build`); a file whose header does not tell is
+accepted. Records overlapping a panel region are fetched with the file's index (.tbi/.csi beside
+it, or one built under `index_dir`, never beside the input); files that cannot be indexed are
+streamed (`haicpred.genomics.vcf.access` documents and measures that choice).
 
 `threads` worker processes read the batch's files (fork, one task per file, results gathered in
 file order): features and audit are identical, row for row, whatever `threads` is. Processes,
@@ -59,7 +59,13 @@ from dataclasses import dataclass
 import pandas as pd
 import pysam
 
-from haicpred.genomics import vcf
+from haicpred.genomics.vcf.access import open_vcf, read_problem
+from haicpred.genomics.vcf.annotation import AnnotationSchema, is_protein_altering
+from haicpred.genomics.vcf.build import GENOME_BUILDS, build_problem
+from haicpred.genomics.vcf.evidence import (FormatSchema, is_reference_block_alt, is_symbolic,
+                                            record_filter)
+from haicpred.genomics.vcf.regions import RegionIndex, records
+from haicpred.genomics.vcf.samples import choose_tumour_column, group_by_file, missing_path
 from haicpred.io.errors import InputError, Problem, raise_if_any
 
 AUDIT_COLUMNS = ["sample_id", "chrom", "pos", "ref", "alt", "gene", "consequence", "vaf",
@@ -86,16 +92,16 @@ def panel_mutations(samples: list[dict], panel: pd.DataFrame, min_vaf: float = 0
         raise ValueError(f"min_vaf must be within [0, 1], got {min_vaf}")
     if int(min_depth) < 0:
         raise ValueError(f"min_depth must be >= 0, got {min_depth}")
-    if genome_build is not None and genome_build not in vcf.GENOME_BUILDS:
-        raise ValueError(f"genome_build must be one of {', '.join(vcf.GENOME_BUILDS)}, "
+    if genome_build is not None and genome_build not in GENOME_BUILDS:
+        raise ValueError(f"genome_build must be one of {', '.join(GENOME_BUILDS)}, "
                          f"got {genome_build!r}")
     if int(threads) < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     genes = list(dict.fromkeys(panel["gene"]))
-    regions = vcf.RegionIndex.build(
+    regions = RegionIndex.build(
         (r.chrom, r.start, r.end, r.gene) for r in panel.itertuples(index=False))
 
-    sample_ids, by_file, problems = vcf.group_by_file(samples, "exome_vcf")
+    sample_ids, by_file, problems = group_by_file(samples, "exome_vcf")
 
     settings = _Settings(regions, float(min_vaf), int(min_depth), genome_build,
                          None if index_dir is None else str(index_dir))
@@ -116,7 +122,7 @@ def panel_mutations(samples: list[dict], panel: pd.DataFrame, min_vaf: float = 0
 class _Settings:
     """Everything a worker needs besides its file (sent to each worker process once)."""
 
-    regions: vcf.RegionIndex
+    regions: RegionIndex
     min_vaf: float
     min_depth: int
     genome_build: str | None
@@ -175,22 +181,22 @@ def _scan_file(path: str, group: list[dict], settings: _Settings
     ids = [str(s["sample_id"]) for s in group]
     problems: list[Problem] = []
     try:
-        handle = vcf.open_vcf(path, ids, index_dir=settings.index_dir)
+        handle = open_vcf(path, ids, index_dir=settings.index_dir)
     except InputError as exc:
         return [], exc.problems
     with handle:
         if settings.genome_build is not None:
-            mismatch = vcf.build_problem(handle.header, settings.genome_build, path=path,
-                                         samples=ids)
+            mismatch = build_problem(handle.header, settings.genome_build, path=path,
+                                     samples=ids)
             if mismatch is not None:
                 problems.append(mismatch)
         columns: list[tuple[str, str]] = []  # (sample_id, tumour column)
         for s in group:
             requested = s.get("tumor_sample")
-            requested = None if vcf.missing_path(requested) else str(requested)
+            requested = None if missing_path(requested) else str(requested)
             try:
-                col = vcf.choose_tumour_column(handle.header, requested, path=path,
-                                               sample_id=str(s["sample_id"]))
+                col = choose_tumour_column(handle.header, requested, path=path,
+                                           sample_id=str(s["sample_id"]))
             except InputError as exc:
                 problems.extend(exc.problems)
                 continue
@@ -199,26 +205,26 @@ def _scan_file(path: str, group: list[dict], settings: _Settings
             return [], problems
         # No subset_samples() here: htslib would then skip parsing the other columns and a
         # damaged file could pass unnoticed. Somatic VCFs have few columns anyway.
-        fmt = vcf.FormatSchema(handle.header)
-        ann = vcf.AnnotationSchema(handle.header)
+        fmt = FormatSchema(handle.header)
+        ann = AnnotationSchema(handle.header)
         rows: list[tuple] = []
         try:
-            for rec, hits in vcf.records(handle, settings.regions, ids):
+            for rec, hits in records(handle, settings.regions, ids):
                 try:
                     rows.extend(_judge_record(rec, hits, columns, fmt, ann, settings.min_vaf,
                                               settings.min_depth))
                 except (ValueError, OSError, KeyError) as exc:
-                    raise InputError(vcf.read_problem(path, ids, exc,
-                                                      after=f"{rec.chrom}:{rec.pos}")) from None
+                    raise InputError(read_problem(path, ids, exc,
+                                                  after=f"{rec.chrom}:{rec.pos}")) from None
         except InputError as exc:
             return [], exc.problems
     return rows, []
 
 
-def _judge_record(rec, hits, columns, fmt: vcf.FormatSchema, ann: vcf.AnnotationSchema,
+def _judge_record(rec, hits, columns, fmt: FormatSchema, ann: AnnotationSchema,
                   min_vaf: float, min_depth: int) -> list[tuple]:
     alts = rec.alts or ()
-    filter_text, passes = vcf.record_filter(rec)
+    filter_text, passes = record_filter(rec)
     genes: dict[str, str] = {}  # gene -> panel contig spelling
     for _, _, gene, contig in hits:
         genes.setdefault(gene, contig)
@@ -227,7 +233,7 @@ def _judge_record(rec, hits, columns, fmt: vcf.FormatSchema, ann: vcf.Annotation
     rows = []
     ref = rec.ref
     pos = int(rec.pos)
-    judged = [a for a in alts if not vcf.is_reference_block_alt(a)]
+    judged = [a for a in alts if not is_reference_block_alt(a)]
     if not judged:
         # No allele to judge: ALT `.` (a reference call) or only gVCF "any other allele"
         # placeholders (a reference block). Listed once per gene and sample, never counted.
@@ -239,9 +245,9 @@ def _judge_record(rec, hits, columns, fmt: vcf.FormatSchema, ann: vcf.Annotation
                              filter_text, "dropped", reason))
         return rows
     for alt_index, alt in enumerate(alts, start=1):
-        if vcf.is_reference_block_alt(alt):
+        if is_reference_block_alt(alt):
             continue
-        if vcf.is_symbolic(alt):
+        if is_symbolic(alt):
             for gene, contig in genes.items():
                 for sample_id, _ in columns:
                     rows.append((sample_id, contig, pos, ref, alt, gene, None, None, None,
@@ -272,7 +278,7 @@ def _judge_record(rec, hits, columns, fmt: vcf.FormatSchema, ann: vcf.Annotation
                 consequence = "&".join(terms) if terms else None
                 reason = base_reason
                 if reason is None:
-                    if terms is not None and not vcf.is_protein_altering(terms):
+                    if terms is not None and not is_protein_altering(terms):
                         reason = f"not_protein_altering:{consequence or 'unknown'}"
                     else:
                         reason = "pass"

@@ -31,6 +31,13 @@ def read_tsv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
     )
 
 
+def concatenate_tables(paths) -> pd.DataFrame:
+    """The shard or batch tables at ``paths`` as one table, rows by ``sample_id`` (stable: the
+    rows of one sample keep their order), for the cohort-level merges of per-shard outputs."""
+    merged = pd.concat([read_tsv(path) for path in paths], ignore_index=True)
+    return merged.sort_values("sample_id", kind="stable")
+
+
 def write_bytes(data: bytes, path: str | os.PathLike) -> None:
     """Write atomically: a failed job never leaves a half-written file behind."""
     path = Path(path)

@@ -13,16 +13,12 @@ with their labels, sample ids and batches, the features and their modalities.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from haicpred.io.errors import Problem, raise_if_any
 from haicpred.radiomics.preprocessing import BATCH_COLUMN, RADIOMICS_MODALITY
-
-if TYPE_CHECKING:  # only for annotations: the endpoint module imports this one
-    from haicpred.modeling.endpoint import ModelEndpoint
 
 __all__ = [
     "ID_COLUMNS",
@@ -241,10 +237,12 @@ class PreparedData:
 
 
 def prepare_data(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.DataFrame,
-                 endpoint: ModelEndpoint, folds: int, allow_post_treatment: bool = False,
+                 endpoint, folds: int, allow_post_treatment: bool = False,
                  truth: pd.DataFrame | None = None) -> PreparedData:
     """Endpoint labels, input checks, labelled rows, and the endpoint's check that ``folds``
-    stratified folds are possible."""
+    stratified folds are possible. ``endpoint``: a
+    :class:`haicpred.modeling.endpoint.ModelEndpoint` (not imported here: that module builds on
+    this one)."""
     outcome, labels = endpoint.labels(labels)
     if not endpoint.uses_truth:
         truth = None  # the simulation's truth is a response probability

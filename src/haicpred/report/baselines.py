@@ -1,6 +1,6 @@
-"""The report's text about baselines and ablations (haicpred.report.render's metrics, ROC and ablation
-sections): how each baseline was judged, which of its factors were available, which scores were
-skipped and why, and the published scores' ROC curves from their own values.
+"""The report's text about baselines and ablations (haicpred.report.performance's metrics, ROC
+and ablation sections): how each baseline was judged, which of its factors were available, which
+scores were skipped and why, and the published scores' ROC curves from their own values.
 
 HTML fragments only; the numbers come from ``metrics.tsv`` and ``cv_metadata.json``
 (``baseline_factors``, written by :mod:`haicpred.modeling.score_baselines`).

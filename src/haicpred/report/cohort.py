@@ -1,15 +1,21 @@
 """The report's description of the cohort: its name and treatment (config ``cohort_name``,
-``treatment``), the title, the configured endpoint's recorded outcome, the data checks
-(haicpred.features.data_checks) and the single-batch note. haicpred.report.render places them."""
+``treatment``), the title, the outcome the models predict (cv_metadata.json's ``label`` block),
+the Cohort section (labels, batches, data availability per modality, sample size), the configured
+endpoint's recorded outcome, the data checks (haicpred.features.data_checks) and the single-batch
+note. haicpred.report.render places them."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from haicpred.features.data_checks import CHECKS, FLAG_RULE
 from haicpred.features.endpoints import resolve_endpoint
-from haicpred.report.html import esc, html_table, num, p_value
+from haicpred.modeling.endpoint import LABEL_DEFINITION
+from haicpred.report.html import esc, fmt, html_table, integer, num, p_value, pct
+from haicpred.report.layout import modality_key, section
 
 DATA_CHECKS_FILE = "results/features/data_checks.tsv"
 DEFAULT_COHORT_NAME = "haicpred cohort"
@@ -18,6 +24,49 @@ DEFAULT_TREATMENT = "HAIC"
 MAX_FEATURE_ROWS = 30  # flagged per-feature rows shown (all are in data_checks.tsv)
 # what "HAIC" stands for, written out in the title
 _TREATMENT_NAMES = {"HAIC": "hepatic arterial infusion chemotherapy (HAIC)"}
+# the feature matrix's identifier columns; every other column is a candidate feature
+ID_COLUMNS = ("sample_id", "batch")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The endpoint the models predict, from cv_metadata.json's ``label`` block."""
+
+    name: str
+    definition: str
+    favourable: bool
+    block: dict
+
+    @classmethod
+    def from_metadata(cls, metadata: dict | None) -> Outcome:
+        block = dict((metadata or {}).get("label") or {})
+        name = str(block.get("name") or block.get("column") or "objective_response")
+        favourable = block.get("positive_is_favourable")
+        return cls(name, str(block.get("definition") or LABEL_DEFINITION),
+                   True if favourable is None else bool(favourable), block)
+
+    @property
+    def is_response(self) -> bool:
+        return self.name == "objective_response"
+
+    @property
+    def positive(self) -> str:
+        return "responders (CR/PR)" if self.is_response else f"{esc(self.name)} = 1"
+
+    @property
+    def negative(self) -> str:
+        return "non-responders (SD/PD)" if self.is_response else f"{esc(self.name)} = 0"
+
+    @property
+    def events(self) -> str:
+        """Column header for the number of label-1 patients."""
+        return "responders" if self.is_response else "label 1"
+
+    @property
+    def title(self) -> str:
+        if self.is_response:
+            return "objective response (mRECIST CR/PR vs SD/PD)"
+        return f"{esc(self.name)} ({'favourable' if self.favourable else 'adverse'} outcome)"
 
 
 def cohort_names(cohort: dict | None, simulated: bool) -> tuple[str, str]:
@@ -142,3 +191,101 @@ def data_checks_body(checks: pd.DataFrame | None) -> str:
             f"Shown: every modality and batch check, and the flagged per-feature and "
             f"per-batch-modality rows; every row is in <code>{DATA_CHECKS_FILE}</code>"
             f"{more}.</p>")
+
+
+def _sample_labels(oof: pd.DataFrame, labels: pd.DataFrame) -> dict:
+    """Each trained-on sample's label as the models saw it (the endpoint's, from the
+    out-of-fold table); without predictions, labels.tsv's objective_response."""
+    if oof is not None and len(oof):
+        return dict(zip(oof["sample_id"], num(oof["y_true"])))
+    if "objective_response" in labels:
+        return dict(zip(labels["sample_id"], num(labels["objective_response"])))
+    return {}
+
+
+def cohort_section(matrix, labels, dictionary, oof, outcome: Outcome, description: str,
+                   endpoint_settings: dict | None) -> str:
+    y = matrix["sample_id"].map(_sample_labels(oof, labels)).astype(float)
+    n = len(matrix)
+    n_lab = int(y.notna().sum())
+    n_pos = int((y == 1).sum())
+    block = outcome.block
+    parts = [
+        description,
+        f"<p><b>Endpoint</b> <code>{esc(outcome.name)}</code>: {esc(outcome.definition)}. "
+        f"Label 1 is the {'favourable' if outcome.favourable else 'adverse'} outcome.</p>"
+    ]
+    unlabelled = ["unlabelled (scored, not trained on)", str(n - n_lab), pct(n - n_lab, n)]
+    reasons = []
+    censored = block.get("n_censored_before_horizon")
+    if censored:
+        reasons.append(f"{integer(censored)} censored before the horizon")
+    if block.get("n_missing") is not None and (censored or not outcome.is_response):
+        reasons.append(f"{integer(block.get('n_missing'))} without the outcome")
+    if reasons:
+        unlabelled[0] += " <span class=\"note\">(" + ", ".join(reasons) + ")</span>"
+    parts.append(
+        html_table(
+            ["", "count", "share"],
+            [
+                ["patients in the feature matrix", str(n), ""],
+                [f"labelled (<code>{esc(outcome.name)}</code> known)", str(n_lab),
+                 pct(n_lab, n)],
+                [outcome.positive, str(n_pos), pct(n_pos, n_lab) + " of labelled"],
+                [outcome.negative, str(n_lab - n_pos),
+                 pct(n_lab - n_pos, n_lab) + " of labelled"],
+                unlabelled,
+            ],
+        )
+    )
+    parts.append(recorded_outcome(labels, matrix["sample_id"], endpoint_settings,
+                                  outcome.is_response))
+
+    batches = matrix["batch"].fillna("(none)").astype(str)
+    rows = []
+    for batch in sorted(batches.unique()):
+        mask = (batches == batch).to_numpy()
+        yb = y[mask]
+        lab, pos = int(yb.notna().sum()), int((yb == 1).sum())
+        rows.append([esc(batch), str(int(mask.sum())), str(lab), str(pos), pct(pos, lab)])
+    parts.append("<h3>Per batch</h3>")
+    rate = "response rate" if outcome.is_response else "label-1 rate"
+    parts.append(
+        html_table(["batch", "patients", "labelled", outcome.events, rate], rows)
+    )
+
+    modality = dict(zip(dictionary["feature"], dictionary["modality"].fillna("unknown")))
+    features = [c for c in matrix.columns if c not in ID_COLUMNS]
+    groups: dict[str, list[str]] = {}
+    for feature in features:
+        groups.setdefault(str(modality.get(feature, "unknown")), []).append(feature)
+    order = sorted(groups, key=modality_key)
+    batch_names = sorted(batches.unique())
+    header = ["modality", "features", "samples with any value", "non-missing cells"]
+    header += [f"any value: {esc(b)}" for b in batch_names]
+    rows = []
+    for mod in order:
+        present = matrix[groups[mod]].notna()
+        any_value = present.any(axis=1).to_numpy()
+        row = [
+            esc(mod),
+            str(len(groups[mod])),
+            f"{int(any_value.sum())} ({pct(any_value.sum(), n)})",
+            pct(present.to_numpy().sum(), present.size),
+        ]
+        for batch in batch_names:
+            mask = (batches == batch).to_numpy()
+            row.append(pct(any_value[mask].sum(), mask.sum()))
+        rows.append(row)
+    parts.append("<h3>Data availability per modality</h3>")
+    parts.append(html_table(header, rows))
+    events = min(n_pos, n_lab - n_pos)
+    parts.append(
+        f'<p class="note">Sample size: {len(features)} candidate features for {n_lab} labelled '
+        f"patients; the smaller outcome class has {events} patients "
+        f"({fmt(events / len(features) if features else float('nan'), 2)} per candidate "
+        "feature). Far fewer than 10 events per candidate predictor: the XGBoost model relies on "
+        "shrinkage and shallow trees, and its apparent performance is only trusted out of fold."
+        "</p>"
+    )
+    return section("cohort", "\n".join(parts))

@@ -1,5 +1,5 @@
-"""HTML fragments shared by the report's modules (haicpred.report.render, haicpred.report.cohort):
-escaping, number formats and tables. Every text that comes from data goes through `esc`."""
+"""HTML fragments shared by the report's modules (haicpred.report.*): escaping, number formats
+and tables. Every text that comes from data goes through `esc`."""
 
 from __future__ import annotations
 
@@ -51,6 +51,12 @@ def integer(value) -> str:
 
 def pct(part: float, whole: float) -> str:
     return "&ndash;" if not whole else f"{100.0 * part / whole:.1f}%"
+
+
+def ci(row, key: str = "auc") -> str:
+    """A value of ``row`` with its 95% CI from ``<key>_low`` and ``<key>_high``:
+    ``0.712 [0.601, 0.815]``."""
+    return f"{fmt(row.get(key))} [{fmt(row.get(key + '_low'))}, {fmt(row.get(key + '_high'))}]"
 
 
 def html_table(header: list[str], rows: list[list[str]], text_columns=(0,), row_classes=None):

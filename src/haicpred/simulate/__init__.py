@@ -7,13 +7,13 @@ genotype VCF) plus the oracle: `truth.tsv` (the true response probability of eve
 
 How the simulation is organised
 -------------------------------
-1. True patient covariates are drawn first, vectorised over patients (`_simulate_patients`,
-   `_simulate_labs`, `_simulate_germline`, `_simulate_lesions`). Latent factors make them
+1. True patient covariates are drawn first, vectorised over patients (`simulate_patients`,
+   `simulate_labs`, `simulate_germline`, `simulate_lesions`). Latent factors make them
    correlated the way biology does: a tumour-burden latent drives size, number, vascular
    invasion, metastasis, AFP, DCP and inflammation; a liver-dysfunction latent drives albumin,
    bilirubin, INR, platelets and ascites.
 2. The response probability is a logistic function of named true covariates
-   (`PLANTED_EFFECTS`, `_response_design`); labels are Bernoulli draws; survival is Weibull with
+   (`PLANTED_EFFECTS`, `response_design`); labels are Bernoulli draws; survival is Weibull with
    a hazard linked to the same risk.
 3. Writers turn the truth into the observed files, adding what real data has: missing values,
    per-lab units, scanner batch effects, filtered/low-evidence decoy variants, no-calls.
@@ -32,7 +32,7 @@ The parts it calls:
   (exact-count masks, random bases, bgzip + tabix writing).
 - `patients`: cohort design (IDs, batches, which data each patient has) and the true patient
   state: demographics, tumour burden, labs, Child-Pugh/BCLC staging, germline dosages.
-- `effects`: the planted response model (`PLANTED_EFFECTS`, `_response_design`), the outcomes
+- `effects`: the planted response model (`PLANTED_EFFECTS`, `response_design`), the outcomes
   it generates (best response, OS/PFS) and the `planted_effects.tsv` table.
 - `clinical_tables`: `samples.tsv`, `clinical.tsv` and `biomarkers.tsv` (missing cells, lab
   units, post-treatment markers).
@@ -59,14 +59,14 @@ from haicpred.io.errors import Problem, raise_if_any
 from haicpred.io.resources import check_panel, check_snps, rows_where
 from haicpred.io.tables import write_tsv
 
-from .clinical_tables import _biomarker_table, _clinical_table, _sample_sheet
-from .common import CONTIG_LENGTHS, _exact_mask
-from .effects import _planted_effects_table, _response_design, _simulate_outcomes
-from .exome import P_FOHAIC1_POSITIVE, _write_exome_vcfs
-from .genotypes import _write_genotype_vcf
-from .patients import (_add_staging, _simulate_design, _simulate_germline, _simulate_labs,
-                       _simulate_patients)
-from .radiomics import _radiomics_table, _simulate_lesions
+from .clinical_tables import biomarker_table, clinical_table, sample_sheet
+from .common import CONTIG_LENGTHS, exact_mask
+from .effects import planted_effects_table, response_design, simulate_outcomes
+from .exome import P_FOHAIC1_POSITIVE, write_exome_vcfs
+from .genotypes import write_genotype_vcf
+from .patients import (add_staging, simulate_design, simulate_germline, simulate_labs,
+                       simulate_patients)
+from .radiomics import radiomics_table, simulate_lesions
 
 __all__ = ["simulate_cohort"]
 
@@ -92,32 +92,32 @@ def simulate_cohort(n_patients: int, n_batches: int, seed: int, out_dir: str | P
      rng_biomarkers, rng_radiomics, rng_vcf, rng_genotype_vcf) = \
         np.random.default_rng(seed).spawn(11)
 
-    design = _simulate_design(n_patients, n_batches, rng_design)
-    patients = _simulate_patients(n_patients, rng_patients)
-    labs = _simulate_labs(patients, rng_labs)
-    patients = _add_staging(patients, labs)
-    germline = _simulate_germline(n_patients, snps, rng_germline)
-    lesions, signature = _simulate_lesions(patients, design, rng_lesions)
-    panel_positive = _exact_mask(rng_outcome, n_patients, P_FOHAIC1_POSITIVE)
-    design_matrix, effects, intercept = _response_design(
+    design = simulate_design(n_patients, n_batches, rng_design)
+    patients = simulate_patients(n_patients, rng_patients)
+    labs = simulate_labs(patients, rng_labs)
+    patients = add_staging(patients, labs)
+    germline = simulate_germline(n_patients, snps, rng_germline)
+    lesions, signature = simulate_lesions(patients, design, rng_lesions)
+    panel_positive = exact_mask(rng_outcome, n_patients, P_FOHAIC1_POSITIVE)
+    design_matrix, effects, intercept = response_design(
         patients, labs, germline, snps, panel_positive, signature)
     linear_predictor = intercept + design_matrix @ np.array([e.log_odds for e in effects])
     probability = expit(linear_predictor)
-    outcome = _simulate_outcomes(probability, linear_predictor, patients, rng_outcome)
+    outcome = simulate_outcomes(probability, linear_predictor, patients, rng_outcome)
 
     with _staged_directory(out_dir) as stage:
-        write_tsv(_sample_sheet(design), stage / "samples.tsv")
-        write_tsv(_clinical_table(design, patients, outcome, rng_missing),
+        write_tsv(sample_sheet(design), stage / "samples.tsv")
+        write_tsv(clinical_table(design, patients, outcome, rng_missing),
                   stage / "clinical.tsv")
-        write_tsv(_biomarker_table(design, labs, outcome, rng_biomarkers),
+        write_tsv(biomarker_table(design, labs, outcome, rng_biomarkers),
                   stage / "biomarkers.tsv")
-        write_tsv(_radiomics_table(design, lesions, rng_radiomics), stage / "radiomics.tsv")
+        write_tsv(radiomics_table(design, lesions, rng_radiomics), stage / "radiomics.tsv")
         write_tsv(pd.DataFrame({"sample_id": design["sample_id"],
                                 "response_probability": probability}),
                   stage / "truth.tsv")
-        write_tsv(_planted_effects_table(effects, intercept), stage / "planted_effects.tsv")
-        _write_exome_vcfs(stage, design, panel, panel_positive, genome_build, rng_vcf)
-        _write_genotype_vcf(stage / "genotypes.vcf.gz", design, germline, snps, genome_build,
+        write_tsv(planted_effects_table(effects, intercept), stage / "planted_effects.tsv")
+        write_exome_vcfs(stage, design, panel, panel_positive, genome_build, rng_vcf)
+        write_genotype_vcf(stage / "genotypes.vcf.gz", design, germline, snps, genome_build,
                             rng_genotype_vcf)
 
 

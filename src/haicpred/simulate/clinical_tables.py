@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .common import _exact_mask
+from .common import exact_mask
 from .patients import LAB_SCHEMES
 
 # ---------------------------------------------------------------------------------------------
@@ -61,7 +61,7 @@ POST_LOG_RATIO_RESPONDER = (math.log(0.30), 0.70)
 POST_LOG_RATIO_NON_RESPONDER = (math.log(1.30), 0.55)
 
 
-def _sample_sheet(design: pd.DataFrame) -> pd.DataFrame:
+def sample_sheet(design: pd.DataFrame) -> pd.DataFrame:
     sid, batch = design["sample_id"], design["batch"]
     return pd.DataFrame({
         "sample_id": sid,
@@ -79,7 +79,7 @@ CLINICAL_COVARIATES = ("age", "sex", "ecog", "hbv", "hcv", "cirrhosis", "bclc",
                        "ascites", "encephalopathy", "combination")
 
 
-def _clinical_table(design, patients, outcome, rng) -> pd.DataFrame:
+def clinical_table(design, patients, outcome, rng) -> pd.DataFrame:
     """One row per patient; ~2% of covariate cells and ~3% of best_response left empty."""
     n = len(design)
     table = pd.DataFrame({"sample_id": design["sample_id"]})
@@ -89,7 +89,7 @@ def _clinical_table(design, patients, outcome, rng) -> pd.DataFrame:
             else values.astype(str)
         missing = rng.random(n) < FRACTION_MISSING_COVARIATE
         table[column] = np.where(missing, "", text)
-    unlabelled = _exact_mask(rng, n, FRACTION_UNLABELLED)
+    unlabelled = exact_mask(rng, n, FRACTION_UNLABELLED)
     table["best_response"] = np.where(unlabelled, "", outcome["best_response"])
     for column in ("os_months", "pfs_months"):
         table[column] = [f"{v:.1f}" for v in outcome[column]]
@@ -109,7 +109,7 @@ def _biomarker_rows(sample_ids, analyte, canonical_values, alternative_mask, tim
                          "unit": units, "timepoint": timepoint})
 
 
-def _biomarker_table(design, labs, outcome, rng) -> pd.DataFrame:
+def biomarker_table(design, labs, outcome, rng) -> pd.DataFrame:
     """Long table; units follow the patient's lab (batch scheme), AFP sometimes in IU/mL."""
     n = len(design)
     sid = design["sample_id"].to_numpy()
@@ -123,7 +123,7 @@ def _biomarker_table(design, labs, outcome, rng) -> pd.DataFrame:
         keep = ~missing[:, j]
         frames.append(_biomarker_rows(sid[keep], analyte, labs[analyte].to_numpy()[keep],
                                       alternative[keep], "baseline"))
-    with_post = _exact_mask(rng, n, FRACTION_WITH_POST_MARKERS)
+    with_post = exact_mask(rng, n, FRACTION_WITH_POST_MARKERS)
     responder = outcome["responder"].to_numpy()
     for analyte in POST_ANALYTES:
         mean = np.where(responder, POST_LOG_RATIO_RESPONDER[0], POST_LOG_RATIO_NON_RESPONDER[0])

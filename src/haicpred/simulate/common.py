@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pysam
 
-from haicpred.genomics.vcf import CONTIG_LENGTHS as NUCLEAR_CONTIG_LENGTHS
+from haicpred.genomics.vcf.build import CONTIG_LENGTHS as NUCLEAR_CONTIG_LENGTHS
 
 # ---------------------------------------------------------------------------------------------
 # Reference genome
@@ -25,10 +25,10 @@ CONTIG_LENGTHS = {"GRCh38": {f"chr{name}": length
 REFERENCE_FASTA = {"GRCh38": "file:///references/GRCh38/Homo_sapiens_assembly38.fasta"}
 
 # Nucleotide alphabet for random sequences and codon changes.
-_BASES = "ACGT"
+BASES = "ACGT"
 
 
-def _exact_mask(rng: np.random.Generator, n: int, fraction: float,
+def exact_mask(rng: np.random.Generator, n: int, fraction: float,
                 eligible: np.ndarray | None = None) -> np.ndarray:
     """Boolean mask with round(fraction * n) True entries, chosen among `eligible`."""
     candidates = np.arange(n) if eligible is None else np.flatnonzero(eligible)
@@ -38,12 +38,12 @@ def _exact_mask(rng: np.random.Generator, n: int, fraction: float,
     return mask
 
 
-def _random_base(u: float, exclude: str = "") -> str:
-    choices = [b for b in _BASES if b not in exclude]
+def random_base(u: float, exclude: str = "") -> str:
+    choices = [b for b in BASES if b not in exclude]
     return choices[min(int(u * len(choices)), len(choices) - 1)]
 
 
-def _write_indexed_vcf(text: str, path: Path) -> None:
+def write_indexed_vcf(text: str, path: Path) -> None:
     """bgzip + tabix; pysam writes no timestamps, so the output is deterministic."""
     with pysam.BGZFile(str(path), "wb") as handle:
         handle.write(text.encode())

@@ -1,9 +1,9 @@
 """The planted response model, the outcomes it generates and its oracle table.
 
 `PLANTED_EFFECTS` names every true covariate effect on the log-odds of objective response;
-`_response_design` builds their design matrix from the true state (dropping genotype effects
-the SNP resource cannot carry); `_simulate_outcomes` draws best response and Weibull OS/PFS
-linked to the same risk; `_planted_effects_table` writes the model as `planted_effects.tsv`.
+`response_design` builds their design matrix from the true state (dropping genotype effects
+the SNP resource cannot carry); `simulate_outcomes` draws best response and Weibull OS/PFS
+linked to the same risk; `planted_effects_table` writes the model as `planted_effects.tsv`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .patients import SNP_ALLELE_FREQUENCIES, _homozygous
+from .patients import SNP_ALLELE_FREQUENCIES, homozygous
 
 # ---------------------------------------------------------------------------------------------
 # Published scores used by the response model
@@ -87,7 +87,7 @@ FOLLOW_UP_RANGE_MONTHS = (6.0, 60.0)
 FRACTION_LOST_TO_FOLLOW_UP = 0.08
 
 
-def _response_design(patients, labs, germline, snps, panel_positive, signature):
+def response_design(patients, labs, germline, snps, panel_positive, signature):
     """Design matrix (one column per planted effect), the effects used and the intercept.
 
     Genotype effects are planted only for SNPs present in the resource (with the needed
@@ -101,7 +101,7 @@ def _response_design(patients, labs, germline, snps, panel_positive, signature):
     def genotype(rsid, allele):
         if rsid not in snp_by_id:
             return None
-        return _homozygous(germline[rsid], snp_by_id[rsid], allele)
+        return homozygous(germline[rsid], snp_by_id[rsid], allele)
 
     columns = {
         "extrahepatic_metastasis": patients["extrahepatic_metastasis"].to_numpy() == 1,
@@ -146,7 +146,7 @@ def _response_design(patients, labs, germline, snps, panel_positive, signature):
     return matrix, effects, intercept
 
 
-def _simulate_outcomes(probability, linear_predictor, patients, rng) -> pd.DataFrame:
+def simulate_outcomes(probability, linear_predictor, patients, rng) -> pd.DataFrame:
     """Realised best response (Bernoulli on the truth) and Weibull OS/PFS with censoring."""
     n = len(probability)
     responder = rng.random(n) < probability
@@ -180,7 +180,7 @@ def _simulate_outcomes(probability, linear_predictor, patients, rng) -> pd.DataF
     })
 
 
-def _planted_effects_table(effects, intercept) -> pd.DataFrame:
+def planted_effects_table(effects, intercept) -> pd.DataFrame:
     description = ("logit P(CR/PR) = intercept + sum(log_odds * variable); tuned for about "
                    "40% objective response")
     if intercept != RESPONSE_INTERCEPT:

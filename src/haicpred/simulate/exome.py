@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .common import CONTIG_LENGTHS, REFERENCE_FASTA, _write_indexed_vcf
-from .variants import (BACKGROUND_GENES, CSQ_FIELDS, GeneAnnotation, _multiallelic_variant,
-                       _panel_annotations, _variant)
+from .common import CONTIG_LENGTHS, REFERENCE_FASTA, write_indexed_vcf
+from .variants import (BACKGROUND_GENES, CSQ_FIELDS, GeneAnnotation, multiallelic_variant,
+                       panel_annotations, annotated_variant)
 
 # ---------------------------------------------------------------------------------------------
 # Somatic exome VCFs (Mutect2 + FilterMutectCalls + VEP)
@@ -219,7 +219,7 @@ def _make_record(rng, gene: GeneAnnotation | None, consequence: str, filt: str, 
                  chrom: str | None = None, pos: int | None = None) -> _Record:
     if gene is not None:
         chrom, pos = gene.chrom, _position_in(rng, gene.start, gene.end)
-    ref, alt, csq = _variant(consequence, gene, rng.random(12))
+    ref, alt, csq = annotated_variant(consequence, gene, rng.random(12))
     filters = filt.split(";")
     germline = "germline" in filters
     depth_kind = "germline" if germline else "weak_evidence" if "weak_evidence" in filters \
@@ -232,7 +232,7 @@ def _make_record(rng, gene: GeneAnnotation | None, consequence: str, filt: str, 
 
 def _multiallelic_record(rng, gene: GeneAnnotation) -> _Record:
     """Synonymous allele carried; missense allele either below AF 0.05 or site filtered."""
-    ref, alts, entries = _multiallelic_variant(gene, rng.random(12))
+    ref, alts, entries = multiallelic_variant(gene, rng.random(12))
     dp = int(rng.integers(150, 350))
     alt1 = int(rng.integers(int(0.1 * dp), int(0.4 * dp)))
     if rng.random() < 0.5:
@@ -298,7 +298,7 @@ def _deduplicate_positions(records: list[_Record]) -> None:
         taken.add((record.chrom, record.pos))
 
 
-def _write_exome_vcfs(stage: Path, design: pd.DataFrame, panel: list[dict],
+def write_exome_vcfs(stage: Path, design: pd.DataFrame, panel: list[dict],
                       panel_positive: np.ndarray, genome_build: str,
                       rng: np.random.Generator) -> None:
     """One Mutect2-like VCF per patient with an exome.
@@ -308,7 +308,7 @@ def _write_exome_vcfs(stage: Path, design: pd.DataFrame, panel: list[dict],
     """
     contigs = CONTIG_LENGTHS[genome_build]
     order = {c: i for i, c in enumerate(contigs)}
-    genes = _panel_annotations(panel)
+    genes = panel_annotations(panel)
     for batch in sorted(set(design["batch"])):
         (stage / "vcf" / batch).mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=VCF_WRITER_THREADS) as pool:
@@ -327,7 +327,7 @@ def _write_exome_vcfs(stage: Path, design: pd.DataFrame, panel: list[dict],
             text = _mutect_header(genome_build, tumour, normal, *columns)
             text += "".join(_format_record(r, row.normal_first) + "\n" for r in records)
             path = stage / "vcf" / row.batch / f"{row.sample_id}.vcf.gz"
-            pending.append(pool.submit(_write_indexed_vcf, text, path))
+            pending.append(pool.submit(write_indexed_vcf, text, path))
             if len(pending) >= 4 * VCF_WRITER_THREADS:  # bound memory; re-raise failures
                 pending.pop(0).result()
         for future in pending:

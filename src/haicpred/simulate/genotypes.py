@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .common import CONTIG_LENGTHS, REFERENCE_FASTA, _random_base, _write_indexed_vcf
+from .common import CONTIG_LENGTHS, REFERENCE_FASTA, random_base, write_indexed_vcf
 
 N_BACKGROUND_GERMLINE_SNPS = 20
 
@@ -39,9 +39,9 @@ def _background_germline_snps(snps, genome_build, rng) -> list[dict]:
         while (chrom, pos) in taken:
             pos += 1
         taken.add((chrom, pos))
-        ref = _random_base(rng.random())
+        ref = random_base(rng.random())
         background.append({"rsid": ".", "chrom": chrom, "pos": pos, "ref": ref,
-                           "alt": _random_base(rng.random(), ref),
+                           "alt": random_base(rng.random(), ref),
                            "alt_freq": rng.uniform(0.05, 0.5)})
     return background
 
@@ -99,7 +99,7 @@ def _genotype_line(site: dict, dosage: np.ndarray, no_call: np.ndarray, rng) -> 
                       qual, "PASS", info, "GT:AD:DP:GQ", *fields])
 
 
-def _write_genotype_vcf(path: Path, design, germline, snps, genome_build, rng) -> None:
+def write_genotype_vcf(path: Path, design, germline, snps, genome_build, rng) -> None:
     """Joint-called germline VCF: resource SNPs (ID = rsid) plus background SNPs."""
     in_vcf = design["has_genotype"].to_numpy()
     samples = list(_genotype_column_names(design)[in_vcf])
@@ -113,4 +113,4 @@ def _write_genotype_vcf(path: Path, design, germline, snps, genome_build, rng) -
     sites.sort(key=lambda s: (order[s["chrom"]], s["pos"]))
     text = _germline_header(genome_build, samples)
     text += "".join(_genotype_line(s, s["dosage"], s["no_call"], rng) + "\n" for s in sites)
-    _write_indexed_vcf(text, path)
+    write_indexed_vcf(text, path)

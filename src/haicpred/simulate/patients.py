@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, ndtr
 
-from .common import _exact_mask
+from .common import exact_mask
 
 # ---------------------------------------------------------------------------------------------
 # Cohort design: which data each patient has (fractions of patients; exact counts are used)
@@ -84,20 +84,20 @@ UNKNOWN_SNP_FREQUENCY_RANGE = (0.10, 0.50)
 # =============================================================================================
 # True patient state
 # =============================================================================================
-def _simulate_design(n: int, n_batches: int, rng: np.random.Generator) -> pd.DataFrame:
+def simulate_design(n: int, n_batches: int, rng: np.random.Generator) -> pd.DataFrame:
     """Sample IDs, balanced random batches and which data types each patient has."""
     width = max(MIN_ID_WIDTH, len(str(n)))
     batch_index = np.empty(n, dtype=int)
     batch_index[rng.permutation(n)] = np.arange(n) % n_batches
-    has_exome = ~_exact_mask(rng, n, FRACTION_NO_EXOME)
-    tumor_from_header = _exact_mask(rng, int(has_exome.sum()),
+    has_exome = ~exact_mask(rng, n, FRACTION_NO_EXOME)
+    tumor_from_header = exact_mask(rng, int(has_exome.sum()),
                                     FRACTION_TUMOR_SAMPLE_FROM_HEADER)
     tumor_in_sheet = has_exome.copy()
     tumor_in_sheet[np.flatnonzero(has_exome)[tumor_from_header]] = False
-    has_genotype = ~_exact_mask(rng, n, FRACTION_NO_GENOTYPE)
-    no_call = _exact_mask(rng, n, FRACTION_GENOTYPE_NO_CALL, has_genotype)
-    alias = _exact_mask(rng, n, FRACTION_GENOTYPE_ALIAS * has_genotype.mean(), has_genotype)
-    has_radiomics = ~_exact_mask(rng, n, FRACTION_NO_RADIOMICS)
+    has_genotype = ~exact_mask(rng, n, FRACTION_NO_GENOTYPE)
+    no_call = exact_mask(rng, n, FRACTION_GENOTYPE_NO_CALL, has_genotype)
+    alias = exact_mask(rng, n, FRACTION_GENOTYPE_ALIAS * has_genotype.mean(), has_genotype)
+    has_radiomics = ~exact_mask(rng, n, FRACTION_NO_RADIOMICS)
     afp_iu_draw = rng.random(n)
     scheme = batch_index % len(LAB_SCHEMES)
     return pd.DataFrame({
@@ -121,7 +121,7 @@ def _ordinal_from_latent(z: np.ndarray, cumprobs) -> np.ndarray:
     return np.searchsorted(np.asarray(cumprobs), ndtr(z), side="right")
 
 
-def _simulate_patients(n: int, rng: np.random.Generator) -> pd.DataFrame:
+def simulate_patients(n: int, rng: np.random.Generator) -> pd.DataFrame:
     """Demographics, tumour burden, treatment. A tumour-burden latent correlates them."""
     burden = rng.standard_normal(n)
     age = np.clip(np.round(rng.normal(AGE_MEAN, AGE_SD, n)), *AGE_RANGE).astype(int)
@@ -172,7 +172,7 @@ def _lognormal(rng, n, median, log_sd, shift, clip) -> np.ndarray:
     return np.clip(np.exp(np.log(median) + shift + rng.normal(0, log_sd, n)), *clip)
 
 
-def _simulate_labs(patients: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+def simulate_labs(patients: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     """True baseline laboratory values in canonical units, plus ALBI and NLR."""
     n = len(patients)
     burden, liver = patients["burden"].to_numpy(), patients["liver"].to_numpy()
@@ -219,7 +219,7 @@ def _child_pugh_points(patients: pd.DataFrame, labs: pd.DataFrame) -> np.ndarray
     return points.to_numpy(dtype=int)
 
 
-def _add_staging(patients: pd.DataFrame, labs: pd.DataFrame) -> pd.DataFrame:
+def add_staging(patients: pd.DataFrame, labs: pd.DataFrame) -> pd.DataFrame:
     """Child-Pugh points and a BCLC stage consistent with invasion, metastasis and ECOG."""
     points = _child_pugh_points(patients, labs)
     ecog, size = patients["ecog"].to_numpy(), patients["tumor_size_cm"].to_numpy()
@@ -233,7 +233,7 @@ def _add_staging(patients: pd.DataFrame, labs: pd.DataFrame) -> pd.DataFrame:
     return patients.assign(child_pugh_points=points, bclc=bclc)
 
 
-def _simulate_germline(n: int, snps: list[dict], rng: np.random.Generator) -> dict[str, np.ndarray]:
+def simulate_germline(n: int, snps: list[dict], rng: np.random.Generator) -> dict[str, np.ndarray]:
     """True alt-allele dosage (0/1/2 copies of the resource alt) for every resource SNP."""
     haplotypes: dict[str, np.ndarray] = {}  # rsid -> (n, 2) bool: carries the resource alt
     by_id = {s["rsid"]: s for s in snps}
@@ -262,7 +262,7 @@ def _simulate_germline(n: int, snps: list[dict], rng: np.random.Generator) -> di
     return {rsid: h.sum(axis=1) for rsid, h in haplotypes.items()}
 
 
-def _homozygous(dosage: np.ndarray, snp: dict, allele: str) -> np.ndarray | None:
+def homozygous(dosage: np.ndarray, snp: dict, allele: str) -> np.ndarray | None:
     """Patients homozygous for a + strand allele, or None when the resource lacks it."""
     if allele == snp["alt"]:
         return dosage == 2

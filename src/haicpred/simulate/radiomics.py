@@ -92,7 +92,7 @@ INTENSITY_FEATURES = (
 )
 
 
-def _simulate_lesions(patients: pd.DataFrame, design: pd.DataFrame,
+def simulate_lesions(patients: pd.DataFrame, design: pd.DataFrame,
                       rng: np.random.Generator) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Lesion geometry and latent texture factors; the largest lesion carries the signature.
 
@@ -178,7 +178,7 @@ def _transform(feature: RadiomicFeature, z: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown transform {feature.transform}")
 
 
-def _radiomics_table(design, lesions, rng) -> pd.DataFrame:
+def radiomics_table(design, lesions, rng) -> pd.DataFrame:
     """pyradiomics-like rows per lesion for patients with imaging; scanner effects by batch."""
     n_batches = int(design["batch_index"].max()) + 1
     shift, log_mult = _scanner_effects(n_batches, rng)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import _BASES, _random_base
+from .common import BASES, random_base
 
 # ---------------------------------------------------------------------------------------------
 # Ensembl VEP CSQ annotation (field order as declared in the Mutect2 header)
@@ -135,11 +135,11 @@ def _snv_changes() -> dict[str, tuple[tuple[str, int, str], ...]]:
     changes: dict[str, list[tuple[str, int, str]]] = {}
     for codon in sorted(CODON_TABLE):
         for pos in range(3):
-            for base in _BASES:
+            for base in BASES:
                 if base != codon[pos]:
                     changes.setdefault(_classify_snv(codon, pos, base), []).append(
                         (codon, pos, base))
-    changes["start_lost"] = [("ATG", pos, b) for pos in range(3) for b in _BASES
+    changes["start_lost"] = [("ATG", pos, b) for pos in range(3) for b in BASES
                              if b != "ATG"[pos]]
     return {k: tuple(v) for k, v in changes.items()}
 
@@ -149,7 +149,7 @@ SNV_CHANGES = _snv_changes()
 MULTIALLELIC_SITES = tuple(
     (codon, pos, syn, mis)
     for codon in _SENSE_CODONS for pos in range(3)
-    for syn in _BASES for mis in _BASES
+    for syn in BASES for mis in BASES
     if syn != codon[pos] and mis != codon[pos] and syn != mis
     and _classify_snv(codon, pos, syn) == "synonymous_variant"
     and _classify_snv(codon, pos, mis) == "missense_variant"
@@ -158,7 +158,7 @@ MULTIALLELIC_SITES = tuple(
 
 def _random_seq(u: float, length: int) -> str:
     index = int(u * 4 ** length)
-    return "".join(_BASES[(index >> (2 * i)) & 3] for i in range(length))
+    return "".join(BASES[(index >> (2 * i)) & 3] for i in range(length))
 
 
 def _vep_allele(ref: str, alt: str) -> str:
@@ -190,7 +190,7 @@ def _codons(codon: str, pos: int, base: str) -> str:
     return f"{mark(codon, codon[pos])}/{mark(codon, base)}"
 
 
-def _variant(consequence: str, gene: GeneAnnotation | None,
+def annotated_variant(consequence: str, gene: GeneAnnotation | None,
              u: np.ndarray) -> tuple[str, str, str]:
     """REF, ALT and the VEP CSQ entry of one variant of the requested consequence.
 
@@ -200,8 +200,8 @@ def _variant(consequence: str, gene: GeneAnnotation | None,
     terms = consequence.split("&")
     primary = next((t for t in terms if t in SNV_CHANGES), terms[0])
     if gene is None:
-        ref = _random_base(u[0])
-        alt = _random_base(u[1], ref)
+        ref = random_base(u[0])
+        alt = random_base(u[1], ref)
         return ref, alt, _csq(alt, consequence, None)
     protein_pos = 1 + int(u[2] * (gene.protein_length - 1))
     exon = f"{1 + int(u[3] * gene.n_exons)}/{gene.n_exons}"
@@ -233,7 +233,7 @@ def _variant(consequence: str, gene: GeneAnnotation | None,
                               amino_acids=amino, codons=_codons(codon, cpos, base))
     codon = _SENSE_CODONS[min(int(u[5] * len(_SENSE_CODONS)), len(_SENSE_CODONS) - 1)]
     aa = CODON_TABLE[codon]
-    anchor = _random_base(u[6])
+    anchor = random_base(u[6])
     if primary in ("frameshift_variant", "inframe_deletion", "inframe_insertion"):
         if primary == "frameshift_variant":
             length = (1, 2, 4, 1)[int(u[7] * 4)]
@@ -262,8 +262,8 @@ def _variant(consequence: str, gene: GeneAnnotation | None,
                               hgvsp=f"{gene.protein}:{hgvsp}", protein_position=str(protein_pos),
                               amino_acids=amino, codons=codons)
     # Non-coding SNVs: splice sites, introns, UTRs, flanks.
-    ref = _random_base(u[5])
-    alt = _random_base(u[7], ref)
+    ref = random_base(u[5])
+    alt = random_base(u[7], ref)
     tx_ref, tx_alt = _to_genome(ref, gene), _to_genome(alt, gene)
     sign = "+" if u[8] < 0.5 else "-"
     if primary == "splice_donor_variant":
@@ -291,7 +291,7 @@ def _random_aa(u: float) -> str:
     return letters[min(int(u * len(letters)), len(letters) - 1)]
 
 
-def _multiallelic_variant(gene: GeneAnnotation, u: np.ndarray) -> tuple[str, list[str], list[str]]:
+def multiallelic_variant(gene: GeneAnnotation, u: np.ndarray) -> tuple[str, list[str], list[str]]:
     """Two alts at one codon position: allele 1 synonymous, allele 2 missense."""
     codon, cpos, syn, mis = MULTIALLELIC_SITES[min(int(u[5] * len(MULTIALLELIC_SITES)),
                                                    len(MULTIALLELIC_SITES) - 1)]
@@ -316,7 +316,7 @@ def _multiallelic_variant(gene: GeneAnnotation, u: np.ndarray) -> tuple[str, lis
     return ref, alts, entries
 
 
-def _panel_annotations(panel: list[dict]) -> list[GeneAnnotation]:
+def panel_annotations(panel: list[dict]) -> list[GeneAnnotation]:
     genes = []
     for g in panel:
         gene_id, transcript, protein, n_exons, length = PANEL_GENE_ANNOTATION.get(
