@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -379,6 +380,11 @@ def test_settings_defaults_and_errors():
     resolved = resolve_model_settings({})
     assert isinstance(resolved, ModelSettings) and resolve_model_settings(resolved) is resolved
     assert resolved.cv.folds == 5 and resolved.evaluation.n_bootstrap == 1000
+    # resolved once, read-only afterwards
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        resolved.cv.folds = 3
+    with pytest.raises(TypeError):
+        resolved.xgboost["max_depth"] = 3
     settings = resolved.as_dict()
     assert settings["cv_folds"] == 5 and settings["cv_repeats"] == 5
     assert settings["n_bootstrap"] == 1000 and settings["seed"] == 1
