@@ -18,9 +18,8 @@ from sklearn.pipeline import Pipeline
 
 from haicpred.io.errors import Problem
 from haicpred.modeling.cross_validation import (IMPORTANCE_COLUMNS, RADIOMICS_FOLD_COLUMNS,
-                                               TUNING_COLUMNS, cross_validate_models,
-                                               write_model_outputs)
-from haicpred.modeling.endpoint import EndpointEvaluation, ModelEndpoint
+                                               cross_validate_models, write_model_outputs)
+from haicpred.modeling.endpoint import TUNING_SPLIT_COLUMNS, EndpointEvaluation, ModelEndpoint
 from haicpred.modeling.estimators import ModelSpec, model_spec
 from haicpred.modeling.inputs import to_float
 from haicpred.modeling.permutation import permutation_check
@@ -152,7 +151,7 @@ def test_a_continuous_endpoint_runs_through_the_unchanged_loop(toy, tmp_path):
     assert set(results.radiomics_folds["model"]) == {"ridge_all"}
     assert len(results.radiomics_folds) == settings.cv.folds * settings.cv.repeats
     # nothing tuned, no booster gains: empty tables with their columns
-    assert list(results.tuning.columns) == TUNING_COLUMNS and results.tuning.empty
+    assert list(results.tuning.columns) == list(TUNING_SPLIT_COLUMNS) and results.tuning.empty
     assert list(results.importance.columns) == IMPORTANCE_COLUMNS and results.importance.empty
     # leave-one-batch-out through the endpoint: its models and statistic per held-out batch
     lobo = results.lobo_metrics

@@ -12,14 +12,14 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 from sklearn.pipeline import Pipeline
 
 import haicpred.modeling.tuning as tuning_module
-from haicpred.modeling.cross_validation import TUNING_COLUMNS, cross_validate_models
+from haicpred.modeling.cross_validation import cross_validate_models
 from haicpred.modeling.endpoint import model_endpoint
 from haicpred.modeling.estimators import xgboost_classifier
 from haicpred.modeling.inputs import prepare_data
 from haicpred.modeling.settings import (DEFAULT_TUNING, TuningSettings, resolve_model_settings,
                                         resolve_tuning)
 from haicpred.modeling.tuning import (SEARCH_SPACE, TRACE_COLUMNS, TUNED_PARAMETERS,
-                                      sample_candidates, tune_xgboost)
+                                      TUNING_COLUMNS, sample_candidates, tune_xgboost)
 from model_helpers import SETTINGS, make_cohort
 
 TUNING = {"n_candidates": 4, "ablation_candidates": 2, "inner_folds": 3, "max_estimators": 80,

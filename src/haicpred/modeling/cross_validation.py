@@ -34,7 +34,8 @@ probabilities (the
 same resamples for every model, so differences to XGBoost are paired).
 
 Outputs written by :func:`write_model_outputs` (all TSVs through
-:func:`haicpred.io.tables.write_tsv`):
+:func:`haicpred.io.tables.write_tsv`; the tables of the binary endpoints, another endpoint's have
+its own columns):
 
 ``oof_predictions.tsv``  ``sample_id, model, repeat, fold, y_true, y_prob``
     sorted by model, repeat, sample_id; repeat and fold are 1-based.
@@ -48,7 +49,7 @@ Outputs written by :func:`write_model_outputs` (all TSVs through
 ``radiomics_folds.tsv``  see :data:`RADIOMICS_FOLD_COLUMNS`: per model using radiomic features,
     repeat and fold, the radiomic features in, after each filter, and harmonised yes/no + why.
 ``decision_curve.tsv``, ``lobo_metrics.tsv``, ``tuning.tsv``: see
-    :mod:`haicpred.modeling.evaluation` and :data:`TUNING_COLUMNS`.
+    :mod:`haicpred.modeling.evaluation` and :data:`haicpred.modeling.tuning.TUNING_COLUMNS`.
 ``cv_metadata.json``     the evaluation's metadata (:data:`CV_METADATA_FILE`): candidate and
     radiomic features, the radiomics fold summary, counts, label definition, settings, CV
     scheme, models and skipped models, ``baseline_factors`` (the Liu factors available or left
@@ -77,7 +78,7 @@ from haicpred.modeling.inputs import PreparedData, is_post_treatment, prepare_da
 from haicpred.modeling.lobo import leave_one_batch_out
 from haicpred.modeling.parallel import map_in_order, single_threaded_blas
 from haicpred.modeling.settings import CVSettings, ModelSettings, resolve_model_settings
-from haicpred.modeling.tuning import TUNED_PARAMETERS, describe_search, unseen_batch_reason
+from haicpred.modeling.tuning import TUNING_COLUMNS, describe_search, unseen_batch_reason
 from haicpred.radiomics.preprocessing import harmonisation_warnings
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,6 @@ __all__ = [
     "CV_METADATA_FILE",
     "IMPORTANCE_COLUMNS",
     "RADIOMICS_FOLD_COLUMNS",
-    "TUNING_COLUMNS",
     "CVRun",
     "ModelResults",
     "cross_validate_models",
@@ -96,10 +96,6 @@ __all__ = [
     "write_model_outputs",
 ]
 
-# per XGBoost model and outer training fold (scheme cv) or held-out batch (scheme lobo): the
-# tuned parameters
-TUNING_COLUMNS = ["scheme", "model", "repeat", "fold", "held_out_batch", *TUNED_PARAMETERS,
-                  "inner_logloss", "inner_auc", "inner_auc_sd", "n_candidates", "note"]
 IMPORTANCE_COLUMNS = ["feature", "modality", "gain", "gain_sd", "rank"]
 CV_METADATA_FILE = "cv_metadata.json"
 RADIOMICS_FOLD_COLUMNS = [
@@ -262,13 +258,6 @@ def importance_table(data: PreparedData, gains: list) -> pd.DataFrame:
     return importance[IMPORTANCE_COLUMNS]
 
 
-def _tuning_table(rows: list[dict]) -> pd.DataFrame:
-    table = pd.DataFrame(rows, columns=TUNING_COLUMNS)
-    for column in ("repeat", "fold", "max_depth", "n_estimators", "n_candidates"):
-        table[column] = table[column].astype("Int64")
-    return table
-
-
 # --------------------------------------------------------------------------------------------
 # the entry point
 
@@ -335,7 +324,7 @@ def cross_validate_models(
     lobo, lobo_tuning = leave_one_batch_out(
         data, specs, endpoint, settings.cv,
         harmonising=settings.radiomics.harmonisation.method == "combat")
-    tuning_table = _tuning_table(run.tuning_rows + lobo_tuning)
+    tuning_table = endpoint.tuning_table(run.tuning_rows + lobo_tuning)
     tuning = settings.tuning
     evaluation_metadata = {
         **endpoint.metadata(),

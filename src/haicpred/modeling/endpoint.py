@@ -35,12 +35,13 @@ from haicpred.modeling.score_baselines import (baseline_factors, directed_scores
                                                evaluate_score_baselines, factor_availability,
                                                with_score_rows)
 from haicpred.modeling.settings import ModelSettings
-from haicpred.modeling.tuning import tune_model
+from haicpred.modeling.tuning import tune_model, tuning_table
 from haicpred.radiomics.preprocessing import RADIOMICS_MODALITY, near_constant_features
 
 __all__ = [
     "LABEL_DEFINITION",
     "OOF_COLUMNS",
+    "TUNING_SPLIT_COLUMNS",
     "BinaryEndpoint",
     "EndpointEvaluation",
     "ModelEndpoint",
@@ -53,6 +54,8 @@ LABEL_DEFINITION = (
     "samples with a missing best response are unlabelled (scored, never trained on)"
 )
 OOF_COLUMNS = ["sample_id", "model", "repeat", "fold", "y_true", "y_prob"]
+# what the engine records about every search (tuning.tsv), before the endpoint's own fields
+TUNING_SPLIT_COLUMNS = ("scheme", "model", "repeat", "fold", "held_out_batch")
 
 
 @dataclass
@@ -131,6 +134,11 @@ class ModelEndpoint(ABC):
         """Nested tuning of a tunable ``spec`` on one training set: (parameters or None,
         tuning.tsv fields)."""
         raise NotImplementedError(f"{type(self).__name__} tunes no model ({spec.name})")
+
+    def tuning_table(self, rows: list[dict]) -> pd.DataFrame:
+        """``tuning.tsv`` from the rows of every search: the split's fields
+        (:data:`TUNING_SPLIT_COLUMNS`) and those of :meth:`tune`."""
+        return pd.DataFrame(rows) if rows else pd.DataFrame(columns=list(TUNING_SPLIT_COLUMNS))
 
     @abstractmethod
     def predict(self, estimator, X: pd.DataFrame) -> np.ndarray:
@@ -278,6 +286,9 @@ class BinaryEndpoint(ModelEndpoint):
              skip_reason: str | None) -> tuple[dict | None, dict]:
         return tune_model(spec, X_train, y_train, self.settings.tuning, self.settings.xgboost,
                           self.settings.seed, skip_reason)
+
+    def tuning_table(self, rows: list[dict]) -> pd.DataFrame:
+        return tuning_table(rows)
 
     def predict(self, estimator, X: pd.DataFrame) -> np.ndarray:
         """The probability of label 1."""

@@ -72,11 +72,13 @@ __all__ = [
     "SEARCH_SPACE",
     "TUNED_PARAMETERS",
     "TRACE_COLUMNS",
+    "TUNING_COLUMNS",
     "describe_search",
     "fixed_params",
     "sample_candidates",
     "tune_model",
     "tune_xgboost",
+    "tuning_table",
     "unseen_batch_reason",
 ]
 
@@ -97,6 +99,10 @@ TUNED_PARAMETERS = ["max_depth", "learning_rate", "n_estimators", "subsample",
                     "scale_pos_weight"]
 TRACE_COLUMNS = ["candidate", *TUNED_PARAMETERS, "inner_logloss", "inner_auc", "inner_auc_sd",
                  "chosen"]
+# tuning.tsv: per XGBoost model and outer training fold (scheme cv) or held-out batch (scheme
+# lobo), the tuned parameters (:func:`tune_model`'s fields after the split's)
+TUNING_COLUMNS = ["scheme", "model", "repeat", "fold", "held_out_batch", *TUNED_PARAMETERS,
+                  "inner_logloss", "inner_auc", "inner_auc_sd", "n_candidates", "note"]
 
 # sampled values are rounded so that tables and JSON show them without float noise
 _DIGITS = 4
@@ -322,3 +328,11 @@ def tune_model(spec: ModelSpec, X_train: pd.DataFrame, y_train: np.ndarray,
                     "inner_auc": float(chosen["inner_auc"]),
                     "inner_auc_sd": float(chosen["inner_auc_sd"]),
                     "n_candidates": len(trace), "note": ""}
+
+
+def tuning_table(rows: list[dict]) -> pd.DataFrame:
+    """``tuning.tsv`` from the rows of :func:`tune_model` with their split's fields."""
+    table = pd.DataFrame(rows, columns=TUNING_COLUMNS)
+    for column in ("repeat", "fold", "max_depth", "n_estimators", "n_candidates"):
+        table[column] = table[column].astype("Int64")
+    return table
