@@ -2,7 +2,7 @@
 
 For each size: the workflow builds the feature matrix of a simulated cohort (fixed seed) in
 benchmarks/out/model_<n>/ (snakemake up to results/features/, so the real feature pipeline is
-used), then `haicpred.modeling.model.cross_validate_models` runs with the config's model settings
+used), then `haicpred.modeling.cross_validation.cross_validate_models` runs with the config's model settings
 (nested tuning on, 5 x 5 outer CV) and the oracle from the simulator's truth.tsv.
 
 Usage: python benchmarks/model_benchmark.py [--sizes 300 1000 3000] [--seed 1] [--cores 2]
@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cores", type=int, default=2)
     args = parser.parse_args()
-    from haicpred.modeling.model import cross_validate_models
+    from haicpred.modeling.cross_validation import cross_validate_models
 
     for n in args.sizes:
         work = prepare(n, args.seed, args.cores)

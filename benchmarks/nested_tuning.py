@@ -30,28 +30,33 @@ def main() -> None:
     args = parser.parse_args()
     from sklearn.model_selection import RepeatedStratifiedKFold
 
-    from haicpred.modeling import model
-    from haicpred.modeling.tuning import unseen_batch_reason
+    from haicpred.modeling.endpoint import model_endpoint
+    from haicpred.modeling.estimators import fold_estimator
+    from haicpred.modeling.inputs import prepare_data
+    from haicpred.modeling.settings import resolve_model_settings
+    from haicpred.modeling.tuning import tune_xgboost, unseen_batch_reason
 
     matrix, labels, dictionary, _ = load(prepare(args.n_patients, args.seed, args.cores))
-    settings = model.resolve_settings(model_settings(args.cores))
-    data = model._prepare(matrix, labels, dictionary, settings, None)
-    spec = model._specs_for(data, settings)[0][0]  # the full XGBoost model
-    splitter = RepeatedStratifiedKFold(n_splits=settings["cv_folds"],
-                                       n_repeats=settings["cv_repeats"],
-                                       random_state=settings["seed"])
+    settings = resolve_model_settings(model_settings(args.cores))
+    endpoint = model_endpoint(settings)
+    data = prepare_data(matrix, labels, dictionary, endpoint, settings.cv.folds,
+                        settings.allow_post_treatment)
+    spec = endpoint.model_specs(data)[0][0]  # the full XGBoost model
+    splitter = RepeatedStratifiedKFold(n_splits=settings.cv.folds,
+                                       n_repeats=settings.cv.repeats,
+                                       random_state=settings.seed)
     rounds, seconds = [], []
     start = time.perf_counter()
     for train, test in splitter.split(np.zeros(data.n), data.y):
         reason = unseen_batch_reason(data.batch_lab[train], data.batch_lab[test])
         fold_start = time.perf_counter()
-        params, trace = model.tune_xgboost(
-            data.X_lab.iloc[train][spec.fit_columns], data.y[train], settings,
-            settings["seed"], lambda: model._fold_estimator(spec, reason, None))
+        params, trace = tune_xgboost(
+            data.X_lab.iloc[train][spec.fit_columns], data.y[train], settings.tuning,
+            settings.seed, lambda: fold_estimator(spec, reason, None), threads=settings.threads)
         seconds.append(time.perf_counter() - fold_start)
         rounds.append(int(trace["n_estimators"].sum()))
     total = time.perf_counter() - start
-    tuning = settings["tuning"]
+    tuning = settings.tuning.as_dict()
     result = {
         "benchmark": "nested_tuning", "n_patients": args.n_patients,
         "n_labelled": data.n, "n_features": len(spec.columns), "cores": args.cores,

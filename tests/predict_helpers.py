@@ -15,7 +15,7 @@ from haicpred.clinical.clinical_table import read_clinical
 from haicpred.features.matrix import build_feature_matrix
 from haicpred.modeling.final_model import FinalModel, fit_final_model, write_final_model
 from haicpred.genomics.genotypes import snp_genotypes
-from haicpred.modeling.model import DEFAULT_SETTINGS
+from haicpred.modeling.settings import DEFAULT_SETTINGS
 from haicpred.genomics.mutations import panel_mutations
 from haicpred.radiomics.features import radiomic_features, read_radiomics
 from haicpred.io.resources import read_panel, read_snps

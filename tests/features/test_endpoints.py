@@ -86,7 +86,7 @@ def test_models_train_on_the_configured_endpoint():
     the simulation's response-probability oracle is not scored against it."""
     import numpy as np
 
-    from haicpred.modeling.model import cross_validate_models
+    from haicpred.modeling.cross_validation import cross_validate_models
     from report_helpers import make_cohort
 
     matrix, labels, dictionary, truth, _ = make_cohort(n=160, seed=9)

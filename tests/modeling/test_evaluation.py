@@ -10,8 +10,8 @@ import pytest
 from haicpred.modeling.evaluation import DECISION_CURVE_COLUMNS, DECISION_THRESHOLDS, LOBO_COLUMNS
 from haicpred.modeling.metrics import (auc_score, average_precision, delong_test, net_benefit,
                               net_benefit_treat_all, sensitivity_specificity)
-from haicpred.modeling.model import (PERMUTATION_COLUMNS, cross_validate_models, permutation_check,
-                            write_model_outputs)
+from haicpred.modeling.cross_validation import cross_validate_models, write_model_outputs
+from haicpred.modeling.permutation import PERMUTATION_COLUMNS, permutation_check
 from haicpred.io.tables import read_tsv
 from model_helpers import SETTINGS, make_cohort
 

@@ -14,8 +14,9 @@ from haicpred.modeling.final_model import (METADATA_FILE, MODEL_FILE, PREDICTION
                                   TRAINING_PREDICTION_COLUMNS, _model_json_bytes,
                                   assign_risk_groups, fit_final_model, risk_group_cutoffs,
                                   training_data_sha256, write_final_model)
-# private helpers of haicpred.modeling.model: the CV's own construction of its xgboost model
-from haicpred.modeling.model import _final_estimator, _model_specs, resolve_settings
+# the CV's own construction of its xgboost model
+from haicpred.modeling.estimators import final_estimator, model_specs
+from haicpred.modeling.settings import resolve_model_settings
 from haicpred.io.tables import read_tsv, write_tsv
 from predict_helpers import FAST_FINAL, build_cohort
 
@@ -74,20 +75,20 @@ def test_same_inputs_give_a_byte_identical_folder(trained, tmp_path):
 
 def test_the_final_model_is_the_cross_validations_xgboost_spec_fitted_on_everyone(trained):
     """Same features, radiomics step and XGBoost settings as the CV's xgboost model (its spec
-    from haicpred.modeling.model), fitted on every labelled patient. (Comparing with a whole
+    from haicpred.modeling.estimators), fitted on every labelled patient. (Comparing with a whole
     cross_validate_models run says the same at ~20x the cost.)"""
     train = trained.train
-    settings = resolve_settings(FAST_FINAL)
+    settings = resolve_model_settings(FAST_FINAL)
     modality = dict(zip(train.dictionary["feature"], train.dictionary["modality"]))
     features = [c for c in train.matrix.columns if c not in ("sample_id", "batch")]
     radiomic = [f for f in features if modality[f] == "radiomics"]
-    spec = _model_specs(features, settings, radiomic)[0][0]
+    spec = model_specs(features, settings, radiomic)[0][0]
     assert spec.name == "xgboost"
     labelled = train.labels["objective_response"].notna().to_numpy()
     X = train.matrix.loc[labelled, spec.fit_columns].reset_index(drop=True)
     estimator = spec.factory().fit(X, train.labels.loc[labelled, "objective_response"]
                                    .astype(int).to_numpy())
-    assert _model_json_bytes(_final_estimator(estimator)) == _model_json_bytes(
+    assert _model_json_bytes(final_estimator(estimator)) == _model_json_bytes(
         trained.final.model)
 
 

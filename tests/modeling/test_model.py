@@ -1,7 +1,8 @@
-"""haicpred.modeling.model with real XGBoost on a small synthetic cohort (no mocks)."""
+"""haicpred.modeling.cross_validation (and settings, inputs, endpoint) with real XGBoost on a small synthetic cohort (no mocks)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -11,20 +12,18 @@ import xgboost
 from sklearn.model_selection import RepeatedStratifiedKFold
 
 from haicpred.io.errors import InputError
-from haicpred.modeling.model import (
-    CALIBRATION_COLUMNS,
+from haicpred.modeling.cross_validation import (
     CV_METADATA_FILE,
     IMPORTANCE_COLUMNS,
-    METRIC_COLUMNS,
-    OOF_COLUMNS,
     ModelResults,
-    PostTreatmentFeatureError,
-    auc_score,
-    calibration_intercept_slope,
     cross_validate_models,
-    resolve_settings,
     write_model_outputs,
 )
+from haicpred.modeling.endpoint import OOF_COLUMNS
+from haicpred.modeling.evaluation import CALIBRATION_COLUMNS, METRIC_COLUMNS
+from haicpred.modeling.inputs import PostTreatmentFeatureError
+from haicpred.modeling.metrics import auc_score, calibration_intercept_slope
+from haicpred.modeling.settings import ModelSettings, resolve_model_settings
 from haicpred.radiomics.preprocessing import RadiomicsPreprocessor
 from haicpred.io.tables import read_tsv, write_tsv
 from haicpred.modeling.tuning import TUNED_PARAMETERS
@@ -378,23 +377,31 @@ def test_bad_inputs_are_collected(cohort):
 
 
 def test_settings_defaults_and_errors():
-    settings = resolve_settings({})
+    resolved = resolve_model_settings({})
+    assert isinstance(resolved, ModelSettings) and resolve_model_settings(resolved) is resolved
+    assert resolved.cv.folds == 5 and resolved.evaluation.n_bootstrap == 1000
+    # resolved once, read-only afterwards
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        resolved.cv.folds = 3
+    with pytest.raises(TypeError):
+        resolved.xgboost["max_depth"] = 3
+    settings = resolved.as_dict()
     assert settings["cv_folds"] == 5 and settings["cv_repeats"] == 5
     assert settings["n_bootstrap"] == 1000 and settings["seed"] == 1
     assert settings["xgboost"]["max_depth"] == 2
     assert set(settings["score_baselines"]) == {"albi_grade", "palbi_grade", "child_pugh_class",
                                                 "crafity", "gps", "bclc"}
     assert all(spec["direction"] == -1 for spec in settings["score_baselines"].values())
-    assert resolve_settings({"xgboost": {"max_depth": 3}})["xgboost"]["n_estimators"] == 250
+    assert resolve_model_settings({"xgboost": {"max_depth": 3}}).xgboost["n_estimators"] == 250
     assert settings["allow_post_treatment"] is False
     with pytest.raises(ValueError, match="allow_post_treatment"):
-        resolve_settings({"allow_post_treatment": "yes"})
+        resolve_model_settings({"allow_post_treatment": "yes"})
     with pytest.raises(ValueError, match="cv_fold"):
-        resolve_settings({"cv_fold": 3})
+        resolve_model_settings({"cv_fold": 3})
     with pytest.raises(ValueError, match="random_state"):
-        resolve_settings({"xgboost": {"random_state": 5}})
+        resolve_model_settings({"xgboost": {"random_state": 5}})
     with pytest.raises(ValueError, match="direction"):
-        resolve_settings({"score_baselines": {"x": {"feature": "x", "direction": 2}}})
+        resolve_model_settings({"score_baselines": {"x": {"feature": "x", "direction": 2}}})
 
 
 def test_statistics_helpers():

@@ -1,4 +1,5 @@
-"""haicpred.modeling.tuning and the nested CV of haicpred.modeling.model, with real XGBoost (no mocks)."""
+"""haicpred.modeling.tuning and the nested CV of haicpred.modeling.cross_validation, with real
+XGBoost (no mocks)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.model_selection import RepeatedStratifiedKFold
 from sklearn.pipeline import Pipeline
 
-import haicpred.modeling.model as model_module
-from haicpred.modeling.model import cross_validate_models, resolve_settings
-from haicpred.modeling.tuning import (DEFAULT_TUNING, SEARCH_SPACE, TRACE_COLUMNS, TUNED_PARAMETERS,
-                             resolve_tuning, sample_candidates, tune_xgboost)
+import haicpred.modeling.tuning as tuning_module
+from haicpred.modeling.cross_validation import cross_validate_models
+from haicpred.modeling.endpoint import model_endpoint
+from haicpred.modeling.estimators import xgboost_classifier
+from haicpred.modeling.inputs import prepare_data
+from haicpred.modeling.settings import (DEFAULT_TUNING, TuningSettings, resolve_model_settings,
+                                        resolve_tuning)
+from haicpred.modeling.tuning import (SEARCH_SPACE, TRACE_COLUMNS, TUNED_PARAMETERS,
+                                      TUNING_COLUMNS, sample_candidates, tune_xgboost)
 from model_helpers import SETTINGS, make_cohort
 
 TUNING = {"n_candidates": 4, "ablation_candidates": 2, "inner_folds": 3, "max_estimators": 80,
@@ -29,20 +35,32 @@ def labelled_data(seed: int = 7):
 
 
 def plain_settings(**tuning):
-    return resolve_settings({"seed": 3, "threads": 1, "xgboost": SETTINGS["xgboost"],
-                             "tuning": {**TUNING, **tuning}})
+    return resolve_model_settings({"seed": 3, "threads": 1, "xgboost": SETTINGS["xgboost"],
+                                   "tuning": {**TUNING, **tuning}})
+
+
+def classifier(settings):
+    """The plain XGBoost classifier of resolved settings, as the CV builds it."""
+    return xgboost_classifier(settings.xgboost, settings.seed, settings.threads)
+
+
+def prepared(matrix, labels, dictionary, resolved):
+    """The CV's prepared data and its endpoint."""
+    endpoint = model_endpoint(resolved)
+    return prepare_data(matrix, labels, dictionary, endpoint, resolved.cv.folds), endpoint
 
 
 def test_resolve_tuning_defaults_and_errors():
-    assert resolve_tuning(None) == DEFAULT_TUNING
-    assert resolve_tuning({"n_candidates": 5})["n_candidates"] == 5
+    assert resolve_tuning(None).as_dict() == DEFAULT_TUNING
+    assert resolve_tuning(None) == TuningSettings()
+    assert resolve_tuning({"n_candidates": 5}).n_candidates == 5
     with pytest.raises(ValueError, match="unknown key"):
         resolve_tuning({"n_candidate": 5})
     with pytest.raises(ValueError, match="inner_folds must be >= 2"):
         resolve_tuning({"inner_folds": 1})
     with pytest.raises(ValueError, match="enabled"):
         resolve_tuning({"enabled": "yes"})
-    assert resolve_settings({})["tuning"] == DEFAULT_TUNING
+    assert resolve_model_settings({}).as_dict()["tuning"] == DEFAULT_TUNING
 
 
 def test_candidates_are_reproducible_and_inside_the_space():
@@ -69,9 +87,9 @@ def test_tuning_is_deterministic_and_independent_of_threads():
     X, y = labelled_data()
     X = X.drop(columns=["batch"])
     settings = plain_settings()
-    params, trace = tune_xgboost(X, y, settings, 3, lambda: model_module._xgboost(settings))
-    again, trace_again = tune_xgboost(X, y, {**settings, "threads": 2}, 3,
-                                      lambda: model_module._xgboost(settings))
+    params, trace = tune_xgboost(X, y, settings.tuning, 3, lambda: classifier(settings))
+    again, trace_again = tune_xgboost(X, y, settings.tuning, 3, lambda: classifier(settings),
+                                      threads=2)
     assert params == again
     pd.testing.assert_frame_equal(trace, trace_again)
     assert list(trace.columns) == TRACE_COLUMNS
@@ -84,10 +102,11 @@ def test_tuning_is_deterministic_and_independent_of_threads():
     assert 1 <= params["n_estimators"] <= TUNING["max_estimators"]
     assert 0.5 < chosen["inner_auc"] <= 1
     # the default make_estimator (plain classifier of the settings) gives the same answer
-    default_params, _ = tune_xgboost(X.assign(batch="B1"), y, settings)
+    default_params, _ = tune_xgboost(X.assign(batch="B1"), y, settings.tuning, settings.seed,
+                                     base_params=settings.xgboost)
     assert default_params == params
     # a different seed is a different search
-    assert not tune_xgboost(X, y, settings, 4, lambda: model_module._xgboost(settings))[
+    assert not tune_xgboost(X, y, settings.tuning, 4, lambda: classifier(settings))[
         1].equals(trace)
 
 
@@ -111,8 +130,8 @@ def test_preprocessing_is_refitted_on_every_inner_training_part():
     X, y = labelled_data()
     RowSpy.fitted, RowSpy.transformed = [], []
     settings = plain_settings(inner_folds=3, n_candidates=2)
-    tune_xgboost(X, y, settings, 3, lambda: Pipeline(
-        [("spy", RowSpy()), ("model", model_module._xgboost(settings))]))
+    tune_xgboost(X, y, settings.tuning, 3, lambda: Pipeline(
+        [("spy", RowSpy()), ("model", classifier(settings))]))
     assert len(RowSpy.fitted) == 3
     for fitted in RowSpy.fitted:
         held_out = set(range(len(y))) - set(fitted)
@@ -127,7 +146,8 @@ def test_too_few_per_class_is_refused():
     y = np.zeros_like(y)
     y[:2] = 1
     with pytest.raises(ValueError, match="at least 3 patients of each class"):
-        tune_xgboost(X.drop(columns=["batch"]), y, plain_settings())
+        settings = plain_settings()
+        tune_xgboost(X.drop(columns=["batch"]), y, settings.tuning, settings.seed)
 
 
 @pytest.fixture(scope="module")
@@ -135,18 +155,18 @@ def spied_run():
     """A nested CV whose calls to tune_xgboost are recorded (the real function runs)."""
     matrix, labels, dictionary, truth = make_cohort()
     calls = []
-    real = model_module.tune_xgboost
+    real = tuning_module.tune_xgboost
 
-    def recording(X, y, settings, seed, make_estimator):
+    def recording(X, y, *args, **kwargs):
         calls.append({"index": list(X.index), "y": np.asarray(y).copy()})
-        return real(X, y, settings, seed, make_estimator)
+        return real(X, y, *args, **kwargs)
 
     settings = {**SETTINGS, "cv_repeats": 1, "n_bootstrap": 0, "tuning": TUNING}
-    model_module.tune_xgboost = recording
+    tuning_module.tune_xgboost = recording
     try:
         results = cross_validate_models(matrix, labels, dictionary, settings, truth=truth)
     finally:
-        model_module.tune_xgboost = real
+        tuning_module.tune_xgboost = real
     return matrix, labels, dictionary, settings, results, calls
 
 
@@ -189,19 +209,19 @@ def first_training_fold(labels, settings):
 def test_tuning_table_matches_a_direct_search_on_the_training_fold(spied_run):
     matrix, labels, dictionary, settings, results, calls = spied_run
     tuning = results.tuning
-    assert list(tuning.columns) == model_module.TUNING_COLUMNS
+    assert list(tuning.columns) == TUNING_COLUMNS
     cv = tuning[(tuning["scheme"] == "cv") & (tuning["model"] == "xgboost")]
     assert list(cv["fold"]) == list(range(1, settings["cv_folds"] + 1))
     assert (cv["n_candidates"] == TUNING["n_candidates"]).all()
     # redo fold 1's search by hand on its training rows only: same parameters
     keep, y, train = first_training_fold(labels, settings)
-    resolved = resolve_settings(settings)
-    spec = model_module._specs_for(
-        model_module._prepare(matrix, labels, dictionary, resolved, None), resolved)[0][0]
+    resolved = resolve_model_settings(settings)
+    data, endpoint = prepared(matrix, labels, dictionary, resolved)
+    spec = endpoint.model_specs(data)[0][0]
     X_lab = matrix.loc[keep].drop(columns=["sample_id"]).reset_index(drop=True)
     X_lab[spec.columns] = X_lab[spec.columns].astype(float)
-    params, _ = tune_xgboost(X_lab.iloc[train][spec.fit_columns], y[train], resolved,
-                             resolved["seed"], spec.factory)
+    params, _ = tune_xgboost(X_lab.iloc[train][spec.fit_columns], y[train], resolved.tuning,
+                             resolved.seed, spec.factory)
     row = cv.iloc[0]
     for name in TUNED_PARAMETERS:
         assert row[name] == pytest.approx(params[name]), name
@@ -217,8 +237,7 @@ def test_tuning_disabled_uses_the_fixed_parameters():
     assert (results.tuning["n_estimators"] == SETTINGS["xgboost"]["n_estimators"]).all()
     assert results.metadata["tuning"] == {"enabled": False}
     # the OOF predictions are those of the fixed-parameter classifier
-    assert isinstance(model_module._xgboost(resolve_settings(settings)),
-                      xgboost.XGBClassifier)
+    assert isinstance(classifier(resolve_model_settings(settings)), xgboost.XGBClassifier)
 
 
 def test_every_ablation_is_searched_on_its_own_columns(spied_run):
@@ -233,17 +252,16 @@ def test_every_ablation_is_searched_on_its_own_columns(spied_run):
         assert list(tuning.loc[tuning["model"] == model, "fold"]) == list(
             range(1, settings["cv_folds"] + 1))
     keep, y, train = first_training_fold(labels, settings)
-    resolved = resolve_settings(settings)
-    specs = model_module._specs_for(
-        model_module._prepare(matrix, labels, dictionary, resolved, None), resolved)[0]
+    resolved = resolve_model_settings(settings)
+    data, endpoint = prepared(matrix, labels, dictionary, resolved)
+    specs = endpoint.model_specs(data)[0]
     spec = next(s for s in specs if s.name == "xgboost_clinical_only")
     assert spec.columns == ["tumor_size_cm", "extrahepatic_metastasis"]
     X_lab = matrix.loc[keep].drop(columns=["sample_id"]).reset_index(drop=True)
     X_lab[spec.columns] = X_lab[spec.columns].astype(float)
-    budget = {**resolved, "tuning": {**resolved["tuning"],
-                                     "n_candidates": TUNING["ablation_candidates"]}}
+    budget = resolved.tuning.with_candidates(TUNING["ablation_candidates"])
     params, _ = tune_xgboost(X_lab.iloc[train][spec.fit_columns], y[train], budget,
-                             resolved["seed"], spec.factory)
+                             resolved.seed, spec.factory)
     assert (tuning.loc[tuning["model"] != "xgboost", "n_candidates"]
             == TUNING["ablation_candidates"]).all()
     row = tuning[tuning["model"] == "xgboost_clinical_only"].iloc[0]

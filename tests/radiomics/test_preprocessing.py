@@ -17,8 +17,9 @@ from sklearn.model_selection import StratifiedKFold
 
 from haicpred.io.errors import InputError
 from haicpred.modeling.final_model import METADATA_FILE, fit_final_model, write_final_model
-from haicpred.modeling.model import (CV_METADATA_FILE, RADIOMICS_FOLD_COLUMNS, cross_validate_models,
-                            resolve_settings, write_model_outputs)
+from haicpred.modeling.cross_validation import (CV_METADATA_FILE, RADIOMICS_FOLD_COLUMNS,
+                                               cross_validate_models, write_model_outputs)
+from haicpred.modeling.settings import resolve_model_settings
 from haicpred.modeling.predict import load_final_model, predict
 from haicpred.radiomics.preprocessing import (CombatNotFitted, RadiomicsPreprocessor, apply_combat,
                                     correlated_features, fit_combat, harmonisation_warnings,
@@ -323,19 +324,20 @@ def test_models_without_radiomic_features_are_skipped_with_a_reason():
 
 
 def test_settings_for_radiomics():
-    settings = resolve_settings({})
+    settings = resolve_model_settings({}).as_dict()
     assert settings["harmonisation"] == {"method": "combat", "exclude": ["rad_n_lesions"]}
     assert settings["radiomics_max_correlation"] == 0.9
-    assert resolve_settings({"harmonisation": {"method": "none"}})["harmonisation"] == {
+    assert resolve_model_settings({"harmonisation": {"method": "none"}}).as_dict()[
+        "harmonisation"] == {
         "method": "none", "exclude": ["rad_n_lesions"]}
     with pytest.raises(ValueError, match="harmonisation.method"):
-        resolve_settings({"harmonisation": {"method": "quantile"}})
+        resolve_model_settings({"harmonisation": {"method": "quantile"}})
     with pytest.raises(ValueError, match="unknown key"):
-        resolve_settings({"harmonisation": {"methd": "combat"}})
+        resolve_model_settings({"harmonisation": {"methd": "combat"}})
     with pytest.raises(ValueError, match="radiomics_max_correlation"):
-        resolve_settings({"radiomics_max_correlation": 1.5})
+        resolve_model_settings({"radiomics_max_correlation": 1.5})
     with pytest.raises(ValueError, match="radiomics_near_constant_fraction"):
-        resolve_settings({"radiomics_near_constant_fraction": 0})
+        resolve_model_settings({"radiomics_near_constant_fraction": 0})
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,8 +13,9 @@ import pytest
 
 from haicpred.features.data_checks import run_data_checks
 from haicpred.modeling.final_model import METADATA_FILE, fit_final_model, write_final_model
-from haicpred.modeling.model import (CV_METADATA_FILE, DEFAULT_SETTINGS, cross_validate_models,
-                            write_model_outputs)
+from haicpred.modeling.cross_validation import (CV_METADATA_FILE, cross_validate_models,
+                                               write_model_outputs)
+from haicpred.modeling.settings import DEFAULT_SETTINGS
 from haicpred.report.layout import FINAL_METADATA_FILE, OPTIONAL_FILES
 from haicpred.report.render import render_report
 from haicpred.io.tables import read_tsv, write_tsv

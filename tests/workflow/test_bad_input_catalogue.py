@@ -31,7 +31,8 @@ from haicpred.cohort import cohort_problems, cohort_report, load_config
 from haicpred.io.errors import InputError
 from haicpred.modeling.final_model import fit_final_model
 from haicpred.genomics.genotypes import snp_genotypes
-from haicpred.modeling.model import CV_METADATA_FILE, cross_validate_models, write_model_outputs
+from haicpred.modeling.cross_validation import (CV_METADATA_FILE, cross_validate_models,
+                                               write_model_outputs)
 from haicpred.genomics.mutations import panel_mutations
 from haicpred.io.resources import read_panel, read_snps
 from realdata import HAVE_REAL, REAL, SKIP_REASON

@@ -124,7 +124,7 @@ def demo_files(*names):
 
 
 def model_settings(**overrides):
-    """The config's model section as haicpred.modeling.model settings, plus the endpoint
+    """The config's model section as haicpred.modeling.settings settings, plus the endpoint
     (`on_treatment` chooses whether the on-treatment rule runs; it is not a model setting)."""
     settings = {k: v for k, v in config["model"].items() if k != "on_treatment"}
     return {**settings, "endpoint": config["endpoint"], **overrides}

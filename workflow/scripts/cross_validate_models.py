@@ -3,7 +3,7 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401
 from haicpred.features.matrix import join_on_treatment, read_feature_matrix, read_labels
-from haicpred.modeling.model import cross_validate_models, write_model_outputs
+from haicpred.modeling.cross_validation import cross_validate_models, write_model_outputs
 from haicpred.io.tables import read_tsv
 from haicpred.workflow import run_script
 

@@ -2,7 +2,7 @@ import logging
 
 import _bootstrap  # noqa: F401
 from haicpred.features.matrix import read_feature_matrix, read_labels
-from haicpred.modeling.model import permutation_check
+from haicpred.modeling.permutation import permutation_check
 from haicpred.io.tables import read_tsv, write_tsv
 from haicpred.workflow import run_script
 

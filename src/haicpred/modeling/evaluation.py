@@ -1,8 +1,8 @@
 """Metric tables of the cross-validated models (``metrics.tsv``, ``decision_curve.tsv``,
 ``lobo_metrics.tsv`` rows), from probabilities already computed.
 
-Every statistic comes from :mod:`haicpred.modeling.metrics`. Metrics of the CV models are computed on
-each sample's out-of-fold probability averaged over the repeats:
+Every statistic comes from :mod:`haicpred.modeling.metrics`. Metrics of the CV models are
+computed on each sample's out-of-fold probability averaged over the repeats:
 
 - AUC with a 95% CI by the percentile method over ``n_bootstrap`` stratified bootstrap
   resamples (responders and non-responders resampled separately); the same resamples for every
@@ -26,9 +26,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from haicpred.modeling.metrics import (auc_score, average_precision, bootstrap_auc, calibration_bins,
-                              calibration_intercept_slope, delong_test, net_benefit,
-                              net_benefit_treat_all, sensitivity_specificity)
+from haicpred.modeling.metrics import (auc_score, average_precision, bootstrap_auc,
+                                       calibration_bins, calibration_intercept_slope, delong_test,
+                                       net_benefit, net_benefit_treat_all,
+                                       sensitivity_specificity)
+from haicpred.modeling.settings import EvaluationSettings
 
 __all__ = [
     "METRIC_COLUMNS",
@@ -99,23 +101,24 @@ def percentile_interval(values: np.ndarray) -> tuple[float, float]:
 
 
 def metric_tables(y: np.ndarray, ids: np.ndarray, averaged: dict, per_repeat: dict,
-                  n_features: dict, counts: dict, settings: dict
+                  n_features: dict, counts: dict, settings: EvaluationSettings
                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``metrics.tsv`` and ``calibration.tsv`` frames.
 
     ``averaged``: model -> repeat-averaged OOF probability (``xgboost`` first; ``oracle`` may
     be among them); ``per_repeat``: model -> repeats x samples OOF probabilities (CV models
-    only); ``counts``: n, n_events, n_unlabelled.
+    only); ``counts``: n, n_events, n_unlabelled; ``settings``: bootstrap resamples, seed and
+    threshold.
     """
-    rng = np.random.default_rng(settings["seed"])
-    B = settings["n_bootstrap"]
+    rng = np.random.default_rng(settings.seed)
+    B = settings.n_bootstrap
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
     pos_idx, neg_idx = bootstrap_indices(y, B, rng)
     boot = {name: bootstrap_auc(p[pos], p[neg], pos_idx, neg_idx) if B else np.array([])
             for name, p in averaged.items()}
     reference = averaged["xgboost"]
     reference_auc = auc_score(y, reference)
-    threshold = settings["threshold"]
+    threshold = settings.threshold
     metric_rows, calibration_rows = [], []
     for name, p in averaged.items():
         auc = auc_score(y, p)

@@ -1,12 +1,14 @@
 """The final model: XGBoost fitted on every labelled patient of the configured endpoint, frozen
 with everything needed to score and explain a new cohort (:mod:`haicpred.modeling.predict`).
 
-Feature handling is the cross-validation's (:mod:`haicpred.modeling.model`): the same input checks,
-endpoint, radiomics step (near-constant filter, ComBat per batch, correlation filter) and XGBoost
-settings, here fitted once on all labelled patients. It is the run's one frozen model: the
-cross-validation fits its models per training fold only and keeps none. Hyper-parameters
-are the fixed, regularised ones of the settings (``model.xgboost`` over haicpred.modeling.model's
-defaults); when nested tuning is switched on (``settings['tuning']['enabled']``) they come from
+Feature handling is the cross-validation's (:mod:`haicpred.modeling.cross_validation`): the same
+input checks (:mod:`haicpred.modeling.inputs`), endpoint (:mod:`haicpred.modeling.endpoint`),
+radiomics step (near-constant filter, ComBat per batch, correlation filter) and XGBoost
+construction (:mod:`haicpred.modeling.estimators`), here fitted once on all labelled patients.
+It is the run's one frozen model: the cross-validation fits its models per training fold only
+and keeps none. Hyper-parameters are the fixed, regularised ones of the settings
+(``model.xgboost`` over :data:`haicpred.modeling.settings.DEFAULT_XGBOOST_PARAMS`); when nested
+tuning is switched on (``tuning.enabled``) they come from
 :func:`haicpred.modeling.tuning.tune_xgboost`, run on the same labelled patients.
 
 Written by :func:`write_final_model` into one folder (``results/model/final/``), never a pickle:
@@ -35,11 +37,11 @@ probabilities on patients it was not fitted on, which is what a new patient is. 
 predictions the final model's own probabilities on the labelled patients are used (and recorded
 as such). A pair ``[c1, c2]`` fixes the cut-offs.
 
-Per-sample warnings (:func:`sample_warnings`, shared with :mod:`haicpred.modeling.predict`): a modality
-with every feature missing (one that no sample of the cohort has is said once instead: in the
-log and in ``model_metadata.json``'s ``modalities_missing_for_every_sample``), features absent
-from the matrix, values outside the training range
-(named, with the bound), radiomic features left unharmonised because ComBat never saw the batch.
+Per-sample warnings (:func:`sample_warnings`, shared with :mod:`haicpred.modeling.predict`): a
+modality with every feature missing (one that no sample of the cohort has is said once instead:
+in the log and in ``model_metadata.json``'s ``modalities_missing_for_every_sample``), features
+absent from the matrix, values outside the training range (named, with the bound), radiomic
+features left unharmonised because ComBat never saw the batch.
 """
 
 from __future__ import annotations
@@ -56,17 +58,18 @@ import pandas as pd
 
 from haicpred.features.endpoints import Endpoint
 from haicpred.io.errors import Problem, raise_if_any
-from haicpred.modeling.explain import global_importance, shap_values, top_contributors
-from haicpred.radiomics.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY, RadiomicsPreprocessor,
-                                    is_single_batch_reason)
 from haicpred.io.tables import write_bytes, write_json, write_tsv
-
-# Private helpers of haicpred.modeling.model, imported on purpose: the final model must handle features
-# exactly as the cross-validation did (same checks, endpoint, radiomics step and XGBoost
-# construction), and a copy would drift from it.
-from haicpred.modeling.model import (LABEL_COLUMN, MODEL_PACKAGES, _check_inputs, _endpoint,
-                            _final_estimator, _spec, _xgboost,
-                            package_versions, resolve_settings)
+# the final model handles features exactly as the cross-validation does (same checks, endpoint,
+# radiomics step and XGBoost construction): the same functions, never a copy
+from haicpred.modeling.endpoint import model_endpoint
+from haicpred.modeling.estimators import (MODEL_PACKAGES, final_estimator, model_spec,
+                                          package_versions, xgboost_classifier)
+from haicpred.modeling.explain import global_importance, shap_values, top_contributors
+from haicpred.modeling.inputs import LABEL_COLUMN, check_inputs
+from haicpred.modeling.settings import ModelSettings, resolve_model_settings
+from haicpred.modeling.tuning import describe_search, tune_xgboost
+from haicpred.radiomics.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY,
+                                              RadiomicsPreprocessor, is_single_batch_reason)
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +130,7 @@ class _Training:
     y: pd.Series  # label per sample, NaN = unlabelled
     batch: np.ndarray  # per sample, object (str or None)
     endpoint: Endpoint
-    settings: dict
+    settings: ModelSettings
     modality: dict
     unit: dict
 
@@ -137,12 +140,15 @@ class _Training:
 
 
 def _prepare(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.DataFrame,
-             settings: dict | None) -> tuple[_Training, pd.DataFrame]:
+             settings: dict | ModelSettings | None) -> tuple[_Training, pd.DataFrame]:
     """Settings, endpoint and checked inputs exactly as ``cross_validate_models`` has them."""
-    settings = resolve_settings(settings)
+    settings = resolve_model_settings(settings)
     matrix = matrix.reset_index(drop=True)
-    endpoint, labels = _endpoint(labels, settings["endpoint"])
-    X, y, _ = _check_inputs(matrix, labels, dictionary, None, settings["allow_post_treatment"])
+    model_outcome = model_endpoint(settings)
+    endpoint, labels = model_outcome.labels(labels)
+    X, y, _ = check_inputs(matrix, labels, dictionary, None, settings.allow_post_treatment,
+                           label_values=model_outcome.label_values,
+                           label_column=model_outcome.label_column)
     batch = matrix[BATCH_COLUMN].map(lambda b: b if pd.isna(b) else str(b)).to_numpy(dtype=object)
     modality = dict(zip(dictionary["feature"], dictionary["modality"].fillna("")))
     unit = (dict(zip(dictionary["feature"], dictionary["unit"].fillna("")))
@@ -151,7 +157,7 @@ def _prepare(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.DataFram
 
 
 def training_data_sha256(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.DataFrame,
-                         settings: dict | None = None) -> str:
+                         settings: dict | ModelSettings | None = None) -> str:
     """sha256 of the labelled training data as the final model sees it (see :func:`_checksum`):
     recompute it to check that a model was trained on a given matrix and labels."""
     training, matrix = _prepare(matrix, labels, dictionary, settings)
@@ -346,23 +352,23 @@ def sample_warnings(X: pd.DataFrame, modality: dict, ranges: dict, absent: list[
 # fitting
 
 
-def _hyperparameters(settings: dict, X_fit: pd.DataFrame, y: np.ndarray, make_estimator
+def _hyperparameters(settings: ModelSettings, X_fit: pd.DataFrame, y: np.ndarray, make_estimator
                      ) -> tuple[dict, str, dict | None]:
     """The XGBoost parameters of the final model, where they came from, and the search record
     (None without tuning). ``X_fit``: the labelled rows as the estimator is fitted on them."""
-    tuning = settings.get("tuning") or {}
-    if isinstance(tuning, dict) and tuning.get("enabled"):
-        from haicpred.modeling.tuning import describe_search, resolve_tuning, tune_xgboost
-
-        tuned, trace = tune_xgboost(X_fit, y, settings, settings["seed"], make_estimator)
-        params = {**settings["xgboost"], **tuned}
-        record = {"search": describe_search(resolve_tuning(tuning)),
+    tuning = settings.tuning
+    if tuning.enabled:
+        tuned, trace = tune_xgboost(X_fit, y, tuning, settings.seed, make_estimator,
+                                    threads=settings.threads)
+        params = {**settings.xgboost, **tuned}
+        record = {"search": describe_search(tuning),
                   "chosen": tuned,
                   "trace": [{k: _json_value(v) for k, v in row.items()}
                             for row in trace.to_dict("records")]}
         return ({k: params[k] for k in sorted(params)},
                 "tuned on all labelled patients (haicpred.modeling.tuning.tune_xgboost)", record)
-    return dict(settings["xgboost"]), "fixed (model.xgboost over haicpred.modeling.model defaults)", None
+    return (dict(settings.xgboost),
+            "fixed (model.xgboost over haicpred.modeling.settings defaults)", None)
 
 
 def _cv_metrics(cv_metrics: pd.DataFrame | None) -> dict | None:
@@ -403,7 +409,7 @@ def _oof_probabilities(cv_oof: pd.DataFrame | None, ids: list[str]) -> np.ndarra
 
 
 def fit_final_model(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.DataFrame,
-                    settings: dict | None, cv_metrics: pd.DataFrame | None = None,
+                    settings: dict | ModelSettings | None, cv_metrics: pd.DataFrame | None = None,
                     cv_oof: pd.DataFrame | None = None, risk_groups="tertiles") -> FinalModel:
     """Fit XGBoost (and its radiomics step) on every labelled patient; explain and score every
     sample of the matrix. ``cv_metrics``/``cv_oof``: ``metrics.tsv`` and
@@ -425,16 +431,19 @@ def fit_final_model(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.D
                 if str(training.modality.get(f, "")).strip().lower() == RADIOMICS_MODALITY]
     # the estimator as the cross-validation builds it: tuning starts from it, the final fit
     # uses it with the chosen parameters
-    default_spec = _spec("xgboost", features, lambda: _xgboost(settings), set(radiomic),
-                         settings)
+    default_spec = model_spec("xgboost", features,
+                              lambda: xgboost_classifier(settings.xgboost, settings.seed,
+                                                         settings.threads),
+                              set(radiomic), settings.radiomics)
     params, params_source, tuning_record = _hyperparameters(
         settings, X_all.loc[labelled, default_spec.fit_columns].reset_index(drop=True), y,
         default_spec.factory)
-    fit_settings = {**settings, "xgboost": params}
-    spec = _spec("xgboost", features, lambda: _xgboost(fit_settings), set(radiomic), settings)
+    spec = model_spec("xgboost", features,
+                      lambda: xgboost_classifier(params, settings.seed, settings.threads),
+                      set(radiomic), settings.radiomics)
     estimator = spec.factory()
     estimator.fit(X_all.loc[labelled, spec.fit_columns].reset_index(drop=True), y)
-    model = _final_estimator(estimator)
+    model = final_estimator(estimator)
     preprocessor = estimator.named_steps["radiomics"] if spec.radiomic else None
     if preprocessor is not None:
         X_model, _ = preprocessor.transform_with_mask(X_all[spec.fit_columns])
@@ -514,12 +523,12 @@ def fit_final_model(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.D
                 "missing, \\n line ends, UTF-8 (haicpred.modeling.final_model.training_data_sha256)"),
             "n_rows": n,
         },
-        "xgboost_params": {**params, "random_state": settings["seed"],
-                           "n_jobs": settings["threads"], "tree_method": "hist"},
+        "xgboost_params": {**params, "random_state": settings.seed,
+                           "n_jobs": settings.threads, "tree_method": "hist"},
         "hyperparameters": params_source,
         "tuning": tuning_record,
-        "settings": settings,
-        "allow_post_treatment": settings["allow_post_treatment"],
+        "settings": settings.as_dict(),
+        "allow_post_treatment": settings.allow_post_treatment,
         "cv_metrics": _cv_metrics(cv_metrics),
         "risk_groups": groups,
         "shap": {

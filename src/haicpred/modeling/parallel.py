@@ -1,5 +1,6 @@
-"""Thread-level parallelism shared by the cross-validation (:mod:`haicpred.modeling.model`) and the
-nested search (:mod:`haicpred.modeling.tuning`).
+"""Thread-level parallelism shared by the cross-validation
+(:mod:`haicpred.modeling.cross_validation`, :mod:`haicpred.modeling.lobo`) and the nested search
+(:mod:`haicpred.modeling.tuning`).
 
 Threads, not processes: XGBoost, BLAS and most of NumPy release the GIL, the work items share
 one feature matrix without copies, and nothing needs pickling. Results come back in the order

@@ -15,14 +15,14 @@ whose feature names, in order, are the metadata's ``feature_names`` (and the rad
 kept features). Any failure is an :class:`~haicpred.io.errors.InputError` naming the file. Only
 JSON is read; nothing is unpickled.
 
-Warnings per sample (:func:`haicpred.modeling.final_model.sample_warnings`): model features absent from
-the matrix (scored as missing, as XGBoost routes missing values), a modality with every feature
-missing (a modality that no sample of the cohort has is not repeated on every row: it is logged
-once, "missing modality for the whole cohort: ..."), values outside the training range (named,
-with the bound), radiomic features left
-unharmonised because ComBat never saw the sample's batch (a new hospital or scanner: the raw
-values are used; also logged once, with the count of such samples and their batches), and a
-feature whose unit or modality in the new dictionary differs from training.
+Warnings per sample (:func:`haicpred.modeling.final_model.sample_warnings`): model features
+absent from the matrix (scored as missing, as XGBoost routes missing values), a modality with
+every feature missing (a modality that no sample of the cohort has is not repeated on every row:
+it is logged once, "missing modality for the whole cohort: ..."), values outside the training
+range (named, with the bound), radiomic features left unharmonised because ComBat never saw the
+sample's batch (a new hospital or scanner: the raw values are used; also logged once, with the
+count of such samples and their batches), and a feature whose unit or modality in the new
+dictionary differs from training.
 """
 
 from __future__ import annotations

@@ -47,9 +47,10 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from haicpred.modeling.evaluation import METRIC_COLUMNS, bootstrap_indices, percentile_interval
-from haicpred.modeling.metrics import (auc_score, average_precision, bootstrap_auc, calibration_bins,
-                              calibration_intercept_slope, delong_test, fit_logistic,
-                              sensitivity_specificity, sigmoid)
+from haicpred.modeling.metrics import (auc_score, average_precision, bootstrap_auc,
+                                       calibration_bins, calibration_intercept_slope, delong_test,
+                                       fit_logistic, sensitivity_specificity, sigmoid)
+from haicpred.modeling.settings import EvaluationSettings
 
 __all__ = [
     "MIN_SCORE_PATIENTS",
@@ -184,7 +185,7 @@ def _mean_over_repeats(per_repeat: list[list[float]]) -> list[float]:
 
 def evaluate_score_baselines(scores: dict, X_lab: pd.DataFrame, y: np.ndarray, ids: np.ndarray,
                              fold_of: np.ndarray, xgboost_prob: np.ndarray, n_unlabelled: int,
-                             settings: dict) -> ScoreEvaluation:
+                             settings: EvaluationSettings) -> ScoreEvaluation:
     """Every score of ``scores`` (name -> {feature, direction}, the direction already turned
     for the endpoint) on the labelled patients who have it.
 
@@ -193,7 +194,7 @@ def evaluate_score_baselines(scores: dict, X_lab: pd.DataFrame, y: np.ndarray, i
     repeat-averaged out-of-fold probability of every labelled patient.
     """
     n_labelled = len(y)
-    threshold, B = settings["threshold"], settings["n_bootstrap"]
+    threshold, B = settings.threshold, settings.n_bootstrap
     rows, calibration, oof_parts, availability, skipped = [], [], [], {}, []
     for name, spec in scores.items():
         feature, direction = spec["feature"], spec["direction"]
@@ -222,7 +223,7 @@ def evaluate_score_baselines(scores: dict, X_lab: pd.DataFrame, y: np.ndarray, i
         pos, neg = np.flatnonzero(y_s == 1), np.flatnonzero(y_s == 0)
         if B:
             # a fresh generator per score: the same resamples whatever the other scores are
-            pos_idx, neg_idx = bootstrap_indices(y_s, B, np.random.default_rng(settings["seed"]))
+            pos_idx, neg_idx = bootstrap_indices(y_s, B, np.random.default_rng(settings.seed))
             boot = bootstrap_auc(directed[pos], directed[neg], pos_idx, neg_idx)
             boot_x = bootstrap_auc(x[pos], x[neg], pos_idx, neg_idx)
         else:
@@ -259,12 +260,13 @@ def evaluate_score_baselines(scores: dict, X_lab: pd.DataFrame, y: np.ndarray, i
     return ScoreEvaluation(metrics, calibration, oof, availability, skipped)
 
 
-def directed_scores(scores: dict, favourable: bool) -> dict:
-    """The configured scores with their direction for the endpoint: published directions are
-    for response, so they flip when label 1 is the bad outcome (e.g. death)."""
-    return {name: {"feature": spec["feature"],
-                   "direction": spec["direction"] if favourable else -spec["direction"]}
-            for name, spec in scores.items()}
+def directed_scores(scores, favourable: bool) -> dict:
+    """The configured scores (:class:`haicpred.modeling.settings.ScoreBaseline`) as name ->
+    {feature, direction}, with their direction for the endpoint: published directions are for
+    response, so they flip when label 1 is the bad outcome (e.g. death)."""
+    return {score.name: {"feature": score.feature,
+                         "direction": score.direction if favourable else -score.direction}
+            for score in scores}
 
 
 def with_score_rows(metrics: pd.DataFrame, calibration: pd.DataFrame, oof: pd.DataFrame,
@@ -288,10 +290,11 @@ def with_score_rows(metrics: pd.DataFrame, calibration: pd.DataFrame, oof: pd.Da
     return merged, calibration, oof
 
 
-def baseline_factors(settings: dict, X_lab: pd.DataFrame, scores: ScoreEvaluation) -> dict:
-    """cv_metadata.json's ``baseline_factors``: per baseline, which factors were available."""
-    available, left_out = factor_availability(settings["baseline_features"], X_lab)
+def baseline_factors(factors: list[str], X_lab: pd.DataFrame, scores: ScoreEvaluation) -> dict:
+    """cv_metadata.json's ``baseline_factors``: per baseline (the Liu factors ``factors``, the
+    published scores), which factors were available."""
+    available, left_out = factor_availability(factors, X_lab)
     return {"rule": SCORE_RULE,
-            "logistic_baseline": {"factors": list(settings["baseline_features"]),
+            "logistic_baseline": {"factors": list(factors),
                                   "available": available, "left_out": left_out},
             "scores": scores.availability}

@@ -6,7 +6,8 @@ patients cannot influence the parameters chosen for them.
 
 Search (random search, ``tuning.n_candidates`` candidates, default 20; a per-modality ablation
 model searches its own feature set with the first ``tuning.ablation_candidates``, default 1: the
-fixed defaults, ``n_estimators`` by early stopping on its own inner folds):
+fixed defaults, ``n_estimators`` by early stopping on its own inner folds; settings
+:class:`haicpred.modeling.settings.TuningSettings`):
 
 ==================== ============================================= ==========================
 parameter            distribution                                   why
@@ -33,19 +34,19 @@ candidates.
 
 Evaluation: ``tuning.inner_folds`` (default 3) stratified folds of the training set
 (``StratifiedKFold(shuffle=True, random_state=seed)``). Every preprocessing step before the
-XGBoost step of the estimator (the radiomics filters and ComBat, :mod:`haicpred.radiomics.preprocessing`)
-is refitted on each inner training part and applied to its inner validation part. Per
-candidate, the inner folds' boosters are grown one round at a time in lock-step, and the mean
-inner-validation log loss (and AUC, both XGBoost's own metrics) is tracked after every round,
-as ``xgboost.cv`` does: the candidate's ``n_estimators`` is the round count with the lowest
-mean log loss, found by early stopping (stop after ``tuning.early_stopping_rounds``, default
-30, rounds without improvement, at most ``tuning.max_estimators``). The candidate with the
-lowest mean inner log loss wins (ties: the lower candidate number); its mean inner AUC at that
-round is reported next to it. Log loss, not AUC, is the criterion because it rewards
-calibration as well as ranking: selecting on AUC picked candidates of 3 slow trees whose
-probabilities hardly leave the base rate (calibration slopes far above 1) on the test cohorts.
-The early-stopped inner scores are slightly optimistic for every candidate alike; they only
-rank candidates and are never reported as performance.
+XGBoost step of the estimator (the radiomics filters and ComBat,
+:mod:`haicpred.radiomics.preprocessing`) is refitted on each inner training part and applied to
+its inner validation part. Per candidate, the inner folds' boosters are grown one round at a
+time in lock-step, and the mean inner-validation log loss (and AUC, both XGBoost's own metrics)
+is tracked after every round, as ``xgboost.cv`` does: the candidate's ``n_estimators`` is the
+round count with the lowest mean log loss, found by early stopping (stop after
+``tuning.early_stopping_rounds``, default 30, rounds without improvement, at most
+``tuning.max_estimators``). The candidate with the lowest mean inner log loss wins (ties: the
+lower candidate number); its mean inner AUC at that round is reported next to it. Log loss, not
+AUC, is the criterion because it rewards calibration as well as ranking: selecting on AUC picked
+candidates of 3 slow trees whose probabilities hardly leave the base rate (calibration slopes
+far above 1) on the test cohorts. The early-stopped inner scores are slightly optimistic for
+every candidate alike; they only rank candidates and are never reported as performance.
 
 Determinism: inner folds, candidates and XGBoost seeds come from ``seed``; boosters are trained
 single-threaded and candidates are spread over ``threads`` worker threads (XGBoost releases the
@@ -54,6 +55,7 @@ GIL), results gathered in candidate order, so the choice does not depend on the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from copy import deepcopy
 
 import numpy as np
@@ -62,33 +64,23 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
+from haicpred.modeling.estimators import ModelSpec, fold_estimator, xgboost_classifier
 from haicpred.modeling.parallel import map_in_order
+from haicpred.modeling.settings import DEFAULT_XGBOOST_PARAMS, TuningSettings
 
 __all__ = [
-    "DEFAULT_TUNING",
     "SEARCH_SPACE",
     "TUNED_PARAMETERS",
     "TRACE_COLUMNS",
+    "TUNING_COLUMNS",
     "describe_search",
-    "resolve_tuning",
+    "fixed_params",
     "sample_candidates",
+    "tune_model",
     "tune_xgboost",
+    "tuning_table",
     "unseen_batch_reason",
 ]
-
-DEFAULT_TUNING: dict = {
-    "enabled": True,
-    "n_candidates": 20,
-    # each xgboost_<m>_only / xgboost_without_<m> searches its own feature set with the first
-    # of the same candidates. 12 ablations x 20 candidates made the demo's model stage 7x
-    # slower; on the demo 1, 3 and 5 candidates gave ablation AUCs within 0.015 of each other
-    # (the repeats' SD is ~0.01) in 55, 92 and 95 s: 1 = the fixed defaults with the tree count
-    # early-stopped on the ablation's own columns (README "Nested cross-validation")
-    "ablation_candidates": 1,
-    "inner_folds": 3,
-    "early_stopping_rounds": 30,
-    "max_estimators": 500,
-}
 
 # (kind, low, high) or (kind, choices); documented in the module docstring and the README.
 SEARCH_SPACE: dict = {
@@ -107,38 +99,13 @@ TUNED_PARAMETERS = ["max_depth", "learning_rate", "n_estimators", "subsample",
                     "scale_pos_weight"]
 TRACE_COLUMNS = ["candidate", *TUNED_PARAMETERS, "inner_logloss", "inner_auc", "inner_auc_sd",
                  "chosen"]
+# tuning.tsv: per XGBoost model and outer training fold (scheme cv) or held-out batch (scheme
+# lobo), the tuned parameters (:func:`tune_model`'s fields after the split's)
+TUNING_COLUMNS = ["scheme", "model", "repeat", "fold", "held_out_batch", *TUNED_PARAMETERS,
+                  "inner_logloss", "inner_auc", "inner_auc_sd", "n_candidates", "note"]
 
 # sampled values are rounded so that tables and JSON show them without float noise
 _DIGITS = 4
-
-
-def resolve_tuning(value) -> dict:
-    """The ``tuning`` settings with defaults filled in; unknown keys and bad values raise."""
-    if value is None:
-        value = {}
-    if not isinstance(value, dict):
-        raise ValueError("model setting tuning must be a mapping {enabled, n_candidates, "
-                         "ablation_candidates, inner_folds, early_stopping_rounds, "
-                         "max_estimators}")
-    unknown = sorted(set(value) - set(DEFAULT_TUNING))
-    if unknown:
-        raise ValueError(f"model setting tuning: unknown key(s) {', '.join(unknown)} "
-                         f"(known: {', '.join(sorted(DEFAULT_TUNING))})")
-    out = {**DEFAULT_TUNING, **{k: v for k, v in value.items() if v is not None}}
-    if not isinstance(out["enabled"], (bool, np.bool_)):
-        raise ValueError(f"model setting tuning.enabled must be true or false, got "
-                         f"{out['enabled']!r}")
-    out["enabled"] = bool(out["enabled"])
-    minimum = {"n_candidates": 1, "ablation_candidates": 1, "inner_folds": 2,
-               "early_stopping_rounds": 1, "max_estimators": 1}
-    for key, low in minimum.items():
-        number = out[key]
-        if isinstance(number, bool) or not isinstance(number, (int, np.integer)):
-            raise ValueError(f"model setting tuning.{key} must be an integer, got {number!r}")
-        if number < low:
-            raise ValueError(f"model setting tuning.{key} must be >= {low}, got {number}")
-        out[key] = int(number)
-    return {key: out[key] for key in DEFAULT_TUNING}
 
 
 def sample_candidates(n_candidates: int, seed: int, defaults: dict) -> list[dict]:
@@ -253,59 +220,52 @@ def _early_stopped_cv(params: dict, data, max_rounds: int, patience: int
     return best
 
 
-def tune_xgboost(X: pd.DataFrame, y, settings: dict, seed: int | None = None,
-                 make_estimator=None) -> tuple[dict, pd.DataFrame]:
+def tune_xgboost(X: pd.DataFrame, y, tuning: TuningSettings, seed: int, make_estimator=None,
+                 threads: int = 1, base_params: Mapping | None = None
+                 ) -> tuple[dict, pd.DataFrame]:
     """Random search with early stopping over :data:`SEARCH_SPACE` on one training set.
 
     ``X``: the training rows, the columns the estimator is fitted on (with ``batch`` when the
-    estimator starts with the radiomics step). ``y``: their 0/1 labels. ``settings``: the
-    resolved model settings (:func:`haicpred.modeling.model.resolve_settings`; ``tuning`` and
-    ``threads`` are read) or just the ``tuning`` block. ``seed``: inner folds, candidates and
-    XGBoost's random state (default: the setting ``seed``). ``make_estimator``: returns a
-    fresh, unfitted estimator as the CV fits it, an ``xgboost.XGBClassifier`` or a
-    ``Pipeline`` whose last step is one; the steps before it are refitted on every inner
-    training part, and the classifier's own parameters are candidate 0 and the base every
-    candidate changes. Default: the plain classifier of the settings
-    (:func:`haicpred.modeling.model.resolve_settings`), ``X`` then being the model's input columns (a
-    ``batch`` column is dropped).
+    estimator starts with the radiomics step). ``y``: their 0/1 labels. ``tuning``: the
+    search's settings (:class:`haicpred.modeling.settings.TuningSettings`). ``seed``: inner
+    folds, candidates and XGBoost's random state. ``make_estimator``: returns a fresh, unfitted
+    estimator as the CV fits it, an ``xgboost.XGBClassifier`` or a ``Pipeline`` whose last step
+    is one; the steps before it are refitted on every inner training part, and the
+    classifier's own parameters are candidate 0 and the base every candidate changes. Default:
+    the plain classifier of ``base_params`` (the resolved ``xgboost`` settings; default
+    :data:`haicpred.modeling.settings.DEFAULT_XGBOOST_PARAMS`), ``X`` then being the model's
+    input columns (a ``batch`` column is dropped). ``threads``: worker threads over the
+    candidates (the result does not depend on it).
 
-    Returns ``(params, trace)`` (the lowest mean inner log loss wins): ``params`` maps every name of :data:`TUNED_PARAMETERS` to the
-    chosen value (``scale_pos_weight`` as a number, ``n_estimators`` from early stopping), to
-    be given to the classifier's ``set_params`` (for a Pipeline: ``model__<name>``); ``trace``
-    has :data:`TRACE_COLUMNS`, one row per candidate. Raises ValueError when a class has fewer
-    patients than inner folds.
+    Returns ``(params, trace)`` (the lowest mean inner log loss wins): ``params`` maps every
+    name of :data:`TUNED_PARAMETERS` to the chosen value (``scale_pos_weight`` as a number,
+    ``n_estimators`` from early stopping), to be given to the classifier's ``set_params`` (for a
+    Pipeline: ``model__<name>``); ``trace`` has :data:`TRACE_COLUMNS`, one row per candidate.
+    Raises ValueError when a class has fewer patients than inner folds.
     """
-    tuning = resolve_tuning(settings.get("tuning") if "tuning" in settings else {
-        k: v for k, v in settings.items() if k in DEFAULT_TUNING})
-    threads = int(settings.get("threads", 1))
     if make_estimator is None:
-        from haicpred.modeling.model import _xgboost, resolve_settings
-
-        resolved = resolve_settings({k: v for k, v in settings.items()
-                                     if k in ("seed", "threads", "xgboost")})
+        params = DEFAULT_XGBOOST_PARAMS if base_params is None else base_params
 
         def make_estimator():
-            return _xgboost(resolved)
+            return xgboost_classifier(params, seed, threads)
 
         X = X.drop(columns=["batch"], errors="ignore")
-    if seed is None:
-        seed = int(settings.get("seed", 1))
     y = np.asarray(y, dtype=int)
     n_pos = int(y.sum())
     n_neg = len(y) - n_pos
-    if min(n_pos, n_neg) < tuning["inner_folds"]:
-        raise ValueError(f"tuning needs at least {tuning['inner_folds']} patients of each class "
+    if min(n_pos, n_neg) < tuning.inner_folds:
+        raise ValueError(f"tuning needs at least {tuning.inner_folds} patients of each class "
                          f"(inner folds), got {n_pos} positive and {n_neg} negative")
     pos_weight = float(f"{n_neg / n_pos:.{_DIGITS}g}")
     X = X.reset_index(drop=True)
     steps, model = _split_estimator(make_estimator())
-    data = _inner_data(X, y, steps, tuning["inner_folds"], seed)
-    candidates = sample_candidates(tuning["n_candidates"], seed, model.get_params())
+    data = _inner_data(X, y, steps, tuning.inner_folds, seed)
+    candidates = sample_candidates(tuning.n_candidates, seed, model.get_params())
 
     def evaluate(candidate):
         params, weight = _booster_params(model, candidate, pos_weight)
-        rounds, loss, auc, sd = _early_stopped_cv(params, data, tuning["max_estimators"],
-                                                  tuning["early_stopping_rounds"])
+        rounds, loss, auc, sd = _early_stopped_cv(params, data, tuning.max_estimators,
+                                                  tuning.early_stopping_rounds)
         return {**candidate, "scale_pos_weight": weight, "n_estimators": rounds,
                 "inner_logloss": loss, "inner_auc": auc, "inner_auc_sd": sd}
 
@@ -323,12 +283,56 @@ def tune_xgboost(X: pd.DataFrame, y, settings: dict, seed: int | None = None,
     return params, trace
 
 
-def describe_search(tuning: dict) -> str:
+def describe_search(tuning: TuningSettings) -> str:
     """One sentence for the metadata and logs."""
-    return (f"random search, {tuning['n_candidates']} candidates (candidate 0 = the fixed "
+    return (f"random search, {tuning.n_candidates} candidates (candidate 0 = the fixed "
             f"defaults; each per-modality ablation searches its own feature set with the first "
-            f"{min(tuning['ablation_candidates'], tuning['n_candidates'])}), "
-            f"{tuning['inner_folds']}-fold stratified inner CV on the training set "
+            f"{min(tuning.ablation_candidates, tuning.n_candidates)}), "
+            f"{tuning.inner_folds}-fold stratified inner CV on the training set "
             f"only, n_estimators by early stopping on the mean inner log loss (patience "
-            f"{tuning['early_stopping_rounds']}, at most {tuning['max_estimators']}); space: "
+            f"{tuning.early_stopping_rounds}, at most {tuning.max_estimators}); space: "
             + "; ".join(f"{k} {deepcopy(v)[0]} {v[1:]}" for k, v in SEARCH_SPACE.items()))
+
+
+def fixed_params(xgboost_params: Mapping) -> dict:
+    """The fixed parameters in the shape of a tuned set (for tuning.tsv rows)."""
+    out = {name: xgboost_params.get(name) for name in TUNED_PARAMETERS}
+    if out["scale_pos_weight"] is None:
+        out["scale_pos_weight"] = 1.0
+    return out
+
+
+def tune_model(spec: ModelSpec, X_train: pd.DataFrame, y_train: np.ndarray,
+               tuning: TuningSettings, xgboost_params: Mapping, seed: int,
+               skip_reason: str | None) -> tuple[dict | None, dict]:
+    """Nested tuning of ``spec`` on one training set: (params or None, tuning.tsv fields).
+
+    None (the fixed parameters ``xgboost_params``) when tuning is off or a class has fewer
+    patients than inner folds; the note says which. The search runs on one thread: the
+    cross-validation's training sets are already spread over the worker threads.
+    """
+    smallest = int(min(y_train.sum(), len(y_train) - y_train.sum()))
+    if not tuning.enabled or smallest < tuning.inner_folds:
+        note = ("tuning disabled: fixed parameters" if not tuning.enabled else
+                f"fixed parameters: {smallest} patient(s) of a class in the training set, "
+                f"fewer than the {tuning.inner_folds} inner folds")
+        return None, {**fixed_params(xgboost_params), "inner_logloss": np.nan,
+                      "inner_auc": np.nan, "inner_auc_sd": np.nan, "n_candidates": 0,
+                      "note": note}
+    if spec.name != "xgboost":  # an ablation: the first candidates of the same search
+        tuning = tuning.with_candidates(min(tuning.ablation_candidates, tuning.n_candidates))
+    params, trace = tune_xgboost(X_train[spec.fit_columns], y_train, tuning, seed,
+                                 lambda: fold_estimator(spec, skip_reason, None), threads=1)
+    chosen = trace[trace["chosen"] == 1].iloc[0]
+    return params, {**params, "inner_logloss": float(chosen["inner_logloss"]),
+                    "inner_auc": float(chosen["inner_auc"]),
+                    "inner_auc_sd": float(chosen["inner_auc_sd"]),
+                    "n_candidates": len(trace), "note": ""}
+
+
+def tuning_table(rows: list[dict]) -> pd.DataFrame:
+    """``tuning.tsv`` from the rows of :func:`tune_model` with their split's fields."""
+    table = pd.DataFrame(rows, columns=TUNING_COLUMNS)
+    for column in ("repeat", "fold", "max_depth", "n_estimators", "n_candidates"):
+        table[column] = table[column].astype("Int64")
+    return table

@@ -46,6 +46,7 @@ harmonised training data.
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -61,6 +62,9 @@ __all__ = [
     "fit_combat",
     "apply_combat",
     "CombatNotFitted",
+    "HARMONISATION_METHODS",
+    "HarmonisationSettings",
+    "RadiomicsStepSettings",
 ]
 
 BATCH_COLUMN = "batch"
@@ -77,6 +81,33 @@ _MIN_CORRELATION_PAIRS = 3
 
 class CombatNotFitted(ValueError):
     """ComBat could not be fitted on these rows; the message says why."""
+
+
+# --------------------------------------------------------------------------------------------
+# settings (resolved and validated from the config by haicpred.modeling.settings)
+
+HARMONISATION_METHODS = ("combat", "none")
+
+
+@dataclass(frozen=True)
+class HarmonisationSettings:
+    """ComBat harmonisation: ``method`` combat | none, ``exclude`` features never harmonised."""
+
+    method: str = "combat"
+    exclude: tuple[str, ...] = ("rad_n_lesions",)
+
+    def as_dict(self) -> dict:
+        return {"method": self.method, "exclude": list(self.exclude)}
+
+
+@dataclass(frozen=True)
+class RadiomicsStepSettings:
+    """What :class:`RadiomicsPreprocessor` is built with (model settings ``harmonisation``,
+    ``radiomics_max_correlation``, ``radiomics_near_constant_fraction``)."""
+
+    harmonisation: HarmonisationSettings = field(default_factory=HarmonisationSettings)
+    max_correlation: float = 0.9
+    near_constant_fraction: float = 0.95
 
 
 # --------------------------------------------------------------------------------------------
@@ -300,6 +331,18 @@ class RadiomicsPreprocessor(TransformerMixin, BaseEstimator):
         self.max_correlation = max_correlation
         self.near_constant_fraction = near_constant_fraction
         self.skip_reason = skip_reason
+
+    @classmethod
+    def from_settings(cls, radiomic_features, settings: RadiomicsStepSettings
+                      ) -> RadiomicsPreprocessor:
+        """An unfitted step for ``radiomic_features`` built with ``settings``."""
+        return cls(
+            radiomic_features=tuple(radiomic_features),
+            harmonise=settings.harmonisation.method == "combat",
+            harmonisation_exclude=tuple(settings.harmonisation.exclude),
+            max_correlation=settings.max_correlation,
+            near_constant_fraction=settings.near_constant_fraction,
+        )
 
     # -- fitting
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from haicpred.features.data_checks import CHECKS, FLAG_RULE
 from haicpred.features.endpoints import resolve_endpoint
-from haicpred.modeling.model import LABEL_DEFINITION
+from haicpred.modeling.endpoint import LABEL_DEFINITION
 from haicpred.report.html import esc, fmt, html_table, integer, num, p_value, pct
 from haicpred.report.layout import modality_key, section
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from haicpred.modeling.model import package_versions
+from haicpred.io.versions import package_versions
 from haicpred.report.baselines import SCORE_METHODS
 from haicpred.report.cohort import Outcome
 from haicpred.report.html import esc, fmt, html_table
@@ -21,7 +21,7 @@ def methods_section(settings: dict, has_oracle: bool, outcome: Outcome, tuned: b
                     tuned_weights: pd.Series | None = None) -> str:
     folds, repeats = settings.get("cv_folds"), settings.get("cv_repeats")
     params = settings.get("xgboost") or {}
-    from haicpred.modeling.model import DEFAULT_XGBOOST_PARAMS
+    from haicpred.modeling.settings import DEFAULT_XGBOOST_PARAMS
 
     params = {**DEFAULT_XGBOOST_PARAMS, **params}
     param_text = ", ".join(f"{esc(k)}={esc(params[k])}" for k in sorted(params))

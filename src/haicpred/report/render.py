@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from haicpred.io.tables import read_tsv, write_text
-from haicpred.modeling.model import DEFAULT_SETTINGS
+from haicpred.modeling.settings import DEFAULT_SETTINGS
 from haicpred.report.baselines import full_model_tuning, score_roc_predictions
 from haicpred.report.cohort import (DATA_CHECKS_FILE, ID_COLUMNS, Outcome, cohort_description,
                                     cohort_names, cohort_section, data_checks_body, titles)
