@@ -69,7 +69,7 @@ DEFAULT_TUNING: dict = {
     # of the same candidates. 12 ablations x 20 candidates made the demo's model stage 7x
     # slower; on the demo 1, 3 and 5 candidates gave ablation AUCs within 0.015 of each other
     # (the repeats' SD is ~0.01) in 55, 92 and 95 s: 1 = the fixed defaults with the tree count
-    # early-stopped on the ablation's own columns (README "Nested cross-validation")
+    # early-stopped on the ablation's own columns (docs/evaluation.md)
     "ablation_candidates": 1,
     "inner_folds": 3,
     "early_stopping_rounds": 30,

@@ -82,7 +82,7 @@ __all__ = [
     "unseen_batch_reason",
 ]
 
-# (kind, low, high) or (kind, choices); documented in the module docstring and the README.
+# (kind, low, high) or (kind, choices); documented in the module docstring and docs/evaluation.md.
 SEARCH_SPACE: dict = {
     "max_depth": ("choice", [1, 2, 3, 4]),
     "learning_rate": ("log_uniform", 0.02, 0.3),
