@@ -1,8 +1,9 @@
 """Score a new cohort with a frozen final model (a ``results/model/final/`` folder).
 
 The new cohort's tables go through the same feature steps as the training cohort (in practice a
-second Snakemake run with the new cohort's config and ``predict.model_dir``; docs/predict.md); :func:`predict` takes the resulting ``feature_matrix.tsv`` (and its dictionary) and
-the model folder, and returns per sample ``sample_id, probability, risk_group,
+second Snakemake run with the new cohort's config and ``predict.model_dir``; docs/predict.md);
+:func:`predict` takes the resulting ``feature_matrix.tsv`` (and its dictionary) and the model
+folder, and returns per sample ``sample_id, probability, risk_group,
 top_contributors, warnings`` sorted by sample_id. Nothing is fitted: the radiomics step is the
 training run's (filters and ComBat parameters from the metadata), the cut-offs of the risk
 groups are the training run's.
