@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 
 from haicpred.modeling.final_model import (METADATA_FILE, MODEL_FILE, PREDICTIONS_FILE, SHAP_FILE,
-                                  TRAINING_PREDICTION_COLUMNS, _model_json_bytes,
-                                  assign_risk_groups, fit_final_model, risk_group_cutoffs,
-                                  training_data_sha256, write_final_model)
+                                           TRAINING_PREDICTION_COLUMNS, _model_json_bytes,
+                                           fit_final_model, training_data_sha256,
+                                           write_final_model)
+from haicpred.modeling.scoring import assign_risk_groups, risk_group_cutoffs
 # the CV's own construction of its xgboost model
 from haicpred.modeling.estimators import final_estimator, model_specs
 from haicpred.modeling.settings import resolve_model_settings

@@ -26,22 +26,10 @@ Written by :func:`write_final_model` into one folder (``results/model/final/``),
     over the labelled training patients (:func:`haicpred.modeling.explain.global_importance`).
 ``predictions.tsv``      every sample of the training matrix: ``sample_id, batch, labelled,
     probability, risk_group, top_contributors, warnings`` (the columns of
-    :func:`haicpred.predict.predict`, plus batch and labelled).
+    :func:`haicpred.modeling.predict.predict`, plus batch and labelled).
 
-Risk groups (``risk_groups`` argument, config ``predict.risk_groups``) split the predicted
-probability of label 1 of the endpoint (for objective response: of CR/PR) into ``low`` (p < c1),
-``intermediate`` (c1 <= p < c2) and ``high`` (p >= c2). ``tertiles`` (default) takes c1, c2 as
-the 1/3 and 2/3 quantiles of the cross-validated out-of-fold xgboost probabilities of the
-labelled patients (mean over repeats, ``oof_predictions.tsv``): the distribution of the model's
-probabilities on patients it was not fitted on, which is what a new patient is. Without OOF
-predictions the final model's own probabilities on the labelled patients are used (and recorded
-as such). A pair ``[c1, c2]`` fixes the cut-offs.
-
-Per-sample warnings (:func:`sample_warnings`, shared with :mod:`haicpred.modeling.predict`): a
-modality with every feature missing (one that no sample of the cohort has is said once instead:
-in the log and in ``model_metadata.json``'s ``modalities_missing_for_every_sample``), features
-absent from the matrix, values outside the training range (named, with the bound), radiomic
-features left unharmonised because ComBat never saw the batch.
+Risk groups and per-sample warnings: :mod:`haicpred.modeling.scoring` (shared with
+:mod:`haicpred.modeling.predict`).
 """
 
 from __future__ import annotations
@@ -66,6 +54,10 @@ from haicpred.modeling.estimators import (MODEL_PACKAGES, final_estimator, model
                                           package_versions, xgboost_classifier)
 from haicpred.modeling.explain import global_importance, shap_values, top_contributors
 from haicpred.modeling.inputs import LABEL_COLUMN, check_inputs
+from haicpred.modeling.scoring import (assign_risk_groups, feature_ranges, json_number,
+                                       log_modalities_missing_for_everyone,
+                                       modalities_missing_for_everyone, risk_group_cutoffs,
+                                       sample_warnings)
 from haicpred.modeling.settings import ModelSettings, resolve_model_settings
 from haicpred.modeling.tuning import describe_search, tune_xgboost
 from haicpred.radiomics.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY,
@@ -81,16 +73,11 @@ __all__ = [
     "SHAP_FILE",
     "PREDICTIONS_FILE",
     "TRAINING_PREDICTION_COLUMNS",
-    "RISK_GROUPS",
     "N_TOP_CONTRIBUTORS",
     "FinalModel",
     "fit_final_model",
     "write_final_model",
     "training_data_sha256",
-    "feature_ranges",
-    "risk_group_cutoffs",
-    "assign_risk_groups",
-    "sample_warnings",
 ]
 
 FORMAT = "haicpred final model"
@@ -101,7 +88,6 @@ SHAP_FILE = "shap_importance.tsv"
 PREDICTIONS_FILE = "predictions.tsv"
 TRAINING_PREDICTION_COLUMNS = ["sample_id", "batch", "labelled", "probability", "risk_group",
                                "top_contributors", "warnings"]
-RISK_GROUPS = ("low", "intermediate", "high")
 N_TOP_CONTRIBUTORS = 3
 # SHAP and ComBat shape what the folder holds, so their versions are recorded with the model's.
 FINAL_MODEL_PACKAGES = (*MODEL_PACKAGES, "shap", "neuroCombat")
@@ -180,13 +166,7 @@ def _checksum(training: _Training, ids: np.ndarray) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# training ranges, risk groups, warnings
-
-
-def _number(value) -> float | None:
-    """A JSON number, or None for NaN (JSON has no NaN)."""
-    value = float(value)
-    return value if np.isfinite(value) else None
+# JSON values
 
 
 def _json_value(value):
@@ -196,156 +176,8 @@ def _json_value(value):
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, (float, np.floating)):
-        return _number(value)
+        return json_number(value)
     return value
-
-
-def feature_ranges(X: pd.DataFrame) -> dict:
-    """Per feature: ``min, max, p01, p99`` of the non-missing values (None when all missing),
-    ``fraction_missing`` and ``n_observed``."""
-    out = {}
-    for name in X.columns:
-        values = X[name].to_numpy(dtype=float)
-        observed = values[~np.isnan(values)]
-        if observed.size:
-            low, high = np.percentile(observed, [1, 99])
-            stats = {"min": _number(observed.min()), "max": _number(observed.max()),
-                     "p01": _number(low), "p99": _number(high)}
-        else:
-            stats = {"min": None, "max": None, "p01": None, "p99": None}
-        stats["fraction_missing"] = float(1 - observed.size / len(values)) if len(values) else 1.0
-        stats["n_observed"] = int(observed.size)
-        out[str(name)] = stats
-    return out
-
-
-def risk_group_cutoffs(rule, probabilities: np.ndarray | None, source: str) -> dict:
-    """The cut-offs and how they were chosen (metadata ``risk_groups``).
-
-    ``rule``: ``"tertiles"`` (1/3 and 2/3 quantiles of ``probabilities``, numpy's default linear
-    interpolation) or two increasing probabilities ``[c1, c2]`` in (0, 1).
-    """
-    if isinstance(rule, str):
-        if rule != "tertiles":
-            raise ValueError(f"risk_groups must be 'tertiles' or two cut-offs [c1, c2], "
-                             f"got {rule!r}")
-        values = np.asarray(probabilities, dtype=float)
-        values = values[~np.isnan(values)]
-        if values.size < 3:
-            raise ValueError("risk_groups tertiles need at least 3 probabilities")
-        cutoffs = [float(v) for v in np.quantile(values, [1 / 3, 2 / 3])]
-        described = f"tertiles of {source}"
-    else:
-        cutoffs = [float(v) for v in rule] if not isinstance(rule, dict) else []
-        if len(cutoffs) != 2 or not 0 < cutoffs[0] < cutoffs[1] < 1:
-            raise ValueError(f"risk_groups cut-offs must be two increasing probabilities "
-                             f"in (0, 1), got {rule!r}")
-        described = "fixed cut-offs (config predict.risk_groups)"
-    return {
-        "rule": described,
-        "cutoffs": cutoffs,
-        "labels": list(RISK_GROUPS),
-        "assignment": "low: p < c1; intermediate: c1 <= p < c2; high: p >= c2",
-    }
-
-
-def assign_risk_groups(probability: np.ndarray, risk_groups: dict) -> np.ndarray:
-    """low / intermediate / high by the metadata's cut-offs."""
-    low, high = risk_groups["cutoffs"]
-    labels = risk_groups["labels"]
-    p = np.asarray(probability, dtype=float)
-    return np.where(p < low, labels[0], np.where(p < high, labels[1], labels[2])).astype(object)
-
-
-def _format(value: float) -> str:
-    return f"{value:.4g}"
-
-
-def modalities_missing_for_everyone(X: pd.DataFrame, modality: dict) -> list[str]:
-    """The modalities (of the model's features in ``X``) without a single value in the cohort,
-    in column order: said once per cohort, not as "missing modality" on every row."""
-    groups: dict[str, list[str]] = {}
-    for name in X.columns:
-        groups.setdefault(modality.get(name, "") or "unknown", []).append(name)
-    return [m for m, columns in groups.items() if len(X) and X[columns].isna().all(axis=None)]
-
-
-def log_modalities_missing_for_everyone(modalities: list[str], n: int) -> None:
-    """The cohort-level note of :func:`modalities_missing_for_everyone`, one log line each."""
-    for name in modalities:
-        log.warning("missing modality for the whole cohort: %s has no value in any of the %d "
-                    "scored sample(s); every prediction is made without it (said once here, "
-                    "not in each sample's warnings)", name, n)
-
-
-def sample_warnings(X: pd.DataFrame, modality: dict, ranges: dict, absent: list[str] = (),
-                    batches=None, harmonisation: dict | None = None,
-                    cohort_warnings: list[str] = ()) -> list[str]:
-    """Per row of ``X`` (the model's features, raw, absent ones as all-missing columns), the
-    warnings joined by "; ": features absent from the matrix, modalities with every feature
-    missing for the row (but not those missing for every row of ``X``: a cohort-level fact,
-    :func:`modalities_missing_for_everyone`), values outside the training [min, max] (each
-    named with its bound), radiomics left unharmonised (batch not seen by ComBat; only for rows
-    with a harmonised feature present), then ``cohort_warnings`` (the same for every row)."""
-    n = len(X)
-    common = []
-    if absent:
-        common.append("features absent from the matrix, scored as missing: " + ", ".join(absent))
-    common += list(cohort_warnings)
-
-    values = X.to_numpy(dtype=float)
-    missing = np.isnan(values)
-    groups: dict[str, list[int]] = {}
-    for index, name in enumerate(X.columns):
-        groups.setdefault(modality.get(name, "") or "unknown", []).append(index)
-    for name in modalities_missing_for_everyone(X, modality):
-        del groups[name]
-    all_missing = {m: missing[:, idx].all(axis=1) for m, idx in groups.items()}
-
-    low = np.array([np.nan if ranges.get(f, {}).get("min") is None else ranges[f]["min"]
-                    for f in X.columns], dtype=float)
-    high = np.array([np.nan if ranges.get(f, {}).get("max") is None else ranges[f]["max"]
-                     for f in X.columns], dtype=float)
-    with np.errstate(invalid="ignore"):
-        below = values < low
-        above = values > high
-    outside_rows = np.flatnonzero((below | above).any(axis=1))
-
-    unharmonised = np.zeros(n, dtype=bool)
-    if harmonisation and batches is not None:
-        seen = set(harmonisation["batches"])
-        columns = [X.columns.get_loc(c) for c in harmonisation["features"] if c in X.columns]
-        has_value = (~missing[:, columns]).any(axis=1) if columns else np.zeros(n, dtype=bool)
-        batch_list = list(batches)
-        unharmonised = np.array([has_value[i] and (pd.isna(batch_list[i])
-                                                   or str(batch_list[i]) not in seen)
-                                 for i in range(n)], dtype=bool)
-
-    names = np.asarray(X.columns)
-    outside_text = {}
-    for row in outside_rows:
-        parts = []
-        for j in np.flatnonzero(below[row] | above[row]):
-            if below[row, j]:
-                parts.append(f"{names[j]} {_format(values[row, j])} < min {_format(low[j])}")
-            else:
-                parts.append(f"{names[j]} {_format(values[row, j])} > max {_format(high[j])}")
-        outside_text[row] = "outside the training range: " + ", ".join(parts)
-    out = []
-    for row in range(n):
-        row_warnings = list(common)
-        gone = [m for m in groups if all_missing[m][row]]
-        if gone:
-            row_warnings.append("missing modality: " + ", ".join(gone))
-        if row in outside_text:
-            row_warnings.append(outside_text[row])
-        if unharmonised[row]:
-            batch = batches[row]
-            label = "no batch" if pd.isna(batch) else f"batch {batch}"
-            row_warnings.append(f"radiomics not harmonised: {label} not seen by ComBat in "
-                                "training")
-        out.append("; ".join(row_warnings))
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -391,7 +223,7 @@ def _cv_metrics(cv_metrics: pd.DataFrame | None) -> dict | None:
         else:
             number = float(number)
             out[key] = (int(number) if number.is_integer() and key.startswith("n")
-                        else _number(number))
+                        else json_number(number))
     return out
 
 

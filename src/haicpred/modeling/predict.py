@@ -15,7 +15,7 @@ whose feature names, in order, are the metadata's ``feature_names`` (and the rad
 kept features). Any failure is an :class:`~haicpred.io.errors.InputError` naming the file. Only
 JSON is read; nothing is unpickled.
 
-Warnings per sample (:func:`haicpred.modeling.final_model.sample_warnings`): model features
+Warnings per sample (:func:`haicpred.modeling.scoring.sample_warnings`): model features
 absent from the matrix (scored as missing, as XGBoost routes missing values), a modality with
 every feature missing (a modality that no sample of the cohort has is not repeated on every row:
 it is logged once, "missing modality for the whole cohort: ..."), values outside the training
@@ -37,9 +37,9 @@ import pandas as pd
 
 from haicpred.io.errors import InputError, Problem, raise_if_any
 from haicpred.modeling.explain import shap_values, top_contributors
-from haicpred.modeling.final_model import (FORMAT, METADATA_FILE, MODEL_FILE, N_TOP_CONTRIBUTORS,
-                                  assign_risk_groups, log_modalities_missing_for_everyone,
-                                  modalities_missing_for_everyone, sample_warnings)
+from haicpred.modeling.final_model import FORMAT, METADATA_FILE, MODEL_FILE, N_TOP_CONTRIBUTORS
+from haicpred.modeling.scoring import (assign_risk_groups, log_modalities_missing_for_everyone,
+                                       modalities_missing_for_everyone, sample_warnings)
 from haicpred.radiomics.preprocessing import BATCH_COLUMN, RadiomicsPreprocessor
 
 log = logging.getLogger(__name__)
