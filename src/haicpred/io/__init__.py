@@ -1,1 +1,5 @@
-"""Shared input/output: errors, deterministic tables, schema validation, resources, the sample sheet."""
+"""Input and output shared by every stage: ``errors`` (Problem, InputError), ``tables``
+(deterministic TSV/JSON writing; the shard merge of rules ``merge_batch_features`` and
+``merge_variant_audit``), ``validation`` and ``schemas/`` (JSON schemas of the config and every
+input table), ``samples`` and ``sample_ids`` (the sample sheet; how other tables' IDs line up
+with it), ``resources`` (gene panel, SNP list) and ``versions``."""
