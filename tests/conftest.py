@@ -4,6 +4,9 @@ import pytest
 
 from workflow_helpers import make_workdir, snakemake
 
+# the session fixture `trained` (a saved final model) of the modeling and CLI tests
+pytest_plugins = ["predict_helpers"]
+
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory):

@@ -21,7 +21,6 @@ from haicpred.modeling.settings import resolve_model_settings
 from haicpred.io.tables import read_tsv, write_tsv
 from predict_helpers import FAST_FINAL, build_cohort
 
-pytest_plugins = ["predict_helpers"]  # the session fixture `trained`
 
 # Planted effects of the simulator (planted_effects.tsv) -> the matrix features that carry
 # them: the effect's own encoding and the features derived from the same variable.

@@ -20,7 +20,6 @@ from haicpred.simulate import simulate_cohort
 from haicpred.io.tables import read_tsv, write_tsv
 from workflow_helpers import PANEL, SNPS, make_workdir, snakemake
 
-pytest_plugins = ["predict_helpers"]  # the session fixture `trained`
 
 
 def in_process_probabilities(final, matrix: pd.DataFrame) -> pd.Series:

@@ -12,7 +12,6 @@ from haicpred.io.tables import read_tsv, write_tsv
 
 REPO = Path(__file__).resolve().parents[2]
 
-pytest_plugins = ["predict_helpers"]  # the session fixture `trained` (a saved final model)
 
 
 def haicpred(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
