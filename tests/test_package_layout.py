@@ -10,8 +10,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "src" / "haicpred"
-# "about 600 lines" (issue 14); a module past this wants splitting by concern
-MAX_MODULE_LINES = 650
+# issue 14: "no module over about 600 lines"; one past this wants splitting by concern
+MAX_MODULE_LINES = 600
 
 
 def module_name(path: Path) -> str:
