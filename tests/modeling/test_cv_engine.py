@@ -18,10 +18,11 @@ from sklearn.pipeline import Pipeline
 
 from haicpred.io.errors import Problem
 from haicpred.modeling.cross_validation import (IMPORTANCE_COLUMNS, RADIOMICS_FOLD_COLUMNS,
-                                               cross_validate_models, write_model_outputs)
+                                               cross_validate_models, run_cv,
+                                               write_model_outputs)
 from haicpred.modeling.endpoint import TUNING_SPLIT_COLUMNS, EndpointEvaluation, ModelEndpoint
 from haicpred.modeling.estimators import ModelSpec, model_spec
-from haicpred.modeling.inputs import to_float
+from haicpred.modeling.inputs import prepare_data, to_float
 from haicpred.modeling.permutation import permutation_check
 from haicpred.modeling.settings import resolve_model_settings
 from model_helpers import SETTINGS, make_cohort
@@ -181,3 +182,42 @@ def test_the_permutation_check_asks_the_endpoint(toy):
     assert list(table["permutation"]) == [1, 2]
     # shuffled outcomes: the headline model's error is worse than on the real ones
     assert (table["mae"] > results.metrics.set_index("model").loc["ridge", "mae"]).all()
+
+
+class ToyIntervalEndpoint(ToyContinuousEndpoint):
+    """The toy outcome predicted as several numbers per patient (a point and the bounds of a
+    band around it), as a survival model predicts a risk and S(t) at each horizon."""
+
+    def predict(self, estimator, X):
+        point = estimator.predict(X).astype(float)
+        return np.column_stack([point, point - 1.0, point + 1.0])
+
+    def oof_table(self, ids, y, predictions, fold_of):
+        return super().oof_table(ids, y, {name: values[..., 0]
+                                          for name, values in predictions.items()}, fold_of)
+
+    def evaluate(self, data, predictions, fold_of, n_features, n_unlabelled, oof):
+        return super().evaluate(data, {name: values[..., 0]
+                                       for name, values in predictions.items()},
+                                fold_of, n_features, n_unlabelled, oof)
+
+    def held_out_metrics(self, y, prediction, rng):
+        return super().held_out_metrics(y, prediction[:, 0], rng)
+
+
+def test_a_prediction_of_several_numbers_per_patient_keeps_its_columns(toy):
+    matrix, labels, dictionary, settings, endpoint, value, results = toy
+    interval = ToyIntervalEndpoint(endpoint.values, endpoint.radiomics)
+    data = prepare_data(matrix, labels, dictionary, interval, settings.cv.folds)
+    specs, _ = interval.model_specs(data)
+    run = run_cv(data, specs, interval, settings.cv, tune=False)
+    for spec in specs:
+        held_out = run.predictions[spec.name]
+        assert held_out.shape == (settings.cv.repeats, data.n, 3)
+        assert not np.isnan(held_out).any()  # every patient held out once per repeat
+        np.testing.assert_allclose(held_out[..., 2] - held_out[..., 1], 2.0)
+    # the point column is what the one-number endpoint predicted in the same folds
+    single = results.oof[results.oof["model"] == "ridge"].sort_values(["repeat", "sample_id"])
+    order = np.argsort(data.ids, kind="mergesort")
+    point = run.predictions["ridge"][..., 0][:, order].ravel()
+    np.testing.assert_allclose(point, single["y_pred"].to_numpy(dtype=float), atol=1e-12)

@@ -140,7 +140,7 @@ class ModelResults:
 class CVRun:
     """Out-of-fold predictions and per-fold records of one repeated K-fold run."""
 
-    predictions: dict  # model -> repeats x n
+    predictions: dict  # model -> repeats x n (x the columns of a multi-column prediction)
     fold_of: np.ndarray  # repeats x n, 1-based
     gains: list  # per fold: normalised total gain of the full XGBoost model's features
     radiomics_rows: list
@@ -202,7 +202,10 @@ def run_cv(data: PreparedData, specs: list[ModelSpec], endpoint: ModelEndpoint, 
 
     with single_threaded_blas():
         results = map_in_order(fit_split, splits, cv.threads)
-    predictions = {spec.name: np.full((repeats, n), np.nan) for spec in specs}
+    # repeats x patients, times whatever one patient's prediction is (a probability: nothing;
+    # a survival model's risk and S(t) at each horizon: one column each)
+    predictions = {spec.name: np.full((repeats, n) + np.shape(results[0].predictions[spec.name])
+                                      [1:], np.nan) for spec in specs}
     fold_of = np.zeros((repeats, n), dtype=int)
     gains, radiomics_rows, tuning_rows = [], [], []
     for (split, (_, test)), result in zip(splits, results):

@@ -142,7 +142,8 @@ class ModelEndpoint(ABC):
 
     @abstractmethod
     def predict(self, estimator, X: pd.DataFrame) -> np.ndarray:
-        """A fitted estimator's prediction for the rows of ``X`` (float)."""
+        """A fitted estimator's prediction for the rows of ``X`` (float): one number per row,
+        or a row of numbers per row (e.g. a risk and the survival at each horizon)."""
 
     # -- evaluation
 
