@@ -168,14 +168,16 @@ def _xgboost_factory(settings: ModelSettings):
 
 
 def ablation_specs(features: list[str], settings: ModelSettings, modality: dict,
-                   radiomic_all: set, unusable: dict, empty: dict | None = None
-                   ) -> tuple[list[ModelSpec], list[str]]:
+                   radiomic_all: set, unusable: dict, empty: dict | None = None,
+                   make_xgboost=None) -> tuple[list[ModelSpec], list[str]]:
     """Per modality (in the order its first feature appears), XGBoost on that modality only
     (``xgboost_<m>_only``) and on everything else (``xgboost_without_<m>``).
 
     ``unusable``: modality -> why its features alone cannot be a model (all (near-)constant);
     ``empty``: modality -> why it gets no ablation rows at all (no value for any labelled
     patient: "without" it would be the full model up to column-sampling noise).
+    ``make_xgboost``: a fresh XGBoost estimator (default: the classifier of the settings; a
+    survival endpoint passes its Cox model).
     """
     empty = dict(empty or {})
     groups: dict[str, list[str]] = {}
@@ -186,7 +188,7 @@ def ablation_specs(features: list[str], settings: ModelSettings, modality: dict,
     if RADIOMICS_MODALITY not in groups:
         skipped.append(f"{RADIOMICS_ONLY_MODEL}, {WITHOUT_RADIOMICS_MODEL}: no radiomic "
                        f"features (dictionary modality {RADIOMICS_MODALITY}) in the matrix")
-    make_xgboost = _xgboost_factory(settings)
+    make_xgboost = make_xgboost or _xgboost_factory(settings)
     for part, columns in groups.items():
         only, without = f"xgboost_{part}_only", f"xgboost_without_{part}"
         rest = [f for f in features if f not in set(columns)]

@@ -1,0 +1,212 @@
+"""The time-to-event endpoint of the cross-validation engine (issue 15, in progress).
+
+:class:`SurvivalEndpoint` is a :class:`haicpred.modeling.endpoint.ModelEndpoint`: the CV loop,
+leave-one-batch-out and the permutation check run it unchanged. Labels are the follow-up time
+and the event of the configured columns (e.g. ``os_months``, ``os_event``), carried through the
+engine as one signed number per patient (the time, negative when censored: XGBoost's Cox label)
+and trained on as a structured array (:func:`haicpred.modeling.survival_estimators.survival_array`).
+Outer folds are stratified on the event. Every model predicts, per patient, the risk (log
+relative hazard) and S(h) at each horizon from its training set's Breslow baseline hazard.
+
+Models: ``xgboost`` (XGBoost with the Cox objective) and its per-modality ablations,
+``cox_all_features`` (ridge-penalised Cox on every feature, the penalty by inner CV on Harrell's
+C) and ``cox_baseline`` (a Cox model refitted in each training fold on the published factors of
+the setting ``baseline_features``; the published point tables are not public).
+
+Not yet here (later sessions): nested tuning of the Cox booster (the fixed ``model.xgboost``
+parameters are used and tuning.tsv says so), the other published-factor and one-score Cox
+baselines, risk groups with Kaplan-Meier curves, the nomogram, the final model and predict.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from haicpred.io.errors import Problem, raise_if_any
+from haicpred.modeling.endpoint import EndpointEvaluation, ModelEndpoint
+from haicpred.modeling.estimators import (ModelSpec, ablation_specs, model_name_part,
+                                          model_spec)
+from haicpred.modeling.inputs import PreparedData, to_float
+from haicpred.modeling.settings import ModelSettings
+from haicpred.modeling.survival_estimators import (PenalisedCox, XGBoostCox,
+                                                   harrell_concordance, survival_array)
+from haicpred.modeling.tuning import fixed_params, tuning_table
+from haicpred.radiomics.preprocessing import RADIOMICS_MODALITY, near_constant_features
+
+__all__ = ["SURVIVAL_LABEL_COLUMN", "SurvivalEndpoint", "survival_oof_columns"]
+
+# the engine's one label column: the time, negative when censored, empty when unlabelled
+SURVIVAL_LABEL_COLUMN = "survival_label"
+COX_ALL_MODEL = "cox_all_features"
+COX_BASELINE_MODEL = "cox_baseline"
+# Cox models of a handful of published factors: a small ridge penalty only keeps a factor that
+# barely varies in one training fold from diverging
+BASELINE_ALPHA = 0.01
+# the binary objective and metric of the shared `model.xgboost` settings do not apply
+_BINARY_ONLY = ("objective", "eval_metric")
+
+
+def horizon_name(horizon: float) -> str:
+    return f"surv_{horizon:g}m"
+
+
+def survival_oof_columns(horizons) -> list[str]:
+    return ["sample_id", "model", "repeat", "fold", "time", "event", "risk",
+            *[horizon_name(h) for h in horizons]]
+
+
+class SurvivalEndpoint(ModelEndpoint):
+    """Time to an event with censoring, predicted as a risk and S(t) at the horizons."""
+
+    label_column = SURVIVAL_LABEL_COLUMN
+    held_out_models = ("xgboost", COX_BASELINE_MODEL)
+    count_columns = ("n", "n_events")
+    permutation_statistic_name = "c_index"
+
+    def __init__(self, settings: ModelSettings, outcome_builder):
+        """``outcome_builder(labels, endpoint_settings)``: the outcome record of labels.tsv
+        (``time``, ``event`` Series, NaN = no follow-up; ``name``; ``summary()``)."""
+        self.settings = settings
+        self.horizons = tuple(float(h) for h in settings.endpoint["horizons_months"])
+        self.outcome_builder = outcome_builder
+
+    # -- labels
+
+    def labels(self, labels: pd.DataFrame):
+        outcome = self.outcome_builder(labels, dict(self.settings.endpoint))
+        signed = np.where(outcome.event.to_numpy() == 1, 1.0, -1.0) * outcome.time.to_numpy()
+        return outcome, labels.assign(**{SURVIVAL_LABEL_COLUMN: signed})
+
+    def label_values(self, raw: pd.Series) -> tuple[pd.Series, list[Problem]]:
+        values = to_float(raw)
+        bad = (values.isna() & raw.notna()) | (values == 0)
+        problems = [Problem("labels.tsv", f"row {row + 1}",
+                            f"{SURVIVAL_LABEL_COLUMN} must be a non-zero time (negative = "
+                            f"censored) or empty, got {raw.iloc[row]!r}")
+                    for row in np.flatnonzero(bad.to_numpy())]
+        return values, problems
+
+    def training_labels(self, values: pd.Series) -> np.ndarray:
+        signed = values.to_numpy(dtype=float)
+        return survival_array(np.abs(signed), signed > 0)
+
+    def check_class_sizes(self, outcome, y: np.ndarray, folds: int) -> None:
+        n, n_events = len(y), int(y["event"].sum())
+        censored = n - n_events
+        if n_events < folds or 0 < censored < folds:
+            raise_if_any([Problem(
+                "labels.tsv", f"endpoint {outcome.name}",
+                f"{n} patients with follow-up, {n_events} with the event and {censored} "
+                f"censored: {folds}-fold CV stratified on the event needs at least {folds} "
+                "events (and, when any patient is censored, at least as many censored)",
+                "add patients with follow-up or lower model.cv_folds (minimum 2)")])
+
+    def stratify(self, y: np.ndarray) -> np.ndarray:
+        return y["event"].astype(int)
+
+    def counts(self, y: np.ndarray) -> dict:
+        return {"n": len(y), "n_events": int(y["event"].sum())}
+
+    def label_metadata(self, outcome) -> dict:
+        return {"column": outcome.name, **outcome.summary()}
+
+    # -- models
+
+    def _cox_booster(self):
+        params = {k: v for k, v in self.settings.xgboost.items() if k not in _BINARY_ONLY}
+        horizons, seed, threads = self.horizons, self.settings.seed, self.settings.threads
+
+        def make():
+            return XGBoostCox(horizons, random_state=seed, n_jobs=threads, **params)
+
+        return make
+
+    def model_specs(self, data: PreparedData) -> tuple[list[ModelSpec], list[str]]:
+        settings, radiomic_all = self.settings, set(data.radiomic)
+        modality = {f: str(data.modality.get(f, "")).strip().lower() for f in data.features}
+        unusable, empty = {}, {}
+        for part in dict.fromkeys(model_name_part(m or "unknown") for m in modality.values()):
+            columns = [f for f in data.features
+                       if model_name_part(modality[f] or "unknown") == part]
+            fraction = (settings.radiomics.near_constant_fraction
+                        if part == RADIOMICS_MODALITY else 1.0)
+            if len(near_constant_features(data.X_lab[columns], fraction)) == len(columns):
+                unusable[part] = (f"every {part} feature is "
+                                  f"{'near-' if fraction < 1 else ''}constant over the labelled "
+                                  "samples")
+            if data.X_lab[columns].isna().all(axis=None):
+                empty[part] = f"no {part} feature has a value for any labelled patient"
+        make_cox_booster = self._cox_booster()
+        specs = [model_spec("xgboost", data.features, make_cox_booster, radiomic_all,
+                            settings.radiomics, kind="xgboost", gain_importance=True)]
+        ablations, skipped = ablation_specs(data.features, settings, modality, radiomic_all,
+                                            unusable, empty, make_xgboost=make_cox_booster)
+        specs += ablations
+        horizons, seed = self.horizons, settings.seed
+        specs.append(model_spec(COX_ALL_MODEL, data.features,
+                                lambda: PenalisedCox(horizons, random_state=seed),
+                                radiomic_all, settings.radiomics))
+        factors = [f for f in settings.baseline_features if f in data.features
+                   and data.X_lab[f].notna().any()]
+        left_out = [f for f in settings.baseline_features if f not in factors]
+        if factors:
+            specs.append(model_spec(COX_BASELINE_MODEL, factors,
+                                    lambda: PenalisedCox(horizons, alphas=(BASELINE_ALPHA,)),
+                                    radiomic_all, settings.radiomics))
+            if left_out:
+                skipped.append(f"{COX_BASELINE_MODEL}: factor(s) left out (not in the matrix "
+                               f"or no value for any labelled patient): {', '.join(left_out)}")
+        else:
+            skipped.append(f"{COX_BASELINE_MODEL}: none of the baseline_features has a value")
+        return specs, skipped
+
+    def tune(self, spec: ModelSpec, X_train: pd.DataFrame, y_train: np.ndarray,
+             skip_reason: str | None) -> tuple[dict | None, dict]:
+        fixed = {k: v for k, v in fixed_params(self.settings.xgboost).items()
+                 if k != "scale_pos_weight"}
+        return None, {**fixed, "scale_pos_weight": np.nan, "inner_logloss": np.nan,
+                      "inner_auc": np.nan, "inner_auc_sd": np.nan, "n_candidates": 0,
+                      "note": "fixed parameters: nested tuning of the Cox booster is not "
+                              "available yet"}
+
+    def tuning_table(self, rows: list[dict]) -> pd.DataFrame:
+        return tuning_table(rows)
+
+    def predict(self, estimator, X: pd.DataFrame) -> np.ndarray:
+        """Per patient: the risk, then S(h) at each horizon."""
+        return np.asarray(estimator.predict(X), dtype=float)
+
+    # -- evaluation
+
+    def oof_table(self, ids: np.ndarray, y: np.ndarray, predictions: dict,
+                  fold_of: np.ndarray) -> pd.DataFrame:
+        rows = []
+        for name, values in predictions.items():
+            for repeat in range(fold_of.shape[0]):
+                frame = pd.DataFrame({"sample_id": ids, "model": name, "repeat": repeat + 1,
+                                      "fold": fold_of[repeat], "time": y["time"],
+                                      "event": y["event"].astype(int),
+                                      "risk": values[repeat, :, 0]})
+                for column, horizon in enumerate(self.horizons, start=1):
+                    frame[horizon_name(horizon)] = values[repeat, :, column]
+                rows.append(frame)
+        oof = pd.concat(rows, ignore_index=True)
+        oof = oof.sort_values(["model", "repeat", "sample_id"], kind="mergesort")
+        return oof.reset_index(drop=True)[survival_oof_columns(self.horizons)]
+
+    def evaluate(self, data: PreparedData, predictions: dict, fold_of: np.ndarray,
+                 n_features: dict, n_unlabelled: int, oof: pd.DataFrame
+                 ) -> EndpointEvaluation:
+        raise NotImplementedError("survival metrics are wired in with the metrics module")
+
+    def held_out_note(self, y_test: np.ndarray, y_train: np.ndarray) -> str:
+        if not y_test["event"].any():
+            return "skipped: no event in the held-out batch, so the C-index is undefined"
+        return ""
+
+    def held_out_metrics(self, y: np.ndarray, prediction: np.ndarray, rng) -> dict:
+        raise NotImplementedError("survival metrics are wired in with the metrics module")
+
+    def permutation_statistic(self, y: np.ndarray, prediction: np.ndarray) -> float:
+        return harrell_concordance(y["time"], y["event"], prediction[:, 0])
