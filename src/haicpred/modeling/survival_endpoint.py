@@ -13,9 +13,9 @@ Models: ``xgboost`` (XGBoost with the Cox objective) and its per-modality ablati
 C) and ``cox_baseline`` (a Cox model refitted in each training fold on the published factors of
 the setting ``baseline_features``; the published point tables are not public).
 
-Not yet here (later sessions): nested tuning of the Cox booster (the fixed ``model.xgboost``
-parameters are used and tuning.tsv says so), the other published-factor and one-score Cox
-baselines, risk groups with Kaplan-Meier curves, the nomogram, the final model and predict.
+The Cox boosters are tuned inside every training set (:mod:`haicpred.modeling.survival_tuning`).
+
+Not yet here (later sessions): the other published-factor and one-score Cox baselines, risk groups with Kaplan-Meier curves, the nomogram, the final model and predict.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from haicpred.modeling.inputs import PreparedData, to_float
 from haicpred.modeling.settings import ModelSettings
 from haicpred.modeling.survival_estimators import (PenalisedCox, XGBoostCox,
                                                    harrell_concordance, survival_array)
-from haicpred.modeling.tuning import fixed_params, tuning_table
+from haicpred.modeling.survival_tuning import survival_tuning_table, tune_cox_model
 from haicpred.radiomics.preprocessing import RADIOMICS_MODALITY, near_constant_features
 
 __all__ = ["SURVIVAL_LABEL_COLUMN", "SurvivalEndpoint", "survival_oof_columns"]
@@ -163,15 +163,11 @@ class SurvivalEndpoint(ModelEndpoint):
 
     def tune(self, spec: ModelSpec, X_train: pd.DataFrame, y_train: np.ndarray,
              skip_reason: str | None) -> tuple[dict | None, dict]:
-        fixed = {k: v for k, v in fixed_params(self.settings.xgboost).items()
-                 if k != "scale_pos_weight"}
-        return None, {**fixed, "scale_pos_weight": np.nan, "inner_logloss": np.nan,
-                      "inner_auc": np.nan, "inner_auc_sd": np.nan, "n_candidates": 0,
-                      "note": "fixed parameters: nested tuning of the Cox booster is not "
-                              "available yet"}
+        return tune_cox_model(spec, X_train, y_train, self.settings.tuning,
+                              self.settings.xgboost, self.settings.seed, skip_reason)
 
     def tuning_table(self, rows: list[dict]) -> pd.DataFrame:
-        return tuning_table(rows)
+        return survival_tuning_table(rows)
 
     def predict(self, estimator, X: pd.DataFrame) -> np.ndarray:
         """Per patient: the risk, then S(h) at each horizon."""

@@ -74,8 +74,11 @@ __all__ = [
     "TRACE_COLUMNS",
     "TUNING_COLUMNS",
     "describe_search",
+    "early_stopped_cv",
     "fixed_params",
+    "inner_fold_data",
     "sample_candidates",
+    "split_estimator",
     "tune_model",
     "tune_xgboost",
     "tuning_table",
@@ -149,8 +152,8 @@ def unseen_batch_reason(train_batches, test_batches) -> str | None:
     return None
 
 
-def _split_estimator(estimator):
-    """(preprocessing steps before the model, the XGBClassifier)."""
+def split_estimator(estimator):
+    """(preprocessing steps before the model, the XGBoost model)."""
     if isinstance(estimator, Pipeline):
         return estimator.steps[:-1], estimator.steps[-1][1]
     return [], estimator
@@ -168,14 +171,20 @@ def _booster_params(model, candidate: dict, pos_weight: float) -> tuple[dict, fl
     return params, weight
 
 
-def _inner_data(X, y, steps, folds: int, seed: int):
-    """Per inner fold, the (train, validation) DMatrix pair, preprocessing fitted on train."""
+def inner_fold_data(X, y, steps, folds: int, seed: int, strata=None, label=None):
+    """Per inner fold, the (train, validation) DMatrix pair, preprocessing fitted on train.
+
+    Folds are stratified on ``strata`` (default ``y``); the DMatrix label is ``label`` (default
+    ``y``; a Cox booster's is the signed time)."""
     import xgboost
+
+    strata = y if strata is None else strata
+    label = y if label is None else label
 
     batches = X["batch"].to_numpy(dtype=object) if "batch" in X.columns else None
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     data = []
-    for train, valid in splitter.split(np.zeros(len(y)), y):
+    for train, valid in splitter.split(np.zeros(len(y)), strata):
         x_train, x_valid = X.iloc[train], X.iloc[valid]
         if steps:
             pre = Pipeline([(name, clone(step)) for name, step in steps])
@@ -185,21 +194,22 @@ def _inner_data(X, y, steps, folds: int, seed: int):
                 pre.set_params(radiomics__skip_reason=reason)
             x_train = pre.fit_transform(x_train, y[train])
             x_valid = pre.transform(x_valid)
-        data.append((xgboost.DMatrix(x_train, label=y[train]),
-                     xgboost.DMatrix(x_valid, label=y[valid])))
+        data.append((xgboost.DMatrix(x_train, label=label[train]),
+                     xgboost.DMatrix(x_valid, label=label[valid])))
     return data
 
 
-def _eval_scores(text: str) -> tuple[float, float]:
-    """(logloss, auc) from a ``Booster.eval_set`` line ``[i]\tvalid-logloss:x\tvalid-auc:y``."""
-    scores = dict(part.split("-", 1)[1].split(":") for part in text.split("\t")[1:])
-    return float(scores["logloss"]), float(scores["auc"])
+def _eval_scores(text: str) -> dict[str, float]:
+    """metric -> value from a ``Booster.eval_set`` line ``[i]\tvalid-logloss:x\tvalid-auc:y``."""
+    scores = dict(part.split("-", 1)[1].rsplit(":", 1) for part in text.split("\t")[1:])
+    return {name: float(value) for name, value in scores.items()}
 
 
-def _early_stopped_cv(params: dict, data, max_rounds: int, patience: int
-                      ) -> tuple[int, float, float, float]:
-    """Lock-step boosting over the inner folds:
-    (best round count, its mean log loss, mean AUC, SD of AUC)."""
+def early_stopped_cv(params: dict, data, max_rounds: int, patience: int,
+                     loss: str = "logloss", score: str | None = "auc"
+                     ) -> tuple[int, float, float, float]:
+    """Lock-step boosting over the inner folds: (best round count, its mean ``loss``, mean
+    ``score``, SD of ``score``; NaN without a score). ``params`` must evaluate both metrics."""
     import xgboost
 
     boosters = [xgboost.Booster(params, [train, valid]) for train, valid in data]
@@ -208,9 +218,9 @@ def _early_stopped_cv(params: dict, data, max_rounds: int, patience: int
         losses, aucs = [], []
         for booster, (train, valid) in zip(boosters, data):
             booster.update(train, iteration)
-            loss, auc = _eval_scores(booster.eval_set([(valid, "valid")], iteration))
-            losses.append(loss)
-            aucs.append(auc)
+            scores = _eval_scores(booster.eval_set([(valid, "valid")], iteration))
+            losses.append(scores[loss])
+            aucs.append(scores[score] if score else np.nan)
         mean = float(np.mean(losses))
         if mean < best[1]:
             best = (iteration + 1, mean, float(np.mean(aucs)),
@@ -258,14 +268,14 @@ def tune_xgboost(X: pd.DataFrame, y, tuning: TuningSettings, seed: int, make_est
                          f"(inner folds), got {n_pos} positive and {n_neg} negative")
     pos_weight = float(f"{n_neg / n_pos:.{_DIGITS}g}")
     X = X.reset_index(drop=True)
-    steps, model = _split_estimator(make_estimator())
-    data = _inner_data(X, y, steps, tuning.inner_folds, seed)
+    steps, model = split_estimator(make_estimator())
+    data = inner_fold_data(X, y, steps, tuning.inner_folds, seed)
     candidates = sample_candidates(tuning.n_candidates, seed, model.get_params())
 
     def evaluate(candidate):
         params, weight = _booster_params(model, candidate, pos_weight)
-        rounds, loss, auc, sd = _early_stopped_cv(params, data, tuning.max_estimators,
-                                                  tuning.early_stopping_rounds)
+        rounds, loss, auc, sd = early_stopped_cv(params, data, tuning.max_estimators,
+                                                 tuning.early_stopping_rounds)
         return {**candidate, "scale_pos_weight": weight, "n_estimators": rounds,
                 "inner_logloss": loss, "inner_auc": auc, "inner_auc_sd": sd}
 
