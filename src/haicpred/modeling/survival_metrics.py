@@ -61,6 +61,7 @@ __all__ = [
     "integrated_brier",
     "calibration_by_risk_decile",
     "bootstrap_weights",
+    "bootstrap_replicates",
     "survival_metric_tables",
 ]
 
@@ -293,6 +294,40 @@ def _interval(values) -> tuple[float, float]:
     return percentile_interval(values[np.isfinite(values)])
 
 
+def bootstrap_replicates(time, event, risk, surv, horizons, weights, train_time=None,
+                         train_event=None) -> dict:
+    """One model's statistics on every resample (rows of ``weights``, from
+    :func:`bootstrap_weights`): ``c_index`` and ``uno_c`` (resamples,), ``auc`` (resamples x
+    horizons; NaN columns at horizons without an AUC) and ``ibs`` (resamples,; NaN without
+    ``surv`` or two evaluable horizons). Uno's C is truncated at the last evaluable horizon."""
+    time, event = check_survival_data(time, event)
+    horizons = np.asarray(horizons, dtype=float)
+    risk = _check_prediction(risk, len(time), "risk", 1)
+    weights = np.asarray(weights, dtype=float)
+    ok, _ = evaluable_horizons(time, horizons, train_time, train_event, event)
+    train, test = _ipcw_data(time, event, train_time, train_event)
+    censoring = CensoringDistributionEstimator().fit(train)
+    ipcw = censoring.predict_ipcw(test)  # 1/G(T_i) for events, 0 for censored
+    tau = horizons[ok][-1] if ok.any() else -np.inf
+    uno_rows = np.where(test["time"] < tau, ipcw ** 2, 0.0)
+    num_h, den_h, num_u, den_u = _bootstrap_concordance(weights, time, event, risk, uno_rows)
+    B = weights.shape[0]
+    auc = np.full((B, len(horizons)), np.nan)
+    for column, horizon in enumerate(horizons):
+        if ok[column] and (test["event"] & (test["time"] <= horizon)).any():
+            auc[:, column] = _bootstrap_auc(weights, test["time"], test["event"], ipcw, risk,
+                                            horizon)
+    ibs = np.full(B, np.nan)
+    if surv is not None and ok.sum() >= 2:
+        surv = _check_prediction(surv, len(time), "surv", 2)
+        evaluable = horizons[ok]
+        terms = _brier_terms(test["time"], test["event"], surv[:, ok], evaluable, censoring)
+        brier = weights @ terms / len(time)  # resamples x evaluable horizons
+        ibs = np.trapezoid(brier, evaluable, axis=1) / (evaluable[-1] - evaluable[0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"c_index": num_h / den_h, "uno_c": num_u / den_u, "auc": auc, "ibs": ibs}
+
+
 def survival_metric_tables(time, event, risks: dict, survs: dict, horizons, n_bootstrap: int,
                            seed: int, train_time=None, train_event=None, ids=None
                            ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -301,8 +336,9 @@ def survival_metric_tables(time, event, risks: dict, survs: dict, horizons, n_bo
 
     ``risks``: model -> risk per patient; ``survs``: model -> patients x horizons S(h) (a model
     missing from it gets NaN IBS and no calibration rows); ``train_time``/``train_event``: the
-    data the censoring distribution is estimated on (default: this set). Deterministic for a
-    given ``seed``; columns :func:`survival_metric_columns`.
+    data the censoring distribution is estimated on (default: this set); ``ids``: break ties of
+    risk in the calibration bins. Deterministic for a given ``seed``; columns
+    :func:`survival_metric_columns`.
     """
     time, event = check_survival_data(time, event)
     horizons = np.asarray(horizons, dtype=float)
@@ -314,12 +350,6 @@ def survival_metric_tables(time, event, risks: dict, survs: dict, horizons, n_bo
     tau = float(horizons[ok][-1]) if ok.any() else float("nan")
     if ok.any() and not ok[-1]:
         notes.append(f"Uno's C truncated at {horizon_label(tau)} m, the last evaluable horizon")
-    train, test = _ipcw_data(time, event, train_time, train_event)
-    censoring = CensoringDistributionEstimator().fit(train)
-    ipcw = censoring.predict_ipcw(test)  # 1/G(T_i) for events, 0 for censored
-    uno_rows = np.where(test["time"] < tau, ipcw ** 2, 0.0) if ok.any() else np.zeros(len(time))
-    evaluable = horizons[ok]
-
     weights = bootstrap_weights(event, n_bootstrap, np.random.default_rng(seed))
     reference = next(iter(risks))
     boot, metric_rows, calibration_rows = {}, [], []
@@ -327,44 +357,37 @@ def survival_metric_tables(time, event, risks: dict, survs: dict, horizons, n_bo
         risk = _check_prediction(risk, len(time), f"risk of {name}", 1)
         surv = survs.get(name)
         surv = None if surv is None else _check_prediction(surv, len(time), f"surv of {name}", 2)
-        num_h, den_h, num_u, den_u = _bootstrap_concordance(weights, time, event, risk, uno_rows)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            boot[name] = num_h / den_h
-            boot_uno = num_u / den_u
+        boot[name] = bootstrap_replicates(time, event, risk, surv, horizons, weights,
+                                          train_time, train_event)
         auc = time_dependent_auc(time, event, risk, horizons, train_time, train_event)
         row = {"model": name, "n": len(time), "n_events": int(event.sum()),
                "c_index": harrell_c(time, event, risk)}
-        row["c_index_low"], row["c_index_high"] = _interval(boot[name])
+        row["c_index_low"], row["c_index_high"] = _interval(boot[name]["c_index"])
         if name == reference:
             row["c_index_diff_vs_xgboost"] = row["c_index_diff_low"] = np.nan
             row["c_index_diff_high"] = np.nan
         else:
             row["c_index_diff_vs_xgboost"] = row["c_index"] - metric_rows[0]["c_index"]
-            row["c_index_diff_low"], row["c_index_diff_high"] = _interval(boot[name]
-                                                                         - boot[reference])
+            row["c_index_diff_low"], row["c_index_diff_high"] = _interval(
+                boot[name]["c_index"] - boot[reference]["c_index"])
         row["uno_c"] = (uno_c(time, event, risk, tau, train_time, train_event)
                         if ok.any() else np.nan)
-        row["uno_c_low"], row["uno_c_high"] = _interval(boot_uno)
+        row["uno_c_low"], row["uno_c_high"] = _interval(boot[name]["uno_c"])
         for column, horizon in enumerate(horizons):
             label = f"auc_{horizon_label(horizon)}m"
             row[label] = float(auc[column])
-            row[f"{label}_low"], row[f"{label}_high"] = (
-                _interval(_bootstrap_auc(weights, test["time"], test["event"], ipcw, risk,
-                                         horizon)) if np.isfinite(auc[column]) else (np.nan, np.nan))
+            row[f"{label}_low"], row[f"{label}_high"] = _interval(boot[name]["auc"][:, column])
         model_notes = list(notes)
-        if surv is None or len(evaluable) < 2:
-            row["ibs"] = row["ibs_low"] = row["ibs_high"] = np.nan
+        if surv is None or ok.sum() < 2:
+            row["ibs"] = np.nan
             model_notes.append("no IBS: " + ("no survival probabilities" if surv is None
                                              else "fewer than two evaluable horizons"))
         else:
             row["ibs"] = integrated_brier(time, event, surv, horizons, train_time, train_event)
-            terms = _brier_terms(test["time"], test["event"], surv[:, ok], evaluable, censoring)
-            brier = weights @ terms / len(time)  # resamples x evaluable horizons
-            ibs = np.trapezoid(brier, evaluable, axis=1) / (evaluable[-1] - evaluable[0])
-            row["ibs_low"], row["ibs_high"] = _interval(ibs)
         if surv is not None:
             calibration_rows += calibration_by_risk_decile(name, time, event, risk, surv,
                                                            horizons, ids)
+        row["ibs_low"], row["ibs_high"] = _interval(boot[name]["ibs"])
         row["note"] = "; ".join(model_notes)
         metric_rows.append(row)
     metrics = pd.DataFrame(metric_rows, columns=survival_metric_columns(horizons))
