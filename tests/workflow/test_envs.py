@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src"
 # import name -> conda package name (where they differ) in the env files
 CONDA_NAME = {"yaml": "pyyaml", "sklearn": "scikit-learn", "xgboost": "py-xgboost",
-              "matplotlib": "matplotlib-base", "neuroCombat": "neuroCombat"}
+              "matplotlib": "matplotlib-base", "neuroCombat": "neuroCombat",
+              "sksurv": "scikit-survival"}
 # conda package name -> pip distribution name (where they differ) in pyproject.toml
 PIP_NAME = {"py-xgboost": "xgboost", "matplotlib-base": "matplotlib"}
 # provided by Snakemake itself in every job, or only used by tests
