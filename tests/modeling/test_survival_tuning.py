@@ -6,9 +6,10 @@ import numpy as np
 
 from haicpred.modeling.estimators import ModelSpec
 from haicpred.modeling.settings import TuningSettings
-from haicpred.modeling.survival_estimators import XGBoostCox, harrell_concordance
+from haicpred.modeling.survival_estimators import XGBoostCox
 from haicpred.modeling.survival_tuning import (COX_TUNED_PARAMETERS, survival_tuning_table,
                                                tune_cox_model, tune_cox_xgboost)
+from haicpred.modeling.survival_metrics import harrell_c
 from survival_helpers import HORIZONS, weibull_cohort
 
 TUNING = TuningSettings(n_candidates=4, inner_folds=3, early_stopping_rounds=15,
@@ -29,8 +30,8 @@ def test_the_search_picks_the_lowest_inner_cox_loss_and_the_model_ranks_held_out
     assert again == params  # deterministic
     model = XGBoostCox(HORIZONS, **params).fit(X.iloc[train], y[train])
     risk = model.predict(X.iloc[test])[:, 0]
-    found = harrell_concordance(y["time"][test], y["event"][test], risk)
-    oracle = harrell_concordance(y["time"][test], y["event"][test], truth[test])
+    found = harrell_c(y["time"][test], y["event"][test], risk)
+    oracle = harrell_c(y["time"][test], y["event"][test], truth[test])
     assert found > oracle - 0.05
 
 

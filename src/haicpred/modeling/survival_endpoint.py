@@ -13,9 +13,11 @@ Models: ``xgboost`` (XGBoost with the Cox objective) and its per-modality ablati
 C) and ``cox_baseline`` (a Cox model refitted in each training fold on the published factors of
 the setting ``baseline_features``; the published point tables are not public).
 
-The Cox boosters are tuned inside every training set (:mod:`haicpred.modeling.survival_tuning`).
+The Cox boosters are tuned inside every training set
+(:mod:`haicpred.modeling.survival_tuning`).
 
-Not yet here (later sessions): the other published-factor and one-score Cox baselines, risk groups with Kaplan-Meier curves, the nomogram, the final model and predict.
+Not yet here (later sessions): the other published-factor and one-score Cox baselines, risk
+groups with Kaplan-Meier curves, the nomogram, the oracle row, the final model and predict.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from haicpred.modeling.estimators import (ModelSpec, ablation_specs, model_name_
                                           model_spec)
 from haicpred.modeling.inputs import PreparedData, to_float
 from haicpred.modeling.settings import ModelSettings
-from haicpred.modeling.survival_estimators import (PenalisedCox, XGBoostCox,
-                                                   harrell_concordance, survival_array)
+from haicpred.modeling.survival_estimators import PenalisedCox, XGBoostCox, survival_array
+from haicpred.modeling.survival_metrics import SURVIVAL_CI_METHOD, harrell_c, survival_metric_tables
 from haicpred.modeling.survival_tuning import survival_tuning_table, tune_cox_model
 from haicpred.radiomics.preprocessing import RADIOMICS_MODALITY, near_constant_features
 
@@ -61,6 +63,8 @@ class SurvivalEndpoint(ModelEndpoint):
 
     label_column = SURVIVAL_LABEL_COLUMN
     held_out_models = ("xgboost", COX_BASELINE_MODEL)
+    held_out_columns = ["held_out_batch", "model", "n", "n_events", "c_index", "c_index_low",
+                        "c_index_high", "note"]
     count_columns = ("n", "n_events")
     permutation_statistic_name = "c_index"
 
@@ -194,15 +198,45 @@ class SurvivalEndpoint(ModelEndpoint):
     def evaluate(self, data: PreparedData, predictions: dict, fold_of: np.ndarray,
                  n_features: dict, n_unlabelled: int, oof: pd.DataFrame
                  ) -> EndpointEvaluation:
-        raise NotImplementedError("survival metrics are wired in with the metrics module")
+        """Harrell's and Uno's C, time-dependent AUC per horizon, IBS and calibration at the
+        horizons of the repeat-averaged out-of-fold risk and S(t), with paired stratified
+        bootstrap CIs (:func:`haicpred.modeling.survival_metrics.survival_metric_tables`)."""
+        evaluation = self.settings.evaluation
+        averaged = {name: values.mean(axis=0) for name, values in predictions.items()}
+        metrics, calibration = survival_metric_tables(
+            data.y["time"], data.y["event"].astype(int),
+            {name: values[:, 0] for name, values in averaged.items()},
+            {name: values[:, 1:] for name, values in averaged.items()},
+            self.horizons, evaluation.n_bootstrap, evaluation.seed, ids=data.ids)
+        metrics.insert(3, "n_unlabelled", n_unlabelled)
+        metrics.insert(4, "n_features", [n_features.get(name, pd.NA)
+                                         for name in metrics["model"]])
+        for column in ("n_unlabelled", "n_features"):
+            metrics[column] = metrics[column].astype("Int64")
+        return EndpointEvaluation(
+            metrics=metrics, calibration=calibration,
+            decision_curve=pd.DataFrame(columns=["model", "threshold", "net_benefit"]),
+            oof=oof, metadata={"c_index_ci_method": SURVIVAL_CI_METHOD.format(
+                B=evaluation.n_bootstrap, reference="xgboost")})
+
+    def metadata(self) -> dict:
+        return {"horizons_months": list(self.horizons)}
 
     def held_out_note(self, y_test: np.ndarray, y_train: np.ndarray) -> str:
         if not y_test["event"].any():
             return "skipped: no event in the held-out batch, so the C-index is undefined"
+        if int(y_train["event"].sum()) < 2:
+            return "skipped: fewer than 2 events in the other batches"
         return ""
 
     def held_out_metrics(self, y: np.ndarray, prediction: np.ndarray, rng) -> dict:
-        raise NotImplementedError("survival metrics are wired in with the metrics module")
+        """Harrell's C with its stratified-bootstrap CI on one held-out batch."""
+        metrics, _ = survival_metric_tables(
+            y["time"], y["event"].astype(int), {"model": prediction[:, 0]}, {}, self.horizons,
+            self.settings.evaluation.n_bootstrap, int(rng.integers(2**31 - 1)))
+        row = metrics.iloc[0]
+        return {"c_index": float(row["c_index"]), "c_index_low": float(row["c_index_low"]),
+                "c_index_high": float(row["c_index_high"])}
 
     def permutation_statistic(self, y: np.ndarray, prediction: np.ndarray) -> float:
-        return harrell_concordance(y["time"], y["event"], prediction[:, 0])
+        return harrell_c(y["time"], y["event"].astype(int), prediction[:, 0])

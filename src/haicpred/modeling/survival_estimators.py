@@ -30,12 +30,13 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from haicpred.modeling.survival_metrics import harrell_c
+
 __all__ = [
     "SURVIVAL_DTYPE",
     "PenalisedCox",
     "XGBoostCox",
     "breslow_cumulative_hazard",
-    "harrell_concordance",
     "risk_and_survival",
     "survival_array",
     "survival_at",
@@ -87,16 +88,6 @@ def risk_and_survival(risk: np.ndarray, event_times: np.ndarray, cumulative_haza
                       horizons: Sequence[float]) -> np.ndarray:
     """One row per patient: the risk, then S(h) at each horizon."""
     return np.column_stack([risk, survival_at(event_times, cumulative_hazard, risk, horizons)])
-
-
-def harrell_concordance(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> float:
-    """Harrell's C: of the comparable pairs (the shorter time an event), the share in which the
-    patient who had the event earlier has the higher risk, ties in risk counting one half."""
-    from sksurv.metrics import concordance_index_censored
-
-    return float(concordance_index_censored(np.asarray(event).astype(bool),
-                                            np.asarray(time, dtype=float),
-                                            np.asarray(risk, dtype=float))[0])
 
 
 class _BreslowSurvival:
@@ -186,7 +177,7 @@ class PenalisedCox(_BreslowSurvival, BaseEstimator):
         for train, valid in splitter.split(np.zeros(len(y)), y["event"]):
             fitted = clone(self._pipeline(alpha)).fit(X.iloc[train], y[train])
             risk = fitted.predict(X.iloc[valid])
-            scores.append(harrell_concordance(y["time"][valid], y["event"][valid], risk))
+            scores.append(harrell_c(y["time"][valid], y["event"][valid].astype(int), risk))
         return float(np.mean(scores))
 
     def fit(self, X, y):
