@@ -188,6 +188,7 @@ def cohort_report(config: dict, check_endpoint: bool = True,
                 sample_ids[config[key]] = table["sample_id"]
                 if key == "clinical" and check_endpoint and model_is_trained(config):
                     problems += outcome_problems(config, table, schema_checked=True)
+                    problems += model_availability_problems(config.get("endpoint"))
     extras = []
     for name, path in config.get("extra_modalities", {}).items():
         problems += modality_name_problems(name)
@@ -216,26 +217,31 @@ def model_is_trained(config: dict) -> bool:
 
 def outcome_problems(config: dict, clinical, schema_checked: bool = False) -> list[Problem]:
     """What a model of the configured endpoint needs from the clinical table (the table, or
-    its columns): the endpoint's columns; for a survival endpoint every row's follow-up (see
-    haicpred.features.endpoints.survival_problems) and the models' availability."""
+    only its columns): the endpoint's columns and, for a survival endpoint given the table,
+    every row's follow-up (haicpred.features.endpoints.survival_problems; `schema_checked`:
+    leave out what the clinical schema reports itself)."""
     path = str(config["clinical"])
     columns = clinical.columns if isinstance(clinical, pd.DataFrame) else clinical
     settings = config.get("endpoint")
     problems = endpoint_problems(settings, columns, path)
-    if resolve_endpoint(settings)["kind"] == SURVIVAL_KIND:
+    if (resolve_endpoint(settings)["kind"] == SURVIVAL_KIND
+            and isinstance(clinical, pd.DataFrame)):
         problems += survival_problems(clinical, settings, path, schema_checked)
-        problems += model_availability_problems(settings)
     return problems
 
 
 def clinical_endpoint_problems(config: dict) -> list[Problem]:
-    """The endpoint's columns against the clinical table's header, and for a survival endpoint
-    every row's follow-up (the check a model rule makes before any job starts)."""
+    """The check a model rule makes before any job starts: does this version have models of
+    the endpoint's kind (the demo included), and does the clinical table hold the endpoint's
+    columns (for a survival endpoint: every row's follow-up too)."""
+    if not model_is_trained(config):
+        return []  # a scoring run trains nothing
+    problems = model_availability_problems(config.get("endpoint"))
     path = config.get("clinical")
-    if is_demo(config) or not path or not model_is_trained(config) or not Path(path).is_file():
-        return []  # the demo has them; a missing table is reported by the cohort check
+    if is_demo(config) or not path or not Path(path).is_file():
+        return problems  # the demo has the columns; a missing table: the cohort check says so
     if resolve_endpoint(config.get("endpoint"))["kind"] == SURVIVAL_KIND:
-        return outcome_problems(config, read_tsv(path))  # the rows are checked too
+        return outcome_problems(config, read_tsv(path)) + problems  # the rows too
     with open(path, encoding="utf-8", errors="replace") as handle:
         columns = handle.readline().rstrip("\r\n").split("\t")
-    return outcome_problems(config, columns)
+    return outcome_problems(config, columns) + problems

@@ -260,7 +260,7 @@ def survival_problems(table: pd.DataFrame, settings: dict | None, file: str,
          f"enter the months from treatment start to the event or last follow-up, {leave_empty}"),
         (time.notna() & (time == 0), time_column,
          "is 0: a follow-up time must be greater than 0",
-         f"enter the follow-up in months (a part of a month, e.g. 0.5, is fine), {leave_empty}"),
+         f"enter the follow-up in months (0.5 for two weeks), {leave_empty}"),
     ]
     if not schema_checked:
         checks += [
