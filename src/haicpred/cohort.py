@@ -5,16 +5,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from haicpred.clinical.biomarkers import check_biomarkers
 from haicpred.clinical.clinical_table import check_clinical
-from haicpred.features.endpoints import endpoint_problems
+from haicpred.features.endpoints import (SURVIVAL_KIND, endpoint_problems, horizon_problems,
+                                         model_availability_problems, resolve_endpoint,
+                                         survival_problems)
 from haicpred.io.errors import Problem, raise_if_any
 from haicpred.clinical.extra_modalities import (ExtraModality, check_extra_modality, collision_problems,
                                modality_name_problems)
 from haicpred.features.matrix import static_feature_names
 from haicpred.radiomics.features import check_radiomics
+from haicpred.io.tables import read_tsv
 from haicpred.io.sample_ids import LeftOut, match_tables_to_sheet
 from haicpred.io.samples import read_sample_sheet
 
@@ -52,6 +56,9 @@ def config_problems(config: dict, file: str = "config",
             continue
         problems.append(Problem(_setting_file(list(error.path), files, file), where,
                                 error.message, hint))
+    if not problems:  # what the schema cannot say: the horizons' order
+        problems += horizon_problems(config.get("endpoint"), _setting_file(
+            ["endpoint", "horizons_months"], files, file))
     return problems
 
 
@@ -180,8 +187,8 @@ def cohort_report(config: dict, check_endpoint: bool = True,
             if table is not None:
                 sample_ids[config[key]] = table["sample_id"]
                 if key == "clinical" and check_endpoint and model_is_trained(config):
-                    problems += endpoint_problems(config.get("endpoint"), table.columns,
-                                                  config[key])
+                    problems += outcome_problems(config, table, schema_checked=True)
+                    problems += model_availability_problems(config.get("endpoint"))
     extras = []
     for name, path in config.get("extra_modalities", {}).items():
         problems += modality_name_problems(name)
@@ -208,12 +215,33 @@ def model_is_trained(config: dict) -> bool:
     return not (config.get("predict") or {}).get("model_dir")
 
 
+def outcome_problems(config: dict, clinical, schema_checked: bool = False) -> list[Problem]:
+    """What a model of the configured endpoint needs from the clinical table (the table, or
+    only its columns): the endpoint's columns and, for a survival endpoint given the table,
+    every row's follow-up (haicpred.features.endpoints.survival_problems; `schema_checked`:
+    leave out what the clinical schema reports itself)."""
+    path = str(config["clinical"])
+    columns = clinical.columns if isinstance(clinical, pd.DataFrame) else clinical
+    settings = config.get("endpoint")
+    problems = endpoint_problems(settings, columns, path)
+    if (resolve_endpoint(settings)["kind"] == SURVIVAL_KIND
+            and isinstance(clinical, pd.DataFrame)):
+        problems += survival_problems(clinical, settings, path, schema_checked)
+    return problems
+
+
 def clinical_endpoint_problems(config: dict) -> list[Problem]:
-    """The endpoint's columns against the clinical table's header (the check a model rule
-    makes before any job starts)."""
+    """The check a model rule makes before any job starts: does this version have models of
+    the endpoint's kind (the demo included), and does the clinical table hold the endpoint's
+    columns (for a survival endpoint: every row's follow-up too)."""
+    if not model_is_trained(config):
+        return []  # a scoring run trains nothing
+    problems = model_availability_problems(config.get("endpoint"))
     path = config.get("clinical")
-    if is_demo(config) or not path or not model_is_trained(config) or not Path(path).is_file():
-        return []  # the demo has them; a missing table is reported by the cohort check
+    if is_demo(config) or not path or not Path(path).is_file():
+        return problems  # the demo has the columns; a missing table: the cohort check says so
+    if resolve_endpoint(config.get("endpoint"))["kind"] == SURVIVAL_KIND:
+        return outcome_problems(config, read_tsv(path)) + problems  # the rows too
     with open(path, encoding="utf-8", errors="replace") as handle:
         columns = handle.readline().rstrip("\r\n").split("\t")
-    return endpoint_problems(config.get("endpoint"), columns, path)
+    return outcome_problems(config, columns) + problems

@@ -28,7 +28,9 @@ import pytest
 import yaml
 
 from haicpred.cohort import cohort_problems, cohort_report, load_config
+from haicpred.features.endpoints import survival_labels
 from haicpred.io.errors import InputError
+from haicpred.io.tables import read_tsv
 from haicpred.modeling.final_model import fit_final_model
 from haicpred.genomics.genotypes import snp_genotypes
 from haicpred.modeling.cross_validation import (CV_METADATA_FILE, cross_validate_models,
@@ -352,6 +354,29 @@ def case_labels_missing(tmp_path):
     return Seen(metadata.read_text(), None)
 
 
+SURVIVAL = {"kind": "survival", "time_column": "os_months", "event_column": "os_event"}
+CLINICAL_OS = "sample_id\tage\tos_months\tos_event\nP1\t60\t12\t1\nP2\t71\t7\t0\n"
+
+
+def survival_case(clinical: str, where: str):
+    """A survival endpoint's clinical table with one bad follow-up cell."""
+    return table_case("clinical", clinical, where, endpoint=SURVIVAL)
+
+
+def case_survival_no_follow_up(tmp_path):
+    """Both cells empty: no problem row; the patient is excluded and counted."""
+    settings, paths = cohort(tmp_path, clinical=CLINICAL_OS.replace("\t7\t0", "\t\t"),
+                             endpoint=SURVIVAL)
+    assert [p.where for p in cohort_problems(settings)] == ["endpoint.kind"]  # no row named
+    outcome = survival_labels(read_tsv(paths["clinical"]), SURVIVAL, str(paths["clinical"]))
+    return Seen(json.dumps(outcome.summary()), None)
+
+
+def case_survival_models_unavailable(tmp_path):
+    settings, _ = cohort(tmp_path, clinical=CLINICAL_OS, endpoint=SURVIVAL)
+    return Seen(problems_of(settings), None, "endpoint.kind")
+
+
 # ----------------------------------------------------------------------------------------------
 # Config: load_config (Snakemake's validator and the config schema)
 # ----------------------------------------------------------------------------------------------
@@ -448,6 +473,19 @@ CASES = {
         "biomarkers", BIOMARKERS + "P1\talbumin\t3.9\tg/dL\tbaseline\n", "rows 1, 3"),
     "best-response-invalid": table_case("clinical", CLINICAL.replace("SD", "NE"),
                                         "row 2, column best_response"),
+    "survival-time-without-event": survival_case(CLINICAL_OS.replace("\t7\t0", "\t7\t"),
+                                                 "row 2, column os_event"),
+    "survival-event-without-time": survival_case(CLINICAL_OS.replace("\t7\t0", "\t\t0"),
+                                                 "row 2, column os_months"),
+    "survival-time-zero": survival_case(CLINICAL_OS.replace("\t7\t0", "\t0\t0"),
+                                        "row 2, column os_months"),
+    "survival-time-negative": survival_case(CLINICAL_OS.replace("\t12\t1", "\t-3\t1"),
+                                            "row 1, column os_months"),
+    "survival-time-not-number": survival_case(CLINICAL_OS.replace("\t12\t1", "\t12m\t1"),
+                                              "row 1, column os_months"),
+    "survival-event-invalid": survival_case(CLINICAL_OS.replace("\t7\t0", "\t7\t2"),
+                                            "row 2, column os_event"),
+    "survival-no-follow-up": case_survival_no_follow_up,
     # labels
     "labels-missing": case_labels_missing,
     "labels-one-class": label_case([1] * 12),
@@ -457,6 +495,9 @@ CASES = {
     "config-bad-value": config_case("genome_build: hg19\n", "'hg19'"),
     "config-nested-key-misspelled": config_case("model:\n  cv_fold: 3\n", "'cv_fold'"),
     "config-endpoint-column-missing": case_config_endpoint_column_missing,
+    "config-horizons-not-increasing": config_case(
+        "endpoint:\n  kind: survival\n  horizons_months: [24, 12]\n", "endpoint.horizons_months"),
+    "config-survival-models-unavailable": case_survival_models_unavailable,
     "config-not-yaml": config_case("samples: [cohort/samples.tsv\nclinical: c.tsv\n",
                                    "line 2, column 9"),
     "config-python-tag": config_case(
