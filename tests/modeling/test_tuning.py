@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 
 import haicpred.modeling.tuning as tuning_module
 from haicpred.modeling.cross_validation import cross_validate_models
-from haicpred.modeling.endpoint import model_endpoint
+from haicpred.modeling.outcomes import model_endpoint
 from haicpred.modeling.estimators import xgboost_classifier
 from haicpred.modeling.inputs import prepare_data
 from haicpred.modeling.settings import (DEFAULT_TUNING, TuningSettings, resolve_model_settings,

@@ -12,8 +12,7 @@ import yaml
 
 from haicpred.features.endpoints import SURVIVAL_MODELS_UNAVAILABLE
 from haicpred.io.tables import read_tsv
-from haicpred.modeling.endpoint import model_endpoint
-from haicpred.modeling.settings import resolve_model_settings
+from haicpred.modeling.final_model import fit_final_model
 from haicpred.simulate import simulate_cohort
 from workflow_helpers import PANEL, SNPS, make_workdir, snakemake
 
@@ -86,10 +85,10 @@ def test_the_model_rules_refuse_the_survival_kind_until_its_models_exist(surviva
         result = snakemake(workdir, target, "--configfile", str(config_file))
         assert result.returncode != 0 and SURVIVAL_MODELS_UNAVAILABLE in result.stderr
         assert _no_output(workdir)
-    # the package refuses it too, for callers outside the workflow
-    settings = resolve_model_settings({"endpoint": SURVIVAL})
+    # the package's final model refuses it too, for callers outside the workflow (the
+    # cross-validation runs it: haicpred.modeling.survival_endpoint)
     with pytest.raises(ValueError, match="survival models are not available in this version"):
-        model_endpoint(settings)
+        fit_final_model(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), {"endpoint": SURVIVAL})
 
 
 def test_a_feature_only_run_accepts_the_survival_endpoint(survival_run):

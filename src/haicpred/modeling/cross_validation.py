@@ -70,12 +70,13 @@ import pandas as pd
 from sklearn.model_selection import RepeatedStratifiedKFold
 
 from haicpred.io.tables import write_json, write_tsv
-from haicpred.modeling.endpoint import ModelEndpoint, model_endpoint
+from haicpred.modeling.endpoint import ModelEndpoint
 from haicpred.modeling.estimators import (ModelSpec, fold_estimator, normalised_gain,
                                           package_versions)
 from haicpred.modeling.evaluation import DECISION_CURVE_COLUMNS, LOBO_COLUMNS
 from haicpred.modeling.inputs import PreparedData, is_post_treatment, prepare_data
 from haicpred.modeling.lobo import leave_one_batch_out
+from haicpred.modeling.outcomes import model_endpoint
 from haicpred.modeling.parallel import map_in_order, single_threaded_blas
 from haicpred.modeling.settings import CVSettings, ModelSettings, resolve_model_settings
 from haicpred.modeling.tuning import TUNING_COLUMNS, describe_search, unseen_batch_reason
@@ -280,7 +281,7 @@ def cross_validate_models(
     ``settings``: the config's model settings (resolved here,
     :func:`haicpred.modeling.settings.resolve_model_settings`) or resolved ones. ``endpoint``:
     the outcome as the engine sees it (default: the one of the settings,
-    :func:`haicpred.modeling.endpoint.model_endpoint`).
+    :func:`haicpred.modeling.outcomes.model_endpoint`).
 
     Raises :class:`~haicpred.modeling.inputs.PostTreatmentFeatureError` (a ValueError) for
     post-treatment/outcome columns, ``InputError`` for malformed inputs, ValueError for bad

@@ -13,7 +13,8 @@ is not edited.
 (``objective_response``, ``survival_horizon``, ``binary_column``): labels 1/0, folds stratified
 by the label, predictions = the probability of label 1, tables of
 :mod:`haicpred.modeling.evaluation` and :mod:`haicpred.modeling.score_baselines`.
-:func:`model_endpoint` gives the endpoint of the resolved settings.
+:func:`haicpred.modeling.outcomes.model_endpoint` gives the endpoint of the resolved
+settings.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from haicpred.features.endpoints import (SURVIVAL_KIND, SURVIVAL_MODELS_HINT,
-                                         SURVIVAL_MODELS_UNAVAILABLE, Endpoint, endpoint_labels)
+from haicpred.features.endpoints import Endpoint, endpoint_labels
 from haicpred.io.errors import Problem, raise_if_any
 from haicpred.modeling.estimators import ModelSpec, model_name_part, model_specs
 from haicpred.modeling.evaluation import (AUC_CI_METHOD, LOBO_COLUMNS, decision_curve,
@@ -47,7 +47,6 @@ __all__ = [
     "EndpointEvaluation",
     "ModelEndpoint",
     "binary_label_values",
-    "model_endpoint",
 ]
 
 LABEL_DEFINITION = (
@@ -350,13 +349,3 @@ class BinaryEndpoint(ModelEndpoint):
 
     def permutation_statistic(self, y: np.ndarray, prediction: np.ndarray) -> float:
         return auc_score(y, prediction)
-
-
-def model_endpoint(settings: ModelSettings) -> ModelEndpoint:
-    """The endpoint of the settings: the binary kinds are :class:`BinaryEndpoint`; ValueError
-    for kind survival, whose models are not in this version yet (never the binary models on
-    its labels). The workflow refuses it earlier, before any job
-    (:func:`haicpred.cohort.clinical_endpoint_problems`); this guards every other caller."""
-    if settings.endpoint["kind"] == SURVIVAL_KIND:
-        raise ValueError(f"{SURVIVAL_MODELS_UNAVAILABLE}; {SURVIVAL_MODELS_HINT}")
-    return BinaryEndpoint(settings)

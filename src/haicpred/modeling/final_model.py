@@ -44,12 +44,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from haicpred.features.endpoints import Endpoint
+from haicpred.features.endpoints import (SURVIVAL_KIND, SURVIVAL_MODELS_HINT,
+                                         SURVIVAL_MODELS_UNAVAILABLE, Endpoint)
 from haicpred.io.errors import Problem, raise_if_any
 from haicpred.io.tables import write_bytes, write_json, write_tsv
 # the final model handles features exactly as the cross-validation does (same checks, endpoint,
 # radiomics step and XGBoost construction): the same functions, never a copy
-from haicpred.modeling.endpoint import model_endpoint
+from haicpred.modeling.outcomes import model_endpoint
 from haicpred.modeling.estimators import (MODEL_PACKAGES, final_estimator, model_spec,
                                           package_versions, xgboost_classifier)
 from haicpred.modeling.explain import global_importance, shap_values, top_contributors
@@ -129,6 +130,9 @@ def _prepare(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.DataFram
              settings: dict | ModelSettings | None) -> tuple[_Training, pd.DataFrame]:
     """Settings, endpoint and checked inputs exactly as ``cross_validate_models`` has them."""
     settings = resolve_model_settings(settings)
+    if settings.endpoint["kind"] == SURVIVAL_KIND:
+        # the survival models are cross-validated already; their frozen form comes later
+        raise ValueError(f"{SURVIVAL_MODELS_UNAVAILABLE}; {SURVIVAL_MODELS_HINT}")
     matrix = matrix.reset_index(drop=True)
     model_outcome = model_endpoint(settings)
     endpoint, labels = model_outcome.labels(labels)

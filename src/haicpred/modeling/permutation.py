@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 
 from haicpred.modeling.cross_validation import run_cv
-from haicpred.modeling.endpoint import ModelEndpoint, model_endpoint
+from haicpred.modeling.endpoint import ModelEndpoint
 from haicpred.modeling.inputs import prepare_data
+from haicpred.modeling.outcomes import model_endpoint
 from haicpred.modeling.settings import ModelSettings, resolve_model_settings
 
 __all__ = ["PERMUTATION_COLUMNS", "permutation_check"]
