@@ -27,7 +27,7 @@ import pandas as pd
 
 from haicpred.features.endpoints import Endpoint, endpoint_labels
 from haicpred.io.errors import Problem, raise_if_any
-from haicpred.modeling.estimators import ModelSpec, model_name_part, model_specs
+from haicpred.modeling.estimators import ModelSpec, modality_usability, model_specs
 from haicpred.modeling.evaluation import (AUC_CI_METHOD, LOBO_COLUMNS, decision_curve,
                                           held_out_metrics, metric_tables)
 from haicpred.modeling.inputs import LABEL_COLUMN, PreparedData, to_float
@@ -37,7 +37,6 @@ from haicpred.modeling.score_baselines import (baseline_factors, directed_scores
                                                with_score_rows)
 from haicpred.modeling.settings import ModelSettings
 from haicpred.modeling.tuning import tune_model, tuning_table
-from haicpred.radiomics.preprocessing import RADIOMICS_MODALITY, near_constant_features
 
 __all__ = [
     "LABEL_DEFINITION",
@@ -263,21 +262,8 @@ class BinaryEndpoint(ModelEndpoint):
     def model_specs(self, data: PreparedData) -> tuple[list[ModelSpec], list[str]]:
         """The models of the comparison for these inputs (ablations skip unusable modalities)."""
         settings = self.settings
-        modality = {f: str(data.modality.get(f, "")).strip().lower() for f in data.features}
-        unusable, empty = {}, {}
-        for part in dict.fromkeys(model_name_part(m or "unknown") for m in modality.values()):
-            columns = [f for f in data.features
-                       if model_name_part(modality[f] or "unknown") == part]
-            # radiomics: the radiomics step's own near-constant rule; other modalities: only a
-            # feature without any variation is useless (a rare mutation is still information)
-            fraction = (settings.radiomics.near_constant_fraction
-                        if part == RADIOMICS_MODALITY else 1.0)
-            if len(near_constant_features(data.X_lab[columns], fraction)) == len(columns):
-                unusable[part] = (f"every {part} feature is "
-                                  f"{'near-' if fraction < 1 else ''}constant over the labelled "
-                                  "samples")
-            if data.X_lab[columns].isna().all(axis=None):
-                empty[part] = f"no {part} feature has a value for any labelled patient"
+        modality, unusable, empty = modality_usability(
+            data.features, data.modality, data.X_lab, settings.radiomics.near_constant_fraction)
         return model_specs(data.features, settings, data.radiomic, True, modality=modality,
                            unusable=unusable, empty=empty,
                            baseline_factors=factor_availability(

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.model_selection import StratifiedKFold
@@ -27,7 +28,8 @@ from sklearn.preprocessing import StandardScaler
 from haicpred.io.versions import package_versions as _package_versions
 from haicpred.modeling.settings import ModelSettings
 from haicpred.radiomics.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY,
-                                              RadiomicsPreprocessor, RadiomicsStepSettings)
+                                              RadiomicsPreprocessor, RadiomicsStepSettings,
+                                              near_constant_features)
 
 __all__ = [
     "LOGISTIC_ALL_MODEL",
@@ -165,6 +167,27 @@ def _xgboost_factory(settings: ModelSettings):
         return xgboost_classifier(settings.xgboost, settings.seed, settings.threads)
 
     return make
+
+
+def modality_usability(features: list[str], modality_of: dict, X_lab: pd.DataFrame,
+                       radiomics_near_constant_fraction: float) -> tuple[dict, dict, dict]:
+    """(feature -> modality in lower case, modality -> why its features alone cannot be a
+    model, modality -> why it gets no ablation rows) over the labelled rows ``X_lab``: the
+    ``unusable`` and ``empty`` of :func:`ablation_specs`."""
+    modality = {f: str(modality_of.get(f, "")).strip().lower() for f in features}
+    unusable, empty = {}, {}
+    for part in dict.fromkeys(model_name_part(m or "unknown") for m in modality.values()):
+        columns = [f for f in features if model_name_part(modality[f] or "unknown") == part]
+        # radiomics: the radiomics step's own near-constant rule; other modalities: only a
+        # feature without any variation is useless (a rare mutation is still information)
+        fraction = radiomics_near_constant_fraction if part == RADIOMICS_MODALITY else 1.0
+        if len(near_constant_features(X_lab[columns], fraction)) == len(columns):
+            unusable[part] = (f"every {part} feature is "
+                              f"{'near-' if fraction < 1 else ''}constant over the labelled "
+                              "samples")
+        if X_lab[columns].isna().all(axis=None):
+            empty[part] = f"no {part} feature has a value for any labelled patient"
+    return modality, unusable, empty
 
 
 def ablation_specs(features: list[str], settings: ModelSettings, modality: dict,

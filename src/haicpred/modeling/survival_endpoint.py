@@ -27,14 +27,13 @@ import pandas as pd
 
 from haicpred.io.errors import Problem, raise_if_any
 from haicpred.modeling.endpoint import EndpointEvaluation, ModelEndpoint
-from haicpred.modeling.estimators import (ModelSpec, ablation_specs, model_name_part,
+from haicpred.modeling.estimators import (ModelSpec, ablation_specs, modality_usability,
                                           model_spec)
 from haicpred.modeling.inputs import PreparedData, to_float
 from haicpred.modeling.settings import ModelSettings
 from haicpred.modeling.survival_estimators import PenalisedCox, XGBoostCox, survival_array
 from haicpred.modeling.survival_metrics import SURVIVAL_CI_METHOD, harrell_c, survival_metric_tables
 from haicpred.modeling.survival_tuning import survival_tuning_table, tune_cox_model
-from haicpred.radiomics.preprocessing import RADIOMICS_MODALITY, near_constant_features
 
 __all__ = ["SURVIVAL_LABEL_COLUMN", "SurvivalEndpoint", "survival_oof_columns"]
 
@@ -128,19 +127,8 @@ class SurvivalEndpoint(ModelEndpoint):
 
     def model_specs(self, data: PreparedData) -> tuple[list[ModelSpec], list[str]]:
         settings, radiomic_all = self.settings, set(data.radiomic)
-        modality = {f: str(data.modality.get(f, "")).strip().lower() for f in data.features}
-        unusable, empty = {}, {}
-        for part in dict.fromkeys(model_name_part(m or "unknown") for m in modality.values()):
-            columns = [f for f in data.features
-                       if model_name_part(modality[f] or "unknown") == part]
-            fraction = (settings.radiomics.near_constant_fraction
-                        if part == RADIOMICS_MODALITY else 1.0)
-            if len(near_constant_features(data.X_lab[columns], fraction)) == len(columns):
-                unusable[part] = (f"every {part} feature is "
-                                  f"{'near-' if fraction < 1 else ''}constant over the labelled "
-                                  "samples")
-            if data.X_lab[columns].isna().all(axis=None):
-                empty[part] = f"no {part} feature has a value for any labelled patient"
+        modality, unusable, empty = modality_usability(
+            data.features, data.modality, data.X_lab, settings.radiomics.near_constant_fraction)
         make_cox_booster = self._cox_booster()
         specs = [model_spec("xgboost", data.features, make_cox_booster, radiomic_all,
                             settings.radiomics, kind="xgboost", gain_importance=True)]

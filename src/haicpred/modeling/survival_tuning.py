@@ -20,7 +20,7 @@ from haicpred.modeling.estimators import ModelSpec, fold_estimator
 from haicpred.modeling.parallel import map_in_order
 from haicpred.modeling.settings import TuningSettings
 from haicpred.modeling.tuning import (TUNED_PARAMETERS, early_stopped_cv, inner_fold_data,
-                                      sample_candidates, split_estimator)
+                                      sample_candidates, split_estimator, tuning_table)
 
 __all__ = ["COX_TUNED_PARAMETERS", "SURVIVAL_TUNING_COLUMNS", "survival_tuning_table",
            "tune_cox_model", "tune_cox_xgboost"]
@@ -103,7 +103,4 @@ def tune_cox_model(spec: ModelSpec, X_train: pd.DataFrame, y_train: np.ndarray,
 
 def survival_tuning_table(rows: list[dict]) -> pd.DataFrame:
     """``tuning.tsv`` of a survival endpoint from the rows of :func:`tune_cox_model`."""
-    table = pd.DataFrame(rows, columns=SURVIVAL_TUNING_COLUMNS)
-    for column in ("repeat", "fold", "max_depth", "n_estimators", "n_candidates"):
-        table[column] = table[column].astype("Int64")
-    return table
+    return tuning_table(rows, SURVIVAL_TUNING_COLUMNS)

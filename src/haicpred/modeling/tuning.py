@@ -340,9 +340,10 @@ def tune_model(spec: ModelSpec, X_train: pd.DataFrame, y_train: np.ndarray,
                     "n_candidates": len(trace), "note": ""}
 
 
-def tuning_table(rows: list[dict]) -> pd.DataFrame:
-    """``tuning.tsv`` from the rows of :func:`tune_model` with their split's fields."""
-    table = pd.DataFrame(rows, columns=TUNING_COLUMNS)
+def tuning_table(rows: list[dict], columns: list[str] = TUNING_COLUMNS) -> pd.DataFrame:
+    """``tuning.tsv`` from the rows of :func:`tune_model` (or another search's, with its
+    ``columns``) with their split's fields; counts as integers."""
+    table = pd.DataFrame(rows, columns=columns)
     for column in ("repeat", "fold", "max_depth", "n_estimators", "n_candidates"):
         table[column] = table[column].astype("Int64")
     return table
