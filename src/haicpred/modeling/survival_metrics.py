@@ -74,8 +74,8 @@ SURVIVAL_CI_METHOD = (
     "{reference} is a paired bootstrap CI; the censoring distribution of the IPCW statistics "
     "(Uno's C, time-dependent AUC, IBS) is held at its full-sample estimate"
 )
-# rows of the pair matrices built at once: bounds memory to about 8 * this * n bytes
-_PAIR_BLOCK = 2048
+# cells of a pair matrix (event rows x patients) built at once: bounds memory to ~100 MB
+_PAIR_CELLS = 4_000_000
 
 
 def horizon_label(horizon: float) -> str:
@@ -121,16 +121,8 @@ def _check_prediction(values, n: int, what: str, ndim: int) -> np.ndarray:
     return values
 
 
-def _follow_up_end(time, event, train_time, train_event) -> float:
-    """The last time the censoring distribution and the evaluation data both cover."""
-    end = float(time.max())
-    if train_time is not None:
-        end = min(end, float(check_survival_data(train_time, train_event, "training set")[0].max()))
-    return end
-
-
-def evaluable_horizons(time, horizons, train_time=None, train_event=None,
-                       event=None) -> tuple[np.ndarray, list[str]]:
+def evaluable_horizons(time, horizons, train_time=None,
+                       train_event=None) -> tuple[np.ndarray, list[str]]:
     """Which horizons the IPCW metrics can use (bool mask) and a note for each that cannot.
 
     A horizon needs first follow-up <= h < last follow-up of the evaluation set and h before the
@@ -138,8 +130,9 @@ def evaluable_horizons(time, horizons, train_time=None, train_event=None,
     """
     time = np.asarray(time, dtype=float)
     horizons = np.asarray(horizons, dtype=float)
-    end = (float(time.max()) if train_time is None
-           else _follow_up_end(time, event, train_time, train_event))
+    end = float(time.max())
+    if train_time is not None:  # G is unknown after the end of the training follow-up
+        end = min(end, float(check_survival_data(train_time, train_event, "training set")[0].max()))
     ok = (horizons >= time.min()) & (horizons < end)
     notes = [f"horizon {horizon_label(h)} m outside the follow-up [{time.min():g}, {end:g}) "
              "months: its AUC is NaN and it is left out of Uno's C and the IBS"
@@ -183,7 +176,7 @@ def time_dependent_auc(time, event, risk, horizons, train_time=None,
     train, test = _ipcw_data(time, event, train_time, train_event)
     risk = _check_prediction(risk, len(test), "risk", 1)
     horizons = np.asarray(horizons, dtype=float)
-    ok, _ = evaluable_horizons(time, horizons, train_time, train_event, event)
+    ok, _ = evaluable_horizons(time, horizons, train_time, train_event)
     has_case = np.array([(test["event"] & (test["time"] <= h)).any() for h in horizons])
     out = np.full(len(horizons), np.nan)
     use = ok & has_case
@@ -199,7 +192,7 @@ def integrated_brier(time, event, surv, horizons, train_time=None, train_event=N
     train, test = _ipcw_data(time, event, train_time, train_event)
     horizons = np.asarray(horizons, dtype=float)
     surv = _check_prediction(surv, len(test), "surv", 2)
-    ok, _ = evaluable_horizons(time, horizons, train_time, train_event, event)
+    ok, _ = evaluable_horizons(time, horizons, train_time, train_event)
     if ok.sum() < 2:
         return float("nan")
     return float(integrated_brier_score(train, test, surv[:, ok], horizons[ok]))
@@ -246,25 +239,50 @@ def _score_matrix(risk_rows: np.ndarray, risk_cols: np.ndarray) -> np.ndarray:
     return np.where(tie, 0.5, (diff > 0).astype(float))
 
 
-def _bootstrap_concordance(weights, time, event, risk, row_weight) -> tuple:
-    """Per resample: (sum over comparable pairs of w_i w_j score_ij, of w_i w_j) for Harrell's
-    rows (every event) and for the IPCW rows weighted by ``row_weight`` (Uno's C)."""
+def _pair_blocks(time, event):
+    """(event rows, comparable matrix) in blocks of rows: j is comparable to event i when
+    T_j > T_i, or T_j = T_i and j is censored."""
     rows = np.flatnonzero(event)
-    B = weights.shape[0]
-    num_h, den_h, num_u, den_u = (np.zeros(B) for _ in range(4))
-    for start in range(0, len(rows), _PAIR_BLOCK):
-        block = rows[start:start + _PAIR_BLOCK]
+    size = max(1, _PAIR_CELLS // len(time))
+    for start in range(0, len(rows), size):
+        block = rows[start:start + size]
         ti = time[block][:, None]
-        comparable = (time[None, :] > ti) | ((time[None, :] == ti) & ~event[None, :])
-        counted = weights @ comparable.T.astype(float)  # resamples x block rows
-        scored = weights @ (comparable * _score_matrix(risk[block], risk)).T
-        wb = weights[:, block]
-        num_h += (wb * scored).sum(axis=1)
-        den_h += (wb * counted).sum(axis=1)
-        uw = wb * row_weight[block]
-        num_u += (uw * scored).sum(axis=1)
-        den_u += (uw * counted).sum(axis=1)
-    return num_h, den_h, num_u, den_u
+        yield block, (time[None, :] > ti) | ((time[None, :] == ti) & ~event[None, :])
+
+
+class _Resamples:
+    """What the bootstrap statistics of every model share: the resample weights, the
+    censoring distribution and IPCW weights, and the per-resample weighted counts of comparable
+    pairs (the C-index denominators, which do not depend on the risk)."""
+
+    def __init__(self, time, event, horizons, weights, train_time, train_event):
+        self.time, self.event = check_survival_data(time, event)
+        self.horizons = np.asarray(horizons, dtype=float)
+        self.weights = np.asarray(weights, dtype=float)
+        self.ok, _ = evaluable_horizons(self.time, self.horizons, train_time, train_event)
+        train, self.test = _ipcw_data(self.time, self.event, train_time, train_event)
+        self.censoring = CensoringDistributionEstimator().fit(train)
+        self.ipcw = self.censoring.predict_ipcw(self.test)  # 1/G(T_i) for events, else 0
+        tau = self.horizons[self.ok][-1] if self.ok.any() else -np.inf
+        # Uno's C: events before tau, weighted 1/G(T_i)^2
+        self.uno_rows = np.where(self.test["time"] < tau, self.ipcw ** 2, 0.0)
+        B = self.weights.shape[0]
+        self.harrell_pairs, self.uno_pairs = np.zeros(B), np.zeros(B)
+        for block, comparable in _pair_blocks(self.time, self.event):
+            counted = self.weights[:, block] * (self.weights @ comparable.T.astype(float))
+            self.harrell_pairs += counted.sum(axis=1)
+            self.uno_pairs += counted @ self.uno_rows[block]
+
+    def concordance(self, risk) -> tuple[np.ndarray, np.ndarray]:
+        """(Harrell's C, Uno's C) per resample: weighted concordant pairs / comparable pairs."""
+        harrell, uno = np.zeros(len(self.weights)), np.zeros(len(self.weights))
+        for block, comparable in _pair_blocks(self.time, self.event):
+            scored = self.weights[:, block] * (
+                self.weights @ (comparable * _score_matrix(risk[block], risk)).T)
+            harrell += scored.sum(axis=1)
+            uno += scored @ self.uno_rows[block]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return harrell / self.harrell_pairs, uno / self.uno_pairs
 
 
 def _bootstrap_auc(weights, time, event, ipcw, risk, horizon) -> np.ndarray:
@@ -300,32 +318,27 @@ def bootstrap_replicates(time, event, risk, surv, horizons, weights, train_time=
     :func:`bootstrap_weights`): ``c_index`` and ``uno_c`` (resamples,), ``auc`` (resamples x
     horizons; NaN columns at horizons without an AUC) and ``ibs`` (resamples,; NaN without
     ``surv`` or two evaluable horizons). Uno's C is truncated at the last evaluable horizon."""
-    time, event = check_survival_data(time, event)
-    horizons = np.asarray(horizons, dtype=float)
-    risk = _check_prediction(risk, len(time), "risk", 1)
-    weights = np.asarray(weights, dtype=float)
-    ok, _ = evaluable_horizons(time, horizons, train_time, train_event, event)
-    train, test = _ipcw_data(time, event, train_time, train_event)
-    censoring = CensoringDistributionEstimator().fit(train)
-    ipcw = censoring.predict_ipcw(test)  # 1/G(T_i) for events, 0 for censored
-    tau = horizons[ok][-1] if ok.any() else -np.inf
-    uno_rows = np.where(test["time"] < tau, ipcw ** 2, 0.0)
-    num_h, den_h, num_u, den_u = _bootstrap_concordance(weights, time, event, risk, uno_rows)
-    B = weights.shape[0]
-    auc = np.full((B, len(horizons)), np.nan)
+    shared = _Resamples(time, event, horizons, weights, train_time, train_event)
+    return _replicates(shared, _check_prediction(risk, len(shared.time), "risk", 1), surv)
+
+
+def _replicates(shared: _Resamples, risk, surv) -> dict:
+    test, horizons, ok, weights = shared.test, shared.horizons, shared.ok, shared.weights
+    c_index, uno = shared.concordance(risk)
+    auc = np.full((len(weights), len(horizons)), np.nan)
     for column, horizon in enumerate(horizons):
         if ok[column] and (test["event"] & (test["time"] <= horizon)).any():
-            auc[:, column] = _bootstrap_auc(weights, test["time"], test["event"], ipcw, risk,
-                                            horizon)
-    ibs = np.full(B, np.nan)
+            auc[:, column] = _bootstrap_auc(weights, test["time"], test["event"], shared.ipcw,
+                                            risk, horizon)
+    ibs = np.full(len(weights), np.nan)
     if surv is not None and ok.sum() >= 2:
-        surv = _check_prediction(surv, len(time), "surv", 2)
+        surv = _check_prediction(surv, len(shared.time), "surv", 2)
         evaluable = horizons[ok]
-        terms = _brier_terms(test["time"], test["event"], surv[:, ok], evaluable, censoring)
-        brier = weights @ terms / len(time)  # resamples x evaluable horizons
+        terms = _brier_terms(test["time"], test["event"], surv[:, ok], evaluable,
+                             shared.censoring)
+        brier = weights @ terms / len(shared.time)  # resamples x evaluable horizons
         ibs = np.trapezoid(brier, evaluable, axis=1) / (evaluable[-1] - evaluable[0])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return {"c_index": num_h / den_h, "uno_c": num_u / den_u, "auc": auc, "ibs": ibs}
+    return {"c_index": c_index, "uno_c": uno, "auc": auc, "ibs": ibs}
 
 
 def survival_metric_tables(time, event, risks: dict, survs: dict, horizons, n_bootstrap: int,
@@ -346,20 +359,22 @@ def survival_metric_tables(time, event, risks: dict, survs: dict, horizons, n_bo
         raise ValueError(f"horizons must be increasing, got {horizons.tolist()}")
     if not risks:
         raise ValueError("survival_metric_tables needs at least one model's risk")
-    ok, notes = evaluable_horizons(time, horizons, train_time, train_event, event)
+    ok, notes = evaluable_horizons(time, horizons, train_time, train_event)
     tau = float(horizons[ok][-1]) if ok.any() else float("nan")
     if ok.any() and not ok[-1]:
         notes.append(f"Uno's C truncated at {horizon_label(tau)} m, the last evaluable horizon")
     weights = bootstrap_weights(event, n_bootstrap, np.random.default_rng(seed))
+    shared = _Resamples(time, event, horizons, weights, train_time, train_event)
     reference = next(iter(risks))
     boot, metric_rows, calibration_rows = {}, [], []
     for name, risk in risks.items():
         risk = _check_prediction(risk, len(time), f"risk of {name}", 1)
         surv = survs.get(name)
         surv = None if surv is None else _check_prediction(surv, len(time), f"surv of {name}", 2)
-        boot[name] = bootstrap_replicates(time, event, risk, surv, horizons, weights,
-                                          train_time, train_event)
+        boot[name] = _replicates(shared, risk, surv)
         auc = time_dependent_auc(time, event, risk, horizons, train_time, train_event)
+        notes_here = [f"no event by {horizon_label(h)} m: its AUC is NaN"
+                      for h in horizons[ok & ~np.isfinite(auc)]]
         row = {"model": name, "n": len(time), "n_events": int(event.sum()),
                "c_index": harrell_c(time, event, risk)}
         row["c_index_low"], row["c_index_high"] = _interval(boot[name]["c_index"])
@@ -377,7 +392,7 @@ def survival_metric_tables(time, event, risks: dict, survs: dict, horizons, n_bo
             label = f"auc_{horizon_label(horizon)}m"
             row[label] = float(auc[column])
             row[f"{label}_low"], row[f"{label}_high"] = _interval(boot[name]["auc"][:, column])
-        model_notes = list(notes)
+        model_notes = notes + notes_here
         if surv is None or ok.sum() < 2:
             row["ibs"] = np.nan
             model_notes.append("no IBS: " + ("no survival probabilities" if surv is None
