@@ -20,9 +20,10 @@ horizons: predicted S(t) at ``horizons``). Point estimates come from scikit-surv
 Horizons scikit-survival cannot evaluate (outside [first, last) follow-up time of the
 evaluation set, or at or past the end of the training follow-up that G is estimated on) are
 dropped from Uno's C, the AUC and the IBS (their AUC is NaN) and :func:`evaluable_horizons`
-says why in a note that goes into the ``note`` column. When a training set is given, the
-evaluation follow-up is censored at the end of the training follow-up for the IPCW metrics
-(G is unknown after it); no metric at an evaluable horizon depends on what happens after it.
+says why in a note that goes into the ``note`` column. For the IPCW metrics the evaluation
+follow-up is censored at the end of the follow-up G is estimated on (training set, else this
+set): G is unknown after it and can be 0 at it, where scikit-survival would raise on an event;
+no metric at an evaluable horizon depends on what happens from then on.
 
 Bootstrap (:func:`survival_metric_tables`): ``n_bootstrap`` resamples stratified on the event
 indicator (events and censored patients resampled separately, numpy ``default_rng(seed)``),
@@ -142,7 +143,8 @@ def evaluable_horizons(time, horizons, train_time=None,
 
 def _ipcw_data(time, event, train_time, train_event):
     """(structured train, structured test) for scikit-survival, the test censored at the end of
-    the training follow-up (G is unknown after it; no evaluable horizon looks past it)."""
+    the follow-up G is estimated on (unknown after, possibly 0 at it; no evaluable horizon
+    reaches it)."""
     time, event = check_survival_data(time, event)
     if train_time is None:
         train_time, train_event = time, event
