@@ -29,8 +29,9 @@ Bootstrap (:func:`survival_metric_tables`): ``n_bootstrap`` resamples stratified
 indicator (events and censored patients resampled separately, numpy ``default_rng(seed)``),
 the same resamples for every model, so the CI of the C difference to the reference model is a
 paired bootstrap CI. A resample is held as multiplicity weights, and every statistic is a
-weighted sum over patient pairs (concordance, AUC) or patients (Brier), so all resamples of a
-model are one matrix product. G is held at its full-sample estimate within the resamples
+weighted sum over patient pairs (concordance, AUC) or patients (Brier), computed for all
+resamples at once: pairs through risk-ordered cumulative sums (a Fenwick tree for the
+concordance), O(resamples x n log n) rather than over n^2 pairs. G is held at its full-sample estimate within the resamples
 (the IPCW statistics of a resample equal scikit-survival's with the full sample as the
 "training" set; tested).
 """
@@ -75,8 +76,6 @@ SURVIVAL_CI_METHOD = (
     "{reference} is a paired bootstrap CI; the censoring distribution of the IPCW statistics "
     "(Uno's C, time-dependent AUC, IBS) is held at its full-sample estimate"
 )
-# cells of a pair matrix (event rows x patients) built at once: bounds memory to ~100 MB
-_PAIR_CELLS = 4_000_000
 
 
 def horizon_label(horizon: float) -> str:
@@ -234,28 +233,66 @@ def bootstrap_weights(event, n_bootstrap: int, rng) -> np.ndarray:
     return np.bincount(flat, minlength=n_bootstrap * n).reshape(n_bootstrap, n).astype(float)
 
 
-def _score_matrix(risk_rows: np.ndarray, risk_cols: np.ndarray) -> np.ndarray:
-    """1 where the row's risk is higher, 1/2 where tied (within the tolerance), else 0."""
-    diff = risk_rows[:, None] - risk_cols[None, :]
-    tie = np.abs(diff) <= RISK_TIE_TOLERANCE
-    return np.where(tie, 0.5, (diff > 0).astype(float))
+def _risk_slots(sorted_risk: np.ndarray, risk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each risk, how many of ``sorted_risk`` are lower beyond the tie tolerance, and how
+    many are lower or tied: the ones below count 1, those in between (ties) 1/2."""
+    return (np.searchsorted(sorted_risk, risk - RISK_TIE_TOLERANCE, side="left"),
+            np.searchsorted(sorted_risk, risk + RISK_TIE_TOLERANCE, side="right"))
 
 
-def _pair_blocks(time, event):
-    """(event rows, comparable matrix) in blocks of rows: j is comparable to event i when
-    T_j > T_i, or T_j = T_i and j is censored."""
-    rows = np.flatnonzero(event)
-    size = max(1, _PAIR_CELLS // len(time))
-    for start in range(0, len(rows), size):
-        block = rows[start:start + size]
-        ti = time[block][:, None]
-        yield block, (time[None, :] > ti) | ((time[None, :] == ti) & ~event[None, :])
+def _bootstrap_concordance(weights, time, event, risk, row_weight) -> tuple:
+    """Per resample: weighted sums over comparable pairs (i an event, j later, or censored at
+    the same time) of the score (1 if risk_i is higher, 1/2 if tied) and of 1, for Harrell's C
+    (row weight 1) and Uno's C (row weight ``row_weight``). Patients enter a Fenwick tree over
+    risk order from the latest time back, so each event's later patients are already in it:
+    O(n log n) vector operations, each on one value per resample."""
+    n_resamples, n = weights.shape
+    by_patient = np.ascontiguousarray(weights.T)
+    order = np.argsort(risk, kind="stable")
+    slot = np.empty(n, dtype=int)
+    slot[order] = np.arange(n)
+    lower, lower_or_tied = _risk_slots(risk[order], risk)
+    tree = np.zeros((n + 1, n_resamples))  # Fenwick tree: row k sums a range of risk slots
+    in_tree = np.zeros(n_resamples)
+    num_h, den_h, num_u, den_u = (np.zeros(n_resamples) for _ in range(4))
+
+    def add(j):
+        k = slot[j] + 1
+        while k <= n:
+            tree[k] += by_patient[j]
+            k += k & -k
+
+    def below(k):  # weight of the patients in the k lowest risk slots
+        total = np.zeros(n_resamples)
+        while k > 0:
+            total += tree[k]
+            k -= k & -k
+        return total
+
+    by_time = np.argsort(-time, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(time[by_time]) != 0])
+    for group in np.split(by_time, starts[1:]):
+        events = group[event[group]]
+        for j in group[~event[group]]:  # censored at this time: comparable to its events
+            add(j)
+            in_tree += by_patient[j]
+        for i in events:
+            lo = below(lower[i])
+            score = by_patient[i] * (lo + 0.5 * (below(lower_or_tied[i]) - lo))
+            pairs = by_patient[i] * in_tree
+            num_h += score
+            den_h += pairs
+            num_u += row_weight[i] * score
+            den_u += row_weight[i] * pairs
+        for j in events:
+            add(j)
+            in_tree += by_patient[j]
+    return num_h, den_h, num_u, den_u
 
 
 class _Resamples:
     """What the bootstrap statistics of every model share: the resample weights, the
-    censoring distribution and IPCW weights, and the per-resample weighted counts of comparable
-    pairs (the C-index denominators, which do not depend on the risk)."""
+    censoring distribution and the IPCW weights."""
 
     def __init__(self, time, event, horizons, weights, train_time, train_event):
         self.time, self.event = check_survival_data(time, event)
@@ -268,34 +305,29 @@ class _Resamples:
         tau = self.horizons[self.ok][-1] if self.ok.any() else -np.inf
         # Uno's C: events before tau, weighted 1/G(T_i)^2
         self.uno_rows = np.where(self.test["time"] < tau, self.ipcw ** 2, 0.0)
-        B = self.weights.shape[0]
-        self.harrell_pairs, self.uno_pairs = np.zeros(B), np.zeros(B)
-        for block, comparable in _pair_blocks(self.time, self.event):
-            counted = self.weights[:, block] * (self.weights @ comparable.T.astype(float))
-            self.harrell_pairs += counted.sum(axis=1)
-            self.uno_pairs += counted @ self.uno_rows[block]
 
     def concordance(self, risk) -> tuple[np.ndarray, np.ndarray]:
-        """(Harrell's C, Uno's C) per resample: weighted concordant pairs / comparable pairs."""
-        harrell, uno = np.zeros(len(self.weights)), np.zeros(len(self.weights))
-        for block, comparable in _pair_blocks(self.time, self.event):
-            scored = self.weights[:, block] * (
-                self.weights @ (comparable * _score_matrix(risk[block], risk)).T)
-            harrell += scored.sum(axis=1)
-            uno += scored @ self.uno_rows[block]
+        """(Harrell's C, Uno's C) per resample."""
+        num_h, den_h, num_u, den_u = _bootstrap_concordance(self.weights, self.time, self.event,
+                                                            risk, self.uno_rows)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return harrell / self.harrell_pairs, uno / self.uno_pairs
+            return num_h / den_h, num_u / den_u
 
 
 def _bootstrap_auc(weights, time, event, ipcw, risk, horizon) -> np.ndarray:
-    """Cumulative/dynamic AUC at ``horizon`` per resample (IPCW-weighted cases)."""
+    """Cumulative/dynamic AUC at ``horizon`` per resample (IPCW-weighted cases): for each case,
+    the resampled controls below its risk, from cumulative sums over the controls in risk
+    order."""
     cases = np.flatnonzero(event & (time <= horizon))
     controls = np.flatnonzero(time > horizon)
+    order = np.argsort(risk[controls], kind="stable")
+    cumulative = np.concatenate([np.zeros((len(weights), 1)),
+                                 np.cumsum(weights[:, controls[order]], axis=1)], axis=1)
+    lower, lower_or_tied = _risk_slots(risk[controls][order], risk[cases])
+    scored = cumulative[:, lower] + 0.5 * (cumulative[:, lower_or_tied] - cumulative[:, lower])
     case_weight = weights[:, cases] * ipcw[cases]
-    scored = weights[:, controls] @ _score_matrix(risk[cases], risk[controls]).T
-    denominator = case_weight.sum(axis=1) * weights[:, controls].sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (case_weight * scored).sum(axis=1) / denominator
+        return (case_weight * scored).sum(axis=1) / (case_weight.sum(axis=1) * cumulative[:, -1])
 
 
 def _brier_terms(time, event, surv, horizons, censoring) -> np.ndarray:
