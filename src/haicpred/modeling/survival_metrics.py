@@ -31,9 +31,9 @@ the same resamples for every model, so the CI of the C difference to the referen
 paired bootstrap CI. A resample is held as multiplicity weights, and every statistic is a
 weighted sum over patient pairs (concordance, AUC) or patients (Brier), computed for all
 resamples at once: pairs through risk-ordered cumulative sums (a Fenwick tree for the
-concordance), O(resamples x n log n) rather than over n^2 pairs. G is held at its full-sample estimate within the resamples
-(the IPCW statistics of a resample equal scikit-survival's with the full sample as the
-"training" set; tested).
+concordance), O(resamples x n log n) rather than over n^2 pairs. G is held at its
+full-sample estimate within the resamples (the IPCW statistics of a resample equal
+scikit-survival's with the full sample as the "training" set; tested).
 """
 
 from __future__ import annotations
