@@ -20,18 +20,20 @@ horizons: predicted S(t) at ``horizons``). Point estimates come from scikit-surv
 Horizons scikit-survival cannot evaluate (outside [first, last) follow-up time of the
 evaluation set, or at or past the end of the training follow-up that G is estimated on) are
 dropped from Uno's C, the AUC and the IBS (their AUC is NaN) and :func:`evaluable_horizons`
-says why in a note that goes into the ``note`` column. When a training set is given, the
-evaluation follow-up is censored at the end of the training follow-up for the IPCW metrics
-(G is unknown after it); no metric at an evaluable horizon depends on what happens after it.
+says why in a note that goes into the ``note`` column. For the IPCW metrics the evaluation
+follow-up is censored at the end of the follow-up G is estimated on (training set, else this
+set): G is unknown after it and can be 0 at it, where scikit-survival would raise on an event;
+no metric at an evaluable horizon depends on what happens from then on.
 
 Bootstrap (:func:`survival_metric_tables`): ``n_bootstrap`` resamples stratified on the event
 indicator (events and censored patients resampled separately, numpy ``default_rng(seed)``),
 the same resamples for every model, so the CI of the C difference to the reference model is a
 paired bootstrap CI. A resample is held as multiplicity weights, and every statistic is a
-weighted sum over patient pairs (concordance, AUC) or patients (Brier), so all resamples of a
-model are one matrix product. G is held at its full-sample estimate within the resamples
-(the IPCW statistics of a resample equal scikit-survival's with the full sample as the
-"training" set; tested).
+weighted sum over patient pairs (concordance, AUC) or patients (Brier), computed for all
+resamples at once: pairs through risk-ordered cumulative sums (a Fenwick tree for the
+concordance), O(resamples x n log n) rather than over n^2 pairs. G is held at its
+full-sample estimate within the resamples (the IPCW statistics of a resample equal
+scikit-survival's with the full sample as the "training" set; tested).
 """
 
 from __future__ import annotations
@@ -74,8 +76,6 @@ SURVIVAL_CI_METHOD = (
     "{reference} is a paired bootstrap CI; the censoring distribution of the IPCW statistics "
     "(Uno's C, time-dependent AUC, IBS) is held at its full-sample estimate"
 )
-# rows of the pair matrices built at once: bounds memory to about 8 * this * n bytes
-_PAIR_BLOCK = 2048
 
 
 def horizon_label(horizon: float) -> str:
@@ -121,16 +121,8 @@ def _check_prediction(values, n: int, what: str, ndim: int) -> np.ndarray:
     return values
 
 
-def _follow_up_end(time, event, train_time, train_event) -> float:
-    """The last time the censoring distribution and the evaluation data both cover."""
-    end = float(time.max())
-    if train_time is not None:
-        end = min(end, float(check_survival_data(train_time, train_event, "training set")[0].max()))
-    return end
-
-
-def evaluable_horizons(time, horizons, train_time=None, train_event=None,
-                       event=None) -> tuple[np.ndarray, list[str]]:
+def evaluable_horizons(time, horizons, train_time=None,
+                       train_event=None) -> tuple[np.ndarray, list[str]]:
     """Which horizons the IPCW metrics can use (bool mask) and a note for each that cannot.
 
     A horizon needs first follow-up <= h < last follow-up of the evaluation set and h before the
@@ -138,8 +130,9 @@ def evaluable_horizons(time, horizons, train_time=None, train_event=None,
     """
     time = np.asarray(time, dtype=float)
     horizons = np.asarray(horizons, dtype=float)
-    end = (float(time.max()) if train_time is None
-           else _follow_up_end(time, event, train_time, train_event))
+    end = float(time.max())
+    if train_time is not None:  # G is unknown after the end of the training follow-up
+        end = min(end, float(check_survival_data(train_time, train_event, "training set")[0].max()))
     ok = (horizons >= time.min()) & (horizons < end)
     notes = [f"horizon {horizon_label(h)} m outside the follow-up [{time.min():g}, {end:g}) "
              "months: its AUC is NaN and it is left out of Uno's C and the IBS"
@@ -149,7 +142,8 @@ def evaluable_horizons(time, horizons, train_time=None, train_event=None,
 
 def _ipcw_data(time, event, train_time, train_event):
     """(structured train, structured test) for scikit-survival, the test censored at the end of
-    the training follow-up (G is unknown after it; no evaluable horizon looks past it)."""
+    the follow-up G is estimated on (unknown after, possibly 0 at it; no evaluable horizon
+    reaches it)."""
     time, event = check_survival_data(time, event)
     if train_time is None:
         train_time, train_event = time, event
@@ -183,7 +177,7 @@ def time_dependent_auc(time, event, risk, horizons, train_time=None,
     train, test = _ipcw_data(time, event, train_time, train_event)
     risk = _check_prediction(risk, len(test), "risk", 1)
     horizons = np.asarray(horizons, dtype=float)
-    ok, _ = evaluable_horizons(time, horizons, train_time, train_event, event)
+    ok, _ = evaluable_horizons(time, horizons, train_time, train_event)
     has_case = np.array([(test["event"] & (test["time"] <= h)).any() for h in horizons])
     out = np.full(len(horizons), np.nan)
     use = ok & has_case
@@ -199,7 +193,7 @@ def integrated_brier(time, event, surv, horizons, train_time=None, train_event=N
     train, test = _ipcw_data(time, event, train_time, train_event)
     horizons = np.asarray(horizons, dtype=float)
     surv = _check_prediction(surv, len(test), "surv", 2)
-    ok, _ = evaluable_horizons(time, horizons, train_time, train_event, event)
+    ok, _ = evaluable_horizons(time, horizons, train_time, train_event)
     if ok.sum() < 2:
         return float("nan")
     return float(integrated_brier_score(train, test, surv[:, ok], horizons[ok]))
@@ -239,43 +233,101 @@ def bootstrap_weights(event, n_bootstrap: int, rng) -> np.ndarray:
     return np.bincount(flat, minlength=n_bootstrap * n).reshape(n_bootstrap, n).astype(float)
 
 
-def _score_matrix(risk_rows: np.ndarray, risk_cols: np.ndarray) -> np.ndarray:
-    """1 where the row's risk is higher, 1/2 where tied (within the tolerance), else 0."""
-    diff = risk_rows[:, None] - risk_cols[None, :]
-    tie = np.abs(diff) <= RISK_TIE_TOLERANCE
-    return np.where(tie, 0.5, (diff > 0).astype(float))
+def _risk_slots(sorted_risk: np.ndarray, risk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each risk, how many of ``sorted_risk`` are lower beyond the tie tolerance, and how
+    many are lower or tied: the ones below count 1, those in between (ties) 1/2."""
+    return (np.searchsorted(sorted_risk, risk - RISK_TIE_TOLERANCE, side="left"),
+            np.searchsorted(sorted_risk, risk + RISK_TIE_TOLERANCE, side="right"))
 
 
 def _bootstrap_concordance(weights, time, event, risk, row_weight) -> tuple:
-    """Per resample: (sum over comparable pairs of w_i w_j score_ij, of w_i w_j) for Harrell's
-    rows (every event) and for the IPCW rows weighted by ``row_weight`` (Uno's C)."""
-    rows = np.flatnonzero(event)
-    B = weights.shape[0]
-    num_h, den_h, num_u, den_u = (np.zeros(B) for _ in range(4))
-    for start in range(0, len(rows), _PAIR_BLOCK):
-        block = rows[start:start + _PAIR_BLOCK]
-        ti = time[block][:, None]
-        comparable = (time[None, :] > ti) | ((time[None, :] == ti) & ~event[None, :])
-        counted = weights @ comparable.T.astype(float)  # resamples x block rows
-        scored = weights @ (comparable * _score_matrix(risk[block], risk)).T
-        wb = weights[:, block]
-        num_h += (wb * scored).sum(axis=1)
-        den_h += (wb * counted).sum(axis=1)
-        uw = wb * row_weight[block]
-        num_u += (uw * scored).sum(axis=1)
-        den_u += (uw * counted).sum(axis=1)
+    """Per resample: weighted sums over comparable pairs (i an event, j later, or censored at
+    the same time) of the score (1 if risk_i is higher, 1/2 if tied) and of 1, for Harrell's C
+    (row weight 1) and Uno's C (row weight ``row_weight``). Patients enter a Fenwick tree over
+    risk order from the latest time back, so each event's later patients are already in it:
+    O(n log n) vector operations, each on one value per resample."""
+    n_resamples, n = weights.shape
+    by_patient = np.ascontiguousarray(weights.T)
+    order = np.argsort(risk, kind="stable")
+    slot = np.empty(n, dtype=int)
+    slot[order] = np.arange(n)
+    lower, lower_or_tied = _risk_slots(risk[order], risk)
+    tree = np.zeros((n + 1, n_resamples))  # Fenwick tree: row k sums a range of risk slots
+    in_tree = np.zeros(n_resamples)
+    num_h, den_h, num_u, den_u = (np.zeros(n_resamples) for _ in range(4))
+
+    def add(j):
+        k = slot[j] + 1
+        while k <= n:
+            tree[k] += by_patient[j]
+            k += k & -k
+
+    def below(k):  # weight of the patients in the k lowest risk slots
+        total = np.zeros(n_resamples)
+        while k > 0:
+            total += tree[k]
+            k -= k & -k
+        return total
+
+    by_time = np.argsort(-time, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(time[by_time]) != 0])
+    for group in np.split(by_time, starts[1:]):
+        events = group[event[group]]
+        for j in group[~event[group]]:  # censored at this time: comparable to its events
+            add(j)
+            in_tree += by_patient[j]
+        for i in events:
+            lo = below(lower[i])
+            score = by_patient[i] * (lo + 0.5 * (below(lower_or_tied[i]) - lo))
+            pairs = by_patient[i] * in_tree
+            num_h += score
+            den_h += pairs
+            num_u += row_weight[i] * score
+            den_u += row_weight[i] * pairs
+        for j in events:
+            add(j)
+            in_tree += by_patient[j]
     return num_h, den_h, num_u, den_u
 
 
+class _Resamples:
+    """What the bootstrap statistics of every model share: the resample weights, the
+    censoring distribution and the IPCW weights."""
+
+    def __init__(self, time, event, horizons, weights, train_time, train_event):
+        self.time, self.event = check_survival_data(time, event)
+        self.horizons = np.asarray(horizons, dtype=float)
+        self.weights = np.asarray(weights, dtype=float)
+        self.ok, _ = evaluable_horizons(self.time, self.horizons, train_time, train_event)
+        train, self.test = _ipcw_data(self.time, self.event, train_time, train_event)
+        self.censoring = CensoringDistributionEstimator().fit(train)
+        self.ipcw = self.censoring.predict_ipcw(self.test)  # 1/G(T_i) for events, else 0
+        tau = self.horizons[self.ok][-1] if self.ok.any() else -np.inf
+        # Uno's C: events before tau, weighted 1/G(T_i)^2
+        self.uno_rows = np.where(self.test["time"] < tau, self.ipcw ** 2, 0.0)
+
+    def concordance(self, risk) -> tuple[np.ndarray, np.ndarray]:
+        """(Harrell's C, Uno's C) per resample."""
+        num_h, den_h, num_u, den_u = _bootstrap_concordance(self.weights, self.time, self.event,
+                                                            risk, self.uno_rows)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return num_h / den_h, num_u / den_u
+
+
 def _bootstrap_auc(weights, time, event, ipcw, risk, horizon) -> np.ndarray:
-    """Cumulative/dynamic AUC at ``horizon`` per resample (IPCW-weighted cases)."""
+    """Cumulative/dynamic AUC at ``horizon`` per resample (IPCW-weighted cases): for each case,
+    the resampled controls below its risk, from cumulative sums over the controls in risk
+    order."""
     cases = np.flatnonzero(event & (time <= horizon))
     controls = np.flatnonzero(time > horizon)
+    order = np.argsort(risk[controls], kind="stable")
+    cumulative = np.concatenate([np.zeros((len(weights), 1)),
+                                 np.cumsum(weights[:, controls[order]], axis=1)], axis=1)
+    lower, lower_or_tied = _risk_slots(risk[controls][order], risk[cases])
+    scored = cumulative[:, lower] + 0.5 * (cumulative[:, lower_or_tied] - cumulative[:, lower])
     case_weight = weights[:, cases] * ipcw[cases]
-    scored = weights[:, controls] @ _score_matrix(risk[cases], risk[controls]).T
-    denominator = case_weight.sum(axis=1) * weights[:, controls].sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (case_weight * scored).sum(axis=1) / denominator
+        return (case_weight * scored).sum(axis=1) / (case_weight.sum(axis=1) * cumulative[:, -1])
 
 
 def _brier_terms(time, event, surv, horizons, censoring) -> np.ndarray:
@@ -300,32 +352,27 @@ def bootstrap_replicates(time, event, risk, surv, horizons, weights, train_time=
     :func:`bootstrap_weights`): ``c_index`` and ``uno_c`` (resamples,), ``auc`` (resamples x
     horizons; NaN columns at horizons without an AUC) and ``ibs`` (resamples,; NaN without
     ``surv`` or two evaluable horizons). Uno's C is truncated at the last evaluable horizon."""
-    time, event = check_survival_data(time, event)
-    horizons = np.asarray(horizons, dtype=float)
-    risk = _check_prediction(risk, len(time), "risk", 1)
-    weights = np.asarray(weights, dtype=float)
-    ok, _ = evaluable_horizons(time, horizons, train_time, train_event, event)
-    train, test = _ipcw_data(time, event, train_time, train_event)
-    censoring = CensoringDistributionEstimator().fit(train)
-    ipcw = censoring.predict_ipcw(test)  # 1/G(T_i) for events, 0 for censored
-    tau = horizons[ok][-1] if ok.any() else -np.inf
-    uno_rows = np.where(test["time"] < tau, ipcw ** 2, 0.0)
-    num_h, den_h, num_u, den_u = _bootstrap_concordance(weights, time, event, risk, uno_rows)
-    B = weights.shape[0]
-    auc = np.full((B, len(horizons)), np.nan)
+    shared = _Resamples(time, event, horizons, weights, train_time, train_event)
+    return _replicates(shared, _check_prediction(risk, len(shared.time), "risk", 1), surv)
+
+
+def _replicates(shared: _Resamples, risk, surv) -> dict:
+    test, horizons, ok, weights = shared.test, shared.horizons, shared.ok, shared.weights
+    c_index, uno = shared.concordance(risk)
+    auc = np.full((len(weights), len(horizons)), np.nan)
     for column, horizon in enumerate(horizons):
         if ok[column] and (test["event"] & (test["time"] <= horizon)).any():
-            auc[:, column] = _bootstrap_auc(weights, test["time"], test["event"], ipcw, risk,
-                                            horizon)
-    ibs = np.full(B, np.nan)
+            auc[:, column] = _bootstrap_auc(weights, test["time"], test["event"], shared.ipcw,
+                                            risk, horizon)
+    ibs = np.full(len(weights), np.nan)
     if surv is not None and ok.sum() >= 2:
-        surv = _check_prediction(surv, len(time), "surv", 2)
+        surv = _check_prediction(surv, len(shared.time), "surv", 2)
         evaluable = horizons[ok]
-        terms = _brier_terms(test["time"], test["event"], surv[:, ok], evaluable, censoring)
-        brier = weights @ terms / len(time)  # resamples x evaluable horizons
+        terms = _brier_terms(test["time"], test["event"], surv[:, ok], evaluable,
+                             shared.censoring)
+        brier = weights @ terms / len(shared.time)  # resamples x evaluable horizons
         ibs = np.trapezoid(brier, evaluable, axis=1) / (evaluable[-1] - evaluable[0])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return {"c_index": num_h / den_h, "uno_c": num_u / den_u, "auc": auc, "ibs": ibs}
+    return {"c_index": c_index, "uno_c": uno, "auc": auc, "ibs": ibs}
 
 
 def survival_metric_tables(time, event, risks: dict, survs: dict, horizons, n_bootstrap: int,
@@ -346,20 +393,22 @@ def survival_metric_tables(time, event, risks: dict, survs: dict, horizons, n_bo
         raise ValueError(f"horizons must be increasing, got {horizons.tolist()}")
     if not risks:
         raise ValueError("survival_metric_tables needs at least one model's risk")
-    ok, notes = evaluable_horizons(time, horizons, train_time, train_event, event)
+    ok, notes = evaluable_horizons(time, horizons, train_time, train_event)
     tau = float(horizons[ok][-1]) if ok.any() else float("nan")
     if ok.any() and not ok[-1]:
         notes.append(f"Uno's C truncated at {horizon_label(tau)} m, the last evaluable horizon")
     weights = bootstrap_weights(event, n_bootstrap, np.random.default_rng(seed))
+    shared = _Resamples(time, event, horizons, weights, train_time, train_event)
     reference = next(iter(risks))
     boot, metric_rows, calibration_rows = {}, [], []
     for name, risk in risks.items():
         risk = _check_prediction(risk, len(time), f"risk of {name}", 1)
         surv = survs.get(name)
         surv = None if surv is None else _check_prediction(surv, len(time), f"surv of {name}", 2)
-        boot[name] = bootstrap_replicates(time, event, risk, surv, horizons, weights,
-                                          train_time, train_event)
+        boot[name] = _replicates(shared, risk, surv)
         auc = time_dependent_auc(time, event, risk, horizons, train_time, train_event)
+        notes_here = [f"no event by {horizon_label(h)} m: its AUC is NaN"
+                      for h in horizons[ok & ~np.isfinite(auc)]]
         row = {"model": name, "n": len(time), "n_events": int(event.sum()),
                "c_index": harrell_c(time, event, risk)}
         row["c_index_low"], row["c_index_high"] = _interval(boot[name]["c_index"])
@@ -377,7 +426,7 @@ def survival_metric_tables(time, event, risks: dict, survs: dict, horizons, n_bo
             label = f"auc_{horizon_label(horizon)}m"
             row[label] = float(auc[column])
             row[f"{label}_low"], row[f"{label}_high"] = _interval(boot[name]["auc"][:, column])
-        model_notes = list(notes)
+        model_notes = notes + notes_here
         if surv is None or ok.sum() < 2:
             row["ibs"] = np.nan
             model_notes.append("no IBS: " + ("no survival probabilities" if surv is None
