@@ -20,9 +20,8 @@ oracles are written:
   hazard ratio of the baseline survival mixture p * S_resp(t) + (1 - p) * S_nonresp(t) as
   t -> 0. It stays on the scale of the realised log hazard. Ranking by the mixture's survival at
   6, 12, 24 or 36 months, or with the responder term replaced by its expected value
-  (log_hr_responder * p), gives Harrell's
-  C within 0.001 of it on 1,000 simulated patients (3 seeds), so the choice does not matter in
-  practice.
+  (log_hr_responder * p), gives Harrell's C within 0.001 of it on 1,000 simulated patients
+  (3 seeds), so the choice does not matter in practice.
 
 The PFS event is the earlier of progression and death; `pfs_*` is the progression hazard's
 linear predictor (the composite hazard is not proportional; ranking by the composite's
