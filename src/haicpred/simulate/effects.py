@@ -13,7 +13,7 @@ log_hr_responder * (realised response). Realised response is a post-treatment ev
 oracles are written:
 
 - `os_log_hazard`, `pfs_log_hazard`: the realised log hazard, the one the times were drawn
-  from (the best any ranking can do, but not knowable before treatment);
+  from (the ranking by the generating hazard, but not knowable before treatment);
 - `os_baseline_log_hazard`, `pfs_baseline_log_hazard`: the oracle for a pre-treatment model.
   The responder term is replaced by log(1 - p + p * HR_responder), p the true response
   probability: the log of the hazard ratio expected at baseline, which is also the exact log
@@ -199,7 +199,8 @@ def simulate_outcomes(probability, linear_predictor, patients, rng) -> pd.DataFr
         ** (1 / PFS_SHAPE)
     censor = rng.uniform(*FOLLOW_UP_RANGE_MONTHS, n)
     lost = rng.random(n) < FRACTION_LOST_TO_FOLLOW_UP
-    censor = np.where(lost, np.minimum(censor, rng.uniform(*LOST_TO_FOLLOW_UP_RANGE_MONTHS, n)), censor)
+    last_contact = rng.uniform(*LOST_TO_FOLLOW_UP_RANGE_MONTHS, n)
+    censor = np.where(lost, np.minimum(censor, last_contact), censor)
     os_time = np.minimum(death, censor)
     pfs_time = np.minimum(np.minimum(progression, death), censor)
 
