@@ -12,6 +12,7 @@ import pysam
 import pytest
 from scipy.stats import f_oneway
 from sklearn.metrics import roc_auc_score
+from sksurv.metrics import concordance_index_censored
 
 from haicpred.io.errors import InputError
 from haicpred.simulate import simulate_cohort
@@ -376,7 +377,7 @@ def test_genotype_vcf(demo):
 
 def test_truth_and_oracle_auc(demo):
     truth = _read(demo / "truth.tsv")
-    assert list(truth.columns) == ["sample_id", "response_probability"]
+    assert list(truth.columns[:2]) == ["sample_id", "response_probability"]
     assert len(truth) == 300
     p = truth.set_index("sample_id")["response_probability"].astype(float)
     assert ((p > 0) & (p < 1)).all()
@@ -390,8 +391,12 @@ def test_truth_and_oracle_auc(demo):
 
 def test_planted_effects_table(demo):
     table = _read(demo / "planted_effects.tsv")
-    assert list(table.columns) == ["effect", "variable", "direction", "log_odds", "description"]
-    effects = table.set_index("effect")
+    assert list(table.columns) == ["outcome", "effect", "variable", "direction", "log_odds",
+                                   "log_hazard_ratio", "value", "description"]
+    assert list(dict.fromkeys(table["outcome"])) == ["response", "os", "pfs", "censoring"]
+    effects = table[table["outcome"] == "response"].set_index("effect")
+    assert (effects["log_odds"] != "").all()
+    assert (effects[["log_hazard_ratio", "value"]] == "").all().all()
     assert effects.loc["extrahepatic_metastasis", "direction"] == "adverse"
     assert effects.loc["rs8099917_TT", "direction"] == "adverse"
     assert effects.loc["pd1_combination", "direction"] == "favourable"
@@ -401,6 +406,105 @@ def test_planted_effects_table(demo):
         assert galnt["direction"] == "favourable" and "+ strand" in galnt["description"]
     else:
         assert galnt["direction"] == "none" and float(galnt["log_odds"]) == 0
+
+
+def _survival_model(out: Path) -> dict[tuple[str, str], float]:
+    """(outcome, effect) -> its log hazard ratio or value, from planted_effects.tsv."""
+    table = _read(out / "planted_effects.tsv")
+    table = table[table["outcome"] != "response"]
+    numbers = np.where(table["log_hazard_ratio"] != "", table["log_hazard_ratio"],
+                       table["value"]).astype(float)
+    return dict(zip(zip(table["outcome"], table["effect"]), numbers))
+
+
+def _with_truth(out: Path) -> pd.DataFrame:
+    clinical = _read(out / "clinical.tsv")
+    truth = _read(out / "truth.tsv")
+    frame = clinical[["sample_id", "best_response", "os_months", "os_event", "pfs_months",
+                      "pfs_event"]].merge(truth, on="sample_id", validate="1:1")
+    numeric = frame.columns.drop(["sample_id", "best_response"])
+    frame[numeric] = frame[numeric].astype(float)
+    return frame
+
+
+def _harrell_c(frame: pd.DataFrame, outcome: str, risk_column: str) -> float:
+    return concordance_index_censored(frame[f"{outcome}_event"].astype(bool).to_numpy(),
+                                      frame[f"{outcome}_months"].to_numpy(),
+                                      frame[risk_column].to_numpy())[0]
+
+
+def test_truth_survival_columns_and_pretreatment_oracle(demo):
+    """truth.tsv has the realised and the baseline log hazards of OS and PFS; they differ by
+    the responder term of planted_effects.tsv, and the realised one is the recorded response."""
+    truth = _read(demo / "truth.tsv")
+    assert list(truth.columns) == ["sample_id", "response_probability", "os_log_hazard",
+                                   "os_baseline_log_hazard", "pfs_log_hazard",
+                                   "pfs_baseline_log_hazard"]
+    frame = _with_truth(demo)
+    assert np.isfinite(frame.drop(columns=["sample_id", "best_response"])).all().all()
+    model = _survival_model(demo)
+    p = frame["response_probability"]
+    labelled = frame["best_response"] != ""
+    responded = frame["best_response"].isin(["CR", "PR"])
+    for outcome in ("os", "pfs"):
+        log_hr = model[(outcome, "responder")]
+        expected_term = np.log(1 - p + p * np.exp(log_hr))
+        baseline_part = frame[f"{outcome}_baseline_log_hazard"] - expected_term
+        realised_term = frame[f"{outcome}_log_hazard"] - baseline_part
+        is_responder = np.isclose(realised_term, log_hr, atol=1e-6)
+        assert (is_responder | np.isclose(realised_term, 0, atol=1e-6)).all()
+        assert (is_responder[labelled] == responded[labelled]).all()
+
+
+def test_oracle_c_index_of_the_true_log_hazards(demo):
+    """On the 300-patient demo each oracle ranks well above chance, and knowing the realised
+    response (post-treatment) ranks better than the baseline (pre-treatment) oracle."""
+    frame = _with_truth(demo)
+    for outcome in ("os", "pfs"):
+        realised = _harrell_c(frame, outcome, f"{outcome}_log_hazard")
+        baseline = _harrell_c(frame, outcome, f"{outcome}_baseline_log_hazard")
+        assert 0.7 <= baseline < realised <= 0.9, (outcome, baseline, realised)
+        # a risk unrelated to the patient ranks at chance
+        shuffled = frame.assign(noise=np.random.default_rng(0).permutation(
+            frame[f"{outcome}_log_hazard"].to_numpy()))
+        assert abs(_harrell_c(shuffled, outcome, "noise") - 0.5) < 0.06
+
+
+def test_realised_log_hazard_generated_the_times(large):
+    """By definition of the hazard: summed over patients, the true cumulative hazard at each
+    observed time equals the expected number of events (the martingale residuals sum to ~0)."""
+    frame = _with_truth(large)
+    model = _survival_model(large)
+
+    def cumulative_hazard(outcome, months):
+        shape = model[(outcome, "weibull_shape")]
+        scale = model[(outcome, "weibull_scale_months")]
+        return (months / scale) ** shape * np.exp(frame[f"{outcome}_log_hazard"])
+
+    os_expected = cumulative_hazard("os", frame["os_months"]).sum()
+    assert os_expected == pytest.approx(frame["os_event"].sum(), rel=0.07)
+    # a PFS event is progression or death, whichever comes first
+    pfs_expected = (cumulative_hazard("pfs", frame["pfs_months"])
+                    + cumulative_hazard("os", frame["pfs_months"])).sum()
+    assert pfs_expected == pytest.approx(frame["pfs_event"].sum(), rel=0.07)
+    # the baseline oracle is not the generating hazard of responders and non-responders
+    responders = frame["best_response"].isin(["CR", "PR"])
+    shape, scale = model[("os", "weibull_shape")], model[("os", "weibull_scale_months")]
+    baseline = ((frame["os_months"] / scale) ** shape
+                * np.exp(frame["os_baseline_log_hazard"]))[responders].sum()
+    assert baseline > 1.15 * frame["os_event"][responders].sum()
+
+
+def test_survival_censoring_as_planted(large):
+    """About 30% of OS is censored at the planted follow-up, within its range."""
+    frame = _with_truth(large)
+    model = _survival_model(large)
+    assert 0.22 <= 1 - frame["os_event"].mean() <= 0.38
+    assert 0.08 <= 1 - frame["pfs_event"].mean() <= 0.25
+    censored = frame.loc[frame["os_event"] == 0, "os_months"]
+    assert censored.max() <= model[("censoring", "follow_up_max_months")]
+    lost = censored < model[("censoring", "follow_up_min_months")]
+    assert 0 < lost.mean() < 2 * model[("censoring", "lost_to_follow_up_fraction")]
 
 
 # ---------------------------------------------------------------------------------------------

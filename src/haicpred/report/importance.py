@@ -162,8 +162,17 @@ def _matching_features(name: str, features: list[str]) -> list[str]:
     return [f for f in features if f.startswith(f"{name}_")]
 
 
+# planted_effects.tsv columns of the simulator's OS/PFS rows, not shown with the response model
+SURVIVAL_PLANTED_COLUMNS = ("outcome", "log_hazard_ratio", "value")
+
+
 def planted_section(planted: pd.DataFrame, importance: pd.DataFrame) -> str:
+    """The planted response effects (rows with outcome `response`, or all rows of a table
+    without an `outcome` column) and the best-ranked matching XGBoost feature of each."""
     planted = planted.copy()
+    if "outcome" in planted.columns:
+        planted = planted[planted["outcome"] == "response"].reset_index(drop=True)
+        planted = planted.drop(columns=[c for c in SURVIVAL_PLANTED_COLUMNS if c in planted])
     header = [esc(c) for c in planted.columns]
     key = next((c for c in ("feature", "variable") if c in planted.columns), None)
     ranks = dict(zip(importance["feature"], num(importance["rank"])))

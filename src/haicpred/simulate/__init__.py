@@ -2,8 +2,9 @@
 
 `simulate_cohort` writes everything the pipeline consumes (sample sheet, clinical table,
 biomarkers in mixed units, pyradiomics-style radiomics, Mutect2/VEP exome VCFs, a joint germline
-genotype VCF) plus the oracle: `truth.tsv` (the true response probability of every patient) and
-`planted_effects.tsv` (the logistic model that generated the labels).
+genotype VCF) plus the oracle: `truth.tsv` (every patient's true response probability and
+true OS/PFS log hazards, see `effects`) and `planted_effects.tsv` (the logistic model that
+generated the labels, the Weibull model of OS/PFS and its censoring, grouped by `outcome`).
 
 How the simulation is organised
 -------------------------------
@@ -13,8 +14,8 @@ How the simulation is organised
    invasion, metastasis, AFP, DCP and inflammation; a liver-dysfunction latent drives albumin,
    bilirubin, INR, platelets and ascites.
 2. The response probability is a logistic function of named true covariates
-   (`PLANTED_EFFECTS`, `response_design`); labels are Bernoulli draws; survival is Weibull with
-   a hazard linked to the same risk.
+   (`PLANTED_EFFECTS`, `response_design`); labels are Bernoulli draws; survival is Weibull
+   proportional hazards linked to the same risk, with administrative and random censoring.
 3. Writers turn the truth into the observed files, adding what real data has: missing values,
    per-lab units, scanner batch effects, filtered/low-evidence decoy variants, no-calls.
 
@@ -33,7 +34,8 @@ The parts it calls:
 - `patients`: cohort design (IDs, batches, which data each patient has) and the true patient
   state: demographics, tumour burden, labs, Child-Pugh/BCLC staging, germline dosages.
 - `effects`: the planted response model (`PLANTED_EFFECTS`, `response_design`), the outcomes
-  it generates (best response, OS/PFS) and the `planted_effects.tsv` table.
+  it generates (best response, OS/PFS and their true log hazards) and the
+  `planted_effects.tsv` table.
 - `clinical_tables`: `samples.tsv`, `clinical.tsv` and `biomarkers.tsv` (missing cells, lab
   units, post-treatment markers).
 - `radiomics`: lesions, the radiomic feature model, scanner batch effects, `radiomics.tsv`.
@@ -61,7 +63,8 @@ from haicpred.io.tables import write_tsv
 
 from .clinical_tables import biomarker_table, clinical_table, sample_sheet
 from .common import CONTIG_LENGTHS, exact_mask
-from .effects import planted_effects_table, response_design, simulate_outcomes
+from .effects import (TRUTH_SURVIVAL_COLUMNS, planted_effects_table, response_design,
+                      simulate_outcomes)
 from .exome import P_FOHAIC1_POSITIVE, write_exome_vcfs
 from .genotypes import write_genotype_vcf
 from .patients import (add_staging, simulate_design, simulate_germline, simulate_labs,
@@ -113,7 +116,8 @@ def simulate_cohort(n_patients: int, n_batches: int, seed: int, out_dir: str | P
                   stage / "biomarkers.tsv")
         write_tsv(radiomics_table(design, lesions, rng_radiomics), stage / "radiomics.tsv")
         write_tsv(pd.DataFrame({"sample_id": design["sample_id"],
-                                "response_probability": probability}),
+                                "response_probability": probability,
+                                **{c: outcome[c] for c in TRUTH_SURVIVAL_COLUMNS}}),
                   stage / "truth.tsv")
         write_tsv(planted_effects_table(effects, intercept), stage / "planted_effects.tsv")
         write_exome_vcfs(stage, design, panel, panel_positive, genome_build, rng_vcf)
