@@ -18,7 +18,6 @@ from haicpred.clinical.extra_modalities import (ExtraModality, check_extra_modal
                                modality_name_problems)
 from haicpred.features.matrix import static_feature_names
 from haicpred.radiomics.features import check_radiomics
-from haicpred.io.tables import read_tsv
 from haicpred.io.sample_ids import LeftOut, match_tables_to_sheet
 from haicpred.io.samples import read_sample_sheet
 
@@ -186,8 +185,11 @@ def cohort_report(config: dict, check_endpoint: bool = True,
             problems += found
             if table is not None:
                 sample_ids[config[key]] = table["sample_id"]
+                if key == "clinical":
+                    problems += follow_up_problems(config, table)
                 if key == "clinical" and check_endpoint and model_is_trained(config):
-                    problems += outcome_problems(config, table, schema_checked=True)
+                    problems += endpoint_problems(config.get("endpoint"), table.columns,
+                                                  config[key])
                     problems += model_availability_problems(config.get("endpoint"))
     extras = []
     for name, path in config.get("extra_modalities", {}).items():
@@ -215,33 +217,27 @@ def model_is_trained(config: dict) -> bool:
     return not (config.get("predict") or {}).get("model_dir")
 
 
-def outcome_problems(config: dict, clinical, schema_checked: bool = False) -> list[Problem]:
-    """What a model of the configured endpoint needs from the clinical table (the table, or
-    only its columns): the endpoint's columns and, for a survival endpoint given the table,
-    every row's follow-up (haicpred.features.endpoints.survival_problems; `schema_checked`:
-    leave out what the clinical schema reports itself)."""
-    path = str(config["clinical"])
-    columns = clinical.columns if isinstance(clinical, pd.DataFrame) else clinical
+def follow_up_problems(config: dict, clinical: pd.DataFrame) -> list[Problem]:
+    """For a survival endpoint, every clinical row whose follow-up cannot be used, beyond what
+    the clinical schema reports itself (haicpred.features.endpoints.survival_problems). Checked
+    in every run, as the schema checks these columns in every run: a feature-only run would
+    otherwise fail in its feature step."""
     settings = config.get("endpoint")
-    problems = endpoint_problems(settings, columns, path)
-    if (resolve_endpoint(settings)["kind"] == SURVIVAL_KIND
-            and isinstance(clinical, pd.DataFrame)):
-        problems += survival_problems(clinical, settings, path, schema_checked)
-    return problems
+    if resolve_endpoint(settings)["kind"] != SURVIVAL_KIND:
+        return []
+    return survival_problems(clinical, settings, str(config["clinical"]), schema_checked=True)
 
 
 def clinical_endpoint_problems(config: dict) -> list[Problem]:
     """The check a model rule makes before any job starts: does this version have models of
-    the endpoint's kind (the demo included), and does the clinical table hold the endpoint's
-    columns (for a survival endpoint: every row's follow-up too)."""
+    the endpoint's kind (the demo included), and does the clinical table's header hold the
+    endpoint's columns."""
     if not model_is_trained(config):
         return []  # a scoring run trains nothing
     problems = model_availability_problems(config.get("endpoint"))
     path = config.get("clinical")
     if is_demo(config) or not path or not Path(path).is_file():
         return problems  # the demo has the columns; a missing table: the cohort check says so
-    if resolve_endpoint(config.get("endpoint"))["kind"] == SURVIVAL_KIND:
-        return outcome_problems(config, read_tsv(path)) + problems  # the rows too
     with open(path, encoding="utf-8", errors="replace") as handle:
         columns = handle.readline().rstrip("\r\n").split("\t")
-    return outcome_problems(config, columns) + problems
+    return endpoint_problems(config.get("endpoint"), columns, path) + problems

@@ -63,6 +63,13 @@ def test_a_bad_clinical_table_is_refused_before_any_job(survival_run):
         assert line in result.stderr, result.stderr
     assert "row 10" not in result.stderr
     assert _no_output(workdir)
+    # a feature-only run too: its feature step would fail on these rows
+    result = snakemake(workdir, "results/features/feature_matrix.tsv",
+                       "--configfile", str(config_file))
+    assert result.returncode != 0
+    for line in expected:
+        assert line in result.stderr, result.stderr
+    assert _no_output(workdir)
 
     result = haicpred("validate", "--config", str(workdir / "config/config.yaml"),
                       "--config", str(config_file))
@@ -85,6 +92,11 @@ def test_the_model_rules_refuse_the_survival_kind_until_its_models_exist(surviva
         result = snakemake(workdir, target, "--configfile", str(config_file))
         assert result.returncode != 0 and SURVIVAL_MODELS_UNAVAILABLE in result.stderr
         assert _no_output(workdir)
+    # the demo (no cohort configured) too
+    demo = make_workdir(workdir.parent / "demo")
+    result = snakemake(demo, "--config", "endpoint={'kind': 'survival'}")
+    assert result.returncode != 0 and SURVIVAL_MODELS_UNAVAILABLE in result.stderr
+    assert _no_output(demo)
     # the package's final model refuses it too, for callers outside the workflow (the
     # cross-validation runs it: haicpred.modeling.survival_endpoint)
     with pytest.raises(ValueError, match="survival models are not available in this version"):

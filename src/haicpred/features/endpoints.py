@@ -177,7 +177,12 @@ def endpoint_labels(labels: pd.DataFrame, settings: dict | None) -> Endpoint:
     elif kind == SURVIVAL_KIND:
         # the event indicator of the patients with follow-up: what the data checks compare
         # missingness and batches with (the models use survival_labels)
-        outcome = survival_labels(labels, endpoint)
+        if {endpoint["time_column"], endpoint["event_column"]} <= set(labels.columns):
+            outcome = survival_labels(labels, endpoint)
+        else:  # no outcome columns (a feature-only run may have none): nobody labelled
+            outcome = survival_labels(labels.assign(**{endpoint["time_column"]: np.nan,
+                                                       endpoint["event_column"]: np.nan}),
+                                      endpoint)
         label = outcome.event
         name = outcome.name
         definition = (f"{outcome.definition}; as a 1/0 label: {endpoint['event_column']} of the "
