@@ -2,8 +2,8 @@
 
 For each size: the workflow builds the feature matrix of a simulated cohort (fixed seed) in
 benchmarks/out/model_<n>/ (snakemake up to results/features/, so the real feature pipeline is
-used), then `haicpred.modeling.cross_validation.cross_validate_models` runs with the config's model settings
-(nested tuning on, 5 x 5 outer CV) and the oracle from the simulator's truth.tsv.
+used), then `haicpred.modeling.cross_validation.cross_validate_models` runs with the config's
+model settings (nested tuning on, 5 x 5 outer CV) and the oracle from the simulator's truth.tsv.
 
 Usage: python benchmarks/model_benchmark.py [--sizes 300 1000 3000] [--seed 1] [--cores 2]
 Prints one JSON line per size and writes benchmarks/out/model_benchmark_<n>.json.

@@ -1,9 +1,9 @@
 """Wall time of the nested hyper-parameter search alone on a simulated cohort.
 
 Builds (once) the feature matrix of a simulated cohort with the workflow (see
-model_benchmark.py), then runs `haicpred.modeling.tuning.tune_xgboost` on every outer training fold of
-the configured repeated stratified K-fold (5 x 5), exactly as `cross_validate_models` does,
-with the config's tuning settings, and reports the wall time and the search size.
+model_benchmark.py), then runs `haicpred.modeling.tuning.tune_xgboost` on every outer training
+fold of the configured repeated stratified K-fold (5 x 5), exactly as `cross_validate_models`
+does, with the config's tuning settings, and reports the wall time and the search size.
 
 Usage: python benchmarks/nested_tuning.py [--n-patients 1000] [--cores 2]
 Prints one JSON line and writes benchmarks/out/nested_tuning_<n>.json.

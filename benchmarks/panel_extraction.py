@@ -21,9 +21,9 @@ Inputs (benchmarks/out/panel_extraction/, rebuilt only when the settings change)
   overhead, not cold disk reads, for both sides alike.
 
 Timed, in the same run, over the same N paths:
-- haicpred: one call of `haicpred.genomics.mutations.panel_mutations` over the N samples (one batch),
-  once per `--threads` value when the function has a `threads` parameter (checked at run time),
-  in this process: the Python start-up and imports a batch job pays once (~1 s) are excluded.
+- haicpred: one call of `haicpred.genomics.mutations.panel_mutations` over the N samples (one
+  batch), once per `--threads` value when the function has a `threads` parameter (checked at run
+  time), in this process: the Python start-up and imports a batch job pays once (~1 s) are excluded.
   The files have a .tbi beside them, so haicpred fetches the panel regions through it.
 - bcftools: a bash loop, one iteration per file, of
   `bcftools view -R panel.bed -f PASS,. -s TUMOR -Ou FILE | bcftools query -i 'GT~"1" &&

@@ -37,8 +37,8 @@ def _validate(args: argparse.Namespace) -> None:
 
 
 def _predict(args: argparse.Namespace) -> None:
-    from haicpred.modeling.predict import predict
     from haicpred.io.tables import read_tsv, write_tsv
+    from haicpred.modeling.predict import predict
 
     dictionary = read_tsv(args.dictionary) if args.dictionary else None
     # as text: predict converts and names any non-numeric column itself

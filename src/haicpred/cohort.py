@@ -10,16 +10,16 @@ import yaml
 
 from haicpred.clinical.biomarkers import check_biomarkers
 from haicpred.clinical.clinical_table import check_clinical
+from haicpred.clinical.extra_modalities import (ExtraModality, check_extra_modality,
+                                                collision_problems, modality_name_problems)
 from haicpred.features.endpoints import (SURVIVAL_KIND, endpoint_problems, horizon_problems,
                                          model_availability_problems, resolve_endpoint,
                                          survival_problems)
-from haicpred.io.errors import Problem, raise_if_any
-from haicpred.clinical.extra_modalities import (ExtraModality, check_extra_modality, collision_problems,
-                               modality_name_problems)
 from haicpred.features.matrix import static_feature_names
-from haicpred.radiomics.features import check_radiomics
+from haicpred.io.errors import Problem, raise_if_any
 from haicpred.io.sample_ids import LeftOut, match_tables_to_sheet
 from haicpred.io.samples import read_sample_sheet
+from haicpred.radiomics.features import check_radiomics
 
 CONFIG_SCHEMA = Path(__file__).parent / "io" / "schemas" / "config.schema.yaml"
 

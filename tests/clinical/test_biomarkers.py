@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from haicpred.clinical.biomarkers import (ON_TREATMENT_COLUMNS, TYPICAL_RANGES, analyte_table,
-                                 baseline_biomarkers, baseline_features, biomarker_dictionary,
-                                 normalise_units, on_treatment_dictionary,
-                                 on_treatment_features, qc_table)
+                                          baseline_biomarkers, baseline_features,
+                                          biomarker_dictionary, normalise_units,
+                                          on_treatment_dictionary, on_treatment_features, qc_table)
 from haicpred.features.matrix import join_on_treatment
 from haicpred.io.errors import InputError
 

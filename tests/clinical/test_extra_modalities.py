@@ -11,7 +11,7 @@ from haicpred.clinical.clinical_table import read_clinical
 from haicpred.cohort import cohort_problems, load_config
 from haicpred.io.errors import InputError
 from haicpred.clinical.extra_modalities import (check_extra_modality, modality_name_problems,
-                                       read_extra_modalities)
+                                                read_extra_modalities)
 from haicpred.features.matrix import build_feature_matrix
 from haicpred.simulate import simulate_cohort
 from haicpred.io.tables import read_tsv, write_tsv

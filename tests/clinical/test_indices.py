@@ -12,7 +12,7 @@ import pytest
 
 from haicpred.clinical.clinical_table import encode_clinical
 from haicpred.clinical.indices import (CLINICAL_LAB_INDICES, CUTOFFS, LAB_INDICES, compute_indices,
-                              cutoffs)
+                                       cutoffs)
 
 NAN = float("nan")
 # bilirubin umol/L, albumin g/L, platelets/neutrophils/lymphocytes/monocytes 10^9/L, CRP mg/L,

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from haicpred.features.data_checks import (CHECK_COLUMNS, benjamini_hochberg, run_data_checks,
-                                  summary_line)
+                                           summary_line)
 from haicpred.io.tables import read_tsv, write_tsv
 
 BIOMARKERS = ["albumin", "bilirubin", "platelets", "afp"]

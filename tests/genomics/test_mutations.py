@@ -1,5 +1,5 @@
-"""Tests for haicpred.genomics.mutations and the shared haicpred.genomics.vcf helpers (real files, no
-mocks)."""
+"""Tests for haicpred.genomics.mutations and the shared haicpred.genomics.vcf helpers (real
+files, no mocks)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from haicpred.io.errors import InputError
 from haicpred.io.resources import PANEL_COLUMNS
 from haicpred.genomics.mutations import (AUDIT_COLUMNS, MIN_FILES_FOR_POOL, panel_mutations,
-                                summarise_audit)
+                                         summarise_audit)
 from haicpred.genomics.vcf.access import index_path, open_vcf
 from haicpred.genomics.vcf.evidence import is_reference_block_alt, is_symbolic
 from haicpred.genomics.vcf.regions import contig_key

@@ -18,8 +18,7 @@ from sklearn.pipeline import Pipeline
 
 from haicpred.io.errors import Problem
 from haicpred.modeling.cross_validation import (IMPORTANCE_COLUMNS, RADIOMICS_FOLD_COLUMNS,
-                                               cross_validate_models, run_cv,
-                                               write_model_outputs)
+                                                cross_validate_models, run_cv, write_model_outputs)
 from haicpred.modeling.endpoint import TUNING_SPLIT_COLUMNS, EndpointEvaluation, ModelEndpoint
 from haicpred.modeling.estimators import ModelSpec, model_spec
 from haicpred.modeling.inputs import prepare_data, to_float

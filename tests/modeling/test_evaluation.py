@@ -9,7 +9,7 @@ import pytest
 
 from haicpred.modeling.evaluation import DECISION_CURVE_COLUMNS, DECISION_THRESHOLDS, LOBO_COLUMNS
 from haicpred.modeling.metrics import (auc_score, average_precision, delong_test, net_benefit,
-                              net_benefit_treat_all, sensitivity_specificity)
+                                       net_benefit_treat_all, sensitivity_specificity)
 from haicpred.modeling.cross_validation import cross_validate_models, write_model_outputs
 from haicpred.modeling.permutation import PERMUTATION_COLUMNS, permutation_check
 from haicpred.io.tables import read_tsv

@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import norm
 
 from haicpred.modeling.metrics import (auc_score, average_precision, delong_test, net_benefit,
-                              net_benefit_treat_all, sensitivity_specificity)
+                                       net_benefit_treat_all, sensitivity_specificity)
 
 
 def _delong_by_definition(y, a, b):

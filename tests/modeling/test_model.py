@@ -1,4 +1,5 @@
-"""haicpred.modeling.cross_validation (and settings, inputs, endpoint) with real XGBoost on a small synthetic cohort (no mocks)."""
+"""haicpred.modeling.cross_validation (and settings, inputs, endpoint) with real XGBoost on a small
+synthetic cohort (no mocks)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,8 @@ import xgboost
 from sklearn.model_selection import RepeatedStratifiedKFold
 
 from haicpred.io.errors import InputError
-from haicpred.modeling.cross_validation import (
-    CV_METADATA_FILE,
-    IMPORTANCE_COLUMNS,
-    ModelResults,
-    cross_validate_models,
-    write_model_outputs,
-)
+from haicpred.modeling.cross_validation import (CV_METADATA_FILE, IMPORTANCE_COLUMNS, ModelResults,
+                                                cross_validate_models, write_model_outputs)
 from haicpred.modeling.endpoint import OOF_COLUMNS
 from haicpred.modeling.evaluation import CALIBRATION_COLUMNS, METRIC_COLUMNS
 from haicpred.modeling.inputs import PostTreatmentFeatureError
@@ -260,8 +256,8 @@ def test_unlabelled_samples_are_counted_but_not_trained_on(results, cohort):
 
 
 def test_no_final_model_is_fitted(results, out_dir):
-    """The one frozen model is results/model/final/ (haicpred.modeling.final_model): the CV returns and
-    writes evaluation outputs only."""
+    """The one frozen model is results/model/final/ (haicpred.modeling.final_model): the CV returns
+    and writes evaluation outputs only."""
     fields = set(ModelResults.__dataclass_fields__)
     assert not fields & {"model", "predictions", "feature_names"}
     assert not BOOSTER_KEYS & set(results.metadata)

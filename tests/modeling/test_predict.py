@@ -1,5 +1,5 @@
-"""haicpred.modeling.predict: a new simulated cohort scored with a saved final model (real XGBoost and
-SHAP), its warnings, the checks of the model folder, and the workflow's scoring run."""
+"""haicpred.modeling.predict: a new simulated cohort scored with a saved final model (real XGBoost
+and SHAP), its warnings, the checks of the model folder, and the workflow's scoring run."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from sklearn.metrics import roc_auc_score
 
 from haicpred.modeling.metrics import auc_score, delong_test
 from haicpred.modeling.cross_validation import (CV_METADATA_FILE, cross_validate_models,
-                                               write_model_outputs)
+                                                write_model_outputs)
 from haicpred.modeling.score_baselines import MIN_SCORE_PATIENTS, MIN_SCORE_PER_CLASS
 from model_helpers import SETTINGS, make_cohort
 

@@ -18,12 +18,13 @@ from sklearn.model_selection import StratifiedKFold
 from haicpred.io.errors import InputError
 from haicpred.modeling.final_model import METADATA_FILE, fit_final_model, write_final_model
 from haicpred.modeling.cross_validation import (CV_METADATA_FILE, RADIOMICS_FOLD_COLUMNS,
-                                               cross_validate_models, write_model_outputs)
+                                                cross_validate_models, write_model_outputs)
 from haicpred.modeling.settings import resolve_model_settings
 from haicpred.modeling.predict import load_final_model, predict
 from haicpred.radiomics.preprocessing import (CombatNotFitted, RadiomicsPreprocessor, apply_combat,
-                                    correlated_features, fit_combat, harmonisation_warnings,
-                                    is_single_batch_reason, near_constant_features)
+                                              correlated_features, fit_combat,
+                                              harmonisation_warnings, is_single_batch_reason,
+                                              near_constant_features)
 from haicpred.io.tables import read_tsv
 
 # --------------------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ import yaml
 
 from haicpred.io.errors import InputError
 from haicpred.radiomics.features import (AGGREGATIONS, DEFAULT_SETTINGS, FEATURE_CLASSES,
-                                FEATURE_NAME_PATTERN, IMAGE_TYPE_FAMILIES, FeatureName,
-                                check_radiomics, parse_feature_name, radiomic_features,
-                                radiomics_dictionary, read_radiomics, selected_features)
+                                         FEATURE_NAME_PATTERN, IMAGE_TYPE_FAMILIES, FeatureName,
+                                         check_radiomics, parse_feature_name, radiomic_features,
+                                         radiomics_dictionary, read_radiomics, selected_features)
 from haicpred.io.tables import write_tsv
 from haicpred.io.validation import SCHEMA_DIR, load_schema
 

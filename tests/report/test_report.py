@@ -14,7 +14,7 @@ import pytest
 from haicpred.features.data_checks import run_data_checks
 from haicpred.modeling.final_model import METADATA_FILE, fit_final_model, write_final_model
 from haicpred.modeling.cross_validation import (CV_METADATA_FILE, cross_validate_models,
-                                               write_model_outputs)
+                                                write_model_outputs)
 from haicpred.modeling.settings import DEFAULT_SETTINGS
 from haicpred.report.layout import FINAL_METADATA_FILE, OPTIONAL_FILES
 from haicpred.report.render import render_report

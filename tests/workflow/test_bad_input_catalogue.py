@@ -34,7 +34,7 @@ from haicpred.io.tables import read_tsv
 from haicpred.modeling.final_model import fit_final_model
 from haicpred.genomics.genotypes import snp_genotypes
 from haicpred.modeling.cross_validation import (CV_METADATA_FILE, cross_validate_models,
-                                               write_model_outputs)
+                                                write_model_outputs)
 from haicpred.genomics.mutations import panel_mutations
 from haicpred.io.resources import read_panel, read_snps
 from realdata import HAVE_REAL, REAL, SKIP_REASON

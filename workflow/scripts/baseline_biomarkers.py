@@ -2,8 +2,8 @@ import logging
 
 import _bootstrap  # noqa: F401
 from haicpred.clinical.biomarkers import (baseline_features, biomarker_dictionary, normalise_units,
-                                 on_treatment_dictionary, on_treatment_features, qc_table,
-                                 read_biomarkers, unknown_analyte_units)
+                                          on_treatment_dictionary, on_treatment_features, qc_table,
+                                          read_biomarkers, unknown_analyte_units)
 from haicpred.io.tables import write_tsv
 from haicpred.workflow import run_script
 

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from haicpred.io.errors import InputError, Problem, raise_if_any
 from haicpred.clinical import indices
 from haicpred.clinical.clinical_table import CLINICAL_FEATURES, OUTCOME_COLUMNS
-from haicpred.clinical.indices import CLINICAL_LAB_INDICES, LAB_INDICES, compute_indices, index_dictionary
+from haicpred.clinical.indices import (CLINICAL_LAB_INDICES, LAB_INDICES, compute_indices,
+                                       index_dictionary)
+from haicpred.io.errors import InputError, Problem, raise_if_any
 from haicpred.io.validation import (duplicate_problems, read_and_validate, row_numbers,
-                         rows_passing_schema)
+                                    rows_passing_schema)
 
 BIOMARKER_COLUMNS = ["sample_id", "analyte", "value", "unit", "timepoint"]
 AFP_IU_TO_NG_DEFAULT = 1.21
@@ -64,7 +65,8 @@ TYPICAL_RANGES: dict[str, tuple[float, float]] = {
     "cholesterol": (1.5, 15), "vegf": (5, 5000), "transferrin": (50, 500), "vwf": (20, 800),
     "adamts13": (5, 200),
 }
-# How repeated (sample, analyte, timepoint) measurements are handled (biomarkers_settings.duplicates)
+# How repeated (sample, analyte, timepoint) measurements are handled
+# (biomarkers_settings.duplicates)
 DUPLICATE_RULES = ("refuse", "mean", "median", "first")
 QC_COLUMNS = ["sample_id", "analyte", "timepoint", "value", "unit", "reported", "flag", "detail"]
 # What to do with an analyte haicpred does not know (biomarkers_settings.unknown_analytes)

@@ -108,7 +108,8 @@ def _points(values: pd.Series, low: float, high: float, higher_is_worse: bool) -
     return pd.Series(points, index=values.index).where(values.notna())
 
 
-# The clinical table's recorded Child-Pugh score and class (haicpred.clinical.clinical_table.recorded_child_pugh)
+# The clinical table's recorded Child-Pugh score and class
+# (haicpred.clinical.clinical_table.recorded_child_pugh)
 RECORDED_CHILD_PUGH_SCORE = "child_pugh_score_recorded"
 RECORDED_CHILD_PUGH_CLASS = "child_pugh_class_recorded"
 

@@ -9,13 +9,14 @@ import pandas as pd
 
 from haicpred.clinical import biomarkers as bm
 from haicpred.clinical import clinical_table as cl
-from haicpred.radiomics import features as rad
-from haicpred.io.errors import Problem, raise_if_any
-from haicpred.clinical.extra_modalities import ExtraModality, collision_problems, extra_dictionary, extra_features
+from haicpred.clinical.extra_modalities import (ExtraModality, collision_problems, extra_dictionary,
+                                                extra_features)
 from haicpred.clinical.indices import CLINICAL_LAB_INDICES, compute_indices, index_dictionary
 from haicpred.genomics.genotypes import GENOTYPE_FLAGS
+from haicpred.io.errors import Problem, raise_if_any
 from haicpred.io.sample_ids import match_tables_to_sheet
 from haicpred.io.tables import read_tsv
+from haicpred.radiomics import features as rad
 
 DICTIONARY_COLUMNS = ["feature", "modality", "unit", "description"]
 log = logging.getLogger("haicpred")
@@ -30,7 +31,8 @@ def genomic_dictionary(mutations: pd.DataFrame, genotypes: pd.DataFrame) -> pd.D
                          f"{match[1]} carries a protein-altering somatic mutation (PASS, VAF and "
                          "depth above the configured minimums)"))
         elif match := re.fullmatch(r"(.+)_n_mutations", column):
-            rows.append((column, "mutation", "count", f"qualifying somatic mutations in {match[1]}"))
+            rows.append((column, "mutation", "count",
+                         f"qualifying somatic mutations in {match[1]}"))
         elif column == "panel_mutations":
             rows.append((column, "mutation", "count", "qualifying mutations across the panel"))
         elif column == "fohaic1_mutation_positive":
@@ -68,10 +70,10 @@ def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations:
     """(feature matrix, feature dictionary, labels), rows in sample_id order.
 
     Every sample of the sheet gets a row; a modality a sample lacks is left empty (missing),
-    never filled with 0. Extra modalities (`haicpred.clinical.extra_modalities`) come last, in the order
-    given, as `<modality>_<column>`. `biomarker_dictionary` (`biomarkers.biomarker_dictionary`
-    with the lab table) describes analytes haicpred does not know; without it the biomarker
-    table may hold only known ones.
+    never filled with 0. Extra modalities (`haicpred.clinical.extra_modalities`) come last, in
+    the order given, as `<modality>_<column>`. `biomarker_dictionary`
+    (`biomarkers.biomarker_dictionary` with the lab table) describes analytes haicpred does not
+    know; without it the biomarker table may hold only known ones.
     """
     extra_modalities = list(extra_modalities or [])
     problems, left_out = match_tables_to_sheet(sheet["sample_id"], {

@@ -28,8 +28,7 @@ import pandas as pd
 
 from haicpred.modeling.metrics import (auc_score, average_precision, bootstrap_auc,
                                        calibration_bins, calibration_intercept_slope, delong_test,
-                                       net_benefit, net_benefit_treat_all,
-                                       sensitivity_specificity)
+                                       net_benefit, net_benefit_treat_all, sensitivity_specificity)
 from haicpred.modeling.settings import EvaluationSettings
 
 __all__ = [

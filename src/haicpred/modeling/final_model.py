@@ -44,17 +44,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from haicpred.features.endpoints import (SURVIVAL_KIND, SURVIVAL_MODELS_HINT,
-                                         SURVIVAL_MODELS_UNAVAILABLE, Endpoint)
+from haicpred.features.endpoints import Endpoint, model_availability_problems
 from haicpred.io.errors import Problem, raise_if_any
 from haicpred.io.tables import write_bytes, write_json, write_tsv
-# the final model handles features exactly as the cross-validation does (same checks, endpoint,
-# radiomics step and XGBoost construction): the same functions, never a copy
-from haicpred.modeling.outcomes import model_endpoint
 from haicpred.modeling.estimators import (MODEL_PACKAGES, final_estimator, model_spec,
                                           package_versions, xgboost_classifier)
 from haicpred.modeling.explain import global_importance, shap_values, top_contributors
 from haicpred.modeling.inputs import LABEL_COLUMN, check_inputs
+# the final model handles features exactly as the cross-validation does (same checks, endpoint,
+# radiomics step and XGBoost construction): the same functions, never a copy
+from haicpred.modeling.outcomes import model_endpoint
 from haicpred.modeling.scoring import (assign_risk_groups, feature_ranges, json_number,
                                        log_modalities_missing_for_everyone,
                                        modalities_missing_for_everyone, risk_group_cutoffs,
@@ -130,9 +129,10 @@ def _prepare(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.DataFram
              settings: dict | ModelSettings | None) -> tuple[_Training, pd.DataFrame]:
     """Settings, endpoint and checked inputs exactly as ``cross_validate_models`` has them."""
     settings = resolve_model_settings(settings)
-    if settings.endpoint["kind"] == SURVIVAL_KIND:
-        # the survival models are cross-validated already; their frozen form comes later
-        raise ValueError(f"{SURVIVAL_MODELS_UNAVAILABLE}; {SURVIVAL_MODELS_HINT}")
+    # the survival models are cross-validated already; their frozen form comes later
+    unavailable = model_availability_problems(dict(settings.endpoint))
+    if unavailable:
+        raise ValueError(f"{unavailable[0].message}; {unavailable[0].hint}")
     matrix = matrix.reset_index(drop=True)
     model_outcome = model_endpoint(settings)
     endpoint, labels = model_outcome.labels(labels)
@@ -356,7 +356,8 @@ def fit_final_model(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.D
             "definition": (
                 "sha256 of the TSV of the labelled rows: sample_id, batch, the candidate "
                 "features in matrix order, label; rows by sample_id, floats %.17g, empty = "
-                "missing, \\n line ends, UTF-8 (haicpred.modeling.final_model.training_data_sha256)"),
+                "missing, \\n line ends, UTF-8 "
+                "(haicpred.modeling.final_model.training_data_sha256)"),
             "n_rows": n,
         },
         "xgboost_params": {**params, "random_state": settings.seed,

@@ -89,7 +89,8 @@ def load_final_model(model_dir) -> FrozenModel:
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise _problem(metadata_path, "format",
                        f"is not a {FORMAT!r} metadata file (write one with the training "
-                       "workflow's final_model rule, haicpred.modeling.final_model.write_final_model)")
+                       "workflow's final_model rule, "
+                       "haicpred.modeling.final_model.write_final_model)")
     absent = [key for key in _REQUIRED_METADATA if key not in metadata]
     if absent:
         raise _problem(metadata_path, "keys", "lacks " + ", ".join(absent))

@@ -25,7 +25,6 @@ import logging
 import numpy as np
 import pandas as pd
 
-
 log = logging.getLogger(__name__)
 
 RISK_GROUPS = ("low", "intermediate", "high")

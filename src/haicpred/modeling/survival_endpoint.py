@@ -27,11 +27,12 @@ import pandas as pd
 
 from haicpred.io.errors import Problem, raise_if_any
 from haicpred.modeling.endpoint import EndpointEvaluation, ModelEndpoint
-from haicpred.modeling.estimators import (ModelSpec, ablation_specs, modality_usability,
-                                          model_spec)
+from haicpred.modeling.estimators import ModelSpec, ablation_specs, modality_usability, model_spec
 from haicpred.modeling.inputs import PreparedData, to_float
+from haicpred.modeling.score_baselines import factor_availability
 from haicpred.modeling.settings import ModelSettings
-from haicpred.modeling.survival_estimators import PenalisedCox, XGBoostCox, survival_array
+from haicpred.modeling.survival_estimators import (PenalisedCox, XGBoostCox, signed_time,
+                                                   survival_array)
 from haicpred.modeling.survival_metrics import SURVIVAL_CI_METHOD, harrell_c, survival_metric_tables
 from haicpred.modeling.survival_tuning import survival_tuning_table, tune_cox_model
 
@@ -78,8 +79,9 @@ class SurvivalEndpoint(ModelEndpoint):
 
     def labels(self, labels: pd.DataFrame):
         outcome = self.outcome_builder(labels, dict(self.settings.endpoint))
-        signed = np.where(outcome.event.to_numpy() == 1, 1.0, -1.0) * outcome.time.to_numpy()
-        return outcome, labels.assign(**{SURVIVAL_LABEL_COLUMN: signed})
+        y = survival_array(outcome.time.to_numpy(), outcome.event.to_numpy() == 1)
+        # no follow-up: NaN time stays NaN (unlabelled)
+        return outcome, labels.assign(**{SURVIVAL_LABEL_COLUMN: signed_time(y)})
 
     def label_values(self, raw: pd.Series) -> tuple[pd.Series, list[Problem]]:
         values = to_float(raw)
@@ -139,18 +141,17 @@ class SurvivalEndpoint(ModelEndpoint):
         specs.append(model_spec(COX_ALL_MODEL, data.features,
                                 lambda: PenalisedCox(horizons, random_state=seed),
                                 radiomic_all, settings.radiomics))
-        factors = [f for f in settings.baseline_features if f in data.features
-                   and data.X_lab[f].notna().any()]
-        left_out = [f for f in settings.baseline_features if f not in factors]
+        factors, left_out = factor_availability(list(settings.baseline_features), data.X_lab)
+        reasons = ", ".join(f"{f} ({why})" for f, why in left_out.items())
         if factors:
             specs.append(model_spec(COX_BASELINE_MODEL, factors,
                                     lambda: PenalisedCox(horizons, alphas=(BASELINE_ALPHA,)),
                                     radiomic_all, settings.radiomics))
             if left_out:
-                skipped.append(f"{COX_BASELINE_MODEL}: factor(s) left out (not in the matrix "
-                               f"or no value for any labelled patient): {', '.join(left_out)}")
+                skipped.append(f"{COX_BASELINE_MODEL}: factor(s) left out: {reasons}")
         else:
-            skipped.append(f"{COX_BASELINE_MODEL}: none of the baseline_features has a value")
+            skipped.append(f"{COX_BASELINE_MODEL}: none of the baseline_features carries "
+                           f"information: {reasons}")
         return specs, skipped
 
     def tune(self, spec: ModelSpec, X_train: pd.DataFrame, y_train: np.ndarray,

@@ -38,6 +38,7 @@ __all__ = [
     "XGBoostCox",
     "breslow_cumulative_hazard",
     "risk_and_survival",
+    "signed_time",
     "survival_array",
     "survival_at",
 ]
@@ -53,6 +54,11 @@ def survival_array(time, event) -> np.ndarray:
     out["time"] = np.asarray(time, dtype=float)
     out["event"] = np.asarray(event).astype(bool)
     return out
+
+
+def signed_time(y: np.ndarray) -> np.ndarray:
+    """XGBoost's Cox label of a time/event array: the time, negative when censored."""
+    return np.where(y["event"], y["time"], -y["time"])
 
 
 def breslow_cumulative_hazard(time: np.ndarray, event: np.ndarray, risk: np.ndarray
@@ -135,8 +141,7 @@ class XGBoostCox(_BreslowSurvival, BaseEstimator):
     def fit(self, X, y):
         import xgboost
 
-        # XGBoost's Cox label: the time, negative when censored
-        label = np.where(y["event"], y["time"], -y["time"])
+        label = signed_time(y)
         self.model_ = xgboost.XGBRegressor(objective="survival:cox", eval_metric="cox-nloglik",
                                            tree_method="hist", **self.booster_params())
         self.model_.fit(X, label)

@@ -19,6 +19,7 @@ import pandas as pd
 from haicpred.modeling.estimators import ModelSpec, fold_estimator
 from haicpred.modeling.parallel import map_in_order
 from haicpred.modeling.settings import TuningSettings
+from haicpred.modeling.survival_estimators import signed_time
 from haicpred.modeling.tuning import (TUNED_PARAMETERS, early_stopped_cv, inner_fold_data,
                                       sample_candidates, split_estimator, tuning_table)
 
@@ -55,9 +56,8 @@ def tune_cox_xgboost(X: pd.DataFrame, y: np.ndarray, tuning: TuningSettings, see
                          f"got {n_events}")
     X = X.reset_index(drop=True)
     steps, model = split_estimator(make_estimator())
-    signed_time = np.where(y["event"], y["time"], -y["time"])
     data = inner_fold_data(X, y, steps, tuning.inner_folds, seed,
-                           strata=y["event"].astype(int), label=signed_time)
+                           strata=y["event"].astype(int), label=signed_time(y))
     candidates = [{k: v for k, v in candidate.items() if k != "scale_pos_weight"}
                   for candidate in sample_candidates(tuning.n_candidates, seed,
                                                      model.get_params())]

@@ -42,9 +42,8 @@ from haicpred.report.layout import (FINAL_METADATA_FILE, OPTIONAL_FILES, SECTION
                                     ablation_variant, link, model_order, section)
 from haicpred.report.methods import (limitations_section, methods_section, tripod_section,
                                      versions_section)
-from haicpred.report.performance import (ablation_section, calibration_section,
-                                         decision_section, metrics_section, numeric_metrics,
-                                         roc_section)
+from haicpred.report.performance import (ablation_section, calibration_section, decision_section,
+                                         metrics_section, numeric_metrics, roc_section)
 from haicpred.report.validation import lobo_section, tuned_rows, tuning_enabled, tuning_section
 
 # OPTIONAL_FILES, FINAL_METADATA_FILE and SECTION_IDS are defined in haicpred.report.layout and

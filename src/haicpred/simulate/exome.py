@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from .common import CONTIG_LENGTHS, REFERENCE_FASTA, write_indexed_vcf
-from .variants import (BACKGROUND_GENES, CSQ_FIELDS, GeneAnnotation, multiallelic_variant,
-                       panel_annotations, annotated_variant)
+from .variants import (BACKGROUND_GENES, CSQ_FIELDS, GeneAnnotation, annotated_variant,
+                       multiallelic_variant, panel_annotations)
 
 # ---------------------------------------------------------------------------------------------
 # Somatic exome VCFs (Mutect2 + FilterMutectCalls + VEP)
