@@ -184,6 +184,10 @@ def metrics_section(metrics: pd.DataFrame, notes: pd.Series, settings: dict,
             '<a href="#td-auc">its own section</a>.')
     if (cv_metadata or {}).get("c_index_ci_method"):
         text += " " + esc(cv_metadata["c_index_ci_method"]) + "."
+    factors = (cv_metadata or {}).get("baseline_factors") or {}
+    for key, what in (("refitted", "Factor baselines"), ("rule", "Published scores")):
+        if isinstance(factors.get(key), str):
+            text += f" {what}: {esc(factors[key])}."
     text += "</p>"
     if distinct:
         text += ('<p class="note">Notes of metrics.tsv: ' + "; ".join(esc(n) for n in distinct)
