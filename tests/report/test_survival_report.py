@@ -113,7 +113,9 @@ def section(page: str, anchor: str) -> str:
 
 
 def interval(row, key) -> str:
-    return f"{float(row[key]):.3f} [{float(row[key + '_low']):.3f}, {float(row[key + '_high']):.3f}]"
+    """The report's "value [low, high]" of a metrics.tsv row."""
+    low, high = float(row[key + "_low"]), float(row[key + "_high"])
+    return f"{float(row[key]):.3f} [{low:.3f}, {high:.3f}]"
 
 
 def test_survival_sections_replace_the_binary_ones(report):
