@@ -15,9 +15,11 @@ from sksurv.nonparametric import kaplan_meier_estimator
 from haicpred.io.tables import read_tsv, write_tsv
 from haicpred.modeling.cross_validation import (CV_METADATA_FILE, cross_validate_models,
                                                 write_model_outputs)
+from haicpred.modeling.survival_curves import numbers_at_risk
 from haicpred.modeling.survival_metrics import survival_metric_tables
-from haicpred.modeling.survival_risk_groups import km_risk_groups
+from haicpred.modeling.survival_risk_groups import averaged_oof_risk, km_risk_groups
 from haicpred.report.render import render_report
+from haicpred.report.survival_figures import at_risk_times
 from survival_helpers import HORIZONS, weibull_cohort
 
 N, NO_FOLLOW_UP = 150, 5
@@ -208,7 +210,17 @@ def test_time_dependent_auc_calibration_and_risk_groups(run, report):
     expected = "p &lt; 0.001" if p < 0.001 else f"p = {p:.3f}"
     assert f"{float(first['logrank_chi2'].iloc[0]):.2f} on 2 degrees of freedom, {expected}" \
         in groups
-    assert "numbers at risk" in groups
+    # numbers at risk under the plot: patients of the group still followed at 0, 12, ... months
+    patients = averaged_oof_risk(read_tsv(run[0] / "oof_predictions.tsv"))
+    c1, c2 = float(first["cutoff_1"].iloc[0]), float(first["cutoff_2"].iloc[0])
+    member = {"low": patients["risk"] < c1, "high": patients["risk"] >= c2}
+    member["intermediate"] = ~member["low"] & ~member["high"]
+    ticks = at_risk_times(patients["time"].max())
+    assert ticks[0] == 0 and len(ticks) > 2
+    for group, rows in member.items():
+        counts = numbers_at_risk(patients["time"][rows], ticks)
+        assert (f'<td class="text">{group}</td>\n'
+                + "\n".join(f"<td>{c}</td>" for c in counts) + "\n</tr>") in groups
 
 
 def test_methods_and_tripod_for_a_survival_model(report):

@@ -154,7 +154,7 @@ def survival_calibration_section(calibration: pd.DataFrame, averaged: pd.DataFra
         "cohort's Kaplan-Meier S(h) (last row).</p>")
 
 
-def at_risk_times(last_time: float, horizons=()) -> np.ndarray:
+def at_risk_times(last_time: float) -> np.ndarray:
     """The times under a Kaplan-Meier plot where numbers at risk are shown: 0 and every step
     (3, 6, 12, 24, 36 or 60 months: the smallest giving at most 8 columns) up to the last
     follow-up."""
