@@ -28,6 +28,11 @@ def main(snakemake):
         final_metadata=getattr(inputs, "final_metadata", None),
         data_checks=inputs.data_checks,
         cohort=snakemake.params.cohort,
+        # survival endpoint only: the risk groups' Kaplan-Meier table and the nomogram, when
+        # the rule has them as inputs (absent: tertiles computed from the OOF table; the
+        # nomogram section says not produced)
+        km_risk_groups=getattr(inputs, "km_risk_groups", None),
+        nomogram=getattr(inputs, "nomogram", None),
         **optional,
     )
 

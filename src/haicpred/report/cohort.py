@@ -203,6 +203,37 @@ def _sample_labels(oof: pd.DataFrame, labels: pd.DataFrame) -> dict:
     return {}
 
 
+def modality_availability(matrix: pd.DataFrame, dictionary: pd.DataFrame) -> list[str]:
+    """The "Data availability per modality" heading and table: features, samples with any
+    value, non-missing cells, and the share with any value per batch."""
+    n = len(matrix)
+    batches = matrix["batch"].fillna("(none)").astype(str)
+    modality = dict(zip(dictionary["feature"], dictionary["modality"].fillna("unknown")))
+    features = [c for c in matrix.columns if c not in ID_COLUMNS]
+    groups: dict[str, list[str]] = {}
+    for feature in features:
+        groups.setdefault(str(modality.get(feature, "unknown")), []).append(feature)
+    order = sorted(groups, key=modality_key)
+    batch_names = sorted(batches.unique())
+    header = ["modality", "features", "samples with any value", "non-missing cells"]
+    header += [f"any value: {esc(b)}" for b in batch_names]
+    rows = []
+    for mod in order:
+        present = matrix[groups[mod]].notna()
+        any_value = present.any(axis=1).to_numpy()
+        row = [
+            esc(mod),
+            str(len(groups[mod])),
+            f"{int(any_value.sum())} ({pct(any_value.sum(), n)})",
+            pct(present.to_numpy().sum(), present.size),
+        ]
+        for batch in batch_names:
+            mask = (batches == batch).to_numpy()
+            row.append(pct(any_value[mask].sum(), mask.sum()))
+        rows.append(row)
+    return ["<h3>Data availability per modality</h3>", html_table(header, rows)]
+
+
 def cohort_section(matrix, labels, dictionary, oof, outcome: Outcome, description: str,
                    endpoint_settings: dict | None) -> str:
     y = matrix["sample_id"].map(_sample_labels(oof, labels)).astype(float)
@@ -254,31 +285,8 @@ def cohort_section(matrix, labels, dictionary, oof, outcome: Outcome, descriptio
         html_table(["batch", "patients", "labelled", outcome.events, rate], rows)
     )
 
-    modality = dict(zip(dictionary["feature"], dictionary["modality"].fillna("unknown")))
+    parts += modality_availability(matrix, dictionary)
     features = [c for c in matrix.columns if c not in ID_COLUMNS]
-    groups: dict[str, list[str]] = {}
-    for feature in features:
-        groups.setdefault(str(modality.get(feature, "unknown")), []).append(feature)
-    order = sorted(groups, key=modality_key)
-    batch_names = sorted(batches.unique())
-    header = ["modality", "features", "samples with any value", "non-missing cells"]
-    header += [f"any value: {esc(b)}" for b in batch_names]
-    rows = []
-    for mod in order:
-        present = matrix[groups[mod]].notna()
-        any_value = present.any(axis=1).to_numpy()
-        row = [
-            esc(mod),
-            str(len(groups[mod])),
-            f"{int(any_value.sum())} ({pct(any_value.sum(), n)})",
-            pct(present.to_numpy().sum(), present.size),
-        ]
-        for batch in batch_names:
-            mask = (batches == batch).to_numpy()
-            row.append(pct(any_value[mask].sum(), mask.sum()))
-        rows.append(row)
-    parts.append("<h3>Data availability per modality</h3>")
-    parts.append(html_table(header, rows))
     events = min(n_pos, n_lab - n_pos)
     parts.append(
         f'<p class="note">Sample size: {len(features)} candidate features for {n_lab} labelled '

@@ -66,7 +66,9 @@ def importance_section(importance: pd.DataFrame) -> str:
     )
 
 
-def shap_section(shap: pd.DataFrame | None) -> str:
+def shap_section(shap: pd.DataFrame | None, scale: str = "log-odds") -> str:
+    """``scale``: what a SHAP value is on (the booster's margin: log-odds for the binary
+    endpoints, log relative hazard for a Cox model)."""
     if shap is None:
         return section("shap", not_available(OPTIONAL_FILES["shap_importance"]))
     shap = shap.copy()
@@ -82,7 +84,7 @@ def shap_section(shap: pd.DataFrame | None) -> str:
     ax = fig.add_subplot(1, 1, 1)
     _importance_bars(ax, top["mean_abs_shap"], None, top["feature"], list(top["modality"]),
                      colour)
-    ax.set_xlabel("mean |SHAP value| (log-odds)")
+    ax.set_xlabel(f"mean |SHAP value| ({scale})")
     ax.set_title(f"SHAP summary of the final XGBoost model, top {len(top)}")
     fig.tight_layout()
     ranks = num(top["rank"]) if "rank" in top else pd.Series(np.arange(1, len(top) + 1))
@@ -93,7 +95,7 @@ def shap_section(shap: pd.DataFrame | None) -> str:
            f"{_top_text(top)}.")
     return section(
         "shap",
-        figure_html(fig, alt, "Mean absolute SHAP value (exact TreeSHAP, log-odds scale) of "
+        figure_html(fig, alt, f"Mean absolute SHAP value (exact TreeSHAP, {scale} scale) of "
                     "each feature over the patients explained by the final model (from "
                     f"<code>{OPTIONAL_FILES['shap_importance']}</code>). The size of a "
                     "feature's typical contribution to a prediction, not its direction, and "

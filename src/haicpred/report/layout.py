@@ -20,13 +20,18 @@ OPTIONAL_FILES = {
 FINAL_METADATA_FILE = "results/model/final/model_metadata.json"
 
 # Section anchors (the TRIPOD+AI checklist links to them) and titles, in report order.
+# td-auc, risk-groups and nomogram belong to the survival endpoint's report only
+# (haicpred.report.survival); roc and decision-curve to the binary endpoints' only.
 SECTION_IDS = {
     "data-checks": "Data checks",
     "cohort": "Cohort",
     "metrics": "Discrimination and calibration",
     "roc": "ROC curves",
+    "td-auc": "Time-dependent AUC",
     "calibration": "Calibration",
     "decision-curve": "Clinical usefulness",
+    "risk-groups": "Kaplan-Meier curves by risk group",
+    "nomogram": "Nomogram",
     "ablation": "Modality ablation",
     "lobo": "Leave-one-batch-out validation",
     "tuning": "Nested hyper-parameter tuning",

@@ -167,11 +167,9 @@ def versions_section(cv_metadata: dict | None, final_metadata: dict | None) -> s
     return section("software", text)
 
 
-def tripod_section(missing: dict[str, str]) -> str:
-    """The TRIPOD+AI (Collins et al., BMJ 2024) items that apply to this analysis, each with
-    the sections answering it; `missing` maps an anchor whose section has no content to why."""
+def _binary_tripod_items() -> list:
     na = "not applicable"
-    items = [
+    return [
         ("1", "Title", [], f"{na}: a generated analysis report, not a manuscript"),
         ("2", "Abstract", [], f"{na}: the publication's structured abstract; the headline "
          f"result is summarised in {link('metrics')}"),
@@ -206,6 +204,14 @@ def tripod_section(missing: dict[str, str]) -> str:
         ("23a", "Model performance with confidence intervals", ["metrics"], None),
         ("26", "Limitations", ["limitations"], None),
     ]
+
+
+def tripod_section(missing: dict[str, str], items: list | None = None) -> str:
+    """The TRIPOD+AI (Collins et al., BMJ 2024) items that apply to this analysis, each with
+    the sections answering it; `missing` maps an anchor whose section has no content to why.
+    `items`: (item, topic, anchors, reason when none answers it); default: the binary
+    endpoints' items (haicpred.report.survival_methods has the survival endpoint's)."""
+    items = _binary_tripod_items() if items is None else items
     rows = []
     for item, topic, anchors, reason in items:
         answered = [a for a in anchors if a not in missing]

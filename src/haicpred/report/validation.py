@@ -64,27 +64,30 @@ def tuning_enabled(settings: dict) -> bool:
     return bool(tuning.get("enabled")) if isinstance(tuning, dict) else bool(tuning)
 
 
-def tuned_rows(tuning: pd.DataFrame | None) -> pd.DataFrame | None:
-    """The rows of tuning.tsv whose parameters were chosen by inner CV (an inner AUC), or None
-    when the table is absent."""
+def tuned_rows(tuning: pd.DataFrame | None, inner: str | None = None) -> pd.DataFrame | None:
+    """The rows of tuning.tsv whose parameters were chosen by inner CV (a value in the inner
+    metric column ``inner``; default: the inner AUC), or None when the table is absent."""
     if tuning is None:
         return None
-    inner = next((c for c in tuning.columns if c == "inner_auc"), None) or next(
+    inner = inner or next((c for c in tuning.columns if c == "inner_auc"), None) or next(
         (c for c in tuning.columns if re.search(r"inner.*auc|auc.*inner", c, re.I)), None)
     if inner is None:
         return tuning
     return tuning[np.isfinite(num(tuning[inner]).to_numpy())]
 
 
-def tuning_section(tuning: pd.DataFrame | None, settings: dict) -> str:
+def tuning_section(tuning: pd.DataFrame | None, settings: dict, inner: str | None = None,
+                   inner_label: str = "inner-CV AUC") -> str:
+    """``inner``: the column of the inner-CV metric of the chosen settings (default: the inner
+    AUC), named ``inner_label`` in the summary."""
     if tuning is None:
         why = (": the model settings ask for tuning" if tuning_enabled(settings) else
                ': hyper-parameters were fixed (see <a href="#methods">Methods</a>)')
         return section("tuning", not_available(OPTIONAL_FILES["tuning"], why))
     tuning = tuning.reset_index(drop=True)
     columns = list(tuning.columns)
-    inner = "inner_auc" if "inner_auc" in columns else next(
-        (c for c in columns if re.search(r"inner.*auc|auc.*inner", c, re.I)), None)
+    inner = inner or ("inner_auc" if "inner_auc" in columns else next(
+        (c for c in columns if re.search(r"inner.*auc|auc.*inner", c, re.I)), None))
     keys = [c for c in _TUNING_KEYS if c in columns]
     after = [c for c in (inner, *_TUNING_AFTER) if c and c in columns]
     after = list(dict.fromkeys(after))
@@ -103,7 +106,7 @@ def tuning_section(tuning: pd.DataFrame | None, settings: dict) -> str:
             return str(int(number))
         return esc(value)
 
-    tuned = tuned_rows(tuning)
+    tuned = tuned_rows(tuning, inner)
     text = ""
     if "scheme" in columns:
         counts = tuning["scheme"].fillna("").astype(str).value_counts()
@@ -122,7 +125,7 @@ def tuning_section(tuning: pd.DataFrame | None, settings: dict) -> str:
     summary = [f"{len(tuned)} of {len(tuning)} training sets tuned by inner cross-validation"]
     if inner:
         values = num(tuned[inner])
-        summary.append(f"inner-CV AUC of the chosen settings median {fmt(values.median())} "
+        summary.append(f"{inner_label} of the chosen settings median {fmt(values.median())} "
                        f"[{fmt(values.min())}&ndash;{fmt(values.max())}]")
     text += "<p>" + "; ".join(summary) + ".</p>"
     chosen = pd.Series([" | ".join(cell(c, tuned[c].iloc[i]) for c in params)
