@@ -9,6 +9,7 @@ from snakemake.utils import validate
 
 from haicpred.cohort import (clinical_endpoint_problems, cohort_report, config_problems, is_demo,
                              read_config_file)
+from haicpred.features.endpoints import SURVIVAL_KIND, resolve_endpoint
 from haicpred.io.errors import InputError
 from haicpred.provenance import git_commit
 from haicpred.io.samples import batch_records, batch_shards, load_sample_sheet
@@ -130,6 +131,11 @@ def model_settings(**overrides):
     return {**settings, "endpoint": config["endpoint"], **overrides}
 
 
+def survival_endpoint():
+    """Is the endpoint time to event (its risk groups and nomogram join the outputs)?"""
+    return resolve_endpoint(config.get("endpoint"))["kind"] == SURVIVAL_KIND
+
+
 def on_treatment_enabled():
     return bool(config["model"].get("on_treatment", False))
 
@@ -171,6 +177,11 @@ REPORT_OPTIONAL_INPUTS = {
     "tuning": "results/model/tuning.tsv",
     "final_metadata": "results/model/final/model_metadata.json",
 }
+# ... and those of a survival endpoint only
+SURVIVAL_REPORT_INPUTS = {
+    "km_risk_groups": "results/model/km_risk_groups.tsv",
+    "nomogram": "results/model/final/nomogram.json",
+}
 
 
 def report_optional_inputs(wildcards):
@@ -178,7 +189,8 @@ def report_optional_inputs(wildcards):
     when the DAG is built, after every rule file is read). A table no rule makes is not an input,
     so the report never waits for it; its section says it was not produced."""
     declared = {str(path) for rule in workflow.rules for path in rule.output}
-    return {key: path for key, path in REPORT_OPTIONAL_INPUTS.items() if path in declared}
+    wanted = {**REPORT_OPTIONAL_INPUTS, **(SURVIVAL_REPORT_INPUTS if survival_endpoint() else {})}
+    return {key: path for key, path in wanted.items() if path in declared}
 
 
 # Provenance (workflow/rules/provenance.smk)

@@ -97,3 +97,27 @@ rule permutation_check:
         "../../envs/model.yaml"
     script:
         "../scripts/permutation_check.py"
+
+
+rule survival_risk_groups:
+    """Survival endpoint only (the report's input): low/intermediate/high risk groups of the
+    repeat-averaged out-of-fold XGBoost risk (predict.risk_groups: tertiles or two cut-offs on
+    the risk scale), their Kaplan-Meier curves with numbers at risk, and the log-rank test."""
+    input:
+        oof="results/model/oof_predictions.tsv",
+    output:
+        km="results/model/km_risk_groups.tsv",
+    params:
+        risk_groups=config["predict"]["risk_groups"],
+    log:
+        "logs/survival_risk_groups.log",
+    benchmark:
+        "logs/benchmarks/survival_risk_groups.tsv"
+    threads: 1  # a sort and three Kaplan-Meier curves
+    resources:
+        mem_mb=1000,  # the OOF table (patients x models x repeats rows)
+        runtime=10,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/survival_risk_groups.py"
