@@ -104,3 +104,18 @@ def test_the_final_model_step_writes_the_nomogram_of_the_cox_baseline(trained_su
         assert linear_predictor_of_points(nomogram, points) == pytest.approx(risk[i], abs=1e-9)
         assert survival_of_points(nomogram, points) == pytest.approx(list(survival[i]),
                                                                      abs=1e-12)
+
+
+def test_without_an_informative_published_factor_the_file_says_why(trained_survival, tmp_path):
+    from haicpred.modeling.final_model import fit_final_model, write_final_model
+    from predict_helpers import FAST_SURVIVAL_FINAL
+
+    train = trained_survival.train
+    settings = {**FAST_SURVIVAL_FINAL, "baseline_features": ["not_a_feature"]}
+    final = fit_final_model(train.matrix, train.labels, train.dictionary, settings)
+    write_final_model(final, tmp_path)
+    nomogram = json.loads((tmp_path / NOMOGRAM_FILE).read_text())
+    assert nomogram["available"] is False
+    assert nomogram["reason"] == ("none of the baseline_features carries information: "
+                                  "not_a_feature (not in the feature matrix)")
+    assert final.metadata["nomogram"]["available"] is False

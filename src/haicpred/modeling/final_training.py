@@ -43,9 +43,9 @@ __all__ = [
 ]
 
 FORMAT = "haicpred final model"
-# 1: the binary model (XGBClassifier, a probability); 2: adds the survival model (Cox booster,
-# Breslow baseline hazard, S(t) at the horizons). A binary model is still written as version 1,
-# so version-1 folders of earlier runs load unchanged.
+# 1: a binary model (XGBClassifier, a probability); 2: a survival model (Cox booster, Breslow
+# baseline hazard, S(t) at the horizons; metadata "model_kind": "survival"). A binary model is
+# still written as version 1, byte for byte as before, and earlier folders load unchanged.
 FORMAT_VERSION = 1
 SURVIVAL_FORMAT_VERSION = 2
 MODEL_FILE = "xgboost_model.json"

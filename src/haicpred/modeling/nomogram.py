@@ -20,7 +20,8 @@ refit. Factors with at most :data:`MAX_LEVELS` distinct whole-number values are 
 the others at a few round tick values over their training range.
 
 :func:`fit_nomogram` returns the fitted model and the nomogram as a dict (``nomogram.json``:
-sorted keys, floats as Python writes them, so the same data give the same bytes);
+sorted keys, floats as Python writes them, so the same data give the same bytes;
+``available`` false and a ``reason`` when none could be fitted, :func:`unavailable_nomogram`);
 :func:`total_points`, :func:`linear_predictor_of_points` and :func:`survival_of_points` read it.
 """
 
@@ -33,8 +34,9 @@ import pandas as pd
 
 from haicpred.modeling.survival_estimators import PenalisedCox
 
-__all__ = ["NOMOGRAM_FORMAT", "NOMOGRAM_CAPTION", "MAX_LEVELS", "fit_nomogram", "total_points",
-           "linear_predictor_of_points", "survival_of_points"]
+__all__ = ["NOMOGRAM_FORMAT", "NOMOGRAM_CAPTION", "MAX_LEVELS", "fit_nomogram",
+           "unavailable_nomogram", "total_points", "linear_predictor_of_points",
+           "survival_of_points"]
 
 NOMOGRAM_FORMAT = "haicpred nomogram"
 NOMOGRAM_CAPTION = ("Cox model refitted on the published factors; the published point tables "
@@ -121,6 +123,7 @@ def fit_nomogram(X: pd.DataFrame, y: np.ndarray, factors: list[str], horizons,
     nomogram = {
         "format": NOMOGRAM_FORMAT,
         "format_version": 1,
+        "available": True,
         "caption": NOMOGRAM_CAPTION,
         "model": ("Cox model refitted on the published factors (median imputation, scaling, "
                   f"ridge penalty alpha {alpha:g}; haicpred.modeling.survival_estimators."
@@ -155,6 +158,12 @@ def fit_nomogram(X: pd.DataFrame, y: np.ndarray, factors: list[str], horizons,
             "max_total_points."),
     }
     return model, nomogram
+
+
+def unavailable_nomogram(reason: str) -> dict:
+    """``nomogram.json`` when no nomogram could be fitted (the file exists either way)."""
+    return {"format": NOMOGRAM_FORMAT, "format_version": 1, "available": False,
+            "caption": NOMOGRAM_CAPTION, "reason": reason}
 
 
 def total_points(nomogram: dict, values: dict) -> float:

@@ -59,7 +59,7 @@ _REQUIRED_METADATA = ("format", "format_version", "feature_names", "feature_moda
                       "feature_ranges", "risk_groups", "model_sha256", "radiomics_preprocessing")
 _HINT = ("give the results/model/final folder of a training run, unchanged (rerun the training "
          "workflow's final_model rule to rebuild it)")
-# the folder formats this version reads: 1 (binary), 2 (binary or survival)
+# the folder formats this version reads: 1 (a binary model), 2 (a survival model)
 _READABLE_VERSIONS = (FORMAT_VERSION, SURVIVAL_FORMAT_VERSION)
 
 

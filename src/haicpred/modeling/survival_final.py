@@ -21,11 +21,12 @@ What differs from the binary folder (``format_version`` :data:`SURVIVAL_FORMAT_V
     ``cumulative_hazard``, so S(t | x) = exp(-H0(t) exp(risk(x))) is reproduced exactly), the
     endpoint's time and event columns and counts, risk-group cut-offs on the risk scale (tertiles
     of the cross-validated out-of-fold xgboost risk, mean over repeats, or fixed ``[c1, c2]``),
-    and ``nomogram`` (its file, or why there is none).
+    and ``nomogram`` (its file, factors, whether it is available and if not why).
 ``shap_importance.tsv``  mean |SHAP| of TreeSHAP on the Cox booster: log relative hazard scale.
 ``predictions.tsv``      ``sample_id, batch, labelled, risk, surv_<h>m`` per horizon,
     ``risk_group, top_contributors, warnings``.
-``nomogram.json``        :mod:`haicpred.modeling.nomogram`.
+``nomogram.json``        :mod:`haicpred.modeling.nomogram` (always written for a survival
+    model; ``available`` false with the reason when no published factor carries information).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from haicpred.modeling.final_training import (FINAL_MODEL_PACKAGES, FORMAT, MODE
                                               TrainingInputs, cv_metrics_record, json_value,
                                               training_checksum)
 from haicpred.modeling.inputs import PreparedData
-from haicpred.modeling.nomogram import fit_nomogram
+from haicpred.modeling.nomogram import fit_nomogram, unavailable_nomogram
 from haicpred.modeling.score_baselines import factor_availability
 from haicpred.modeling.scoring import (assign_risk_groups, feature_ranges,
                                        log_modalities_missing_for_everyone,
@@ -145,23 +146,25 @@ def _oof_risks(cv_oof: pd.DataFrame | None, ids: list[str]) -> np.ndarray | None
     return mean.loc[ids].to_numpy(dtype=float)
 
 
-def _nomogram(training: TrainingInputs, data: PreparedData, horizons) -> tuple[dict | None,
-                                                                                dict]:
-    """The published-factor nomogram and its metadata entry (file, or why there is none)."""
+def _nomogram(training: TrainingInputs, data: PreparedData, horizons) -> tuple[dict, dict]:
+    """The published-factor nomogram (or why there is none: the file is written either way)
+    and its metadata entry."""
     settings = training.settings
     factors, left_out = factor_availability(list(settings.baseline_features), data.X_lab)
+    entry = {"file": NOMOGRAM_FILE, "factors": factors, "factors_left_out": left_out}
     if not factors:
         reasons = ", ".join(f"{f} ({why})" for f, why in left_out.items())
-        return None, {"file": None, "reason": "none of the baseline_features carries "
-                                              f"information: {reasons}"}
+        reason = f"none of the baseline_features carries information: {reasons}"
+        return unavailable_nomogram(reason), {**entry, "available": False, "reason": reason}
     try:
         _, nomogram = fit_nomogram(
             data.X_lab, data.y, factors, horizons, BASELINE_ALPHA, left_out=left_out,
             units=training.unit,
             factors_source="setting baseline_features (default: the Liu 2023 HAIC factors)")
     except ValueError as error:
-        return None, {"file": None, "reason": str(error)}
-    return nomogram, {"file": NOMOGRAM_FILE, "factors": factors, "factors_left_out": left_out}
+        return (unavailable_nomogram(str(error)),
+                {**entry, "available": False, "reason": str(error)})
+    return nomogram, {**entry, "available": True}
 
 
 def fit_survival_final_model(training: TrainingInputs, matrix: pd.DataFrame,

@@ -118,7 +118,11 @@ def _survival_table(nomogram: dict) -> str:
 
 def nomogram_section(nomogram: dict) -> str:
     """The section: the figure, the points per factor level (or tick value) and S(h) against
-    total points."""
+    total points; a note with the reason when no nomogram could be fitted."""
+    if not nomogram.get("available", True):
+        return section(SECTION_ID, f'<p class="missing">Not available: '
+                                   f'{esc(nomogram.get("reason", ""))}.</p>',
+                       title=SECTION_TITLE)
     caption = (esc(nomogram["caption"]) + ". " + esc(
         f"Refitted on the {nomogram['n']} labelled patients ({nomogram['n_events']} events) "
         "of this cohort; the factor with the largest effect over its training range "

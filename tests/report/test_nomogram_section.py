@@ -55,3 +55,12 @@ def test_the_figure_places_every_factor_on_the_points_scale():
     positions = [t.get_position()[0] for t in ax.texts]
     assert min(positions) >= 0 and max(positions) <= 100 + 1e-9
     assert np.isfinite(positions).all()
+
+
+def test_a_nomogram_that_could_not_be_fitted_is_said_so():
+    from haicpred.modeling.nomogram import unavailable_nomogram
+
+    html = nomogram_section(unavailable_nomogram("none of the baseline_features carries "
+                                                 "information: afp (not in the feature matrix)"))
+    assert '<p class="missing">Not available: none of the baseline_features' in html
+    assert "<img" not in html
