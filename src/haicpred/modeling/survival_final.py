@@ -101,9 +101,10 @@ def _prepared(training: TrainingInputs, ids: np.ndarray, y: np.ndarray) -> Prepa
     features = list(training.X.columns)
     radiomic = [f for f in features
                 if str(training.modality.get(f, "")).strip().lower() == RADIOMICS_MODALITY]
-    return PreparedData(training.endpoint, training.X, X_all, X_lab, y, ids[labelled],
-                        X_lab[BATCH_COLUMN].to_numpy(dtype=object), labelled, None, features,
-                        training.modality, radiomic)
+    return PreparedData(outcome=training.endpoint, X=training.X, X_all=X_all, X_lab=X_lab, y=y,
+                        ids=ids[labelled], batch_lab=X_lab[BATCH_COLUMN].to_numpy(dtype=object),
+                        labelled=labelled, truth_p=None, features=features,
+                        modality=training.modality, radiomic=radiomic)
 
 
 def _hyperparameters(training: TrainingInputs, data: PreparedData, spec
