@@ -242,7 +242,8 @@ def predict(matrix: pd.DataFrame, dictionary: pd.DataFrame | None, model_dir) ->
     """Score ``matrix`` (a feature matrix: ``sample_id, batch``, features) with the model in
     ``model_dir``: ``sample_id, probability, risk_group, top_contributors, warnings``; for a
     survival model ``sample_id, risk, surv_<h>m`` per horizon, ``risk_group,
-    top_contributors, warnings`` (:func:`survival_final.survival_prediction_columns`)."""
+    top_contributors, warnings``
+    (:func:`haicpred.modeling.survival_final.survival_prediction_columns`)."""
     frozen = load_final_model(model_dir)
     metadata, names = frozen.metadata, frozen.feature_names
     problems = []
