@@ -80,3 +80,45 @@ def trained(tmp_path_factory) -> Trained:
     final = fit_final_model(train.matrix, train.labels, train.dictionary, FAST_FINAL)
     write_final_model(final, root / "model")
     return Trained(train, new, final, root / "model")
+
+
+# the survival endpoint of the simulated cohorts (OS with random and administrative censoring)
+SURVIVAL_ENDPOINT = {"kind": "survival", "time_column": "os_months", "event_column": "os_event",
+                     "horizons_months": [12, 24, 36]}
+FAST_SURVIVAL_FINAL = {**FAST_FINAL, "endpoint": SURVIVAL_ENDPOINT}
+# a small survival cross-validation, for the out-of-fold risks and metrics the final model reads
+FAST_SURVIVAL_CV = {**FAST_SURVIVAL_FINAL, "cv_folds": 3, "cv_repeats": 2, "n_bootstrap": 20}
+
+
+@dataclass
+class TrainedSurvival:
+    train: Cohort
+    new: Cohort
+    final: FinalModel
+    model_dir: Path
+    cv_metrics: pd.DataFrame
+    cv_oof: pd.DataFrame
+
+
+@pytest.fixture(scope="session")
+def trained_survival(tmp_path_factory) -> TrainedSurvival:
+    """A frozen survival model (OS) on 150 simulated patients (2 batches, some without
+    follow-up), fitted after a small survival cross-validation of the same data (its
+    metrics.tsv and oof_predictions.tsv, through their TSV files as the workflow reads them),
+    written to a folder; and a new cohort of 60 patients (another seed) to score."""
+    from haicpred.io.tables import read_tsv, write_tsv
+    from haicpred.modeling.cross_validation import cross_validate_models
+
+    root = tmp_path_factory.mktemp("survival_final_model")
+    train = build_cohort(root / "train", 150, 2, seed=21)
+    # a few patients without follow-up: unlabelled, scored all the same
+    train.labels.loc[[3, 40, 77], ["os_months", "os_event"]] = float("nan")
+    new = build_cohort(root / "new", 60, 2, seed=22)
+    cv = cross_validate_models(train.matrix, train.labels, train.dictionary, FAST_SURVIVAL_CV)
+    write_tsv(cv.metrics, root / "metrics.tsv")
+    write_tsv(cv.oof, root / "oof_predictions.tsv")
+    cv_metrics, cv_oof = read_tsv(root / "metrics.tsv"), read_tsv(root / "oof_predictions.tsv")
+    final = fit_final_model(train.matrix, train.labels, train.dictionary, FAST_SURVIVAL_FINAL,
+                            cv_metrics=cv_metrics, cv_oof=cv_oof)
+    write_final_model(final, root / "model")
+    return TrainedSurvival(train, new, final, root / "model", cv_metrics, cv_oof)

@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser(
         "predict", help="score a new cohort's feature matrix with a frozen final model "
-        "(results/model/final): probability, risk group, top SHAP contributors, warnings")
+        "(results/model/final): probability (a survival model: risk and S(t) at the horizons), "
+        "risk group, top SHAP contributors, warnings")
     predict.add_argument("--model-dir", required=True,
                          help="results/model/final folder of a training run")
     predict.add_argument("--matrix", required=True, help="the new cohort's feature_matrix.tsv")

@@ -31,7 +31,9 @@ from haicpred.cohort import cohort_problems, cohort_report, load_config
 from haicpred.features.endpoints import survival_labels
 from haicpred.io.errors import InputError
 from haicpred.io.tables import read_tsv
-from haicpred.modeling.final_model import fit_final_model
+from haicpred.modeling.final_model import METADATA_FILE as FINAL_METADATA_FILE
+from haicpred.modeling.final_model import fit_final_model, write_final_model
+from haicpred.modeling.predict import predict
 from haicpred.genomics.genotypes import snp_genotypes
 from haicpred.modeling.cross_validation import (CV_METADATA_FILE, cross_validate_models,
                                                 write_model_outputs)
@@ -377,6 +379,33 @@ def case_survival_models_unavailable(tmp_path):
     return Seen(problems_of(settings), None, "endpoint.kind")
 
 
+def frozen_model_case(survival: bool, change):
+    """A final model folder (binary, or survival on OS) with ``change(metadata)`` applied to its
+    model_metadata.json, scored by predict as ``haicpred predict`` does."""
+    def case(tmp_path):
+        matrix, labels, dictionary = model_inputs([1, 0] * 6)
+        settings = {**FAST, "tuning": {"enabled": False}}
+        if survival:
+            labels = labels.assign(os_months=[float(3 + 2 * i) for i in range(12)],
+                                   os_event=[1.0, 0.0, 1.0] * 4)
+            settings["endpoint"] = {**SURVIVAL, "horizons_months": [6, 12]}
+        write_final_model(fit_final_model(matrix, labels, dictionary, settings), tmp_path)
+        path = tmp_path / FINAL_METADATA_FILE
+        path.write_text(json.dumps(change(json.loads(path.read_text()))))
+        return Seen(errors(lambda: predict(matrix, dictionary, tmp_path)), str(path))
+
+    return case
+
+
+def _newer_format(metadata: dict) -> dict:
+    return {**metadata, "format_version": 3}
+
+
+def _broken_baseline(metadata: dict) -> dict:
+    hazard = metadata["baseline_hazard"]
+    return {**metadata, "baseline_hazard": {**hazard, "cumulative_hazard": [1.0]}}
+
+
 # ----------------------------------------------------------------------------------------------
 # Config: load_config (Snakemake's validator and the config schema)
 # ----------------------------------------------------------------------------------------------
@@ -490,6 +519,9 @@ CASES = {
     "labels-missing": case_labels_missing,
     "labels-one-class": label_case([1] * 12),
     "labels-too-few-per-class": label_case([1] * 10 + [0] * 2),
+    # the final model folder given to predict
+    "model-folder-newer-format": frozen_model_case(False, _newer_format),
+    "model-folder-baseline-hazard-broken": frozen_model_case(True, _broken_baseline),
     # config
     "config-key-misspelled": config_case("samples: ''\ngenome_buld: GRCh38\n", "'genome_buld'"),
     "config-bad-value": config_case("genome_build: hg19\n", "'hg19'"),

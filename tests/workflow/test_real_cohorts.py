@@ -12,8 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from real_cohorts import (child_pugh_class, needs_cohorts, sysucc_baseline, uci_albi_by_hand,
-                          uci_child_pugh_by_hand, uci_table, write_sysucc, write_uci)
+from haicpred.modeling.survival_endpoint import survival_oof_columns
+from haicpred.modeling.survival_metrics import harrell_c
+from real_cohorts import (SURVIVAL_ENDPOINT, child_pugh_class, needs_cohorts, sysucc_baseline,
+                          uci_albi_by_hand, uci_child_pugh_by_hand, uci_table, write_sysucc,
+                          write_sysucc_survival, write_uci)
 from workflow_helpers import PANEL, SNPS, snakemake
 
 pytestmark = needs_cohorts
@@ -29,6 +32,10 @@ OUTPUTS = ["results/features/feature_matrix.tsv", "results/features/feature_dict
            "results/model/final/model_metadata.json", "results/model/final/predictions.tsv",
            "results/model/final/shap_importance.tsv", "results/report/report.html",
            "results/provenance.json"]
+
+
+SURVIVAL_OUTPUTS = [*OUTPUTS, "results/model/km_risk_groups.tsv",
+                    "results/model/final/nomogram.json"]
 
 
 def _run(tmp_path_factory, name, write):
@@ -52,6 +59,12 @@ def sysucc_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def uci_run(tmp_path_factory):
     return _run(tmp_path_factory, "uci", write_uci)
+
+
+@pytest.fixture(scope="module")
+def sysucc_os_run(tmp_path_factory):
+    """SYSUCC with overall survival as a time-to-event endpoint (issue 15)."""
+    return _run(tmp_path_factory, "sysucc_os", write_sysucc_survival)
 
 
 def _matrix(workdir):
@@ -188,3 +201,54 @@ def test_uci_scores_are_judged_on_the_patients_who_have_them(uci_run):
         row = metrics.loc[score]
         assert row["n"] == have < 165
         assert row["coverage"] == pytest.approx(have / 165)
+
+
+def test_sysucc_overall_survival_end_to_end(sysucc_os_run):
+    """Every output of a survival run is produced; every patient with follow-up is labelled
+    (censored or not), the 6 never followed are excluded and counted; every C-index row has a
+    CI; XGBoost's out-of-fold C is the C of its own out-of-fold risks."""
+    missing = [p for p in SURVIVAL_OUTPUTS if not (sysucc_os_run / p).is_file()
+               or (sysucc_os_run / p).stat().st_size == 0]
+    assert not missing, missing
+    baseline = sysucc_baseline()
+    never_followed = (baseline["OStime_day"] <= 0) & (baseline["Status_of_death"] == 0)
+    metrics = pd.read_csv(sysucc_os_run / "results/model/metrics.tsv", sep="\t")
+    metrics = metrics.set_index("model")
+    xgb = metrics.loc["xgboost"]
+    assert xgb["n"] == len(baseline) - int(never_followed.sum()) == 2354
+    assert xgb["n_events"] == int(baseline["Status_of_death"].sum()) == 1346
+    assert xgb["n_unlabelled"] == int(never_followed.sum()) == 6
+    rated = metrics[metrics["c_index"].notna()]
+    assert {"xgboost", "cox_all_features", "cox_baseline"} <= set(rated.index)
+    assert (rated["c_index_low"] <= rated["c_index"]).all()
+    assert (rated["c_index"] <= rated["c_index_high"]).all()
+    assert (rated["c_index_high"] - rated["c_index_low"] > 0).all()
+    assert 0.55 < xgb["c_index"] < 0.9
+
+    oof = pd.read_csv(sysucc_os_run / "results/model/oof_predictions.tsv", sep="\t")
+    assert list(oof.columns) == survival_oof_columns(SURVIVAL_ENDPOINT["horizons_months"])
+    xgb_oof = oof[oof["model"] == "xgboost"].groupby("sample_id").agg(
+        time=("time", "first"), event=("event", "first"), risk=("risk", "mean"))
+    assert harrell_c(xgb_oof["time"].to_numpy(), xgb_oof["event"].to_numpy(),
+                     xgb_oof["risk"].to_numpy()) == pytest.approx(xgb["c_index"], abs=1e-12)
+    # a death on the baseline day keeps its event at half a day
+    same_day_deaths = baseline.loc[(baseline["OStime_day"] <= 0)
+                                   & (baseline["Status_of_death"] == 1), "sample_id"]
+    assert len(same_day_deaths) == 2
+    assert (xgb_oof.loc[same_day_deaths, "event"] == 1).all()
+
+    km = pd.read_csv(sysucc_os_run / "results/model/km_risk_groups.tsv", sep="\t")
+    groups = km.drop_duplicates("group").set_index("group")
+    assert list(groups.index) == ["low", "intermediate", "high"]
+    assert groups["group_n"].sum() == xgb["n"]
+    assert groups["group_events"].sum() == xgb["n_events"]
+    assert 0 <= groups["logrank_p"].iloc[0] < 0.05  # the groups separate on 2,354 patients
+
+    predictions = pd.read_csv(sysucc_os_run / "results/model/final/predictions.tsv", sep="\t")
+    assert len(predictions) == len(baseline)
+    horizons = [f"surv_{h}m" for h in SURVIVAL_ENDPOINT["horizons_months"]]
+    survival = predictions[horizons].to_numpy()
+    assert ((survival > 0) & (survival < 1)).all()
+    assert (survival[:, 1:] <= survival[:, :-1]).all()  # S(t) falls with t
+    report = (sysucc_os_run / "results/report/report.html").read_text()
+    assert f"{xgb['c_index']:.3f}" in report

@@ -12,7 +12,6 @@ import yaml
 
 from haicpred.features.endpoints import SURVIVAL_MODELS_UNAVAILABLE
 from haicpred.io.tables import read_tsv
-from haicpred.modeling.final_model import fit_final_model
 from haicpred.simulate import simulate_cohort
 from workflow_helpers import PANEL, SNPS, make_workdir, snakemake
 
@@ -97,10 +96,6 @@ def test_the_model_rules_refuse_the_survival_kind_until_its_models_exist(surviva
     result = snakemake(demo, "--config", "endpoint={'kind': 'survival'}")
     assert result.returncode != 0 and SURVIVAL_MODELS_UNAVAILABLE in result.stderr
     assert _no_output(demo)
-    # the package's final model refuses it too, for callers outside the workflow (the
-    # cross-validation runs it: haicpred.modeling.survival_endpoint)
-    with pytest.raises(ValueError, match="survival models are not available in this version"):
-        fit_final_model(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), {"endpoint": SURVIVAL})
 
 
 def test_a_feature_only_run_accepts_the_survival_endpoint(survival_run):

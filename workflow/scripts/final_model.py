@@ -22,11 +22,20 @@ def main(snakemake):
         risk_groups=snakemake.params.risk_groups,
     )
     metadata = final.metadata
+    groups = metadata["risk_groups"]
+    # a binary model's groups split a probability, a survival model's a risk (log hazard)
     log.info("final model: %d labelled patients (%d with %s), %d features; %s",
-             metadata["n"], metadata["n_events"], metadata["risk_groups"]["probability_of"],
+             metadata["n"], metadata["n_events"],
+             groups.get("probability_of") or f"the event of {metadata['endpoint']['name']}",
              metadata["n_features"], metadata["hyperparameters"])
-    log.info("risk groups: %s, cut-offs %s", metadata["risk_groups"]["rule"],
-             ", ".join(f"{c:.3f}" for c in metadata["risk_groups"]["cutoffs"]))
+    log.info("risk groups: %s, cut-offs %s", groups["rule"],
+             ", ".join(f"{c:.3f}" for c in groups["cutoffs"]))
+    if final.nomogram is not None and final.nomogram["available"]:
+        log.info("nomogram of the Cox model refitted on the published factors (%s): %s",
+                 ", ".join(f["name"] for f in final.nomogram["factors"]),
+                 Path(snakemake.output.model).parent / "nomogram.json")
+    elif final.nomogram is not None:
+        log.warning("no nomogram: %s", final.nomogram["reason"])
     top = final.shap_importance.head(8)
     log.info("largest mean |SHAP|: %s", ", ".join(
         f"{row.feature} ({row.mean_abs_shap:.3f})" for row in top.itertuples()))

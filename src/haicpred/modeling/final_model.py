@@ -30,6 +30,10 @@ Written by :func:`write_final_model` into one folder (``results/model/final/``),
 
 Risk groups and per-sample warnings: :mod:`haicpred.modeling.scoring` (shared with
 :mod:`haicpred.modeling.predict`).
+
+A survival endpoint (``endpoint.kind: survival``) gets the frozen Cox booster of
+:mod:`haicpred.modeling.survival_final` (same entry point, same folder, plus
+``nomogram.json``); what both kinds share is in :mod:`haicpred.modeling.final_training`.
 """
 
 from __future__ import annotations
@@ -38,30 +42,32 @@ import hashlib
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from haicpred.features.endpoints import Endpoint, model_availability_problems
 from haicpred.io.errors import Problem, raise_if_any
 from haicpred.io.tables import write_bytes, write_json, write_tsv
-from haicpred.modeling.estimators import (MODEL_PACKAGES, final_estimator, model_spec,
-                                          package_versions, xgboost_classifier)
+from haicpred.modeling.estimators import (final_estimator, model_spec, package_versions,
+                                          xgboost_classifier)
 from haicpred.modeling.explain import global_importance, shap_values, top_contributors
-from haicpred.modeling.inputs import LABEL_COLUMN, check_inputs
-# the final model handles features exactly as the cross-validation does (same checks, endpoint,
-# radiomics step and XGBoost construction): the same functions, never a copy
-from haicpred.modeling.outcomes import model_endpoint
-from haicpred.modeling.scoring import (assign_risk_groups, feature_ranges, json_number,
+from haicpred.modeling.final_training import (FINAL_MODEL_PACKAGES, FORMAT, FORMAT_VERSION,
+                                              METADATA_FILE, MODEL_FILE, N_TOP_CONTRIBUTORS,
+                                              NOMOGRAM_FILE, PREDICTIONS_FILE, SHAP_FILE,
+                                              TRAINING_PREDICTION_COLUMNS, FinalModel,
+                                              cv_metrics_record, json_value, prepare_training,
+                                              training_checksum)
+from haicpred.modeling.inputs import LABEL_COLUMN
+from haicpred.modeling.scoring import (assign_risk_groups, feature_ranges,
                                        log_modalities_missing_for_everyone,
                                        modalities_missing_for_everyone, risk_group_cutoffs,
                                        sample_warnings)
-from haicpred.modeling.settings import ModelSettings, resolve_model_settings
+from haicpred.modeling.settings import ModelSettings
+from haicpred.modeling.survival_final import fit_survival_final_model
 from haicpred.modeling.tuning import describe_search, tune_xgboost
 from haicpred.radiomics.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY,
-                                              RadiomicsPreprocessor, is_single_batch_reason)
+                                              is_single_batch_reason)
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +78,7 @@ __all__ = [
     "METADATA_FILE",
     "SHAP_FILE",
     "PREDICTIONS_FILE",
+    "NOMOGRAM_FILE",
     "TRAINING_PREDICTION_COLUMNS",
     "N_TOP_CONTRIBUTORS",
     "FinalModel",
@@ -80,108 +87,14 @@ __all__ = [
     "training_data_sha256",
 ]
 
-FORMAT = "haicpred final model"
-FORMAT_VERSION = 1
-MODEL_FILE = "xgboost_model.json"
-METADATA_FILE = "model_metadata.json"
-SHAP_FILE = "shap_importance.tsv"
-PREDICTIONS_FILE = "predictions.tsv"
-TRAINING_PREDICTION_COLUMNS = ["sample_id", "batch", "labelled", "probability", "risk_group",
-                               "top_contributors", "warnings"]
-N_TOP_CONTRIBUTORS = 3
-# SHAP and ComBat shape what the folder holds, so their versions are recorded with the model's.
-FINAL_MODEL_PACKAGES = (*MODEL_PACKAGES, "shap", "neuroCombat")
-
-
-@dataclass
-class FinalModel:
-    """The fitted final model and what :func:`write_final_model` writes."""
-
-    model: object  # xgboost.XGBClassifier
-    preprocessor: RadiomicsPreprocessor | None  # the fitted radiomics step, if any
-    metadata: dict  # without model_sha256 (added when the model file is written)
-    shap_importance: pd.DataFrame
-    predictions: pd.DataFrame
-
-    @property
-    def feature_names(self) -> list[str]:
-        return list(self.metadata["feature_names"])
-
-
-@dataclass
-class _Training:
-    """The inputs after the cross-validation's checks: raw features, labels, batches."""
-
-    X: pd.DataFrame  # every sample, every candidate feature (float, raw)
-    y: pd.Series  # label per sample, NaN = unlabelled
-    batch: np.ndarray  # per sample, object (str or None)
-    endpoint: Endpoint
-    settings: ModelSettings
-    modality: dict
-    unit: dict
-
-    @property
-    def labelled(self) -> np.ndarray:
-        return self.y.notna().to_numpy()
-
-
-def _prepare(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.DataFrame,
-             settings: dict | ModelSettings | None) -> tuple[_Training, pd.DataFrame]:
-    """Settings, endpoint and checked inputs exactly as ``cross_validate_models`` has them."""
-    settings = resolve_model_settings(settings)
-    # the survival models are cross-validated already; their frozen form comes later
-    unavailable = model_availability_problems(dict(settings.endpoint))
-    if unavailable:
-        raise ValueError(f"{unavailable[0].message}; {unavailable[0].hint}")
-    matrix = matrix.reset_index(drop=True)
-    model_outcome = model_endpoint(settings)
-    endpoint, labels = model_outcome.labels(labels)
-    X, y, _ = check_inputs(matrix, labels, dictionary, None, settings.allow_post_treatment,
-                           label_values=model_outcome.label_values,
-                           label_column=model_outcome.label_column)
-    batch = matrix[BATCH_COLUMN].map(lambda b: b if pd.isna(b) else str(b)).to_numpy(dtype=object)
-    modality = dict(zip(dictionary["feature"], dictionary["modality"].fillna("")))
-    unit = (dict(zip(dictionary["feature"], dictionary["unit"].fillna("")))
-            if "unit" in dictionary.columns else {})
-    return _Training(X, y, batch, endpoint, settings, modality, unit), matrix
-
 
 def training_data_sha256(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.DataFrame,
                          settings: dict | ModelSettings | None = None) -> str:
-    """sha256 of the labelled training data as the final model sees it (see :func:`_checksum`):
-    recompute it to check that a model was trained on a given matrix and labels."""
-    training, matrix = _prepare(matrix, labels, dictionary, settings)
-    return _checksum(training, matrix["sample_id"].astype(str).to_numpy())
-
-
-def _checksum(training: _Training, ids: np.ndarray) -> str:
-    """sha256 of the canonical TSV of the labelled rows: ``sample_id, batch``, the candidate
-    features in matrix order and the label, rows by sample_id, floats as ``%.17g`` (exact),
-    empty = missing, ``\\n`` line ends, UTF-8. Independent of row order and of how the matrix
-    file was formatted."""
-    keep = training.labelled
-    frame = pd.DataFrame({"sample_id": ids[keep], BATCH_COLUMN: training.batch[keep]})
-    frame = pd.concat([frame, training.X.loc[keep].reset_index(drop=True)], axis=1)
-    frame["label"] = training.y[keep].astype(int).to_numpy()
-    frame = frame.sort_values("sample_id", kind="mergesort")
-    text = frame.to_csv(sep="\t", index=False, na_rep="", float_format="%.17g",
-                        lineterminator="\n")
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-# --------------------------------------------------------------------------------------------
-# JSON values
-
-
-def _json_value(value):
-    """numpy scalars as plain JSON values (NaN as None); text as it is."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return json_number(value)
-    return value
+    """sha256 of the labelled training data as the final model sees it
+    (:func:`haicpred.modeling.final_training.training_checksum`): recompute it to check that a
+    model was trained on a given matrix and labels."""
+    training, matrix = prepare_training(matrix, labels, dictionary, settings)
+    return training_checksum(training, matrix["sample_id"].astype(str).to_numpy())
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,36 +112,12 @@ def _hyperparameters(settings: ModelSettings, X_fit: pd.DataFrame, y: np.ndarray
         params = {**settings.xgboost, **tuned}
         record = {"search": describe_search(tuning),
                   "chosen": tuned,
-                  "trace": [{k: _json_value(v) for k, v in row.items()}
+                  "trace": [{k: json_value(v) for k, v in row.items()}
                             for row in trace.to_dict("records")]}
         return ({k: params[k] for k in sorted(params)},
                 "tuned on all labelled patients (haicpred.modeling.tuning.tune_xgboost)", record)
     return (dict(settings.xgboost),
             "fixed (model.xgboost over haicpred.modeling.settings defaults)", None)
-
-
-def _cv_metrics(cv_metrics: pd.DataFrame | None) -> dict | None:
-    """The xgboost row of metrics.tsv as JSON values (numbers where numeric)."""
-    if cv_metrics is None:
-        return None
-    rows = cv_metrics[cv_metrics["model"] == "xgboost"]
-    if len(rows) != 1:
-        raise ValueError("metrics.tsv must have exactly one xgboost row")
-    out = {}
-    for key, value in rows.iloc[0].items():
-        if key == "model":
-            out[key] = str(value)
-            continue
-        number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
-        if pd.isna(value):
-            out[key] = None
-        elif pd.isna(number):
-            out[key] = str(value)
-        else:
-            number = float(number)
-            out[key] = (int(number) if number.is_integer() and key.startswith("n")
-                        else json_number(number))
-    return out
 
 
 def _oof_probabilities(cv_oof: pd.DataFrame | None, ids: list[str]) -> np.ndarray | None:
@@ -250,7 +139,9 @@ def fit_final_model(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.D
     """Fit XGBoost (and its radiomics step) on every labelled patient; explain and score every
     sample of the matrix. ``cv_metrics``/``cv_oof``: ``metrics.tsv`` and
     ``oof_predictions.tsv`` of the cross-validation of the same data and settings."""
-    training, matrix = _prepare(matrix, labels, dictionary, settings)
+    training, matrix = prepare_training(matrix, labels, dictionary, settings)
+    if training.survival:
+        return fit_survival_final_model(training, matrix, cv_metrics, cv_oof, risk_groups)
     settings = training.settings
     X, labelled = training.X, training.labelled
     ids = matrix["sample_id"].astype(str).to_numpy()
@@ -352,7 +243,7 @@ def fit_final_model(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.D
         # said once here (and in the log), not in every row of predictions.tsv
         "modalities_missing_for_every_sample": cohort_missing,
         "training_data": {
-            "sha256": _checksum(training, ids),
+            "sha256": training_checksum(training, ids),
             "definition": (
                 "sha256 of the TSV of the labelled rows: sample_id, batch, the candidate "
                 "features in matrix order, label; rows by sample_id, floats %.17g, empty = "
@@ -366,7 +257,7 @@ def fit_final_model(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.D
         "tuning": tuning_record,
         "settings": settings.as_dict(),
         "allow_post_treatment": settings.allow_post_treatment,
-        "cv_metrics": _cv_metrics(cv_metrics),
+        "cv_metrics": cv_metrics_record(cv_metrics),
         "risk_groups": groups,
         "shap": {
             "explainer": "shap.TreeExplainer (exact TreeSHAP), log-odds scale",
@@ -402,4 +293,6 @@ def write_final_model(final: FinalModel, out_dir) -> None:
     metadata = {**final.metadata, "model_sha256": hashlib.sha256(model_bytes).hexdigest()}
     write_json(metadata, out / METADATA_FILE)
     write_tsv(final.shap_importance, out / SHAP_FILE)
-    write_tsv(final.predictions[TRAINING_PREDICTION_COLUMNS], out / PREDICTIONS_FILE)
+    write_tsv(final.predictions[final.prediction_columns], out / PREDICTIONS_FILE)
+    if final.nomogram is not None:
+        write_json(final.nomogram, out / NOMOGRAM_FILE)

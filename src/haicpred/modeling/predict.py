@@ -4,7 +4,11 @@ The new cohort's tables go through the same feature steps as the training cohort
 second Snakemake run with the new cohort's config and ``predict.model_dir``; docs/predict.md);
 :func:`predict` takes the resulting ``feature_matrix.tsv`` (and its dictionary) and the model
 folder, and returns per sample ``sample_id, probability, risk_group,
-top_contributors, warnings`` sorted by sample_id. Nothing is fitted: the radiomics step is the
+top_contributors, warnings`` sorted by sample_id (a survival model, ``model_kind`` survival:
+``sample_id, risk, surv_<h>m`` per horizon, ``risk_group, top_contributors, warnings``: the
+risk is the Cox booster's log relative hazard and S(h) = exp(-H0(h) exp(risk)) with the
+training run's Breslow baseline H0 from the metadata, the same numbers the training run's
+``predictions.tsv`` has for the same features). Nothing is fitted: the radiomics step is the
 training run's (filters and ComBat parameters from the metadata), the cut-offs of the risk
 groups are the training run's.
 
@@ -37,9 +41,13 @@ import pandas as pd
 
 from haicpred.io.errors import InputError, Problem, raise_if_any
 from haicpred.modeling.explain import shap_values, top_contributors
-from haicpred.modeling.final_model import FORMAT, METADATA_FILE, MODEL_FILE, N_TOP_CONTRIBUTORS
+from haicpred.modeling.final_training import (FORMAT, FORMAT_VERSION, METADATA_FILE, MODEL_FILE,
+                                              N_TOP_CONTRIBUTORS, SURVIVAL_FORMAT_VERSION)
 from haicpred.modeling.scoring import (assign_risk_groups, log_modalities_missing_for_everyone,
                                        modalities_missing_for_everyone, sample_warnings)
+from haicpred.modeling.survival_final import (SURVIVAL_METADATA_KEYS, SURVIVAL_MODEL_KIND,
+                                              frozen_cox_model, survival_prediction_columns)
+from haicpred.modeling.survival_endpoint import horizon_name
 from haicpred.radiomics.preprocessing import BATCH_COLUMN, RadiomicsPreprocessor
 
 log = logging.getLogger(__name__)
@@ -51,6 +59,8 @@ _REQUIRED_METADATA = ("format", "format_version", "feature_names", "feature_moda
                       "feature_ranges", "risk_groups", "model_sha256", "radiomics_preprocessing")
 _HINT = ("give the results/model/final folder of a training run, unchanged (rerun the training "
          "workflow's final_model rule to rebuild it)")
+# the folder formats this version reads: 1 (a binary model), 2 (a survival model)
+_READABLE_VERSIONS = (FORMAT_VERSION, SURVIVAL_FORMAT_VERSION)
 
 
 class FrozenModel:
@@ -66,6 +76,11 @@ class FrozenModel:
     @property
     def feature_names(self) -> list[str]:
         return list(self.metadata["feature_names"])
+
+    @property
+    def survival(self) -> bool:
+        """A survival model (risk and S(t)) rather than a binary one (a probability)."""
+        return self.metadata.get("model_kind") == SURVIVAL_MODEL_KIND
 
 
 def _problem(path: Path, where: str, message: str) -> InputError:
@@ -91,7 +106,13 @@ def load_final_model(model_dir) -> FrozenModel:
                        f"is not a {FORMAT!r} metadata file (write one with the training "
                        "workflow's final_model rule, "
                        "haicpred.modeling.final_model.write_final_model)")
-    absent = [key for key in _REQUIRED_METADATA if key not in metadata]
+    if metadata.get("format_version") not in _READABLE_VERSIONS:
+        raise _problem(metadata_path, "format_version",
+                       f"is {metadata.get('format_version')!r}; this version of haicpred reads "
+                       f"{', '.join(map(str, _READABLE_VERSIONS))} (a newer haicpred wrote it?)")
+    survival = metadata.get("model_kind") == SURVIVAL_MODEL_KIND
+    required = _REQUIRED_METADATA + (SURVIVAL_METADATA_KEYS if survival else ())
+    absent = [key for key in required if key not in metadata]
     if absent:
         raise _problem(metadata_path, "keys", "lacks " + ", ".join(absent))
     names = metadata["feature_names"]
@@ -109,7 +130,9 @@ def load_final_model(model_dir) -> FrozenModel:
         raise _problem(model_path, "sha256",
                        f"is {digest}, not the metadata's model_sha256 {metadata['model_sha256']}:"
                        " the model file was changed or comes from another run")
-    model = xgboost.XGBClassifier()
+    if survival:
+        _check_baseline_hazard(metadata_path, metadata)
+    model = xgboost.XGBRegressor() if survival else xgboost.XGBClassifier()
     try:
         model.load_model(bytearray(model_bytes))
     except (xgboost.core.XGBoostError, ValueError, TypeError) as error:
@@ -120,6 +143,8 @@ def load_final_model(model_dir) -> FrozenModel:
     if booster_names is None or list(booster_names) != list(names):
         raise _problem(model_path, "feature names",
                        _first_difference(list(booster_names or []), list(names)))
+    if survival:
+        model = frozen_cox_model(model, metadata)
     preprocessor = None
     state = metadata["radiomics_preprocessing"]
     if state is not None:
@@ -132,6 +157,24 @@ def load_final_model(model_dir) -> FrozenModel:
             raise _problem(metadata_path, "radiomics_preprocessing",
                            "kept features differ from feature_names")
     return FrozenModel(model, metadata, preprocessor, folder)
+
+
+def _check_baseline_hazard(path: Path, metadata: dict) -> None:
+    """The survival metadata's horizons and Breslow baseline: numbers, H0 non-decreasing."""
+    hazard, horizons = metadata["baseline_hazard"], metadata["horizons_months"]
+    try:
+        times = np.asarray(hazard["event_times"], dtype=float)
+        cumulative = np.asarray(hazard["cumulative_hazard"], dtype=float)
+        horizons = np.asarray(horizons, dtype=float)
+    except (KeyError, TypeError, ValueError) as error:
+        raise _problem(path, "baseline_hazard",
+                       f"is incomplete ({type(error).__name__}: {error})") from None
+    if (times.ndim != 1 or times.shape != cumulative.shape or not times.size
+            or np.any(np.diff(times) <= 0) or np.any(np.diff(cumulative) < 0)
+            or not np.all(np.isfinite(cumulative)) or horizons.ndim != 1 or not horizons.size):
+        raise _problem(path, "baseline_hazard",
+                       "must have increasing event_times and a non-decreasing "
+                       "cumulative_hazard of the same length, and horizons_months a list")
 
 
 def _first_difference(model_names: list[str], metadata_names: list[str]) -> str:
@@ -197,7 +240,10 @@ def _log_unharmonised(batches: np.ndarray) -> None:
 
 def predict(matrix: pd.DataFrame, dictionary: pd.DataFrame | None, model_dir) -> pd.DataFrame:
     """Score ``matrix`` (a feature matrix: ``sample_id, batch``, features) with the model in
-    ``model_dir``: ``sample_id, probability, risk_group, top_contributors, warnings``."""
+    ``model_dir``: ``sample_id, probability, risk_group, top_contributors, warnings``; for a
+    survival model ``sample_id, risk, surv_<h>m`` per horizon, ``risk_group,
+    top_contributors, warnings``
+    (:func:`haicpred.modeling.survival_final.survival_prediction_columns`)."""
     frozen = load_final_model(model_dir)
     metadata, names = frozen.metadata, frozen.feature_names
     problems = []
@@ -230,8 +276,17 @@ def predict(matrix: pd.DataFrame, dictionary: pd.DataFrame | None, model_dir) ->
             _log_unharmonised(batches[~harmonised])
     else:
         X_model = X_raw
-    probability = frozen.model.predict_proba(X_model[names])[:, 1].astype(float)
-    values, _ = shap_values(frozen.model, X_model[names])
+    if frozen.survival:
+        predicted = frozen.model.predict(X_model[names])
+        score = predicted[:, 0]  # the risk: the risk groups' scale
+        explained = frozen.model.model_
+        columns = survival_prediction_columns(metadata["horizons_months"])
+        scores = {"risk": score, **{horizon_name(float(h)): predicted[:, j]
+                                    for j, h in enumerate(metadata["horizons_months"], start=1)}}
+    else:
+        score = frozen.model.predict_proba(X_model[names])[:, 1].astype(float)
+        explained, columns, scores = frozen.model, PREDICTION_COLUMNS, {"probability": score}
+    values, _ = shap_values(explained, X_model[names])
     cohort = _dictionary_warnings(dictionary, metadata)
     for text in cohort:
         log.warning("%s", text)
@@ -242,13 +297,12 @@ def predict(matrix: pd.DataFrame, dictionary: pd.DataFrame | None, model_dir) ->
         modalities_missing_for_everyone(X_raw, metadata["feature_modality"]), len(X_raw))
     out = pd.DataFrame({
         "sample_id": matrix["sample_id"].astype(str).to_numpy(),
-        "probability": probability,
-        "risk_group": assign_risk_groups(probability, metadata["risk_groups"]),
+        **scores,
+        "risk_group": assign_risk_groups(score, metadata["risk_groups"]),
         "top_contributors": top_contributors(values, N_TOP_CONTRIBUTORS,
                                              missing=X_raw[names].isna()),
         "warnings": warnings,
     })
     n_warned = int((out["warnings"] != "").sum())
     log.info("scored %d sample(s) with %s; %d with warnings", len(out), frozen.folder, n_warned)
-    return out.sort_values("sample_id", kind="mergesort").reset_index(drop=True)[
-        PREDICTION_COLUMNS]
+    return out.sort_values("sample_id", kind="mergesort").reset_index(drop=True)[columns]

@@ -55,12 +55,17 @@ def feature_ranges(X: pd.DataFrame) -> dict:
     return out
 
 
-def risk_group_cutoffs(rule, probabilities: np.ndarray | None, source: str) -> dict:
+def risk_group_cutoffs(rule, probabilities: np.ndarray | None, source: str,
+                       scale: str = "probability") -> dict:
     """The cut-offs and how they were chosen (metadata ``risk_groups``).
 
     ``rule``: ``"tertiles"`` (1/3 and 2/3 quantiles of ``probabilities``, numpy's default linear
-    interpolation) or two increasing probabilities ``[c1, c2]`` in (0, 1).
+    interpolation) or two increasing probabilities ``[c1, c2]`` in (0, 1). ``scale="risk"``
+    (a survival model's log relative hazard): the values are risks, fixed cut-offs any two
+    increasing finite numbers.
     """
+    if scale == "risk":
+        return _risk_scale_cutoffs(rule, probabilities, source)
     if isinstance(rule, str):
         if rule != "tertiles":
             raise ValueError(f"risk_groups must be 'tertiles' or two cut-offs [c1, c2], "
@@ -82,6 +87,32 @@ def risk_group_cutoffs(rule, probabilities: np.ndarray | None, source: str) -> d
         "cutoffs": cutoffs,
         "labels": list(RISK_GROUPS),
         "assignment": "low: p < c1; intermediate: c1 <= p < c2; high: p >= c2",
+    }
+
+
+def _risk_scale_cutoffs(rule, risks: np.ndarray | None, source: str) -> dict:
+    """:func:`risk_group_cutoffs` on the risk scale (unbounded; higher = worse)."""
+    if isinstance(rule, str):
+        if rule != "tertiles":
+            raise ValueError(f"risk_groups must be 'tertiles' or two cut-offs [c1, c2], "
+                             f"got {rule!r}")
+        values = np.asarray(risks, dtype=float)
+        values = values[~np.isnan(values)]
+        if values.size < 3:
+            raise ValueError("risk_groups tertiles need at least 3 risks")
+        cutoffs = [float(v) for v in np.quantile(values, [1 / 3, 2 / 3])]
+        described = f"tertiles of {source}"
+    else:
+        cutoffs = [float(v) for v in rule] if not isinstance(rule, dict) else []
+        if len(cutoffs) != 2 or not np.all(np.isfinite(cutoffs)) or not cutoffs[0] < cutoffs[1]:
+            raise ValueError(f"risk_groups cut-offs of a survival model must be two increasing "
+                             f"risks (log relative hazard), got {rule!r}")
+        described = "fixed cut-offs (config predict.risk_groups), on the risk scale"
+    return {
+        "rule": described,
+        "cutoffs": cutoffs,
+        "labels": list(RISK_GROUPS),
+        "assignment": "low: risk < c1; intermediate: c1 <= risk < c2; high: risk >= c2",
     }
 
 

@@ -1,0 +1,173 @@
+"""What every kind of final model shares (:mod:`haicpred.modeling.final_model` for the binary
+endpoints, :mod:`haicpred.modeling.survival_final` for time to event): the folder's file names
+and format, the inputs checked exactly as the cross-validation checks them, the training-data
+checksum and the JSON form of the cross-validated metrics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from haicpred.features.endpoints import SURVIVAL_KIND
+from haicpred.modeling.estimators import MODEL_PACKAGES
+from haicpred.modeling.inputs import check_inputs
+# the final model handles features exactly as the cross-validation does (same checks, endpoint,
+# radiomics step and XGBoost construction): the same functions, never a copy
+from haicpred.modeling.outcomes import model_endpoint
+from haicpred.modeling.scoring import json_number
+from haicpred.modeling.settings import ModelSettings, resolve_model_settings
+from haicpred.radiomics.preprocessing import BATCH_COLUMN, RadiomicsPreprocessor
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "SURVIVAL_FORMAT_VERSION",
+    "MODEL_FILE",
+    "METADATA_FILE",
+    "SHAP_FILE",
+    "PREDICTIONS_FILE",
+    "NOMOGRAM_FILE",
+    "N_TOP_CONTRIBUTORS",
+    "FINAL_MODEL_PACKAGES",
+    "TRAINING_PREDICTION_COLUMNS",
+    "FinalModel",
+    "TrainingInputs",
+    "prepare_training",
+    "training_checksum",
+    "json_value",
+    "cv_metrics_record",
+]
+
+FORMAT = "haicpred final model"
+# 1: a binary model (XGBClassifier, a probability); 2: a survival model (Cox booster, Breslow
+# baseline hazard, S(t) at the horizons; metadata "model_kind": "survival"). A binary model is
+# still written as version 1, byte for byte as before, and earlier folders load unchanged.
+FORMAT_VERSION = 1
+SURVIVAL_FORMAT_VERSION = 2
+MODEL_FILE = "xgboost_model.json"
+METADATA_FILE = "model_metadata.json"
+SHAP_FILE = "shap_importance.tsv"
+PREDICTIONS_FILE = "predictions.tsv"
+NOMOGRAM_FILE = "nomogram.json"
+N_TOP_CONTRIBUTORS = 3
+# SHAP and ComBat shape what the folder holds, so their versions are recorded with the model's.
+FINAL_MODEL_PACKAGES = (*MODEL_PACKAGES, "shap", "neuroCombat")
+# predictions.tsv of a binary final model (a survival model's: survival_final)
+TRAINING_PREDICTION_COLUMNS = ["sample_id", "batch", "labelled", "probability", "risk_group",
+                               "top_contributors", "warnings"]
+
+
+@dataclass
+class FinalModel:
+    """The fitted final model and what ``final_model.write_final_model`` writes."""
+
+    model: object  # xgboost.XGBClassifier, or survival_estimators.XGBoostCox
+    preprocessor: RadiomicsPreprocessor | None  # the fitted radiomics step, if any
+    metadata: dict  # without model_sha256 (added when the model file is written)
+    shap_importance: pd.DataFrame
+    predictions: pd.DataFrame
+    # the columns of predictions.tsv, in order
+    prediction_columns: list[str] = field(
+        default_factory=lambda: list(TRAINING_PREDICTION_COLUMNS))
+    nomogram: dict | None = None  # survival: the published-factor Cox nomogram, if fitted
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.metadata["feature_names"])
+
+
+@dataclass
+class TrainingInputs:
+    """The inputs after the cross-validation's checks: raw features, labels, batches."""
+
+    X: pd.DataFrame  # every sample, every candidate feature (float, raw)
+    y: pd.Series  # label per sample, NaN = unlabelled (survival: the signed time)
+    batch: np.ndarray  # per sample, object (str or None)
+    endpoint: object  # the labels record (features.endpoints.Endpoint or SurvivalOutcome)
+    settings: ModelSettings
+    modality: dict
+    unit: dict
+    model_outcome: object  # the CV engine's endpoint (haicpred.modeling.endpoint.ModelEndpoint)
+
+    @property
+    def labelled(self) -> np.ndarray:
+        return self.y.notna().to_numpy()
+
+    @property
+    def survival(self) -> bool:
+        return self.settings.endpoint["kind"] == SURVIVAL_KIND
+
+
+def prepare_training(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.DataFrame,
+                     settings: dict | ModelSettings | None
+                     ) -> tuple[TrainingInputs, pd.DataFrame]:
+    """Settings, endpoint and checked inputs exactly as ``cross_validate_models`` has them;
+    the matrix with a fresh index."""
+    settings = resolve_model_settings(settings)
+    matrix = matrix.reset_index(drop=True)
+    model_outcome = model_endpoint(settings)
+    endpoint, labels = model_outcome.labels(labels)
+    X, y, _ = check_inputs(matrix, labels, dictionary, None, settings.allow_post_treatment,
+                           label_values=model_outcome.label_values,
+                           label_column=model_outcome.label_column)
+    batch = matrix[BATCH_COLUMN].map(lambda b: b if pd.isna(b) else str(b)).to_numpy(dtype=object)
+    modality = dict(zip(dictionary["feature"], dictionary["modality"].fillna("")))
+    unit = (dict(zip(dictionary["feature"], dictionary["unit"].fillna("")))
+            if "unit" in dictionary.columns else {})
+    return (TrainingInputs(X, y, batch, endpoint, settings, modality, unit, model_outcome),
+            matrix)
+
+
+def training_checksum(training: TrainingInputs, ids: np.ndarray) -> str:
+    """sha256 of the canonical TSV of the labelled rows: ``sample_id, batch``, the candidate
+    features in matrix order and the label (binary: 0/1; survival: the time, negative when
+    censored), rows by sample_id, floats as ``%.17g`` (exact), empty = missing, ``\\n`` line
+    ends, UTF-8. Independent of row order and of how the matrix file was formatted."""
+    keep = training.labelled
+    frame = pd.DataFrame({"sample_id": ids[keep], BATCH_COLUMN: training.batch[keep]})
+    frame = pd.concat([frame, training.X.loc[keep].reset_index(drop=True)], axis=1)
+    label = training.y[keep].to_numpy(dtype=float)
+    frame["label"] = label if training.survival else label.astype(int)
+    frame = frame.sort_values("sample_id", kind="mergesort")
+    text = frame.to_csv(sep="\t", index=False, na_rep="", float_format="%.17g",
+                        lineterminator="\n")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def json_value(value):
+    """numpy scalars as plain JSON values (NaN as None); text as it is."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return json_number(value)
+    return value
+
+
+def cv_metrics_record(cv_metrics: pd.DataFrame | None) -> dict | None:
+    """The xgboost row of metrics.tsv as JSON values (numbers where numeric)."""
+    if cv_metrics is None:
+        return None
+    rows = cv_metrics[cv_metrics["model"] == "xgboost"]
+    if len(rows) != 1:
+        raise ValueError("metrics.tsv must have exactly one xgboost row")
+    out = {}
+    for key, value in rows.iloc[0].items():
+        if key == "model":
+            out[key] = str(value)
+            continue
+        number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+        if pd.isna(value):
+            out[key] = None
+        elif pd.isna(number):
+            out[key] = str(value)
+        else:
+            number = float(number)
+            out[key] = (int(number) if number.is_integer() and key.startswith("n")
+                        else json_number(number))
+    return out

@@ -1,0 +1,304 @@
+"""The frozen survival model (issue 15 point 7): XGBoost with the Cox objective fitted on every
+labelled patient of a survival endpoint, with what scoring a new batch needs to reproduce its
+risk and S(t) exactly, and the nomogram of the Cox model on the published factors (point 6).
+
+:func:`haicpred.modeling.final_model.fit_final_model` hands a survival endpoint to
+:func:`fit_survival_final_model` after the inputs went through the cross-validation's checks
+(:func:`haicpred.modeling.final_training.prepare_training`); the folder is written by
+:func:`haicpred.modeling.final_model.write_final_model` like a binary one. Feature handling is
+the cross-validation's: the survival endpoint's ``xgboost`` spec (radiomics step, Cox booster
+built from ``model.xgboost`` minus the binary objective) fitted through the same
+``fold_estimator``; with ``tuning.enabled`` its parameters come from
+:func:`haicpred.modeling.survival_tuning.tune_cox_xgboost` run on the same patients.
+
+What differs from the binary folder (``format_version`` :data:`SURVIVAL_FORMAT_VERSION`,
+``model_kind`` ``survival``; a binary folder stays version 1):
+
+``xgboost_model.json``   the Cox booster (``survival:cox``); its margin is the risk, the log
+    relative hazard (higher = worse).
+``model_metadata.json``  also ``horizons_months``, ``baseline_hazard`` (the Breslow baseline
+    cumulative hazard of the labelled patients under the final booster: ``event_times`` and
+    ``cumulative_hazard``, so S(t | x) = exp(-H0(t) exp(risk(x))) is reproduced exactly), the
+    endpoint's time and event columns and counts, risk-group cut-offs on the risk scale (tertiles
+    of the cross-validated out-of-fold xgboost risk, mean over repeats, or fixed ``[c1, c2]``),
+    and ``nomogram`` (its file, factors, whether it is available and if not why).
+``shap_importance.tsv``  mean |SHAP| of TreeSHAP on the Cox booster: log relative hazard scale.
+``predictions.tsv``      ``sample_id, batch, labelled, risk, surv_<h>m`` per horizon,
+    ``risk_group, top_contributors, warnings``.
+``nomogram.json``        :mod:`haicpred.modeling.nomogram` (always written for a survival
+    model; ``available`` false with the reason when no published factor carries information).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from haicpred.io.errors import Problem, raise_if_any
+from haicpred.modeling.estimators import final_estimator, fold_estimator, package_versions
+from haicpred.modeling.explain import global_importance, shap_values, top_contributors
+from haicpred.modeling.final_training import (FINAL_MODEL_PACKAGES, FORMAT, MODEL_FILE,
+                                              N_TOP_CONTRIBUTORS, NOMOGRAM_FILE,
+                                              SURVIVAL_FORMAT_VERSION, FinalModel,
+                                              TrainingInputs, cv_metrics_record, json_value,
+                                              training_checksum)
+from haicpred.modeling.inputs import PreparedData
+from haicpred.modeling.nomogram import fit_nomogram, unavailable_nomogram
+from haicpred.modeling.score_baselines import factor_availability
+from haicpred.modeling.scoring import (assign_risk_groups, feature_ranges,
+                                       log_modalities_missing_for_everyone,
+                                       modalities_missing_for_everyone, risk_group_cutoffs,
+                                       sample_warnings)
+from haicpred.modeling.survival_endpoint import BASELINE_ALPHA, horizon_name
+from haicpred.modeling.survival_estimators import XGBoostCox
+from haicpred.modeling.survival_tuning import tune_cox_xgboost
+from haicpred.modeling.tuning import describe_search
+from haicpred.radiomics.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY,
+                                              is_single_batch_reason)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SURVIVAL_MODEL_KIND", "SURVIVAL_METADATA_KEYS", "fit_survival_final_model",
+           "survival_prediction_columns", "survival_training_columns", "frozen_cox_model"]
+
+SURVIVAL_MODEL_KIND = "survival"
+# beyond the keys every final model has: what scoring a survival model needs
+SURVIVAL_METADATA_KEYS = ("horizons_months", "baseline_hazard")
+RISK_DEFINITION = ("the Cox booster's margin: the log relative hazard (higher = worse, a "
+                   "shorter expected time to the event)")
+
+
+def survival_prediction_columns(horizons) -> list[str]:
+    """The columns of ``haicpred.modeling.predict.predict`` for a survival model."""
+    return ["sample_id", "risk", *[horizon_name(float(h)) for h in horizons], "risk_group",
+            "top_contributors", "warnings"]
+
+
+def survival_training_columns(horizons) -> list[str]:
+    """The columns of a survival model's ``predictions.tsv`` (plus batch and labelled)."""
+    columns = survival_prediction_columns(horizons)
+    return [columns[0], "batch", "labelled", *columns[1:]]
+
+
+def frozen_cox_model(regressor, metadata: dict) -> XGBoostCox:
+    """An :class:`XGBoostCox` from its loaded booster (an ``xgboost.XGBRegressor``) and the
+    metadata's horizons and Breslow baseline: it predicts what the fitted one did, exactly."""
+    model = XGBoostCox(tuple(float(h) for h in metadata["horizons_months"]))
+    model.model_ = regressor
+    hazard = metadata["baseline_hazard"]
+    model.event_times_ = np.asarray(hazard["event_times"], dtype=float)
+    model.cumulative_hazard_ = np.asarray(hazard["cumulative_hazard"], dtype=float)
+    return model
+
+
+def _prepared(training: TrainingInputs, ids: np.ndarray, y: np.ndarray) -> PreparedData:
+    """The CV engine's view of the labelled patients, for the endpoint's model specs."""
+    labelled = training.labelled
+    X_all = training.X.assign(**{BATCH_COLUMN: training.batch})
+    X_lab = X_all.loc[labelled].reset_index(drop=True)
+    features = list(training.X.columns)
+    radiomic = [f for f in features
+                if str(training.modality.get(f, "")).strip().lower() == RADIOMICS_MODALITY]
+    return PreparedData(outcome=training.endpoint, X=training.X, X_all=X_all, X_lab=X_lab, y=y,
+                        ids=ids[labelled], batch_lab=X_lab[BATCH_COLUMN].to_numpy(dtype=object),
+                        labelled=labelled, truth_p=None, features=features,
+                        modality=training.modality, radiomic=radiomic)
+
+
+def _hyperparameters(training: TrainingInputs, data: PreparedData, spec
+                     ) -> tuple[dict | None, str, dict | None]:
+    """The tuned parameters (None: the fixed ones), where they came from, the search record."""
+    settings, tuning = training.settings, training.settings.tuning
+    fixed = "fixed (model.xgboost over haicpred.modeling.settings defaults)"
+    if not tuning.enabled:
+        return None, fixed, None
+    n_events = int(data.y["event"].sum())
+    if n_events < tuning.inner_folds:
+        return None, (f"{fixed}: {n_events} event(s), fewer than the {tuning.inner_folds} "
+                      "inner folds of the search"), None
+    tuned, trace = tune_cox_xgboost(data.X_lab[spec.fit_columns], data.y, tuning, settings.seed,
+                                    lambda: fold_estimator(spec, None, None),
+                                    threads=settings.threads)
+    record = {"search": describe_search(tuning) + (
+                  "; for the Cox booster: inner folds stratified on the event, criterion the "
+                  "mean inner cox-nloglik (haicpred.modeling.survival_tuning)"),
+              "chosen": tuned,
+              "trace": [{k: json_value(v) for k, v in row.items()}
+                        for row in trace.to_dict("records")]}
+    return (tuned, "tuned on all labelled patients "
+            "(haicpred.modeling.survival_tuning.tune_cox_xgboost)", record)
+
+
+def _oof_risks(cv_oof: pd.DataFrame | None, ids: list[str]) -> np.ndarray | None:
+    """Mean out-of-fold xgboost risk over repeats of each labelled sample."""
+    if cv_oof is None:
+        return None
+    rows = cv_oof[cv_oof["model"] == "xgboost"]
+    if "risk" not in rows.columns:
+        raise ValueError("oof_predictions.tsv has no risk column: it is not from a survival "
+                         "cross-validation")
+    mean = rows.assign(risk=rows["risk"].astype(float)).groupby("sample_id")["risk"].mean()
+    missing = sorted(set(ids) - set(mean.index))
+    if missing:
+        raise ValueError(f"oof_predictions.tsv has no xgboost risk for {len(missing)} "
+                         f"labelled sample(s), e.g. {missing[0]}: it is from another run")
+    return mean.loc[ids].to_numpy(dtype=float)
+
+
+def _nomogram(training: TrainingInputs, data: PreparedData, horizons) -> tuple[dict, dict]:
+    """The published-factor nomogram (or why there is none: the file is written either way)
+    and its metadata entry."""
+    settings = training.settings
+    factors, left_out = factor_availability(list(settings.baseline_features), data.X_lab)
+    entry = {"file": NOMOGRAM_FILE, "factors": factors, "factors_left_out": left_out}
+    if not factors:
+        reasons = ", ".join(f"{f} ({why})" for f, why in left_out.items())
+        reason = f"none of the baseline_features carries information: {reasons}"
+        return unavailable_nomogram(reason), {**entry, "available": False, "reason": reason}
+    try:
+        _, nomogram = fit_nomogram(
+            data.X_lab, data.y, factors, horizons, BASELINE_ALPHA, left_out=left_out,
+            units=training.unit,
+            factors_source="setting baseline_features (default: the Liu 2023 HAIC factors)")
+    except ValueError as error:
+        return (unavailable_nomogram(str(error)),
+                {**entry, "available": False, "reason": str(error)})
+    return nomogram, {**entry, "available": True}
+
+
+def fit_survival_final_model(training: TrainingInputs, matrix: pd.DataFrame,
+                             cv_metrics: pd.DataFrame | None = None,
+                             cv_oof: pd.DataFrame | None = None,
+                             risk_groups="tertiles") -> FinalModel:
+    """Fit the Cox booster (and its radiomics step) on every labelled patient; explain and score
+    every sample of the matrix; fit the nomogram. ``cv_metrics``/``cv_oof``: ``metrics.tsv``
+    and ``oof_predictions.tsv`` of the survival cross-validation of the same data and
+    settings."""
+    settings, outcome = training.settings, training.endpoint
+    X, labelled = training.X, training.labelled
+    ids = matrix["sample_id"].astype(str).to_numpy()
+    y = training.model_outcome.training_labels(training.y[labelled])
+    n, n_events = len(y), int(y["event"].sum())
+    event_column = settings.endpoint["event_column"]
+    if n_events == 0:
+        raise_if_any([Problem("labels.tsv", f"column {event_column}",
+                              f"{n} patients with follow-up, none with the event: the Cox "
+                              "model needs events", "check the endpoint's event column")])
+    data = _prepared(training, ids, y)
+    specs, _ = training.model_outcome.model_specs(data)
+    spec = next(s for s in specs if s.name == "xgboost")
+    tuned, params_source, tuning_record = _hyperparameters(training, data, spec)
+    estimator = fold_estimator(spec, None, tuned)
+    estimator.fit(data.X_lab[spec.fit_columns], y)
+    model = final_estimator(estimator)
+    preprocessor = estimator.named_steps["radiomics"] if spec.radiomic else None
+    if preprocessor is not None:
+        X_model, _ = preprocessor.transform_with_mask(data.X_all[spec.fit_columns])
+        reason = preprocessor.summary_["reason"]
+        if preprocessor.combat_ is None and not is_single_batch_reason(reason):
+            log.warning("final model: radiomic features not harmonised: %s", reason)
+    else:
+        X_model = X[spec.columns]
+    model_features = list(X_model.columns)
+    horizons = tuple(model.horizons)
+    predicted = model.predict(X_model)
+    risk = predicted[:, 0]
+
+    values, base_value = shap_values(model.model_, X_model)
+    importance = global_importance(values.loc[labelled], training.modality)
+    top = top_contributors(values, N_TOP_CONTRIBUTORS, missing=X[model_features].isna())
+
+    oof = _oof_risks(cv_oof, list(ids[labelled]))
+    source = (("the cross-validated out-of-fold xgboost risks (mean over repeats) of the "
+               f"{n} labelled patients") if oof is not None
+              else f"the final model's risks on the {n} labelled patients")
+    groups = risk_group_cutoffs(risk_groups, oof if oof is not None else risk[labelled], source,
+                                scale="risk")
+    groups["risk_of"] = f"{outcome.name}: {RISK_DEFINITION}"
+
+    ranges = feature_ranges(X.loc[labelled, model_features])
+    combat = preprocessor.combat_ if preprocessor is not None else None
+    warnings = sample_warnings(X[model_features], training.modality, ranges,
+                               batches=training.batch, harmonisation=combat)
+    cohort_missing = modalities_missing_for_everyone(X[model_features], training.modality)
+    log_modalities_missing_for_everyone(cohort_missing, len(X))
+    predictions = pd.DataFrame({"sample_id": ids, "batch": matrix[BATCH_COLUMN].to_numpy(),
+                                "labelled": labelled.astype(int), "risk": risk})
+    for column, horizon in enumerate(horizons, start=1):
+        predictions[horizon_name(horizon)] = predicted[:, column]
+    predictions = predictions.assign(risk_group=assign_risk_groups(risk, groups),
+                                     top_contributors=top, warnings=warnings)
+    predictions = predictions.sort_values("sample_id", kind="mergesort").reset_index(drop=True)
+
+    nomogram, nomogram_entry = _nomogram(training, data, horizons)
+    summary = outcome.summary()
+    metadata = {
+        "format": FORMAT,
+        "format_version": SURVIVAL_FORMAT_VERSION,
+        "model_kind": SURVIVAL_MODEL_KIND,
+        "model": "haicpred.modeling.survival_estimators.XGBoostCox (xgboost survival:cox)",
+        "model_file": MODEL_FILE,
+        "model_format": "xgboost JSON (Booster.save_model)",
+        "feature_names": model_features,
+        "n_features": len(model_features),
+        "feature_modality": {f: str(training.modality.get(f, "")) for f in model_features},
+        "feature_unit": {f: str(training.unit.get(f, "")) for f in model_features},
+        "feature_ranges": ranges,
+        "feature_ranges_definition": (
+            "over the labelled training patients, raw matrix values (before ComBat): min, max, "
+            "1st and 99th percentile of the non-missing values, fraction missing"),
+        "candidate_features": list(X.columns),
+        "n_candidate_features": X.shape[1],
+        "radiomic_features": data.radiomic,
+        "radiomics_preprocessing": preprocessor.to_dict() if preprocessor is not None else None,
+        "endpoint": {"kind": SURVIVAL_MODEL_KIND,
+                     "time_column": settings.endpoint["time_column"],
+                     "event_column": event_column, "column": outcome.name, **summary},
+        "horizons_months": list(horizons),
+        "risk": RISK_DEFINITION,
+        "baseline_hazard": {
+            "method": ("Breslow estimate (tied events share one risk set) over the labelled "
+                       "patients, under the final booster's risks "
+                       "(haicpred.modeling.survival_estimators.breslow_cumulative_hazard)"),
+            "survival": ("S(t | x) = exp(-H0(t) exp(risk(x))), H0 a step function: the "
+                         "cumulative_hazard of the last event time <= t, 0 before the first"),
+            "event_times": [float(t) for t in model.event_times_],
+            "cumulative_hazard": [float(h) for h in model.cumulative_hazard_],
+        },
+        "n": n,
+        "n_events": n_events,
+        "n_censored": n - n_events,
+        "n_unlabelled": int((~labelled).sum()),
+        "modalities_missing_for_every_sample": cohort_missing,
+        "training_data": {
+            "sha256": training_checksum(training, ids),
+            "definition": (
+                "sha256 of the TSV of the labelled rows: sample_id, batch, the candidate "
+                "features in matrix order, label (the time, negative when censored); rows by "
+                "sample_id, floats %.17g, empty = missing, \\n line ends, UTF-8 "
+                "(haicpred.modeling.final_model.training_data_sha256)"),
+            "n_rows": n,
+        },
+        "xgboost_params": {**model.booster_params(), "objective": "survival:cox",
+                           "eval_metric": "cox-nloglik", "tree_method": "hist"},
+        "hyperparameters": params_source,
+        "tuning": tuning_record,
+        "settings": settings.as_dict(),
+        "allow_post_treatment": settings.allow_post_treatment,
+        "cv_metrics": cv_metrics_record(cv_metrics),
+        "risk_groups": groups,
+        "shap": {
+            "explainer": ("shap.TreeExplainer (exact TreeSHAP) on the Cox booster, log relative "
+                          "hazard scale"),
+            "base_value": base_value,
+            "importance_on": f"the {n} labelled training patients",
+            "top_contributors": N_TOP_CONTRIBUTORS,
+        },
+        "nomogram": nomogram_entry,
+        "versions": package_versions(FINAL_MODEL_PACKAGES),
+    }
+    return FinalModel(model=model, preprocessor=preprocessor, metadata=metadata,
+                      shap_importance=importance, predictions=predictions,
+                      prediction_columns=survival_training_columns(horizons), nomogram=nomogram)
