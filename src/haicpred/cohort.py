@@ -13,12 +13,12 @@ from haicpred.clinical.clinical_table import check_clinical
 from haicpred.clinical.extra_modalities import (ExtraModality, check_extra_modality,
                                                 collision_problems, modality_name_problems)
 from haicpred.features.endpoints import (SURVIVAL_KIND, endpoint_problems, horizon_problems,
-                                         model_availability_problems, resolve_endpoint,
-                                         survival_problems)
+                                         resolve_endpoint, survival_problems)
 from haicpred.features.matrix import static_feature_names
 from haicpred.io.errors import Problem, raise_if_any
 from haicpred.io.sample_ids import LeftOut, match_tables_to_sheet
 from haicpred.io.samples import read_sample_sheet
+from haicpred.modeling.scoring import risk_group_cutoffs
 from haicpred.radiomics.features import check_radiomics
 
 CONFIG_SCHEMA = Path(__file__).parent / "io" / "schemas" / "config.schema.yaml"
@@ -55,10 +55,29 @@ def config_problems(config: dict, file: str = "config",
             continue
         problems.append(Problem(_setting_file(list(error.path), files, file), where,
                                 error.message, hint))
-    if not problems:  # what the schema cannot say: the horizons' order
+    if not problems:  # what the schema cannot say: the horizons' order, the cut-offs' scale
         problems += horizon_problems(config.get("endpoint"), _setting_file(
             ["endpoint", "horizons_months"], files, file))
+        problems += risk_group_problems(config, _setting_file(
+            ["predict", "risk_groups"], files, file))
     return problems
+
+
+def risk_group_problems(config: dict, file: str = "config") -> list[Problem]:
+    """Fixed risk-group cut-offs on the endpoint's scale: probabilities in (0, 1) for a
+    binary endpoint, risks (log relative hazard) for a survival endpoint; increasing."""
+    rule = (config.get("predict") or {}).get("risk_groups", "tertiles")
+    if isinstance(rule, str):
+        return []  # the schema allows only "tertiles"
+    survival = resolve_endpoint(config.get("endpoint"))["kind"] == SURVIVAL_KIND
+    try:
+        risk_group_cutoffs(rule, None, "", scale="risk" if survival else "probability")
+    except ValueError as error:
+        hint = ("a survival model's cut-offs are on its risk scale (log relative hazard): see "
+                "the cv risks in results/model/oof_predictions.tsv, or use tertiles"
+                if survival else "e.g. [0.25, 0.5], or tertiles")
+        return [Problem(file, "predict.risk_groups", str(error), hint)]
+    return []
 
 
 def _setting_file(key_path: list, files: tuple[tuple[str, dict], ...], default: str) -> str:
@@ -190,7 +209,6 @@ def cohort_report(config: dict, check_endpoint: bool = True,
                 if key == "clinical" and check_endpoint and model_is_trained(config):
                     problems += endpoint_problems(config.get("endpoint"), table.columns,
                                                   config[key])
-                    problems += model_availability_problems(config.get("endpoint"))
     extras = []
     for name, path in config.get("extra_modalities", {}).items():
         problems += modality_name_problems(name)
@@ -229,15 +247,13 @@ def follow_up_problems(config: dict, clinical: pd.DataFrame) -> list[Problem]:
 
 
 def clinical_endpoint_problems(config: dict) -> list[Problem]:
-    """The check a model rule makes before any job starts: does this version have models of
-    the endpoint's kind (the demo included), and does the clinical table's header hold the
-    endpoint's columns."""
+    """The check a model rule makes before any job starts: does the clinical table's header
+    hold the endpoint's columns."""
     if not model_is_trained(config):
         return []  # a scoring run trains nothing
-    problems = model_availability_problems(config.get("endpoint"))
     path = config.get("clinical")
     if is_demo(config) or not path or not Path(path).is_file():
-        return problems  # the demo has the columns; a missing table: the cohort check says so
+        return []  # the demo has the columns; a missing table: the cohort check says so
     with open(path, encoding="utf-8", errors="replace") as handle:
         columns = handle.readline().rstrip("\r\n").split("\t")
-    return endpoint_problems(config.get("endpoint"), columns, path) + problems
+    return endpoint_problems(config.get("endpoint"), columns, path)

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from haicpred.cohort import clinical_endpoint_problems, cohort_problems, load_config
-from haicpred.features.endpoints import (DEFAULT_HORIZONS_MONTHS, SURVIVAL_MODELS_UNAVAILABLE,
-                                         SurvivalOutcome, endpoint_labels, endpoint_problems,
-                                         horizon_problems, resolve_endpoint, survival_labels)
+from haicpred.features.endpoints import (DEFAULT_HORIZONS_MONTHS, SurvivalOutcome,
+                                         endpoint_labels, endpoint_problems, horizon_problems,
+                                         resolve_endpoint, survival_labels)
 from haicpred.io.errors import InputError
 from haicpred.io.tables import read_tsv
 from real_cohorts import SYSUCC_CSV, needs_cohorts, write_sysucc
@@ -156,17 +156,14 @@ def test_the_cohort_check_reports_each_bad_cell_once(tmp_path):
     for where in ("row 1, column os_months", "row 2, column os_months",
                   "row 3, column os_event", "row 4, column os_event"):
         assert text.count(f"{clinical}: {where}:") == 1, where
-    assert SURVIVAL_MODELS_UNAVAILABLE in text
     # a feature-only run (snakemake's own check before any job) names the same rows: its
     # feature step would fail on them
     found = cohort_problems(config, check_endpoint=False)
-    assert SURVIVAL_MODELS_UNAVAILABLE not in str(InputError(found))
     assert sorted(p.where for p in found) == [
         "row 1, column os_months", "row 2, column os_months", "row 3, column os_event",
         "row 4, column os_event"]
-    # the model rules' check adds only that the survival models are not there yet
-    assert [p.message for p in clinical_endpoint_problems(config)] == [
-        SURVIVAL_MODELS_UNAVAILABLE]
+    # the model rules' check adds nothing: the header has the endpoint's columns
+    assert clinical_endpoint_problems(config) == []
 
 
 def test_without_outcome_columns_a_feature_only_run_labels_nobody():

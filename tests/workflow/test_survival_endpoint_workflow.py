@@ -1,7 +1,8 @@
 """The survival endpoint through the workflow, run as users run it (`snakemake --configfile`,
 `haicpred validate --config`): a bad clinical table is refused before any job with every
-problem row named; a good one is refused by the model rules until the survival models exist
-(never the binary models on survival labels); a feature-only run accepts it."""
+problem row named; a good one runs end to end (cross-validation, risk groups, frozen model,
+nomogram, report), gives byte-identical outputs when rerun, and its frozen model scores a new run
+exactly; a feature-only run accepts it."""
 
 import subprocess
 import sys
@@ -10,10 +11,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from haicpred.features.endpoints import SURVIVAL_MODELS_UNAVAILABLE
 from haicpred.io.tables import read_tsv
 from haicpred.simulate import simulate_cohort
-from workflow_helpers import PANEL, SNPS, make_workdir, snakemake
+from workflow_helpers import PANEL, SNPS, digest, make_workdir, snakemake
 
 SURVIVAL = {"kind": "survival", "time_column": "os_months", "event_column": "os_event",
             "horizons_months": [12, 24, 36]}
@@ -78,24 +78,98 @@ def test_a_bad_clinical_table_is_refused_before_any_job(survival_run):
     assert "Traceback" not in result.stderr
 
 
-def test_the_model_rules_refuse_the_survival_kind_until_its_models_exist(survival_run):
+SURVIVAL_OUTPUTS = ["results/model/metrics.tsv", "results/model/oof_predictions.tsv",
+                    "results/model/calibration.tsv", "results/model/lobo_metrics.tsv",
+                    "results/model/tuning.tsv", "results/model/km_risk_groups.tsv",
+                    "results/model/final/xgboost_model.json",
+                    "results/model/final/model_metadata.json",
+                    "results/model/final/shap_importance.tsv",
+                    "results/model/final/predictions.tsv", "results/model/final/nomogram.json",
+                    "results/report/report.html"]
+
+
+@pytest.fixture(scope="module")
+def survival_cohort_runs(tmp_path_factory):
+    """A 160-patient simulated cohort (3 batches) with the survival endpoint in a user's config
+    file, run twice from scratch in two work folders, then scored by the first run's frozen
+    model in a third (a scoring run: predict.model_dir)."""
+    root = tmp_path_factory.mktemp("survival_runs")
+    cohort = root / "cohort"
+    simulate_cohort(n_patients=160, n_batches=3, seed=11, out_dir=cohort, panel_path=PANEL,
+                    snps_path=SNPS)
+    config = {name: str(cohort / f"{name}.tsv") for name in
+              ("samples", "clinical", "biomarkers", "radiomics")}
+    config["endpoint"] = SURVIVAL
+    config_file = root / "survival.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    runs = []
+    for name in ("first", "second"):
+        workdir = make_workdir(root / name)
+        result = snakemake(workdir, "--configfile", str(config_file))
+        assert result.returncode == 0, result.stderr[-4000:]
+        runs.append(workdir)
+    scoring = make_workdir(root / "scoring")
+    model_dir = runs[0] / "results/model/final"
+    result = snakemake(scoring, "--configfile", str(config_file), "--config",
+                       f"predict={{'model_dir': '{model_dir}', 'name': 'rescored'}}")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return runs, scoring
+
+
+def test_a_survival_run_produces_every_output(survival_cohort_runs):
+    (first, _), _ = survival_cohort_runs
+    missing = [p for p in SURVIVAL_OUTPUTS if not (first / p).is_file()
+               or (first / p).stat().st_size == 0]
+    assert not missing, missing
+    metrics = read_tsv(first / "results/model/metrics.tsv").set_index("model")
+    for model in ("xgboost", "cox_all_features", "cox_baseline"):
+        low, c, high = (float(metrics.loc[model, k])
+                        for k in ("c_index_low", "c_index", "c_index_high"))
+        assert low <= c <= high and high > low, model
+    clinical = read_tsv(first.parent / "cohort" / "clinical.tsv")
+    followed = int((clinical["os_months"].notna() & clinical["os_event"].notna()).sum())
+    assert int(metrics.loc["xgboost", "n"]) == followed
+    # the demo's truth is not this cohort's: no oracle row for a user's cohort
+    assert "oracle" not in metrics.index
+    report = (first / "results/report/report.html").read_text()
+    assert f"{float(metrics.loc['xgboost', 'c_index']):.3f}" in report
+    assert 'id="risk-groups"' in report and 'id="nomogram"' in report
+
+
+def test_the_same_inputs_give_byte_identical_survival_outputs(survival_cohort_runs):
+    (first, second), _ = survival_cohort_runs
+    for path in SURVIVAL_OUTPUTS:
+        assert digest(first / path) == digest(second / path), path
+
+
+def test_a_scoring_run_reproduces_the_frozen_models_survival(survival_cohort_runs):
+    """The frozen survival model scoring the same cohort in a new run (features rebuilt from the
+    inputs) gives the training run's risk, S(t) and risk group exactly."""
+    (first, _), scoring = survival_cohort_runs
+    trained = read_tsv(first / "results/model/final/predictions.tsv").set_index("sample_id")
+    rescored = read_tsv(scoring / "results/predictions/rescored.tsv").set_index("sample_id")
+    assert not (scoring / "results/model").exists()  # nothing trained
+    columns = ["risk", "surv_12m", "surv_24m", "surv_36m", "risk_group"]
+    assert list(rescored.index) == list(trained.index)
+    for column in columns:
+        assert rescored[column].tolist() == trained[column].tolist(), column
+
+
+def test_fixed_cut_offs_on_the_wrong_scale_are_refused_before_any_job(survival_run):
+    """Risk-group cut-offs are probabilities for a binary endpoint and risks (log relative
+    hazard, any numbers) for a survival endpoint: each is refused where it does not fit."""
     workdir, config_file, _ = survival_run
-    result = snakemake(workdir, "--configfile", str(config_file))
+    result = snakemake(workdir, "--configfile", str(config_file),
+                       "--config", "predict={'risk_groups': [0.5, -1.0]}")
     assert result.returncode != 0
-    assert f"config: endpoint.kind: {SURVIVAL_MODELS_UNAVAILABLE}" in result.stderr
-    assert "input problem(s) found" in result.stderr  # the labels themselves were fine
-    assert "column os_" not in result.stderr
+    assert "predict.risk_groups: risk_groups cut-offs of a survival model" in result.stderr
     assert _no_output(workdir)
-    # every rule that would train a model refuses, whichever is asked for
-    for target in ("results/model/final/xgboost_model.json", "results/model/permutation.tsv"):
-        result = snakemake(workdir, target, "--configfile", str(config_file))
-        assert result.returncode != 0 and SURVIVAL_MODELS_UNAVAILABLE in result.stderr
-        assert _no_output(workdir)
-    # the demo (no cohort configured) too
-    demo = make_workdir(workdir.parent / "demo")
-    result = snakemake(demo, "--config", "endpoint={'kind': 'survival'}")
-    assert result.returncode != 0 and SURVIVAL_MODELS_UNAVAILABLE in result.stderr
-    assert _no_output(demo)
+    binary = make_workdir(workdir.parent / "binary")
+    result = snakemake(binary, "--config", "predict={'risk_groups': [-1.0, 0.5]}")
+    assert result.returncode != 0
+    assert "predict.risk_groups: risk_groups cut-offs must be two increasing probabilities" \
+        in result.stderr
+    assert _no_output(binary)
 
 
 def test_a_feature_only_run_accepts_the_survival_endpoint(survival_run):

@@ -18,8 +18,7 @@ Published HAIC models use binary outcomes and time to event, so both are support
     evaluated at ``horizons_months``; every patient with follow-up is labelled, censored or not
     (:func:`survival_labels`). A patient without follow-up (both cells empty) is excluded and
     counted; a half-filled, non-positive or non-numeric time or an event other than 0/1 is
-    refused (:func:`survival_problems`). The survival models come in a later version: until
-    then the model rules refuse this kind (:data:`SURVIVAL_MODELS_UNAVAILABLE`).
+    refused (:func:`survival_problems`). Its models: :mod:`haicpred.modeling.survival_endpoint`.
 
 Unlabelled patients are never trained on; they are still scored.
 """
@@ -40,11 +39,6 @@ SURVIVAL_KIND = "survival"
 # only for kind survival (so the binary endpoints' resolved settings, recorded in
 # cv_metadata.json and model_metadata.json, stay as they were)
 DEFAULT_HORIZONS_MONTHS = (12.0, 24.0, 36.0)
-SURVIVAL_MODELS_UNAVAILABLE = (
-    "endpoint kind survival: the survival models are not available in this version yet "
-    "(the survival labels are checked, but no model is trained on them)")
-SURVIVAL_MODELS_HINT = ("use kind survival_horizon (status at one horizon) for now, or run "
-                        "the features only (snakemake results/features/feature_matrix.tsv)")
 SURVIVAL_COLUMNS = {"os_months": "os_event", "pfs_months": "pfs_event"}
 DEFAULT_ENDPOINT = {
     "kind": "objective_response",
@@ -130,13 +124,6 @@ def endpoint_problems(settings: dict | None, clinical_columns,
                 "add the column to the clinical table or choose another endpoint")
         for name in needed if name not in columns
     ]
-
-
-def model_availability_problems(settings: dict | None, file: str = "config") -> list[Problem]:
-    """The endpoint kinds whose models this version does not have (today: survival)."""
-    if resolve_endpoint(settings)["kind"] != SURVIVAL_KIND:
-        return []
-    return [Problem(file, "endpoint.kind", SURVIVAL_MODELS_UNAVAILABLE, SURVIVAL_MODELS_HINT)]
 
 
 def _numbers(labels: pd.DataFrame, column: str) -> pd.Series:

@@ -11,9 +11,7 @@ __all__ = ["model_endpoint"]
 
 
 def model_endpoint(settings: ModelSettings) -> ModelEndpoint:
-    """:class:`~haicpred.modeling.survival_endpoint.SurvivalEndpoint` for kind survival (the
-    workflow still refuses it before any job until its final model and report exist:
-    :func:`haicpred.features.endpoints.model_availability_problems`),
+    """:class:`~haicpred.modeling.survival_endpoint.SurvivalEndpoint` for kind survival,
     :class:`~haicpred.modeling.endpoint.BinaryEndpoint` for the binary kinds."""
     if settings.endpoint["kind"] == SURVIVAL_KIND:
         return SurvivalEndpoint(settings, survival_labels)
