@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_TUNING",
     "DEFAULT_XGBOOST_PARAMS",
     "RESERVED_MODEL_NAMES",
+    "SURVIVAL_OBJECTIVES",
     "CVSettings",
     "EvaluationSettings",
     "ModelSettings",
@@ -127,6 +128,9 @@ DEFAULT_SETTINGS: dict = {
     # `cox_baseline` on the Liu factors above. Mei 2021: tumour size, AFP, CRP, ALBI grade,
     # portal vein invasion (Vp0-4), extrahepatic metastasis; Yao pre-HAICN: tumour number,
     # vascular invasion, distant metastasis, AFP, Child-Pugh class, ALBI grade.
+    # Survival endpoint only: XGBoost's objective, cox (survival:cox, S(t) from the Breslow
+    # hazard) or aft (survival:aft, normal errors, S(t) from that distribution).
+    "survival_objective": "cox",
     "survival_baselines": {
         "cox_mei2021": ["tumor_size_cm", "afp_ge_400", "crp", "albi_grade", "vascular_invasion",
                         "extrahepatic_metastasis"],
@@ -134,6 +138,8 @@ DEFAULT_SETTINGS: dict = {
                           "afp_ge_400", "child_pugh_class", "albi_grade"],
     },
 }
+
+SURVIVAL_OBJECTIVES = ("cox", "aft")
 
 # Names of the models and reference rows the evaluation writes: no score baseline may use one.
 RESERVED_MODEL_NAMES = ("xgboost", "xgboost_radiomics_only", "xgboost_without_radiomics",
@@ -209,6 +215,7 @@ class ModelSettings:
     permutations: int
     # survival endpoint: published-factor Cox baselines, name -> factors (sorted by name)
     survival_baselines: Mapping = field(default_factory=lambda: MappingProxyType({}))
+    survival_objective: str = "cox"  # survival endpoint: XGBoost's cox or aft objective
 
     @property
     def seed(self) -> int:
@@ -241,7 +248,8 @@ class ModelSettings:
                                 for score in self.score_baselines},
             # a survival setting: left out of the other endpoints' metadata, which stays as
             # it was before the survival endpoint existed
-            **({"survival_baselines": {name: list(factors) for name, factors
+            **({"survival_objective": self.survival_objective,
+                "survival_baselines": {name: list(factors) for name, factors
                                        in self.survival_baselines.items()}}
                if self.endpoint.get("kind") == "survival" else {}),
         }
@@ -310,6 +318,9 @@ def resolve_model_settings(settings: dict | ModelSettings | None) -> ModelSettin
         raise ValueError("model setting baseline_features must be a list of column names")
     scores = _resolve_score_baselines(out["score_baselines"])
     survival_baselines = _resolve_survival_baselines(out["survival_baselines"], scores)
+    if out["survival_objective"] not in SURVIVAL_OBJECTIVES:
+        raise ValueError(f"model setting survival_objective must be one of "
+                         f"{', '.join(SURVIVAL_OBJECTIVES)}, got {out['survival_objective']!r}")
     harmonisation = _resolve_harmonisation(out["harmonisation"])
     for key in ("radiomics_max_correlation", "radiomics_near_constant_fraction"):
         value = out[key]
@@ -331,6 +342,7 @@ def resolve_model_settings(settings: dict | ModelSettings | None) -> ModelSettin
         score_baselines=scores,
         permutations=out["permutations"],
         survival_baselines=survival_baselines,
+        survival_objective=out["survival_objective"],
     )
 
 

@@ -8,7 +8,8 @@ and trained on as a structured array (:func:`haicpred.modeling.survival_estimato
 Outer folds are stratified on the event. Every model predicts, per patient, the risk (log
 relative hazard) and S(h) at each horizon from its training set's Breslow baseline hazard.
 
-Models: ``xgboost`` (XGBoost with the Cox objective) and its per-modality ablations,
+Models: ``xgboost`` (XGBoost with the Cox objective, or with ``survival_objective: aft`` the
+AFT one of :mod:`haicpred.modeling.survival_aft`) and its per-modality ablations,
 ``cox_all_features`` (ridge-penalised Cox on every feature, the penalty by inner CV on Harrell's
 C) and the Cox models refitted in each training fold on published nomograms' factors
 (``cox_baseline``: Liu 2023, ``cox_mei2021``, ``cox_yao_haicn``;
@@ -36,6 +37,7 @@ from haicpred.modeling.endpoint import EndpointEvaluation, ModelEndpoint
 from haicpred.modeling.estimators import ModelSpec, ablation_specs, modality_usability, model_spec
 from haicpred.modeling.inputs import PreparedData, to_float
 from haicpred.modeling.settings import ModelSettings
+from haicpred.modeling.survival_aft import AFT_DISTRIBUTION, AFT_SCALE, XGBoostAFT
 from haicpred.modeling.survival_baselines import (COX_BASELINE_MODEL, REFITTED_NOTE,
                                                   factor_cox_specs)
 from haicpred.modeling.survival_estimators import (PenalisedCox, XGBoostCox, cox_booster_params,
@@ -81,6 +83,8 @@ class SurvivalEndpoint(ModelEndpoint):
         self.horizons = tuple(float(h) for h in settings.endpoint["horizons_months"])
         self.outcome_builder = outcome_builder
         self._booster_params = cox_booster_params(settings.xgboost)
+        # XGBoost's objective (setting survival_objective); the baselines are Cox models
+        self._booster_class = XGBoostAFT if settings.survival_objective == "aft" else XGBoostCox
 
     @property
     def truth_column(self) -> str | None:
@@ -132,9 +136,10 @@ class SurvivalEndpoint(ModelEndpoint):
     def _cox_booster(self):
         params = self._booster_params
         horizons, seed, threads = self.horizons, self.settings.seed, self.settings.threads
+        booster = self._booster_class
 
         def make():
-            return XGBoostCox(horizons, random_state=seed, n_jobs=threads, **params)
+            return booster(horizons, random_state=seed, n_jobs=threads, **params)
 
         return make
 
@@ -158,10 +163,11 @@ class SurvivalEndpoint(ModelEndpoint):
     def tune(self, spec: ModelSpec, X_train: pd.DataFrame, y_train: np.ndarray,
              skip_reason: str | None) -> tuple[dict | None, dict]:
         return tune_cox_model(spec, X_train, y_train, self.settings.tuning,
-                              self.settings.xgboost, self.settings.seed, skip_reason)
+                              self.settings.xgboost, self.settings.seed, skip_reason,
+                              self._booster_class.loss_column)
 
     def tuning_table(self, rows: list[dict]) -> pd.DataFrame:
-        return survival_tuning_table(rows)
+        return survival_tuning_table(rows, self._booster_class.loss_column)
 
     def predict(self, estimator, X: pd.DataFrame) -> np.ndarray:
         """Per patient: the risk, then S(h) at each horizon."""
@@ -244,7 +250,15 @@ class SurvivalEndpoint(ModelEndpoint):
                 f"{self.truth_column}) on the same patients; no survival probabilities")
 
     def metadata(self) -> dict:
-        return {"horizons_months": list(self.horizons)}
+        objective = self._booster_class.objective
+        return {"horizons_months": list(self.horizons),
+                "survival_objective": self.settings.survival_objective,
+                "xgboost_objective": (
+                    f"{objective}: " + ("risk = minus the predicted log time, S(h) from the "
+                                        f"{AFT_DISTRIBUTION} AFT distribution (scale "
+                                        f"{AFT_SCALE:g})" if objective == "survival:aft" else
+                                        "risk = the log relative hazard, S(h) from each "
+                                        "training set's Breslow baseline hazard"))}
 
     def held_out_note(self, y_test: np.ndarray, y_train: np.ndarray) -> str:
         if not y_test["event"].any():

@@ -135,10 +135,31 @@ class XGBoostCox(_BreslowSurvival, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
+    objective = "survival:cox"
+    eval_metric = "cox-nloglik"  # the inner criterion of the nested search
+    loss_column = "inner_cox_nloglik"  # tuning.tsv's column of that criterion
+
     def booster_params(self) -> dict:
         params = self.get_params()
         params.pop("horizons")
         return params
+
+    def tuning_params(self, candidate: dict | None = None) -> dict:
+        """Native booster parameters (single-threaded, evaluating :attr:`eval_metric`) with
+        ``candidate`` applied: what the nested search boosts its inner folds with."""
+        import xgboost
+
+        settings = {**self.booster_params(), **(candidate or {})}
+        regressor = xgboost.XGBRegressor(objective=self.objective, tree_method="hist",
+                                         **settings)
+        params = {k: v for k, v in regressor.get_xgb_params().items() if v is not None}
+        params.update(n_jobs=1, eval_metric=[self.eval_metric])
+        return params
+
+    def training_matrix(self, dmatrix):
+        """An inner fold's DMatrix (labelled with the signed time) as the objective needs it:
+        the Cox objective reads the signed time itself."""
+        return dmatrix
 
     def fit(self, X, y):
         import xgboost
