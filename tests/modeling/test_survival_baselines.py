@@ -109,12 +109,13 @@ def endpoint_of(endpoint_settings):
 
 def test_cox_models_are_refitted_on_each_nomograms_factors(cohort, results):
     metrics = results.metrics.set_index("model")
-    factors = results.metadata["baseline_factors"]
+    factors = results.metadata["baseline_factors"]["factor_models"]
     for name, count in (("cox_baseline", 6), ("cox_mei2021", 5), ("cox_yao_haicn", 6)):
         assert metrics.loc[name, "n_features"] == count
         assert len(factors[name]["available"]) == count
         assert REFITTED_NOTE in factors[name]["description"]
         assert "not public" in factors[name]["description"]
+        assert metrics.loc[name, "note"].startswith(factors[name]["description"])
         assert metrics.loc[name, "c_index_low"] < metrics.loc[name, "c_index_high"]
     assert factors["cox_mei2021"]["left_out"] == {"crp": "not in the feature matrix"}
     assert "cox_mei2021: factor(s) left out: crp (not in the feature matrix)" in \

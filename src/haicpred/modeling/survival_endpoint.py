@@ -227,15 +227,18 @@ class SurvivalEndpoint(ModelEndpoint):
                 ["model", "repeat", "sample_id"], kind="mergesort").reset_index(drop=True)
         for column in ("n", "n_events", "n_unlabelled", "n_features"):
             metrics[column] = metrics[column].astype("Int64")
-        metrics.loc[metrics["model"] == "oracle", "note"] = metrics.loc[
-            metrics["model"] == "oracle", "note"].map(
-            lambda note: "; ".join(filter(None, [self._oracle_description(), note])))
         _, _, factors = factor_cox_specs(data, settings, self.horizons)
+        # what a row is, first in its note: the oracle, a model refitted on published factors
+        described = {name: entry["description"] for name, entry in factors.items()}
+        described["oracle"] = self._oracle_description()
+        metrics["note"] = [("; ".join(filter(None, [described[name], note]))
+                            if name in described else note)
+                           for name, note in zip(metrics["model"], metrics["note"])]
         metadata = {
             "c_index_ci_method": SURVIVAL_CI_METHOD.format(B=evaluation.n_bootstrap,
                                                            reference="xgboost"),
             "baseline_factors": {"rule": SURVIVAL_SCORE_RULE, "refitted": REFITTED_NOTE,
-                                 **factors, "scores": scores.availability}}
+                                 "factor_models": factors, "scores": scores.availability}}
         if data.truth_p is not None:
             metadata["oracle"] = {"column": self.truth_column,
                                   "description": self._oracle_description()}

@@ -49,8 +49,8 @@ def tune_cox_xgboost(X: pd.DataFrame, y: np.ndarray, tuning: TuningSettings, see
     """Random search with early stopping for an ``XGBoostCox`` (or a Pipeline ending in one) on
     one training set. ``y``: the structured time/event array. Returns ``(params, trace)``: the
     chosen values of :data:`COX_TUNED_PARAMETERS` and one trace row per candidate (the lowest
-    mean inner ``cox-nloglik``, or the booster's own ``eval_metric``, wins; ties: the lower candidate). Raises ValueError with fewer
-    events than inner folds."""
+    mean inner ``cox-nloglik``, or the booster's own ``eval_metric``, wins; ties: the lower
+    candidate). Raises ValueError with fewer events than inner folds."""
     n_events = int(y["event"].sum())
     if n_events < tuning.inner_folds:
         raise ValueError(f"tuning needs at least {tuning.inner_folds} events (inner folds), "
