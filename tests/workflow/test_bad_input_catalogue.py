@@ -406,6 +406,16 @@ def _broken_baseline(metadata: dict) -> dict:
     return {**metadata, "baseline_hazard": {**hazard, "cumulative_hazard": [1.0]}}
 
 
+def case_survival_xgboost_unknown_key(tmp_path):
+    """A model.xgboost key the Cox booster does not take: refused by name, not a TypeError."""
+    matrix, labels, dictionary = model_inputs([1, 0] * 6)
+    labels = labels.assign(os_months=np.arange(1.0, 13.0), os_event=[1, 0] * 6)
+    settings = {**FAST, "endpoint": {**SURVIVAL, "horizons_months": [6]},
+                "xgboost": {"max_leaf": 4}}
+    text = errors(lambda: cross_validate_models(matrix, labels, dictionary, settings))
+    return Seen(text, None, "model.xgboost max_leaf")
+
+
 # ----------------------------------------------------------------------------------------------
 # Config: load_config (Snakemake's validator and the config schema)
 # ----------------------------------------------------------------------------------------------
@@ -530,6 +540,7 @@ CASES = {
     "config-horizons-not-increasing": config_case(
         "endpoint:\n  kind: survival\n  horizons_months: [24, 12]\n", "endpoint.horizons_months"),
     "config-survival-models-unavailable": case_survival_models_unavailable,
+    "config-survival-xgboost-unknown-key": case_survival_xgboost_unknown_key,
     "config-not-yaml": config_case("samples: [cohort/samples.tsv\nclinical: c.tsv\n",
                                    "line 2, column 9"),
     "config-python-tag": config_case(

@@ -136,6 +136,11 @@ def survival_endpoint():
     return resolve_endpoint(config.get("endpoint"))["kind"] == SURVIVAL_KIND
 
 
+def survival_outputs(**paths):
+    """Named outputs that only a survival endpoint's rules write (none otherwise)."""
+    return paths if survival_endpoint() else {}
+
+
 def on_treatment_enabled():
     return bool(config["model"].get("on_treatment", False))
 

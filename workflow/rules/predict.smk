@@ -20,6 +20,8 @@ rule final_model:
         metadata="results/model/final/model_metadata.json",
         shap="results/model/final/shap_importance.tsv",
         predictions="results/model/final/predictions.tsv",
+        # a survival endpoint: the nomogram of the Cox model on the published factors
+        **survival_outputs(nomogram="results/model/final/nomogram.json"),
     params:
         settings=model_settings(),
         risk_groups=config["predict"]["risk_groups"],

@@ -91,6 +91,12 @@ class ModelEndpoint(ABC):
         """Does the simulation's truth (a response probability) apply to this endpoint?"""
         return False
 
+    @property
+    def truth_column(self) -> str | None:
+        """The column of the simulation's ``truth.tsv`` that is this endpoint's oracle (None:
+        the truth does not apply)."""
+        return "response_probability" if self.uses_truth else None
+
     # -- labels
 
     @abstractmethod

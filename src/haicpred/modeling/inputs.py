@@ -24,6 +24,7 @@ __all__ = [
     "ID_COLUMNS",
     "LABEL_COLUMN",
     "OUTCOME_COLUMNS",
+    "TRUTH_PROBABILITY",
     "PostTreatmentFeatureError",
     "PreparedData",
     "check_inputs",
@@ -37,6 +38,8 @@ __all__ = [
 # The column of the labels table that holds the endpoint's labels (for every endpoint: the
 # endpoint writes its labels there, haicpred.modeling.endpoint).
 LABEL_COLUMN = "objective_response"
+# the binary endpoints' oracle in the simulation's truth.tsv
+TRUTH_PROBABILITY = "response_probability"
 ID_COLUMNS = ("sample_id", "batch")
 # Outcome columns can never be features (label leakage).
 OUTCOME_COLUMNS = (
@@ -92,12 +95,15 @@ def refuse_post_treatment(features: list[str], dictionary: pd.DataFrame,
 
 
 def check_inputs(matrix, labels, dictionary, truth, allow_post_treatment=False, *,
-                 label_values, label_column: str = LABEL_COLUMN):
+                 label_values, label_column: str = LABEL_COLUMN,
+                 truth_column: str = TRUTH_PROBABILITY):
     """Validate and convert; returns (X float frame, label Series aligned to matrix, truth).
 
     ``label_values``: the endpoint's conversion of the raw ``label_column`` of ``labels`` to
     numbers (NaN = unlabelled) with the problems of bad values
-    (:meth:`haicpred.modeling.endpoint.ModelEndpoint.label_values`)."""
+    (:meth:`haicpred.modeling.endpoint.ModelEndpoint.label_values`). ``truth_column``: the
+    column of ``truth`` that is the oracle (a response probability, checked to be in [0, 1],
+    or e.g. a true log hazard)."""
     problems: list[Problem] = []
     for name, frame, required in (
         ("feature_matrix.tsv", matrix, ["sample_id", "batch"]),
@@ -109,9 +115,12 @@ def check_inputs(matrix, labels, dictionary, truth, allow_post_treatment=False, 
             problems.append(
                 Problem(name, "header", f"missing column(s): {', '.join(missing)}")
             )
-    if truth is not None and not {"sample_id", "response_probability"} <= set(truth.columns):
+    if truth is not None and not {"sample_id", truth_column} <= set(truth.columns):
         problems.append(
-            Problem("truth.tsv", "header", "needs columns sample_id, response_probability")
+            Problem("truth.tsv", "header", f"needs columns sample_id, {truth_column}",
+                    "" if truth_column == TRUTH_PROBABILITY else
+                    "simulate the demo cohort again: truth.tsv from before the survival "
+                    "endpoint has no true log hazards")
         )
     raise_if_any(problems)
 
@@ -195,20 +204,23 @@ def check_inputs(matrix, labels, dictionary, truth, allow_post_treatment=False, 
 
     truth_p = None
     if truth is not None:
-        tp = to_float(truth["response_probability"])
+        tp = to_float(truth[truth_column])
         tmap = dict(zip(truth["sample_id"], tp))
         truth_p = matrix["sample_id"].map(tmap).astype(float)
         missing = matrix["sample_id"][truth_p.isna() & y.notna()]
         for sample in sorted(missing):
             problems.append(
-                Problem("truth.tsv", f"sample {sample}", "no response_probability for a "
+                Problem("truth.tsv", f"sample {sample}", f"no {truth_column} for a "
                         "labelled sample")
             )
-        out_of_range = truth_p[(truth_p < 0) | (truth_p > 1)]
+        is_probability = truth_column == TRUTH_PROBABILITY
+        out_of_range = truth_p[((truth_p < 0) | (truth_p > 1)) if is_probability
+                               else np.isinf(truth_p)]
         for index in out_of_range.index:
             problems.append(
                 Problem("truth.tsv", f"sample {matrix['sample_id'][index]}",
-                        "response_probability outside [0, 1]")
+                        f"{truth_column} " + ("outside [0, 1]" if is_probability
+                                              else "infinite"))
             )
     raise_if_any(problems)
     return X, y, truth_p
@@ -226,7 +238,7 @@ class PreparedData:
     ids: np.ndarray  # their sample_ids
     batch_lab: np.ndarray  # their batches
     labelled: np.ndarray  # mask over the matrix rows
-    truth_p: pd.Series | None
+    truth_p: pd.Series | None  # the oracle of truth.tsv (endpoint.truth_column), all rows
     features: list[str]
     modality: dict
     radiomic: list[str]
@@ -244,11 +256,13 @@ def prepare_data(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.Data
     :class:`haicpred.modeling.endpoint.ModelEndpoint` (not imported here: that module builds on
     this one)."""
     outcome, labels = endpoint.labels(labels)
-    if not endpoint.uses_truth:
-        truth = None  # the simulation's truth is a response probability
+    truth_column = endpoint.truth_column
+    if truth_column is None:
+        truth = None  # no column of the simulation's truth is this endpoint's oracle
     X, y_all, truth_p = check_inputs(matrix, labels, dictionary, truth, allow_post_treatment,
                                      label_values=endpoint.label_values,
-                                     label_column=endpoint.label_column)
+                                     label_column=endpoint.label_column,
+                                     truth_column=truth_column or TRUTH_PROBABILITY)
     features = list(X.columns)
     modality = dict(zip(dictionary["feature"], dictionary["modality"].fillna("")))
     labelled = y_all.notna().to_numpy()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from copy import deepcopy
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import numpy as np
@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_TUNING",
     "DEFAULT_XGBOOST_PARAMS",
     "RESERVED_MODEL_NAMES",
+    "SURVIVAL_OBJECTIVES",
     "CVSettings",
     "EvaluationSettings",
     "ModelSettings",
@@ -122,12 +123,28 @@ DEFAULT_SETTINGS: dict = {
         name: {"feature": name, "direction": -1}
         for name in ["albi_grade", "palbi_grade", "child_pugh_class", "crafity", "gps", "bclc"]
     },
+    # Survival endpoint only: Cox models refitted in each training fold on the factors of other
+    # published nomograms (their point tables are not public), name -> feature columns, next to
+    # `cox_baseline` on the Liu factors above. Mei 2021: tumour size, AFP, CRP, ALBI grade,
+    # portal vein invasion (Vp0-4), extrahepatic metastasis; Yao pre-HAICN: tumour number,
+    # vascular invasion, distant metastasis, AFP, Child-Pugh class, ALBI grade.
+    # Survival endpoint only: XGBoost's objective, cox (survival:cox, S(t) from the Breslow
+    # hazard) or aft (survival:aft, normal errors, S(t) from that distribution).
+    "survival_objective": "cox",
+    "survival_baselines": {
+        "cox_mei2021": ["tumor_size_cm", "afp_ge_400", "crp", "albi_grade", "vascular_invasion",
+                        "extrahepatic_metastasis"],
+        "cox_yao_haicn": ["tumor_number", "vascular_invasion", "extrahepatic_metastasis",
+                          "afp_ge_400", "child_pugh_class", "albi_grade"],
+    },
 }
+
+SURVIVAL_OBJECTIVES = ("cox", "aft")
 
 # Names of the models and reference rows the evaluation writes: no score baseline may use one.
 RESERVED_MODEL_NAMES = ("xgboost", "xgboost_radiomics_only", "xgboost_without_radiomics",
                         "logistic_baseline", "logistic_all_features", "oracle", "treat_all",
-                        "treat_none")
+                        "treat_none", "cox_all_features", "cox_baseline")
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,6 +213,9 @@ class ModelSettings:
     baseline_features: tuple[str, ...]
     score_baselines: tuple[ScoreBaseline, ...]  # sorted by name
     permutations: int
+    # survival endpoint: published-factor Cox baselines, name -> factors (sorted by name)
+    survival_baselines: Mapping = field(default_factory=lambda: MappingProxyType({}))
+    survival_objective: str = "cox"  # survival endpoint: XGBoost's cox or aft objective
 
     @property
     def seed(self) -> int:
@@ -226,6 +246,12 @@ class ModelSettings:
             "score_baselines": {score.name: {"feature": score.feature,
                                              "direction": score.direction}
                                 for score in self.score_baselines},
+            # a survival setting: left out of the other endpoints' metadata, which stays as
+            # it was before the survival endpoint existed
+            **({"survival_objective": self.survival_objective,
+                "survival_baselines": {name: list(factors) for name, factors
+                                       in self.survival_baselines.items()}}
+               if self.endpoint.get("kind") == "survival" else {}),
         }
 
 
@@ -291,6 +317,10 @@ def resolve_model_settings(settings: dict | ModelSettings | None) -> ModelSettin
     if isinstance(features, str) or not all(isinstance(f, str) for f in features):
         raise ValueError("model setting baseline_features must be a list of column names")
     scores = _resolve_score_baselines(out["score_baselines"])
+    survival_baselines = _resolve_survival_baselines(out["survival_baselines"], scores)
+    if out["survival_objective"] not in SURVIVAL_OBJECTIVES:
+        raise ValueError(f"model setting survival_objective must be one of "
+                         f"{', '.join(SURVIVAL_OBJECTIVES)}, got {out['survival_objective']!r}")
     harmonisation = _resolve_harmonisation(out["harmonisation"])
     for key in ("radiomics_max_correlation", "radiomics_near_constant_fraction"):
         value = out[key]
@@ -311,6 +341,8 @@ def resolve_model_settings(settings: dict | ModelSettings | None) -> ModelSettin
         baseline_features=tuple(features),
         score_baselines=scores,
         permutations=out["permutations"],
+        survival_baselines=survival_baselines,
+        survival_objective=out["survival_objective"],
     )
 
 
@@ -364,6 +396,27 @@ def _resolve_score_baselines(scores) -> tuple[ScoreBaseline, ...]:
             raise ValueError(f"score baseline {name!r}: unknown key(s) {', '.join(extra)}")
         clean.append(ScoreBaseline(str(name), str(spec["feature"]), int(direction)))
     return tuple(clean)
+
+
+def _resolve_survival_baselines(value, scores: tuple[ScoreBaseline, ...]) -> Mapping:
+    """name -> tuple of factor names, sorted by name; names must not be another model's."""
+    if not isinstance(value, dict):
+        raise ValueError("model setting survival_baselines must map a model name to a list of "
+                         "feature names, e.g. {cox_mei2021: [tumor_size_cm, crp]}")
+    taken = {score.name for score in scores}
+    clean = {}
+    for name in sorted(value):
+        factors = value[name]
+        if (name in RESERVED_MODEL_NAMES or str(name).startswith("xgboost")
+                or name in taken):
+            raise ValueError(f"model setting survival_baselines: the name {name!r} is reserved "
+                             "or already a score baseline's; choose another")
+        if (isinstance(factors, str) or not isinstance(factors, (list, tuple)) or not factors
+                or not all(isinstance(f, str) for f in factors)):
+            raise ValueError(f"model setting survival_baselines: {name!r} must be a non-empty "
+                             f"list of feature names, got {factors!r}")
+        clean[str(name)] = tuple(factors)
+    return MappingProxyType(clean)
 
 
 def _resolve_harmonisation(value) -> HarmonisationSettings:

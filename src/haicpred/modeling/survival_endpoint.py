@@ -8,16 +8,23 @@ and trained on as a structured array (:func:`haicpred.modeling.survival_estimato
 Outer folds are stratified on the event. Every model predicts, per patient, the risk (log
 relative hazard) and S(h) at each horizon from its training set's Breslow baseline hazard.
 
-Models: ``xgboost`` (XGBoost with the Cox objective) and its per-modality ablations,
+Models: ``xgboost`` (XGBoost with the Cox objective, or with ``survival_objective: aft`` the
+AFT one of :mod:`haicpred.modeling.survival_aft`) and its per-modality ablations,
 ``cox_all_features`` (ridge-penalised Cox on every feature, the penalty by inner CV on Harrell's
-C) and ``cox_baseline`` (a Cox model refitted in each training fold on the published factors of
-the setting ``baseline_features``; the published point tables are not public).
+C) and the Cox models refitted in each training fold on published nomograms' factors
+(``cox_baseline``: Liu 2023, ``cox_mei2021``, ``cox_yao_haicn``;
+:mod:`haicpred.modeling.survival_baselines`; the published point tables are not public).
+Published scores (BCLC, ALBI grade, ...) are judged on their own values as single-covariate Cox
+models (:mod:`haicpred.modeling.survival_score_baselines`). With the simulation's truth, the
+``oracle`` row is the true pre-treatment log hazard of the time column's outcome
+(``truth.tsv`` ``os_baseline_log_hazard`` for ``os_months``, ``pfs_baseline_log_hazard`` for
+``pfs_months``): its C-index and AUCs on the same patients, no S(h).
 
 The Cox boosters are tuned inside every training set
 (:mod:`haicpred.modeling.survival_tuning`).
 
-Not yet here (later sessions): the other published-factor and one-score Cox baselines, risk
-groups with Kaplan-Meier curves, the nomogram, the oracle row, the final model and predict.
+Not yet here (later sessions): risk groups with Kaplan-Meier curves, the nomogram, the final
+model and predict.
 """
 
 from __future__ import annotations
@@ -29,24 +36,26 @@ from haicpred.io.errors import Problem, raise_if_any
 from haicpred.modeling.endpoint import EndpointEvaluation, ModelEndpoint
 from haicpred.modeling.estimators import ModelSpec, ablation_specs, modality_usability, model_spec
 from haicpred.modeling.inputs import PreparedData, to_float
-from haicpred.modeling.score_baselines import factor_availability
 from haicpred.modeling.settings import ModelSettings
-from haicpred.modeling.survival_estimators import (PenalisedCox, XGBoostCox, signed_time,
-                                                   survival_array)
+from haicpred.modeling.survival_aft import AFT_DISTRIBUTION, AFT_SCALE, XGBoostAFT
+from haicpred.modeling.survival_baselines import (COX_BASELINE_MODEL, REFITTED_NOTE,
+                                                  factor_cox_specs)
+from haicpred.modeling.survival_estimators import (PenalisedCox, XGBoostCox, cox_booster_params,
+                                                   signed_time, survival_array)
 from haicpred.modeling.survival_metrics import SURVIVAL_CI_METHOD, harrell_c, survival_metric_tables
+from haicpred.modeling.survival_score_baselines import (OOF_KEY_COLUMNS, SURVIVAL_SCORE_RULE,
+                                                        evaluate_survival_scores)
 from haicpred.modeling.survival_tuning import survival_tuning_table, tune_cox_model
 
-__all__ = ["SURVIVAL_LABEL_COLUMN", "SurvivalEndpoint", "survival_oof_columns"]
+__all__ = ["ORACLE_COLUMNS", "SURVIVAL_LABEL_COLUMN", "SurvivalEndpoint",
+           "survival_oof_columns"]
 
 # the engine's one label column: the time, negative when censored, empty when unlabelled
 SURVIVAL_LABEL_COLUMN = "survival_label"
 COX_ALL_MODEL = "cox_all_features"
-COX_BASELINE_MODEL = "cox_baseline"
-# Cox models of a handful of published factors: a small ridge penalty only keeps a factor that
-# barely varies in one training fold from diverging
-BASELINE_ALPHA = 0.01
-# the binary objective and metric of the shared `model.xgboost` settings do not apply
-_BINARY_ONLY = ("objective", "eval_metric")
+# truth.tsv's pre-treatment oracle of each time column (a pre-treatment model cannot know the
+# realised response, so the oracle is the log hazard before treatment); other columns: none
+ORACLE_COLUMNS = {"os_months": "os_baseline_log_hazard", "pfs_months": "pfs_baseline_log_hazard"}
 
 
 def horizon_name(horizon: float) -> str:
@@ -54,8 +63,7 @@ def horizon_name(horizon: float) -> str:
 
 
 def survival_oof_columns(horizons) -> list[str]:
-    return ["sample_id", "model", "repeat", "fold", "time", "event", "risk",
-            *[horizon_name(h) for h in horizons]]
+    return [*OOF_KEY_COLUMNS, *[horizon_name(h) for h in horizons]]
 
 
 class SurvivalEndpoint(ModelEndpoint):
@@ -74,6 +82,13 @@ class SurvivalEndpoint(ModelEndpoint):
         self.settings = settings
         self.horizons = tuple(float(h) for h in settings.endpoint["horizons_months"])
         self.outcome_builder = outcome_builder
+        self._booster_params = cox_booster_params(settings.xgboost)
+        # XGBoost's objective (setting survival_objective); the baselines are Cox models
+        self._booster_class = XGBoostAFT if settings.survival_objective == "aft" else XGBoostCox
+
+    @property
+    def truth_column(self) -> str | None:
+        return ORACLE_COLUMNS.get(self.settings.endpoint.get("time_column"))
 
     # -- labels
 
@@ -119,11 +134,12 @@ class SurvivalEndpoint(ModelEndpoint):
     # -- models
 
     def _cox_booster(self):
-        params = {k: v for k, v in self.settings.xgboost.items() if k not in _BINARY_ONLY}
+        params = self._booster_params
         horizons, seed, threads = self.horizons, self.settings.seed, self.settings.threads
+        booster = self._booster_class
 
         def make():
-            return XGBoostCox(horizons, random_state=seed, n_jobs=threads, **params)
+            return booster(horizons, random_state=seed, n_jobs=threads, **params)
 
         return make
 
@@ -141,26 +157,17 @@ class SurvivalEndpoint(ModelEndpoint):
         specs.append(model_spec(COX_ALL_MODEL, data.features,
                                 lambda: PenalisedCox(horizons, random_state=seed),
                                 radiomic_all, settings.radiomics))
-        factors, left_out = factor_availability(list(settings.baseline_features), data.X_lab)
-        reasons = ", ".join(f"{f} ({why})" for f, why in left_out.items())
-        if factors:
-            specs.append(model_spec(COX_BASELINE_MODEL, factors,
-                                    lambda: PenalisedCox(horizons, alphas=(BASELINE_ALPHA,)),
-                                    radiomic_all, settings.radiomics))
-            if left_out:
-                skipped.append(f"{COX_BASELINE_MODEL}: factor(s) left out: {reasons}")
-        else:
-            skipped.append(f"{COX_BASELINE_MODEL}: none of the baseline_features carries "
-                           f"information: {reasons}")
-        return specs, skipped
+        factor_specs, factor_skipped, _ = factor_cox_specs(data, settings, horizons)
+        return specs + factor_specs, skipped + factor_skipped
 
     def tune(self, spec: ModelSpec, X_train: pd.DataFrame, y_train: np.ndarray,
              skip_reason: str | None) -> tuple[dict | None, dict]:
         return tune_cox_model(spec, X_train, y_train, self.settings.tuning,
-                              self.settings.xgboost, self.settings.seed, skip_reason)
+                              self.settings.xgboost, self.settings.seed, skip_reason,
+                              self._booster_class.loss_column)
 
     def tuning_table(self, rows: list[dict]) -> pd.DataFrame:
-        return survival_tuning_table(rows)
+        return survival_tuning_table(rows, self._booster_class.loss_column)
 
     def predict(self, estimator, X: pd.DataFrame) -> np.ndarray:
         """Per patient: the risk, then S(h) at each horizon."""
@@ -189,27 +196,72 @@ class SurvivalEndpoint(ModelEndpoint):
                  ) -> EndpointEvaluation:
         """Harrell's and Uno's C, time-dependent AUC per horizon, IBS and calibration at the
         horizons of the repeat-averaged out-of-fold risk and S(t), with paired stratified
-        bootstrap CIs (:func:`haicpred.modeling.survival_metrics.survival_metric_tables`)."""
-        evaluation = self.settings.evaluation
+        bootstrap CIs (:func:`haicpred.modeling.survival_metrics.survival_metric_tables`); the
+        published scores on their own values
+        (:func:`haicpred.modeling.survival_score_baselines.evaluate_survival_scores`); the
+        oracle row last when the simulation's truth is given."""
+        evaluation, settings = self.settings.evaluation, self.settings
+        y, time, event = data.y, data.y["time"], data.y["event"].astype(int)
         averaged = {name: values.mean(axis=0) for name, values in predictions.items()}
+        risks = {name: values[:, 0] for name, values in averaged.items()}
+        if data.truth_p is not None:
+            risks["oracle"] = data.truth_p[data.labelled].to_numpy(dtype=float)
         metrics, calibration = survival_metric_tables(
-            data.y["time"], data.y["event"].astype(int),
-            {name: values[:, 0] for name, values in averaged.items()},
-            {name: values[:, 1:] for name, values in averaged.items()},
+            time, event, risks, {name: values[:, 1:] for name, values in averaged.items()},
             self.horizons, evaluation.n_bootstrap, evaluation.seed, ids=data.ids)
-        metrics.insert(3, "n_unlabelled", n_unlabelled)
-        metrics.insert(4, "n_features", [n_features.get(name, pd.NA)
+        metrics.insert(2, "coverage", 1.0)  # every labelled patient (scores: fewer)
+        metrics.insert(4, "n_unlabelled", n_unlabelled)
+        metrics.insert(5, "n_features", [n_features.get(name, pd.NA)
                                          for name in metrics["model"]])
-        for column in ("n_unlabelled", "n_features"):
+        scores = evaluate_survival_scores(
+            settings.score_baselines, data.X_lab, y, data.ids, fold_of,
+            risks["xgboost"], averaged["xgboost"][:, 1:], self.horizons, evaluation,
+            [horizon_name(h) for h in self.horizons])
+        oracle = metrics["model"] == "oracle"
+        if len(scores.metrics):
+            scores.metrics["n_unlabelled"] = n_unlabelled
+            metrics = pd.concat([metrics[~oracle], scores.metrics[metrics.columns],
+                                 metrics[oracle]], ignore_index=True)
+            calibration = pd.concat([calibration, scores.calibration], ignore_index=True)
+            oof = pd.concat([oof, scores.oof], ignore_index=True).sort_values(
+                ["model", "repeat", "sample_id"], kind="mergesort").reset_index(drop=True)
+        for column in ("n", "n_events", "n_unlabelled", "n_features"):
             metrics[column] = metrics[column].astype("Int64")
+        _, _, factors = factor_cox_specs(data, settings, self.horizons)
+        # what a row is, first in its note: the oracle, a model refitted on published factors
+        described = {name: entry["description"] for name, entry in factors.items()}
+        described["oracle"] = self._oracle_description()
+        metrics["note"] = [("; ".join(filter(None, [described[name], note]))
+                            if name in described else note)
+                           for name, note in zip(metrics["model"], metrics["note"])]
+        metadata = {
+            "c_index_ci_method": SURVIVAL_CI_METHOD.format(B=evaluation.n_bootstrap,
+                                                           reference="xgboost"),
+            "baseline_factors": {"rule": SURVIVAL_SCORE_RULE, "refitted": REFITTED_NOTE,
+                                 "factor_models": factors, "scores": scores.availability}}
+        if data.truth_p is not None:
+            metadata["oracle"] = {"column": self.truth_column,
+                                  "description": self._oracle_description()}
         return EndpointEvaluation(
             metrics=metrics, calibration=calibration,
             decision_curve=pd.DataFrame(columns=["model", "threshold", "net_benefit"]),
-            oof=oof, metadata={"c_index_ci_method": SURVIVAL_CI_METHOD.format(
-                B=evaluation.n_bootstrap, reference="xgboost")})
+            oof=oof, skipped=list(scores.skipped), models=list(scores.metrics.get("model", [])),
+            metadata=metadata)
+
+    def _oracle_description(self) -> str:
+        return (f"oracle: the simulation's true pre-treatment log hazard (truth.tsv "
+                f"{self.truth_column}) on the same patients; no survival probabilities")
 
     def metadata(self) -> dict:
-        return {"horizons_months": list(self.horizons)}
+        objective = self._booster_class.objective
+        return {"horizons_months": list(self.horizons),
+                "survival_objective": self.settings.survival_objective,
+                "xgboost_objective": (
+                    f"{objective}: " + ("risk = minus the predicted log time, S(h) from the "
+                                        f"{AFT_DISTRIBUTION} AFT distribution (scale "
+                                        f"{AFT_SCALE:g})" if objective == "survival:aft" else
+                                        "risk = the log relative hazard, S(h) from each "
+                                        "training set's Breslow baseline hazard"))}
 
     def held_out_note(self, y_test: np.ndarray, y_train: np.ndarray) -> str:
         if not y_test["event"].any():

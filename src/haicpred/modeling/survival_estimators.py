@@ -30,6 +30,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from haicpred.io.errors import Problem, raise_if_any
 from haicpred.modeling.survival_metrics import harrell_c
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "PenalisedCox",
     "XGBoostCox",
     "breslow_cumulative_hazard",
+    "cox_booster_params",
     "risk_and_survival",
     "signed_time",
     "survival_array",
@@ -133,10 +135,31 @@ class XGBoostCox(_BreslowSurvival, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
+    objective = "survival:cox"
+    eval_metric = "cox-nloglik"  # the inner criterion of the nested search
+    loss_column = "inner_cox_nloglik"  # tuning.tsv's column of that criterion
+
     def booster_params(self) -> dict:
         params = self.get_params()
         params.pop("horizons")
         return params
+
+    def tuning_params(self, candidate: dict | None = None) -> dict:
+        """Native booster parameters (single-threaded, evaluating :attr:`eval_metric`) with
+        ``candidate`` applied: what the nested search boosts its inner folds with."""
+        import xgboost
+
+        settings = {**self.booster_params(), **(candidate or {})}
+        regressor = xgboost.XGBRegressor(objective=self.objective, tree_method="hist",
+                                         **settings)
+        params = {k: v for k, v in regressor.get_xgb_params().items() if v is not None}
+        params.update(n_jobs=1, eval_metric=[self.eval_metric])
+        return params
+
+    def training_matrix(self, dmatrix):
+        """An inner fold's DMatrix (labelled with the signed time) as the objective needs it:
+        the Cox objective reads the signed time itself."""
+        return dmatrix
 
     def fit(self, X, y):
         import xgboost
@@ -154,6 +177,28 @@ class XGBoostCox(_BreslowSurvival, BaseEstimator):
 
     def get_booster(self):
         return self.model_.get_booster()
+
+
+# binary-only parameters of the shared `model.xgboost` settings, not passed to the Cox booster
+BINARY_ONLY_XGBOOST_KEYS = ("objective", "eval_metric", "scale_pos_weight")
+# set by the endpoint, never from `model.xgboost`
+_ENDPOINT_SET_KEYS = ("horizons", "random_state", "n_jobs")
+
+
+def cox_booster_params(xgboost_settings) -> dict:
+    """The ``model.xgboost`` settings the Cox booster takes (binary-only ones dropped); a key
+    :class:`XGBoostCox` does not know is refused (InputError naming config model.xgboost)."""
+    known = sorted(set(XGBoostCox().get_params()) - set(_ENDPOINT_SET_KEYS))
+    params = {key: value for key, value in xgboost_settings.items()
+              if key not in BINARY_ONLY_XGBOOST_KEYS}
+    raise_if_any([Problem(
+        "config", f"model.xgboost {key}",
+        "is not a parameter of the survival endpoint's XGBoost Cox model (known: "
+        f"{', '.join(known)}; {', '.join(BINARY_ONLY_XGBOOST_KEYS)} apply to the binary "
+        "endpoints only and are ignored)",
+        "remove it from model.xgboost or use a binary endpoint")
+        for key in sorted(set(params) - set(known))])
+    return params
 
 
 class PenalisedCox(_BreslowSurvival, BaseEstimator):
