@@ -12,7 +12,7 @@ from haicpred.modeling.final_model import NOMOGRAM_FILE
 from haicpred.modeling.nomogram import (NOMOGRAM_CAPTION, fit_nomogram,
                                         linear_predictor_of_points, survival_of_points,
                                         total_points)
-from haicpred.modeling.survival_endpoint import BASELINE_ALPHA
+from haicpred.modeling.survival_baselines import BASELINE_ALPHA
 from haicpred.modeling.survival_estimators import PenalisedCox, survival_array
 from survival_helpers import HORIZONS, weibull_cohort
 

@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from haicpred.modeling.nomogram import NOMOGRAM_CAPTION, fit_nomogram
-from haicpred.modeling.survival_endpoint import BASELINE_ALPHA
+from haicpred.modeling.survival_baselines import BASELINE_ALPHA
 from haicpred.report.nomogram import nomogram_figure, nomogram_section
 from survival_helpers import HORIZONS, weibull_cohort
 

@@ -27,9 +27,10 @@ def main(snakemake):
         settings=settings,
         truth=read_tsv(inputs.truth[0]) if inputs.truth else None,
     )
-    for row in results.metrics.itertuples(index=False):
-        log.info("%s: AUC %.3f [%.3f, %.3f] on %d labelled samples", row.model, row.auc,
-                 row.auc_low, row.auc_high, row.n)
+    statistic = "c_index" if "c_index" in results.metrics.columns else "auc"  # survival: C
+    for row in results.metrics.to_dict("records"):
+        log.info("%s: %s %.3f [%.3f, %.3f] on %d labelled samples", row["model"], statistic,
+                 row[statistic], row[f"{statistic}_low"], row[f"{statistic}_high"], row["n"])
     write_model_outputs(results, Path(snakemake.output.metrics).parent)
 
 

@@ -51,7 +51,8 @@ from haicpred.modeling.scoring import (assign_risk_groups, feature_ranges,
                                        log_modalities_missing_for_everyone,
                                        modalities_missing_for_everyone, risk_group_cutoffs,
                                        sample_warnings)
-from haicpred.modeling.survival_endpoint import BASELINE_ALPHA, horizon_name
+from haicpred.modeling.survival_baselines import BASELINE_ALPHA
+from haicpred.modeling.survival_endpoint import horizon_name
 from haicpred.modeling.survival_estimators import XGBoostCox
 from haicpred.modeling.survival_tuning import tune_cox_xgboost
 from haicpred.modeling.tuning import describe_search

@@ -31,7 +31,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from haicpred.io.errors import InputError, Problem
-from haicpred.modeling.scoring import RISK_GROUPS, assign_risk_groups, risk_group_cutoffs
+from haicpred.modeling.scoring import assign_risk_groups, risk_group_cutoffs
 from haicpred.modeling.survival_curves import KM_COLUMNS, kaplan_meier, logrank_test
 
 __all__ = ["KM_RISK_GROUP_COLUMNS", "RISK_GROUP_MODEL", "averaged_oof_risk",
@@ -97,26 +97,12 @@ def averaged_oof_risk(oof: pd.DataFrame, model: str = RISK_GROUP_MODEL,
 
 
 def survival_risk_group_cutoffs(rule, risk: np.ndarray, model: str = RISK_GROUP_MODEL) -> dict:
-    """The cut-offs on the risk scale and how they were chosen (the shape of
-    :func:`haicpred.modeling.scoring.risk_group_cutoffs`' answer): ``tertiles`` of ``risk``,
-    or two increasing finite cut-offs ``[c1, c2]``."""
-    if isinstance(rule, str):
-        cutoffs = risk_group_cutoffs(
-            rule, risk, f"the cross-validated out-of-fold {model} risk (mean over repeats)")
-    else:
-        values = list(rule) if isinstance(rule, (list, tuple, np.ndarray)) else []
-        try:
-            values = [float(v) for v in values]
-        except (TypeError, ValueError):
-            values = []
-        if len(values) != 2 or not np.isfinite(values).all() or not values[0] < values[1]:
-            raise ValueError(f"predict.risk_groups: must be 'tertiles' or two increasing "
-                             f"cut-offs [c1, c2] on the risk scale (log relative hazard), got "
-                             f"{rule!r}")
-        cutoffs = {"rule": "fixed cut-offs (config predict.risk_groups)", "cutoffs": values,
-                   "labels": list(RISK_GROUPS)}
-    cutoffs["assignment"] = "low: risk < c1; intermediate: c1 <= risk < c2; high: risk >= c2"
-    return cutoffs
+    """The cut-offs on the risk scale, as the frozen survival model records them
+    (:func:`haicpred.modeling.scoring.risk_group_cutoffs` with ``scale="risk"``): ``tertiles``
+    of ``risk``, or two increasing finite cut-offs ``[c1, c2]``."""
+    return risk_group_cutoffs(
+        rule, risk, f"the cross-validated out-of-fold {model} risk (mean over repeats)",
+        scale="risk")
 
 
 def km_confidence_interval(survival, std_err) -> tuple[np.ndarray, np.ndarray]:
