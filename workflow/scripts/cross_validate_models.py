@@ -27,9 +27,11 @@ def main(snakemake):
         settings=settings,
         truth=read_tsv(inputs.truth[0]) if inputs.truth else None,
     )
-    statistic = "c_index" if "c_index" in results.metrics.columns else "auc"  # survival: C
+    # a survival endpoint's models are judged by Harrell's C, the binary ones by the AUC
+    statistic, label = (("c_index", "C") if "c_index" in results.metrics.columns
+                        else ("auc", "AUC"))
     for row in results.metrics.to_dict("records"):
-        log.info("%s: %s %.3f [%.3f, %.3f] on %d labelled samples", row["model"], statistic,
+        log.info("%s: %s %.3f [%.3f, %.3f] on %d labelled samples", row["model"], label,
                  row[statistic], row[f"{statistic}_low"], row[f"{statistic}_high"], row["n"])
     write_model_outputs(results, Path(snakemake.output.metrics).parent)
 
