@@ -15,7 +15,7 @@ from haicpred.clinical.extra_modalities import (ExtraModality, check_extra_modal
 from haicpred.features.endpoints import (SURVIVAL_KIND, endpoint_problems, horizon_problems,
                                          resolve_endpoint, survival_problems)
 from haicpred.features.matrix import static_feature_names
-from haicpred.io.errors import Problem, raise_if_any
+from haicpred.io.errors import InputError, Problem, raise_if_any
 from haicpred.io.sample_ids import LeftOut, match_tables_to_sheet
 from haicpred.io.samples import read_sample_sheet
 from haicpred.modeling.scoring import risk_group_cutoffs
@@ -60,7 +60,25 @@ def config_problems(config: dict, file: str = "config",
             ["endpoint", "horizons_months"], files, file))
         problems += risk_group_problems(config, _setting_file(
             ["predict", "risk_groups"], files, file))
+        problems += survival_xgboost_problems(config, _setting_file(
+            ["model", "xgboost"], files, file))
     return problems
+
+
+def survival_xgboost_problems(config: dict, file: str = "config") -> list[Problem]:
+    """A ``model.xgboost`` key the survival endpoint's booster does not take, refused before any
+    job (the model stage refuses it too)."""
+    xgboost = (config.get("model") or {}).get("xgboost") or {}
+    if not xgboost or resolve_endpoint(config.get("endpoint"))["kind"] != SURVIVAL_KIND:
+        return []
+    # imported here: scikit-learn costs every Snakemake job a second, and only this check needs it
+    from haicpred.modeling.survival_estimators import cox_booster_params
+
+    try:
+        cox_booster_params(xgboost)
+    except InputError as error:
+        return [Problem(file, p.where, p.message, p.hint) for p in error.problems]
+    return []
 
 
 def risk_group_problems(config: dict, file: str = "config") -> list[Problem]:

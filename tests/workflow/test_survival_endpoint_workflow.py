@@ -155,10 +155,17 @@ def test_a_scoring_run_reproduces_the_frozen_models_survival(survival_cohort_run
         assert rescored[column].tolist() == trained[column].tolist(), column
 
 
-def test_fixed_cut_offs_on_the_wrong_scale_are_refused_before_any_job(survival_run):
+def test_settings_that_do_not_fit_a_survival_model_are_refused_before_any_job(survival_run):
     """Risk-group cut-offs are probabilities for a binary endpoint and risks (log relative
-    hazard, any numbers) for a survival endpoint: each is refused where it does not fit."""
+    hazard, any numbers) for a survival endpoint: each is refused where it does not fit; so is
+    a model.xgboost key the Cox booster does not take."""
     workdir, config_file, _ = survival_run
+    result = snakemake(workdir, "--configfile", str(config_file),
+                       "--config", "model={'xgboost': {'max_leaf': 4}}")
+    assert result.returncode != 0
+    assert ("model.xgboost max_leaf: is not a parameter of the survival endpoint's XGBoost Cox "
+            "model") in result.stderr
+    assert _no_output(workdir)
     result = snakemake(workdir, "--configfile", str(config_file),
                        "--config", "predict={'risk_groups': [0.5, -1.0]}")
     assert result.returncode != 0
