@@ -20,11 +20,12 @@ scikit-survival uses (:func:`survival_array`); indexing it by rows keeps time an
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
@@ -220,12 +221,23 @@ class PenalisedCox(_BreslowSurvival, BaseEstimator):
                          ("scale", StandardScaler()),
                          ("model", CoxPHSurvivalAnalysis(alpha=alpha, ties="breslow"))])
 
+    @staticmethod
+    def _fit_quietly(pipeline: Pipeline, X, y) -> Pipeline:
+        """Fit, without scikit-survival's overflow warning from its own baseline survival
+        (``baseline_survival_``, computed at the end of every fit): this model's S(t) is the
+        Breslow estimate of :meth:`_fit_baseline`, and a weakly penalised inner fit that
+        overflows there is judged by its inner C like any other."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "overflow encountered in exp", RuntimeWarning,
+                                    module="sksurv")
+            return pipeline.fit(X, y)
+
     def _inner_c(self, X: pd.DataFrame, y: np.ndarray, alpha: float) -> float:
         splitter = StratifiedKFold(self.inner_folds, shuffle=True,
                                    random_state=self.random_state)
         scores = []
         for train, valid in splitter.split(np.zeros(len(y)), y["event"]):
-            fitted = clone(self._pipeline(alpha)).fit(X.iloc[train], y[train])
+            fitted = self._fit_quietly(self._pipeline(alpha), X.iloc[train], y[train])
             risk = fitted.predict(X.iloc[valid])
             scores.append(harrell_c(y["time"][valid], y["event"][valid].astype(int), risk))
         return float(np.mean(scores))
@@ -238,7 +250,7 @@ class PenalisedCox(_BreslowSurvival, BaseEstimator):
         else:  # the first of equal best (smallest penalty) wins
             scores = [self._inner_c(X, y, alpha) for alpha in alphas]
             self.alpha_ = float(alphas[int(np.argmax(scores))])
-        self.model_ = self._pipeline(self.alpha_).fit(X, y)
+        self.model_ = self._fit_quietly(self._pipeline(self.alpha_), X, y)
         self._fit_baseline(y, self.predict_risk(X))
         return self
 
