@@ -46,11 +46,11 @@ def survival_cohort():
     return matrix, labels, dictionary, pd.Series(truth, index=ids)
 
 
-def extra_rows(model_dir, matrix, truth) -> pd.DataFrame:
-    """metrics.tsv with the rows the other pieces of issue 15 add, computed on these patients
-    the way they are: the oracle (true linear predictor) and a published score (tumour size,
-    higher = worse, on the patients who have it, with n and coverage), each paired with
-    XGBoost's repeat-averaged out-of-fold risk; a factor baseline named cox_mei2021."""
+def extra_rows(model_dir, truth) -> pd.DataFrame:
+    """metrics.tsv (with the published score ``size_score``, evaluated by the cross-validation
+    on the patients who have it) plus the rows a user's run may add, computed on these patients
+    the way they are: the oracle (true linear predictor, paired with XGBoost's repeat-averaged
+    out-of-fold risk) and a factor baseline named cox_mei2021."""
     metrics = read_tsv(model_dir / "metrics.tsv")
     oof = read_tsv(model_dir / "oof_predictions.tsv")
     xgb = oof[oof["model"] == "xgboost"].assign(risk=lambda t: pd.to_numeric(t["risk"]))
@@ -60,14 +60,8 @@ def extra_rows(model_dir, matrix, truth) -> pd.DataFrame:
     oracle, _ = survival_metric_tables(
         time, event, {"xgboost": xgb["risk"], "oracle": truth[xgb.index].to_numpy()}, {},
         HORIZONS, 50, 5)
-    size = matrix.set_index("sample_id")["size"].reindex(xgb.index)
-    has = size.notna().to_numpy()
-    score, _ = survival_metric_tables(
-        time[has], event[has], {"xgboost": xgb["risk"][has], "size_score": size[has]}, {},
-        HORIZONS, 50, 5)
-    score["coverage"] = has.mean()
     mei = metrics[metrics["model"] == "cox_baseline"].assign(model="cox_mei2021")
-    rows = [oracle[oracle["model"] == "oracle"], score[score["model"] == "size_score"], mei]
+    rows = [oracle[oracle["model"] == "oracle"], mei]
     return pd.concat([metrics, *[r.astype(object) for r in rows]], ignore_index=True)
 
 
@@ -78,13 +72,13 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("survival_model")
     write_model_outputs(results, out)
     write_tsv(km_risk_groups(read_tsv(out / "oof_predictions.tsv")), out / "km_risk_groups.tsv")
-    write_tsv(extra_rows(out, matrix, truth), out / "metrics_with_baselines.tsv")
+    write_tsv(extra_rows(out, truth), out / "metrics_with_baselines.tsv")
     meta = json.loads((out / CV_METADATA_FILE).read_text())
     meta["baseline_factors"] = {
         "rule": "a published score is evaluated as it is on the patients who have it",
-        "cox_mei2021": {
+        "factor_models": {"cox_mei2021": {
             "description": f"Cox model on the factors of the Mei 2021 nomogram {HOSTILE}",
-            "available": ["size"], "left_out": {"crp": "not in the feature matrix"}},
+            "available": ["size"], "left_out": {"crp": "not in the feature matrix"}}},
         "scores": {"size_score": {"feature": "size", "direction": -1, "status": "evaluated"}}}
     (out / "cv_metadata_with_baselines.json").write_text(json.dumps(meta))
     return out, matrix, labels, dictionary
@@ -186,7 +180,7 @@ def test_without_oracle_or_extra_baselines(run, tmp_path):
     page = render(run, tmp_path / "plain.html", km=False)
     table = section(page, "metrics")
     assert "<b>oracle</b>" not in table and "reaches C" not in table
-    assert "<th>coverage</th>" not in table
+    assert "<b>cox_mei2021</b>" not in table  # no row; the skipped note names it
     # no km_risk_groups.tsv: tertiles computed from the OOF table, and said so
     groups = section(page, "risk-groups")
     assert "km_risk_groups.tsv</code> not produced" in groups

@@ -68,15 +68,13 @@ def averaged_survival_oof(oof: pd.DataFrame) -> pd.DataFrame:
 
 
 def _metadata_entry(name: str, cv_metadata: dict | None) -> dict:
-    """What cv_metadata.json records about a baseline: its entry under ``baseline_factors``,
-    ``survival_baselines`` or ``score_baselines`` (directly or under ``scores``)."""
-    for key in ("baseline_factors", "survival_baselines", "score_baselines"):
-        container = (cv_metadata or {}).get(key)
-        if not isinstance(container, dict):
-            continue
-        for place in (container, container.get("scores")):
-            if isinstance(place, dict) and isinstance(place.get(name), dict):
-                return place[name]
+    """What cv_metadata.json's ``baseline_factors`` records about a baseline: a Cox model
+    refitted on published factors (``factor_models``) or a published score (``scores``)."""
+    factors = (cv_metadata or {}).get("baseline_factors") or {}
+    for group in ("factor_models", "scores"):
+        entry = (factors.get(group) or {}).get(name)
+        if isinstance(entry, dict):
+            return entry
     return {}
 
 

@@ -1,10 +1,8 @@
 """The survival report's closing text (issue 15 point 9): methods, limitations and the
 TRIPOD+AI items for a time-to-event model (outcome with time origin and censoring, horizons,
-C-index and calibration measures, handling of censoring), and the optional nomogram section.
-
-The nomogram section is drawn by ``haicpred.report.nomogram.nomogram_section(nomogram: dict)
--> str`` (issue 15 point 6, from ``results/model/final/nomogram.json``) when that module exists;
-this module only passes the dict through (:func:`nomogram_block`)."""
+C-index and calibration measures, handling of censoring), and the nomogram section
+(:func:`haicpred.report.nomogram.nomogram_section` of ``results/model/final/nomogram.json``, or
+why it is missing: :func:`nomogram_block`)."""
 
 from __future__ import annotations
 
@@ -15,6 +13,7 @@ from pathlib import Path
 from haicpred.report.cohort import Outcome
 from haicpred.report.html import esc
 from haicpred.report.layout import link, not_available, section
+from haicpred.report.nomogram import nomogram_section
 from haicpred.report.validation import tuning_enabled
 
 __all__ = ["NOMOGRAM_FILE", "read_nomogram", "nomogram_block", "survival_methods_section",
@@ -33,20 +32,10 @@ def read_nomogram(nomogram) -> dict | None:
 
 
 def nomogram_block(nomogram: dict | None) -> tuple[str, str | None]:
-    """(the nomogram section, why it is missing or None). The section comes from
-    ``haicpred.report.nomogram.nomogram_section`` (another piece of issue 15), wrapped in the
-    section when it returns a body only."""
+    """(the nomogram section, why it is missing or None)."""
     if nomogram is None:
         return section("nomogram", not_available(NOMOGRAM_FILE)), f"{NOMOGRAM_FILE} not produced"
-    try:
-        from haicpred.report.nomogram import nomogram_section
-    except ImportError:
-        why = "this version of haicpred has no nomogram drawing (haicpred.report.nomogram)"
-        return section("nomogram", f'<p class="missing">Not available: {why}.</p>'), why
-    html = nomogram_section(nomogram)
-    if not html.lstrip().startswith('<section id="nomogram"'):
-        html = section("nomogram", html)
-    return html, None
+    return nomogram_section(nomogram), None
 
 
 def survival_methods_section(settings: dict, outcome: Outcome, endpoint: dict, tuned: bool,
