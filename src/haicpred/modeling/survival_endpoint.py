@@ -1,4 +1,4 @@
-"""The time-to-event endpoint of the cross-validation engine (issue 15, in progress).
+"""The time-to-event endpoint of the cross-validation engine.
 
 :class:`SurvivalEndpoint` is a :class:`haicpred.modeling.endpoint.ModelEndpoint`: the CV loop,
 leave-one-batch-out and the permutation check run it unchanged. Labels are the follow-up time
@@ -23,8 +23,9 @@ models (:mod:`haicpred.modeling.survival_score_baselines`). With the simulation'
 The Cox boosters are tuned inside every training set
 (:mod:`haicpred.modeling.survival_tuning`).
 
-Not yet here (later sessions): risk groups with Kaplan-Meier curves, the nomogram, the final
-model and predict.
+Downstream of the out-of-fold predictions: risk groups with Kaplan-Meier curves
+(:mod:`haicpred.modeling.survival_risk_groups`), the frozen model and its nomogram
+(:mod:`haicpred.modeling.survival_final`, :mod:`haicpred.modeling.nomogram`).
 """
 
 from __future__ import annotations
