@@ -379,9 +379,10 @@ def case_survival_models_unavailable(tmp_path):
     return Seen(problems_of(settings), None, "endpoint.kind")
 
 
-def frozen_model_case(survival: bool, change):
-    """A final model folder (binary, or survival on OS) with ``change(metadata)`` applied to its
-    model_metadata.json, scored by predict as ``haicpred predict`` does."""
+def frozen_model_case(survival: bool, change, objective: str = "cox"):
+    """A final model folder (binary, or survival on OS with XGBoost's ``objective``, cox or aft)
+    with ``change(metadata)`` applied to its model_metadata.json, scored by predict as
+    ``haicpred predict`` does."""
     def case(tmp_path):
         matrix, labels, dictionary = model_inputs([1, 0] * 6)
         settings = {**FAST, "tuning": {"enabled": False}}
@@ -389,6 +390,7 @@ def frozen_model_case(survival: bool, change):
             labels = labels.assign(os_months=[float(3 + 2 * i) for i in range(12)],
                                    os_event=[1.0, 0.0, 1.0] * 4)
             settings["endpoint"] = {**SURVIVAL, "horizons_months": [6, 12]}
+            settings["survival_objective"] = objective
         write_final_model(fit_final_model(matrix, labels, dictionary, settings), tmp_path)
         path = tmp_path / FINAL_METADATA_FILE
         path.write_text(json.dumps(change(json.loads(path.read_text()))))
@@ -404,6 +406,15 @@ def _newer_format(metadata: dict) -> dict:
 def _broken_baseline(metadata: dict) -> dict:
     hazard = metadata["baseline_hazard"]
     return {**metadata, "baseline_hazard": {**hazard, "cumulative_hazard": [1.0]}}
+
+
+def _unknown_objective(metadata: dict) -> dict:
+    return {**metadata, "xgboost_params": {**metadata["xgboost_params"],
+                                           "objective": "survival:weibull"}}
+
+
+def _aft_parameters_removed(metadata: dict) -> dict:
+    return {key: value for key, value in metadata.items() if key != "aft"}
 
 
 def case_survival_xgboost_unknown_key(tmp_path):
@@ -532,6 +543,9 @@ CASES = {
     # the final model folder given to predict
     "model-folder-newer-format": frozen_model_case(False, _newer_format),
     "model-folder-baseline-hazard-broken": frozen_model_case(True, _broken_baseline),
+    "model-folder-objective-unknown": frozen_model_case(True, _unknown_objective),
+    "model-folder-aft-parameters-missing": frozen_model_case(True, _aft_parameters_removed,
+                                                             objective="aft"),
     # config
     "config-key-misspelled": config_case("samples: ''\ngenome_buld: GRCh38\n", "'genome_buld'"),
     "config-bad-value": config_case("genome_build: hg19\n", "'hg19'"),

@@ -7,16 +7,20 @@ folder, and returns per sample ``sample_id, probability, risk_group,
 top_contributors, warnings`` sorted by sample_id (a survival model, ``model_kind`` survival:
 ``sample_id, risk, surv_<h>m`` per horizon, ``risk_group, top_contributors, warnings``: the
 risk is the Cox booster's log relative hazard and S(h) = exp(-H0(h) exp(risk)) with the
-training run's Breslow baseline H0 from the metadata, the same numbers the training run's
-``predictions.tsv`` has for the same features). Nothing is fitted: the radiomics step is the
-training run's (filters and ComBat parameters from the metadata), the cut-offs of the risk
-groups are the training run's.
+training run's Breslow baseline H0 from the metadata; for an AFT booster (``xgboost_params``
+``objective`` ``survival:aft``) the risk is minus its predicted log time mu and S(h) = 1 -
+Phi((log h - mu) / scale) with the metadata's ``aft`` distribution and scale: the same numbers
+the training run's ``predictions.tsv`` has for the same features). Nothing is fitted: the
+radiomics step is the training run's (filters and ComBat parameters from the metadata), the
+cut-offs of the risk groups are the training run's.
 
 The folder is checked before anything is scored (:func:`load_final_model`): both files present
 and readable, the metadata valid JSON of this format with the keys scoring needs, the model
 file's sha256 equal to the metadata's ``model_sha256``, the model a readable XGBoost JSON model
 whose feature names, in order, are the metadata's ``feature_names`` (and the radiomics step's
-kept features). Any failure is an :class:`~haicpred.io.errors.InputError` naming the file. Only
+kept features); for a survival model also an objective this version scores (``survival:cox``
+with its Breslow baseline, ``survival:aft`` with its distribution and scale), the same as the
+booster's own. Any failure is an :class:`~haicpred.io.errors.InputError` naming the file. Only
 JSON is read; nothing is unpickled.
 
 Warnings per sample (:func:`haicpred.modeling.scoring.sample_warnings`): model features
@@ -45,8 +49,10 @@ from haicpred.modeling.final_training import (FORMAT, FORMAT_VERSION, METADATA_F
                                               N_TOP_CONTRIBUTORS, SURVIVAL_FORMAT_VERSION)
 from haicpred.modeling.scoring import (assign_risk_groups, log_modalities_missing_for_everyone,
                                        modalities_missing_for_everyone, sample_warnings)
-from haicpred.modeling.survival_final import (SURVIVAL_METADATA_KEYS, SURVIVAL_MODEL_KIND,
-                                              frozen_cox_model, survival_prediction_columns)
+from haicpred.modeling.survival_aft import AFT_DISTRIBUTION, XGBoostAFT
+from haicpred.modeling.survival_final import (SURVIVAL_MODEL_KIND, SURVIVAL_OBJECTIVE_KEYS,
+                                              frozen_survival_model, survival_objective,
+                                              survival_prediction_columns, survival_shap)
 from haicpred.modeling.survival_endpoint import horizon_name
 from haicpred.radiomics.preprocessing import BATCH_COLUMN, RadiomicsPreprocessor
 
@@ -111,7 +117,14 @@ def load_final_model(model_dir) -> FrozenModel:
                        f"is {metadata.get('format_version')!r}; this version of haicpred reads "
                        f"{', '.join(map(str, _READABLE_VERSIONS))} (a newer haicpred wrote it?)")
     survival = metadata.get("model_kind") == SURVIVAL_MODEL_KIND
-    required = _REQUIRED_METADATA + (SURVIVAL_METADATA_KEYS if survival else ())
+    objective = survival_objective(metadata) if survival else None
+    if survival and (not isinstance(objective, str) or objective not in SURVIVAL_OBJECTIVE_KEYS):
+        raise _problem(metadata_path, "xgboost_params.objective",
+                       ("is missing" if objective is None else f"is {objective!r}")
+                       + "; this version of haicpred scores survival models of "
+                       f"objective {' or '.join(SURVIVAL_OBJECTIVE_KEYS)} (the booster's "
+                       "objective, which says how its risk becomes S(t))")
+    required = _REQUIRED_METADATA + (SURVIVAL_OBJECTIVE_KEYS[objective] if survival else ())
     absent = [key for key in required if key not in metadata]
     if absent:
         raise _problem(metadata_path, "keys", "lacks " + ", ".join(absent))
@@ -130,7 +143,9 @@ def load_final_model(model_dir) -> FrozenModel:
         raise _problem(model_path, "sha256",
                        f"is {digest}, not the metadata's model_sha256 {metadata['model_sha256']}:"
                        " the model file was changed or comes from another run")
-    if survival:
+    if objective == XGBoostAFT.objective:
+        _check_aft(metadata_path, metadata)
+    elif survival:
         _check_baseline_hazard(metadata_path, metadata)
     model = xgboost.XGBRegressor() if survival else xgboost.XGBClassifier()
     try:
@@ -144,7 +159,8 @@ def load_final_model(model_dir) -> FrozenModel:
         raise _problem(model_path, "feature names",
                        _first_difference(list(booster_names or []), list(names)))
     if survival:
-        model = frozen_cox_model(model, metadata)
+        _check_booster_objective(model_path, model.get_booster(), metadata)
+        model = frozen_survival_model(model, metadata)
     preprocessor = None
     state = metadata["radiomics_preprocessing"]
     if state is not None:
@@ -175,6 +191,47 @@ def _check_baseline_hazard(path: Path, metadata: dict) -> None:
         raise _problem(path, "baseline_hazard",
                        "must have increasing event_times and a non-decreasing "
                        "cumulative_hazard of the same length, and horizons_months a list")
+
+
+def _check_aft(path: Path, metadata: dict) -> None:
+    """The AFT model's horizons, distribution (the normal one, the only one S(t) is computed
+    for) and scale (a positive number)."""
+    entry, horizons = metadata["aft"], metadata["horizons_months"]
+    try:
+        distribution, scale = entry["distribution"], float(entry["scale"])
+        horizons = np.asarray(horizons, dtype=float)
+    except (KeyError, TypeError, ValueError) as error:
+        raise _problem(path, "aft", f"is incomplete ({type(error).__name__}: {error}): it "
+                       "needs the distribution and scale of the AFT model, what S(t) is "
+                       "computed from") from None
+    if (distribution != AFT_DISTRIBUTION or not np.isfinite(scale) or scale <= 0
+            or horizons.ndim != 1 or not horizons.size):
+        raise _problem(path, "aft",
+                       f"must have distribution {AFT_DISTRIBUTION!r} and a positive scale, "
+                       f"and horizons_months a list (got distribution {distribution!r}, scale "
+                       f"{scale!r})")
+
+
+def _check_booster_objective(path: Path, booster, metadata: dict) -> None:
+    """The booster's own objective (and AFT distribution and scale) is the metadata's: S(t) is
+    computed the way the booster was trained."""
+    objective = json.loads(booster.save_config())["learner"]["objective"]
+    own = objective.get("name")
+    expected = survival_objective(metadata)
+    if own == XGBoostAFT.objective and expected == own:
+        param = objective.get("aft_loss_param", {})
+        own_pair = (param.get("aft_loss_distribution"),
+                    float(param.get("aft_loss_distribution_scale", "nan")))
+        pair = (metadata["aft"]["distribution"], float(metadata["aft"]["scale"]))
+        if own_pair != pair:
+            raise _problem(path, "objective",
+                           f"is {own} with distribution {own_pair[0]} and scale {own_pair[1]:g}, "
+                           f"{METADATA_FILE} aft has {pair[0]} and {pair[1]:g}: the files come "
+                           "from different runs")
+    elif own != expected:
+        raise _problem(path, "objective",
+                       f"is {own!r}, {METADATA_FILE} xgboost_params.objective is {expected!r}: "
+                       "the files come from different runs")
 
 
 def _first_difference(model_names: list[str], metadata_names: list[str]) -> str:
@@ -279,14 +336,14 @@ def predict(matrix: pd.DataFrame, dictionary: pd.DataFrame | None, model_dir) ->
     if frozen.survival:
         predicted = frozen.model.predict(X_model[names])
         score = predicted[:, 0]  # the risk: the risk groups' scale
-        explained = frozen.model.model_
         columns = survival_prediction_columns(metadata["horizons_months"])
         scores = {"risk": score, **{horizon_name(float(h)): predicted[:, j]
                                     for j, h in enumerate(metadata["horizons_months"], start=1)}}
     else:
         score = frozen.model.predict_proba(X_model[names])[:, 1].astype(float)
-        explained, columns, scores = frozen.model, PREDICTION_COLUMNS, {"probability": score}
-    values, _ = shap_values(explained, X_model[names])
+        columns, scores = PREDICTION_COLUMNS, {"probability": score}
+    values, _ = (survival_shap(frozen.model, X_model[names]) if frozen.survival
+                 else shap_values(frozen.model, X_model[names]))
     cohort = _dictionary_warnings(dictionary, metadata)
     for text in cohort:
         log.warning("%s", text)

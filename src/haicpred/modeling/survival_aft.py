@@ -42,17 +42,22 @@ def with_aft_bounds(dmatrix):
 
 
 class XGBoostAFT(XGBoostCox):
-    """XGBoost with the AFT objective; the Cox booster's parameters."""
+    """XGBoost with the AFT objective; the Cox booster's parameters. ``distribution`` and
+    ``scale`` are the error distribution's (class attributes, not parameters: every fitted
+    booster uses :data:`AFT_DISTRIBUTION` and :data:`AFT_SCALE`; a frozen model sets them from
+    its metadata)."""
 
     objective = "survival:aft"
     eval_metric = "aft-nloglik"
     loss_column = "inner_aft_nloglik"
+    distribution = AFT_DISTRIBUTION
+    scale = AFT_SCALE
 
     def tuning_params(self, candidate: dict | None = None) -> dict:
         """Native booster parameters (single-threaded) with ``candidate`` applied."""
         params = super().tuning_params(candidate)
-        params.update(aft_loss_distribution=AFT_DISTRIBUTION,
-                      aft_loss_distribution_scale=AFT_SCALE)
+        params.update(aft_loss_distribution=self.distribution,
+                      aft_loss_distribution_scale=self.scale)
         return params
 
     def training_matrix(self, dmatrix):
@@ -78,7 +83,7 @@ class XGBoostAFT(XGBoostCox):
     def predict(self, X) -> np.ndarray:
         """Risk, then S(h) at each horizon from the AFT distribution."""
         log_time = self.predict_log_time(X)
-        return np.column_stack([-log_time, aft_survival(log_time, self.horizons)])
+        return np.column_stack([-log_time, aft_survival(log_time, self.horizons, self.scale)])
 
     def get_booster(self):
         return self.booster_

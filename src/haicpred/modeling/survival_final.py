@@ -1,15 +1,18 @@
-"""The frozen survival model (issue 15 point 7): XGBoost with the Cox objective fitted on every
-labelled patient of a survival endpoint, with what scoring a new batch needs to reproduce its
-risk and S(t) exactly, and the nomogram of the Cox model on the published factors (point 6).
+"""The frozen survival model (issue 15 point 7): XGBoost with the Cox objective (or, with the
+setting ``survival_objective: aft``, the AFT objective of :mod:`haicpred.modeling.survival_aft`)
+fitted on every labelled patient of a survival endpoint, with what scoring a new batch needs to
+reproduce its risk and S(t) exactly, and the nomogram of the Cox model on the published factors
+(point 6).
 
 :func:`haicpred.modeling.final_model.fit_final_model` hands a survival endpoint to
 :func:`fit_survival_final_model` after the inputs went through the cross-validation's checks
 (:func:`haicpred.modeling.final_training.prepare_training`); the folder is written by
 :func:`haicpred.modeling.final_model.write_final_model` like a binary one. Feature handling is
-the cross-validation's: the survival endpoint's ``xgboost`` spec (radiomics step, Cox booster
-built from ``model.xgboost`` minus the binary objective) fitted through the same
+the cross-validation's: the survival endpoint's ``xgboost`` spec (radiomics step, Cox or AFT
+booster built from ``model.xgboost`` minus the binary objective) fitted through the same
 ``fold_estimator``; with ``tuning.enabled`` its parameters come from
-:func:`haicpred.modeling.survival_tuning.tune_cox_xgboost` run on the same patients.
+:func:`haicpred.modeling.survival_tuning.tune_cox_xgboost` run on the same patients (the AFT
+booster searched on its inner ``aft-nloglik``).
 
 What differs from the binary folder (``format_version`` :data:`SURVIVAL_FORMAT_VERSION`,
 ``model_kind`` ``survival``; a binary folder stays version 1):
@@ -27,6 +30,14 @@ What differs from the binary folder (``format_version`` :data:`SURVIVAL_FORMAT_V
     ``risk_group, top_contributors, warnings``.
 ``nomogram.json``        :mod:`haicpred.modeling.nomogram` (always written for a survival
     model; ``available`` false with the reason when no published factor carries information).
+
+With the AFT objective (``xgboost_params.objective`` ``survival:aft``, read by
+:func:`survival_objective`) the booster's margin mu(x) is the predicted log time (log months)
+and the risk is -mu(x). There is no ``baseline_hazard``: ``aft`` holds what S(t) needs instead,
+the error ``distribution`` (normal) and ``scale``, S(t | x) = 1 - Phi((log t - mu(x)) / scale).
+Its SHAP values are TreeSHAP of the margin with the sign flipped (:func:`survival_shap`), so
+that they are on the risk scale as the Cox booster's are (+ raises the risk: a shorter predicted
+time), in log-time units. Risk groups, predictions and the nomogram are as for Cox.
 """
 
 from __future__ import annotations
@@ -51,6 +62,7 @@ from haicpred.modeling.scoring import (assign_risk_groups, feature_ranges,
                                        log_modalities_missing_for_everyone,
                                        modalities_missing_for_everyone, risk_group_cutoffs,
                                        sample_warnings)
+from haicpred.modeling.survival_aft import XGBoostAFT
 from haicpred.modeling.survival_baselines import BASELINE_ALPHA
 from haicpred.modeling.survival_endpoint import horizon_name
 from haicpred.modeling.survival_estimators import XGBoostCox
@@ -61,14 +73,24 @@ from haicpred.radiomics.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY,
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SURVIVAL_MODEL_KIND", "SURVIVAL_METADATA_KEYS", "fit_survival_final_model",
-           "survival_prediction_columns", "survival_training_columns", "frozen_cox_model"]
+__all__ = ["AFT_METADATA_KEYS", "SURVIVAL_METADATA_KEYS", "SURVIVAL_MODEL_KIND",
+           "SURVIVAL_OBJECTIVE_KEYS", "fit_survival_final_model", "frozen_aft_model",
+           "frozen_cox_model", "frozen_survival_model", "survival_objective",
+           "survival_prediction_columns", "survival_shap", "survival_training_columns"]
 
 SURVIVAL_MODEL_KIND = "survival"
-# beyond the keys every final model has: what scoring a survival model needs
+# beyond the keys every final model has: what scoring a survival model needs (Cox objective)
 SURVIVAL_METADATA_KEYS = ("horizons_months", "baseline_hazard")
+# the same for the AFT objective: its distribution and scale, no baseline hazard
+AFT_METADATA_KEYS = ("horizons_months", "aft")
+# the booster objectives a survival folder may have (its xgboost_params.objective) and the
+# metadata keys scoring each needs
+SURVIVAL_OBJECTIVE_KEYS = {XGBoostCox.objective: SURVIVAL_METADATA_KEYS,
+                           XGBoostAFT.objective: AFT_METADATA_KEYS}
 RISK_DEFINITION = ("the Cox booster's margin: the log relative hazard (higher = worse, a "
                    "shorter expected time to the event)")
+AFT_RISK_DEFINITION = ("minus the AFT booster's margin: minus the predicted log time to the "
+                       "event, log months (higher = worse, a shorter predicted time)")
 
 
 def survival_prediction_columns(horizons) -> list[str]:
@@ -81,6 +103,41 @@ def survival_training_columns(horizons) -> list[str]:
     """The columns of a survival model's ``predictions.tsv`` (plus batch and labelled)."""
     columns = survival_prediction_columns(horizons)
     return [columns[0], "batch", "labelled", *columns[1:]]
+
+
+def survival_objective(metadata: dict):
+    """The booster objective of a survival model's metadata (``xgboost_params.objective``:
+    ``survival:cox`` or ``survival:aft``); None when it is not there."""
+    params = metadata.get("xgboost_params")
+    return params.get("objective") if isinstance(params, dict) else None
+
+
+def survival_shap(model, X: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+    """TreeSHAP of a survival booster on its risk scale, and the base value: the Cox booster's
+    margin (log relative hazard); for the AFT booster minus its margin (minus the predicted log
+    time), so that, for both, + raises the risk and values plus base value add up to the risk."""
+    if isinstance(model, XGBoostAFT):
+        values, base = shap_values(model.get_booster(), X)
+        return -values, -base
+    return shap_values(model.model_, X)
+
+
+def frozen_survival_model(regressor, metadata: dict) -> XGBoostCox:
+    """The frozen model of the metadata's objective (:func:`frozen_cox_model` or
+    :func:`frozen_aft_model`)."""
+    if survival_objective(metadata) == XGBoostAFT.objective:
+        return frozen_aft_model(regressor, metadata)
+    return frozen_cox_model(regressor, metadata)
+
+
+def frozen_aft_model(regressor, metadata: dict) -> XGBoostAFT:
+    """An :class:`XGBoostAFT` from its loaded booster (an ``xgboost.XGBRegressor``) and the
+    metadata's horizons, distribution and scale: it predicts what the fitted one did, exactly."""
+    model = XGBoostAFT(tuple(float(h) for h in metadata["horizons_months"]))
+    model.booster_ = regressor.get_booster()
+    model.distribution = str(metadata["aft"]["distribution"])
+    model.scale = float(metadata["aft"]["scale"])
+    return model
 
 
 def frozen_cox_model(regressor, metadata: dict) -> XGBoostCox:
@@ -108,8 +165,8 @@ def _prepared(training: TrainingInputs, ids: np.ndarray, y: np.ndarray) -> Prepa
                         modality=training.modality, radiomic=radiomic)
 
 
-def _hyperparameters(training: TrainingInputs, data: PreparedData, spec
-                     ) -> tuple[dict | None, str, dict | None]:
+def _hyperparameters(training: TrainingInputs, data: PreparedData, spec, booster: str,
+                     criterion: str) -> tuple[dict | None, str, dict | None]:
     """The tuned parameters (None: the fixed ones), where they came from, the search record."""
     settings, tuning = training.settings, training.settings.tuning
     fixed = "fixed (model.xgboost over haicpred.modeling.settings defaults)"
@@ -123,8 +180,8 @@ def _hyperparameters(training: TrainingInputs, data: PreparedData, spec
                                     lambda: fold_estimator(spec, None, None),
                                     threads=settings.threads)
     record = {"search": describe_search(tuning) + (
-                  "; for the Cox booster: inner folds stratified on the event, criterion the "
-                  "mean inner cox-nloglik (haicpred.modeling.survival_tuning)"),
+                  f"; for the {booster} booster: inner folds stratified on the event, "
+                  f"criterion the mean inner {criterion} (haicpred.modeling.survival_tuning)"),
               "chosen": tuned,
               "trace": [{k: json_value(v) for k, v in row.items()}
                         for row in trace.to_dict("records")]}
@@ -169,14 +226,61 @@ def _nomogram(training: TrainingInputs, data: PreparedData, horizons) -> tuple[d
     return nomogram, {**entry, "available": True}
 
 
+def _objective_entries(model: XGBoostCox) -> dict:
+    """The metadata entries that depend on the booster's objective: the model, the risk's
+    definition, what S(t) needs (the Breslow baseline or the AFT distribution), the booster's
+    parameters and what its SHAP values are."""
+    params = {**model.booster_params(), "objective": model.objective,
+              "eval_metric": model.eval_metric, "tree_method": "hist"}
+    if not isinstance(model, XGBoostAFT):
+        return {
+            "model": "haicpred.modeling.survival_estimators.XGBoostCox (xgboost survival:cox)",
+            "risk": RISK_DEFINITION,
+            "survival": {"baseline_hazard": {
+                "method": ("Breslow estimate (tied events share one risk set) over the labelled "
+                           "patients, under the final booster's risks "
+                           "(haicpred.modeling.survival_estimators.breslow_cumulative_hazard)"),
+                "survival": ("S(t | x) = exp(-H0(t) exp(risk(x))), H0 a step function: the "
+                             "cumulative_hazard of the last event time <= t, 0 before the first"),
+                "event_times": [float(t) for t in model.event_times_],
+                "cumulative_hazard": [float(h) for h in model.cumulative_hazard_],
+            }},
+            "xgboost_params": params,
+            "shap": ("shap.TreeExplainer (exact TreeSHAP) on the Cox booster, log relative "
+                     "hazard scale"),
+        }
+    return {
+        "model": "haicpred.modeling.survival_aft.XGBoostAFT (xgboost survival:aft)",
+        "risk": AFT_RISK_DEFINITION,
+        "survival": {"aft": {
+            "objective": model.objective,
+            "distribution": model.distribution,
+            "scale": float(model.scale),
+            "model": ("log T = mu(x) + scale * Z, Z standard normal; mu(x) the booster's margin "
+                      "(output_margin), the predicted log time in log months"),
+            "survival": ("S(t | x) = 1 - Phi((log t - mu(x)) / scale), Phi the standard normal "
+                         "distribution function "
+                         "(haicpred.modeling.survival_aft.aft_survival); risk(x) = -mu(x)"),
+            "baseline_hazard": ("none: an AFT model's survival comes from its distribution, "
+                                "not from a Breslow baseline hazard"),
+        }},
+        "xgboost_params": {**params, "aft_loss_distribution": model.distribution,
+                           "aft_loss_distribution_scale": float(model.scale)},
+        "shap": ("shap.TreeExplainer (exact TreeSHAP) on the AFT booster's margin (the "
+                 "predicted log time, log months), sign flipped onto the risk scale (risk = "
+                 "-margin): values plus base_value add up to the risk, + raises the risk (a "
+                 "shorter predicted time)"),
+    }
+
+
 def fit_survival_final_model(training: TrainingInputs, matrix: pd.DataFrame,
                              cv_metrics: pd.DataFrame | None = None,
                              cv_oof: pd.DataFrame | None = None,
                              risk_groups="tertiles") -> FinalModel:
-    """Fit the Cox booster (and its radiomics step) on every labelled patient; explain and score
-    every sample of the matrix; fit the nomogram. ``cv_metrics``/``cv_oof``: ``metrics.tsv``
-    and ``oof_predictions.tsv`` of the survival cross-validation of the same data and
-    settings."""
+    """Fit the Cox (or AFT) booster (and its radiomics step) on every labelled patient; explain
+    and score every sample of the matrix; fit the nomogram. ``cv_metrics``/``cv_oof``:
+    ``metrics.tsv`` and ``oof_predictions.tsv`` of the survival cross-validation of the same data
+    and settings."""
     settings, outcome = training.settings, training.endpoint
     X, labelled = training.X, training.labelled
     ids = matrix["sample_id"].astype(str).to_numpy()
@@ -190,7 +294,10 @@ def fit_survival_final_model(training: TrainingInputs, matrix: pd.DataFrame,
     data = _prepared(training, ids, y)
     specs, _ = training.model_outcome.model_specs(data)
     spec = next(s for s in specs if s.name == "xgboost")
-    tuned, params_source, tuning_record = _hyperparameters(training, data, spec)
+    booster = final_estimator(fold_estimator(spec, None, None))
+    tuned, params_source, tuning_record = _hyperparameters(
+        training, data, spec, "AFT" if isinstance(booster, XGBoostAFT) else "Cox",
+        booster.eval_metric)
     estimator = fold_estimator(spec, None, tuned)
     estimator.fit(data.X_lab[spec.fit_columns], y)
     model = final_estimator(estimator)
@@ -207,7 +314,7 @@ def fit_survival_final_model(training: TrainingInputs, matrix: pd.DataFrame,
     predicted = model.predict(X_model)
     risk = predicted[:, 0]
 
-    values, base_value = shap_values(model.model_, X_model)
+    values, base_value = survival_shap(model, X_model)
     importance = global_importance(values.loc[labelled], training.modality)
     top = top_contributors(values, N_TOP_CONTRIBUTORS, missing=X[model_features].isna())
 
@@ -217,7 +324,8 @@ def fit_survival_final_model(training: TrainingInputs, matrix: pd.DataFrame,
               else f"the final model's risks on the {n} labelled patients")
     groups = risk_group_cutoffs(risk_groups, oof if oof is not None else risk[labelled], source,
                                 scale="risk")
-    groups["risk_of"] = f"{outcome.name}: {RISK_DEFINITION}"
+    entries = _objective_entries(model)
+    groups["risk_of"] = f"{outcome.name}: {entries['risk']}"
 
     ranges = feature_ranges(X.loc[labelled, model_features])
     combat = preprocessor.combat_ if preprocessor is not None else None
@@ -239,7 +347,7 @@ def fit_survival_final_model(training: TrainingInputs, matrix: pd.DataFrame,
         "format": FORMAT,
         "format_version": SURVIVAL_FORMAT_VERSION,
         "model_kind": SURVIVAL_MODEL_KIND,
-        "model": "haicpred.modeling.survival_estimators.XGBoostCox (xgboost survival:cox)",
+        "model": entries["model"],
         "model_file": MODEL_FILE,
         "model_format": "xgboost JSON (Booster.save_model)",
         "feature_names": model_features,
@@ -258,16 +366,8 @@ def fit_survival_final_model(training: TrainingInputs, matrix: pd.DataFrame,
                      "time_column": settings.endpoint["time_column"],
                      "event_column": event_column, "column": outcome.name, **summary},
         "horizons_months": list(horizons),
-        "risk": RISK_DEFINITION,
-        "baseline_hazard": {
-            "method": ("Breslow estimate (tied events share one risk set) over the labelled "
-                       "patients, under the final booster's risks "
-                       "(haicpred.modeling.survival_estimators.breslow_cumulative_hazard)"),
-            "survival": ("S(t | x) = exp(-H0(t) exp(risk(x))), H0 a step function: the "
-                         "cumulative_hazard of the last event time <= t, 0 before the first"),
-            "event_times": [float(t) for t in model.event_times_],
-            "cumulative_hazard": [float(h) for h in model.cumulative_hazard_],
-        },
+        "risk": entries["risk"],
+        **entries["survival"],  # baseline_hazard (Cox) or aft
         "n": n,
         "n_events": n_events,
         "n_censored": n - n_events,
@@ -282,8 +382,7 @@ def fit_survival_final_model(training: TrainingInputs, matrix: pd.DataFrame,
                 "(haicpred.modeling.final_model.training_data_sha256)"),
             "n_rows": n,
         },
-        "xgboost_params": {**model.booster_params(), "objective": "survival:cox",
-                           "eval_metric": "cox-nloglik", "tree_method": "hist"},
+        "xgboost_params": entries["xgboost_params"],
         "hyperparameters": params_source,
         "tuning": tuning_record,
         "settings": settings.as_dict(),
@@ -291,8 +390,7 @@ def fit_survival_final_model(training: TrainingInputs, matrix: pd.DataFrame,
         "cv_metrics": cv_metrics_record(cv_metrics),
         "risk_groups": groups,
         "shap": {
-            "explainer": ("shap.TreeExplainer (exact TreeSHAP) on the Cox booster, log relative "
-                          "hazard scale"),
+            "explainer": entries["shap"],
             "base_value": base_value,
             "importance_on": f"the {n} labelled training patients",
             "top_contributors": N_TOP_CONTRIBUTORS,
