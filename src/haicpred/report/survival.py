@@ -7,7 +7,7 @@ every model, baseline and oracle row present (Harrell's C with its CI, the paire
 XGBoost, Uno's C, IBS; each row described, from ``cv_metadata.json`` where it says more), the
 time-dependent AUC, calibration at the horizons and the Kaplan-Meier curves by risk group
 (:mod:`haicpred.report.survival_figures`), the nomogram when given, modality ablation,
-leave-one-batch-out C-indices, tuning, importance, SHAP (log relative hazard), methods,
+leave-one-batch-out C-indices, tuning, importance, SHAP (on the risk scale), methods,
 limitations and the TRIPOD+AI items (:mod:`haicpred.report.survival_methods`).
 :func:`haicpred.report.render.render_report` dispatches here when the out-of-fold table is a
 survival one (:func:`is_survival_oof`) and assembles the page the same way as for the binary
@@ -36,7 +36,8 @@ from haicpred.report.layout import (FINAL_METADATA_FILE, OPTIONAL_FILES, ablatio
 from haicpred.report.methods import tripod_section, versions_section
 from haicpred.report.survival_figures import (risk_groups_section, survival_calibration_section,
                                               td_auc_section)
-from haicpred.report.survival_methods import (nomogram_block, survival_limitations_section,
+from haicpred.report.survival_methods import (nomogram_block, risk_scale,
+                                              survival_limitations_section,
                                               survival_methods_section, survival_tripod_items)
 from haicpred.report.validation import tuned_rows, tuning_section
 
@@ -373,7 +374,7 @@ def survival_sections(*, metrics, oof, calibration, importance, dictionary, matr
         "tuning": tuning_section(tuning, settings, inner=_INNER_METRIC,
                                  inner_label="inner-CV Cox negative log partial likelihood"),
         "importance": importance_section(importance),
-        "shap": shap_section(shap_importance, scale="log relative hazard"),
+        "shap": shap_section(shap_importance, scale=risk_scale(settings)),
         "radiomics": radiomics_section(cv_metadata, final_metadata),
     }
     if planted_effects is not None:

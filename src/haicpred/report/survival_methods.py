@@ -16,7 +16,7 @@ from haicpred.report.layout import link, not_available, section
 from haicpred.report.nomogram import nomogram_section
 from haicpred.report.validation import tuning_enabled
 
-__all__ = ["NOMOGRAM_FILE", "read_nomogram", "nomogram_block", "survival_methods_section",
+__all__ = ["NOMOGRAM_FILE", "read_nomogram", "nomogram_block", "risk_scale", "survival_methods_section",
            "survival_limitations_section", "survival_tripod_items"]
 
 NOMOGRAM_FILE = "results/model/final/nomogram.json"
@@ -29,6 +29,13 @@ def read_nomogram(nomogram) -> dict | None:
     if isinstance(nomogram, (str, os.PathLike)) and Path(nomogram).is_file():
         return json.loads(Path(nomogram).read_text())
     return None
+
+
+def risk_scale(settings: dict) -> str:
+    """What XGBoost's risk (and its SHAP values) is on, by the survival objective."""
+    if settings.get("survival_objective") == "aft":
+        return "minus the predicted log time of the AFT model, in log-time units"
+    return "log relative hazard"
 
 
 def nomogram_block(nomogram: dict | None) -> tuple[str, str | None]:
@@ -115,7 +122,7 @@ def survival_methods_section(settings: dict, outcome: Outcome, endpoint: dict, t
         "natively; the Cox models impute the training fold's median. "
         "<b>Predictors.</b> Only baseline (pre-treatment) predictors; post-treatment and "
         "outcome columns are refused. "
-        "<b>Model output.</b> Per patient a risk (log relative hazard; higher = earlier "
+        f"<b>Model output.</b> Per patient a risk ({risk_scale(settings)}; higher = earlier "
         "event), S(h) at each horizon and a risk group (low, intermediate, high).")
     if has_oracle:
         text += (" <b>Oracle.</b> For the simulated demo cohort the true linear predictor of "
