@@ -230,7 +230,7 @@ def test_sysucc_overall_survival_end_to_end(sysucc_os_run):
     xgb_oof = oof[oof["model"] == "xgboost"].groupby("sample_id").agg(
         time=("time", "first"), event=("event", "first"), risk=("risk", "mean"))
     assert harrell_c(xgb_oof["time"].to_numpy(), xgb_oof["event"].to_numpy(),
-                     xgb_oof["risk"].to_numpy()) == pytest.approx(xgb["c_index"], abs=1e-12)
+                     xgb_oof["risk"].to_numpy()) == pytest.approx(xgb["c_index"], abs=1e-9)
     # a death on the baseline day keeps its event at half a day
     same_day_deaths = baseline.loc[(baseline["OStime_day"] <= 0)
                                    & (baseline["Status_of_death"] == 1), "sample_id"]
