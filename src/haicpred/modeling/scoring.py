@@ -64,8 +64,8 @@ def risk_group_cutoffs(rule, probabilities: np.ndarray | None, source: str,
     (a survival model's log relative hazard): the values are risks, fixed cut-offs any two
     increasing finite numbers.
     """
-    if scale == "risk":
-        return _risk_scale_cutoffs(rule, probabilities, source)
+    risk = scale == "risk"
+    values_are, symbol = ("risks", "risk") if risk else ("probabilities", "p")
     if isinstance(rule, str):
         if rule != "tertiles":
             raise ValueError(f"risk_groups must be 'tertiles' or two cut-offs [c1, c2], "
@@ -73,46 +73,27 @@ def risk_group_cutoffs(rule, probabilities: np.ndarray | None, source: str,
         values = np.asarray(probabilities, dtype=float)
         values = values[~np.isnan(values)]
         if values.size < 3:
-            raise ValueError("risk_groups tertiles need at least 3 probabilities")
+            raise ValueError(f"risk_groups tertiles need at least 3 {values_are}")
         cutoffs = [float(v) for v in np.quantile(values, [1 / 3, 2 / 3])]
         described = f"tertiles of {source}"
     else:
         cutoffs = [float(v) for v in rule] if not isinstance(rule, dict) else []
-        if len(cutoffs) != 2 or not 0 < cutoffs[0] < cutoffs[1] < 1:
-            raise ValueError(f"risk_groups cut-offs must be two increasing probabilities "
-                             f"in (0, 1), got {rule!r}")
-        described = "fixed cut-offs (config predict.risk_groups)"
-    return {
-        "rule": described,
-        "cutoffs": cutoffs,
-        "labels": list(RISK_GROUPS),
-        "assignment": "low: p < c1; intermediate: c1 <= p < c2; high: p >= c2",
-    }
-
-
-def _risk_scale_cutoffs(rule, risks: np.ndarray | None, source: str) -> dict:
-    """:func:`risk_group_cutoffs` on the risk scale (unbounded; higher = worse)."""
-    if isinstance(rule, str):
-        if rule != "tertiles":
-            raise ValueError(f"risk_groups must be 'tertiles' or two cut-offs [c1, c2], "
-                             f"got {rule!r}")
-        values = np.asarray(risks, dtype=float)
-        values = values[~np.isnan(values)]
-        if values.size < 3:
-            raise ValueError("risk_groups tertiles need at least 3 risks")
-        cutoffs = [float(v) for v in np.quantile(values, [1 / 3, 2 / 3])]
-        described = f"tertiles of {source}"
-    else:
-        cutoffs = [float(v) for v in rule] if not isinstance(rule, dict) else []
-        if len(cutoffs) != 2 or not np.all(np.isfinite(cutoffs)) or not cutoffs[0] < cutoffs[1]:
+        usable = len(cutoffs) == 2 and cutoffs[0] < cutoffs[1] and (
+            np.all(np.isfinite(cutoffs)) if risk else 0 < cutoffs[0] and cutoffs[1] < 1)
+        if not usable and risk:
             raise ValueError(f"risk_groups cut-offs of a survival model must be two increasing "
                              f"risks (log relative hazard), got {rule!r}")
-        described = "fixed cut-offs (config predict.risk_groups), on the risk scale"
+        if not usable:
+            raise ValueError(f"risk_groups cut-offs must be two increasing probabilities "
+                             f"in (0, 1), got {rule!r}")
+        described = "fixed cut-offs (config predict.risk_groups)" + (
+            ", on the risk scale" if risk else "")
     return {
         "rule": described,
         "cutoffs": cutoffs,
         "labels": list(RISK_GROUPS),
-        "assignment": "low: risk < c1; intermediate: c1 <= risk < c2; high: risk >= c2",
+        "assignment": (f"low: {symbol} < c1; intermediate: c1 <= {symbol} < c2; "
+                       f"high: {symbol} >= c2"),
     }
 
 

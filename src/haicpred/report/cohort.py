@@ -15,7 +15,7 @@ from haicpred.features.data_checks import CHECKS, FLAG_RULE
 from haicpred.features.endpoints import resolve_endpoint
 from haicpred.modeling.endpoint import LABEL_DEFINITION
 from haicpred.report.html import esc, fmt, html_table, integer, num, p_value, pct
-from haicpred.report.layout import modality_key, section
+from haicpred.report.layout import OPTIONAL_FILES, modality_key, section
 
 DATA_CHECKS_FILE = "results/features/data_checks.tsv"
 DEFAULT_COHORT_NAME = "haicpred cohort"
@@ -139,6 +139,24 @@ def recorded_outcome(labels: pd.DataFrame, sample_ids: pd.Series, endpoint_setti
     return (f"<p>Recorded outcome <code>{esc(column)}</code>: 1 in {int((values == 1).sum())}, "
             f"0 in {int((values == 0).sum())}, missing in {int(values.isna().sum())} of {n} "
             "patients.</p>")
+
+
+def missing_section_notes(data_checks, batch_names: list[str], lobo_metrics, tuning,
+                          shap_importance) -> dict[str, str]:
+    """Why the sections every report has (data checks, leave-one-batch-out, tuning, SHAP) show
+    nothing, by anchor, for the TRIPOD+AI checklist."""
+    missing = {}
+    if data_checks is None:
+        missing["data-checks"] = f"{DATA_CHECKS_FILE} not produced"
+    if len(batch_names) == 1:
+        missing["lobo"] = "not applicable: one batch"
+    elif lobo_metrics is None:
+        missing["lobo"] = f"{OPTIONAL_FILES['lobo_metrics']} not produced"
+    if tuning is None:
+        missing["tuning"] = f"{OPTIONAL_FILES['tuning']} not produced"
+    if shap_importance is None:
+        missing["shap"] = f"{OPTIONAL_FILES['shap_importance']} not produced"
+    return missing
 
 
 def single_batch_note(batches: list[str]) -> str | None:

@@ -79,6 +79,17 @@ def ablation_variant(name: str) -> tuple[str, str] | None:
     return None
 
 
+def ablation_label(name: str) -> tuple[str, str]:
+    """The ablation table's modality and feature-set cells (escaped) of an ``xgboost`` or
+    modality-ablation row."""
+    if name == "xgboost":
+        return "all", "all candidate features (reference)"
+    modality, kind = ablation_variant(name)
+    variant = (f"{esc(modality)} features only" if kind == "only"
+               else f"all but {esc(modality)}")
+    return esc(modality), variant
+
+
 def modality_key(modality: str) -> tuple:
     return (MODALITY_ORDER.index(modality) if modality in MODALITY_ORDER
             else len(MODALITY_ORDER), modality)

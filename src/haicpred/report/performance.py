@@ -13,7 +13,8 @@ from haicpred.report.cohort import Outcome
 from haicpred.report.figures import (figure_html, figure_panels, model_colours, panel_axes,
                                      roc_points)
 from haicpred.report.html import ci, esc, fmt, html_table, integer, num, p_value
-from haicpred.report.layout import OPTIONAL_FILES, ablation_variant, model_order, section
+from haicpred.report.layout import (OPTIONAL_FILES, ablation_label, ablation_variant, model_order,
+                                    section)
 
 
 def _describe_model(name: str, row, settings: dict, cv_metadata: dict | None = None) -> str:
@@ -309,13 +310,7 @@ def ablation_section(metrics: pd.DataFrame, tuned: bool = True) -> str:
     rows, classes = [], []
     for name in (["xgboost"] if "xgboost" in metrics.index else []) + names:
         row = metrics.loc[name]
-        if name == "xgboost":
-            modality, variant = "all", "all candidate features (reference)"
-        else:
-            modality, kind = ablation_variant(name)
-            variant = (f"{esc(modality)} features only" if kind == "only"
-                       else f"all but {esc(modality)}")
-            modality = esc(modality)
+        modality, variant = ablation_label(name)
         cells = [esc(name), modality, variant, integer(row.get("n_features")), ci(row),
                  "&ndash;" if name == "xgboost" else _delta(row)]
         if has_p:

@@ -33,8 +33,9 @@ import pandas as pd
 from haicpred.io.tables import read_tsv, write_text
 from haicpred.modeling.settings import DEFAULT_SETTINGS
 from haicpred.report.baselines import full_model_tuning, score_roc_predictions
-from haicpred.report.cohort import (DATA_CHECKS_FILE, ID_COLUMNS, Outcome, cohort_description,
-                                    cohort_names, cohort_section, data_checks_body, titles)
+from haicpred.report.cohort import (ID_COLUMNS, Outcome, cohort_description, cohort_names,
+                                    cohort_section, data_checks_body, missing_section_notes,
+                                    titles)
 from haicpred.report.figures import model_colours
 from haicpred.report.html import esc, num
 from haicpred.report.importance import (importance_section, planted_section, radiomics_section,
@@ -253,17 +254,8 @@ def render_report(
                                                   truth is not None, n_features, n_small)
     sections["software"] = versions_section(cv_metadata, final_metadata)
 
-    missing = {}
-    if data_checks is None:
-        missing["data-checks"] = f"{DATA_CHECKS_FILE} not produced"
-    if len(batch_names) == 1:
-        missing["lobo"] = "not applicable: one batch"
-    elif lobo_metrics is None:
-        missing["lobo"] = f"{OPTIONAL_FILES['lobo_metrics']} not produced"
-    if tuning is None:
-        missing["tuning"] = f"{OPTIONAL_FILES['tuning']} not produced"
-    if shap_importance is None:
-        missing["shap"] = f"{OPTIONAL_FILES['shap_importance']} not produced"
+    missing = missing_section_notes(data_checks, batch_names, lobo_metrics, tuning,
+                                    shap_importance)
     if not any(ablation_variant(n) for n in metrics["model"]):
         missing["ablation"] = "metrics.tsv has no modality-ablation rows"
     if not (cv_metadata or {}).get("radiomics_folds_summary"):

@@ -24,22 +24,22 @@ from haicpred.modeling.survival_curves import (kaplan_meier, km_median, median_f
                                                survival_at)
 from haicpred.modeling.survival_risk_groups import km_confidence_interval
 from haicpred.report.baselines import full_model_tuning
-from haicpred.report.cohort import (DATA_CHECKS_FILE, ID_COLUMNS, Outcome, cohort_description,
-                                    data_checks_body, modality_availability, single_batch_note,
-                                    titles)
+from haicpred.report.cohort import (ID_COLUMNS, Outcome, cohort_description, data_checks_body,
+                                    missing_section_notes, modality_availability,
+                                    single_batch_note, titles)
 from haicpred.report.figures import model_colours
 from haicpred.report.html import ci, esc, fmt, html_table, integer, num, pct
 from haicpred.report.importance import (importance_section, planted_section, radiomics_section,
                                         shap_section)
-from haicpred.report.layout import (FINAL_METADATA_FILE, OPTIONAL_FILES, ablation_variant,
-                                    model_order, not_available, section)
+from haicpred.report.layout import (FINAL_METADATA_FILE, OPTIONAL_FILES, ablation_label,
+                                    ablation_variant, model_order, not_available, section)
 from haicpred.report.methods import tripod_section, versions_section
 from haicpred.report.survival_figures import (risk_groups_section, survival_calibration_section,
                                               td_auc_section)
 from haicpred.report.survival_methods import (nomogram_block, risk_scale,
                                               survival_limitations_section,
                                               survival_methods_section, survival_tripod_items)
-from haicpred.report.validation import tuned_rows, tuning_section
+from haicpred.report.validation import ordered_lobo, tuned_rows, tuning_section
 
 __all__ = ["is_survival_oof", "averaged_survival_oof", "describe_survival_model",
            "survival_sections"]
@@ -282,13 +282,7 @@ def ablation_section(metrics: pd.DataFrame) -> str:
     rows, classes = [], []
     for name in (["xgboost"] if "xgboost" in metrics.index else []) + names:
         row = metrics.loc[name]
-        if name == "xgboost":
-            modality, variant = "all", "all candidate features (reference)"
-        else:
-            modality, kind = ablation_variant(name)
-            variant = (f"{esc(modality)} features only" if kind == "only"
-                       else f"all but {esc(modality)}")
-            modality = esc(modality)
+        modality, variant = ablation_label(name)
         rows.append([esc(name), modality, variant, integer(row.get("n_features")),
                      ci(row, "c_index"), "&ndash;" if name == "xgboost" else _diff(row),
                      fmt(row.get("uno_c")), fmt(row.get("ibs"))])
@@ -307,14 +301,7 @@ def lobo_section(lobo: pd.DataFrame | None, batches: list[str]) -> str:
         return section("lobo", note)
     if lobo is None:
         return section("lobo", not_available(OPTIONAL_FILES["lobo_metrics"]))
-    lobo = lobo.copy()
-    for column in ("n", "n_events", "c_index", "c_index_low", "c_index_high"):
-        lobo[column] = num(lobo[column]) if column in lobo else np.nan
-    lobo["model"] = lobo["model"].astype(str)
-    lobo["held_out_batch"] = lobo["held_out_batch"].fillna("(none)").astype(str)
-    rank = {name: i for i, name in enumerate(model_order(lobo["model"]))}
-    lobo = lobo.assign(_rank=lobo["model"].map(rank)).sort_values(
-        ["held_out_batch", "_rank"], kind="mergesort")
+    lobo = ordered_lobo(lobo, ("n", "n_events", "c_index", "c_index_low", "c_index_high"))
     rows = [[esc(r["held_out_batch"]), esc(r["model"]), integer(r["n"]), integer(r["n_events"]),
              ci(r, "c_index"), "" if pd.isna(r.get("note")) else esc(r.get("note"))]
             for _, r in lobo.iterrows()]
@@ -390,17 +377,8 @@ def survival_sections(*, metrics, oof, calibration, importance, dictionary, matr
         1 - n_events / len(patients) if len(patients) else float("nan"))
     sections["software"] = versions_section(cv_metadata, final_metadata)
 
-    missing = {}
-    if data_checks is None:
-        missing["data-checks"] = f"{DATA_CHECKS_FILE} not produced"
-    if len(batch_names) == 1:
-        missing["lobo"] = "not applicable: one batch"
-    elif lobo_metrics is None:
-        missing["lobo"] = f"{OPTIONAL_FILES['lobo_metrics']} not produced"
-    if tuning is None:
-        missing["tuning"] = f"{OPTIONAL_FILES['tuning']} not produced"
-    if shap_importance is None:
-        missing["shap"] = f"{OPTIONAL_FILES['shap_importance']} not produced"
+    missing = missing_section_notes(data_checks, batch_names, lobo_metrics, tuning,
+                                    shap_importance)
     if nomogram_missing:
         missing["nomogram"] = nomogram_missing
     if not any(ablation_variant(n) for n in metrics["model"]):

@@ -18,19 +18,25 @@ _LOBO_COLUMNS = ("n", "n_events", "auc", "auc_low", "auc_high", "brier",
                  "calibration_intercept", "calibration_slope")
 
 
+def ordered_lobo(lobo: pd.DataFrame, numeric_columns) -> pd.DataFrame:
+    """lobo_metrics.tsv with its numeric columns as numbers (absent ones empty), by held-out
+    batch, then in the report's model order."""
+    lobo = lobo.copy()
+    for column in numeric_columns:
+        lobo[column] = num(lobo[column]) if column in lobo else np.nan
+    lobo["model"] = lobo["model"].astype(str)
+    lobo["held_out_batch"] = lobo["held_out_batch"].fillna("(none)").astype(str)
+    rank = {name: i for i, name in enumerate(model_order(lobo["model"]))}
+    return lobo.assign(_rank=lobo["model"].map(rank)).sort_values(
+        ["held_out_batch", "_rank"], kind="mergesort")
+
+
 def lobo_section(lobo: pd.DataFrame | None, outcome: Outcome, batches: list[str]) -> str:
     if note := single_batch_note(batches):
         return section("lobo", note)
     if lobo is None:
         return section("lobo", not_available(OPTIONAL_FILES["lobo_metrics"]))
-    lobo = lobo.copy()
-    for column in _LOBO_COLUMNS:
-        lobo[column] = num(lobo[column]) if column in lobo else np.nan
-    lobo["model"] = lobo["model"].astype(str)
-    lobo["held_out_batch"] = lobo["held_out_batch"].fillna("(none)").astype(str)
-    rank = {name: i for i, name in enumerate(model_order(lobo["model"]))}
-    lobo = lobo.assign(_rank=lobo["model"].map(rank)).sort_values(
-        ["held_out_batch", "_rank"], kind="mergesort")
+    lobo = ordered_lobo(lobo, _LOBO_COLUMNS)
     rows, classes = [], []
     for _, r in lobo.iterrows():
         note = r.get("note")
