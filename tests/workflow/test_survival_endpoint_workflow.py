@@ -160,19 +160,21 @@ def test_settings_that_do_not_fit_a_survival_model_are_refused_before_any_job(su
     hazard, any numbers) for a survival endpoint: each is refused where it does not fit; so is
     a model.xgboost key the Cox booster does not take."""
     workdir, config_file, _ = survival_run
-    result = snakemake(workdir, "--configfile", str(config_file),
-                       "--config", "model={'xgboost': {'max_leaf': 4}}")
+    extra = workdir.parent / "extra.yaml"
+    extra.write_text(yaml.safe_dump({"model": {"xgboost": {"max_leaf": 4}}}))
+    result = snakemake(workdir, "--configfile", str(config_file), str(extra))
     assert result.returncode != 0
     assert ("model.xgboost max_leaf: is not a parameter of the survival endpoint's XGBoost Cox "
             "model") in result.stderr
     assert _no_output(workdir)
-    result = snakemake(workdir, "--configfile", str(config_file),
-                       "--config", "predict={'risk_groups': [0.5, -1.0]}")
+    extra.write_text(yaml.safe_dump({"predict": {"risk_groups": [0.5, -1.0]}}))
+    result = snakemake(workdir, "--configfile", str(config_file), str(extra))
     assert result.returncode != 0
     assert "predict.risk_groups: risk_groups cut-offs of a survival model" in result.stderr
     assert _no_output(workdir)
     binary = make_workdir(workdir.parent / "binary")
-    result = snakemake(binary, "--config", "predict={'risk_groups': [-1.0, 0.5]}")
+    extra.write_text(yaml.safe_dump({"predict": {"risk_groups": [-1.0, 0.5]}}))
+    result = snakemake(binary, "--configfile", str(extra))
     assert result.returncode != 0
     assert "predict.risk_groups: risk_groups cut-offs must be two increasing probabilities" \
         in result.stderr
