@@ -369,14 +369,9 @@ def case_survival_no_follow_up(tmp_path):
     """Both cells empty: no problem row; the patient is excluded and counted."""
     settings, paths = cohort(tmp_path, clinical=CLINICAL_OS.replace("\t7\t0", "\t\t"),
                              endpoint=SURVIVAL)
-    assert [p.where for p in cohort_problems(settings)] == ["endpoint.kind"]  # no row named
+    assert cohort_problems(settings) == []  # no row named
     outcome = survival_labels(read_tsv(paths["clinical"]), SURVIVAL, str(paths["clinical"]))
     return Seen(json.dumps(outcome.summary()), None)
-
-
-def case_survival_models_unavailable(tmp_path):
-    settings, _ = cohort(tmp_path, clinical=CLINICAL_OS, endpoint=SURVIVAL)
-    return Seen(problems_of(settings), None, "endpoint.kind")
 
 
 def frozen_model_case(survival: bool, change, objective: str = "cox"):
@@ -553,7 +548,6 @@ CASES = {
     "config-endpoint-column-missing": case_config_endpoint_column_missing,
     "config-horizons-not-increasing": config_case(
         "endpoint:\n  kind: survival\n  horizons_months: [24, 12]\n", "endpoint.horizons_months"),
-    "config-survival-models-unavailable": case_survival_models_unavailable,
     "config-survival-xgboost-unknown-key": case_survival_xgboost_unknown_key,
     "config-not-yaml": config_case("samples: [cohort/samples.tsv\nclinical: c.tsv\n",
                                    "line 2, column 9"),
