@@ -77,7 +77,10 @@ def risk_group_cutoffs(rule, probabilities: np.ndarray | None, source: str,
         cutoffs = [float(v) for v in np.quantile(values, [1 / 3, 2 / 3])]
         described = f"tertiles of {source}"
     else:
-        cutoffs = [float(v) for v in rule] if not isinstance(rule, dict) else []
+        try:
+            cutoffs = [float(v) for v in rule] if not isinstance(rule, dict) else []
+        except (TypeError, ValueError):  # not numbers: refused below, with the rule named
+            cutoffs = []
         usable = len(cutoffs) == 2 and cutoffs[0] < cutoffs[1] and (
             np.all(np.isfinite(cutoffs)) if risk else 0 < cutoffs[0] and cutoffs[1] < 1)
         if not usable and risk:
