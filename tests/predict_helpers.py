@@ -122,3 +122,30 @@ def trained_survival(tmp_path_factory) -> TrainedSurvival:
                             cv_metrics=cv_metrics, cv_oof=cv_oof)
     write_final_model(final, root / "model")
     return TrainedSurvival(train, new, final, root / "model", cv_metrics, cv_oof)
+
+
+def rescored_by_the_cli(train: Cohort, settings: dict, folder: Path
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The final model of ``train`` fitted on its matrix as read back from disk, written to
+    ``folder/model``, and ``haicpred predict`` run on the same matrix file: (the scored table,
+    the model folder's predictions.tsv), both by sample_id."""
+    import subprocess
+    import sys
+
+    from haicpred.features.matrix import read_feature_matrix
+    from haicpred.io.tables import read_tsv, write_tsv
+    from haicpred.modeling.final_model import PREDICTIONS_FILE
+
+    write_tsv(train.matrix, folder / "feature_matrix.tsv")
+    write_tsv(train.dictionary, folder / "feature_dictionary.tsv")
+    matrix = read_feature_matrix(folder / "feature_matrix.tsv")
+    final = fit_final_model(matrix, train.labels, train.dictionary, settings)
+    write_final_model(final, folder / "model")
+    result = subprocess.run(
+        [sys.executable, "-m", "haicpred.cli", "predict", "--model-dir", str(folder / "model"),
+         "--matrix", str(folder / "feature_matrix.tsv"),
+         "--dictionary", str(folder / "feature_dictionary.tsv"),
+         "--out", str(folder / "scored.tsv")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return (read_tsv(folder / "scored.tsv").set_index("sample_id"),
+            read_tsv(folder / "model" / PREDICTIONS_FILE).set_index("sample_id"))

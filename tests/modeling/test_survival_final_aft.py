@@ -34,7 +34,7 @@ from haicpred.modeling.survival_final import (survival_prediction_columns,
                                               survival_training_columns)
 from haicpred.radiomics.preprocessing import BATCH_COLUMN
 from predict_helpers import (FAST_SURVIVAL_CV, FAST_SURVIVAL_FINAL, SURVIVAL_ENDPOINT, Cohort,
-                             build_cohort)
+                             build_cohort, rescored_by_the_cli)
 
 HORIZONS = SURVIVAL_ENDPOINT["horizons_months"]
 SURV = [f"surv_{h}m" for h in HORIZONS]
@@ -304,25 +304,7 @@ def test_haicpred_predict_on_the_matrix_file_reproduces_the_training_aft_surviva
     """As the workflow runs it: the AFT final model fitted on feature_matrix.tsv as read from
     disk, then `haicpred predict` on the same file: risk and S(t) cells equal to the training
     run's predictions.tsv, character for character."""
-    import subprocess
-    import sys
-
-    from haicpred.features.matrix import read_feature_matrix
-
-    train = trained_aft.train
-    write_tsv(train.matrix, tmp_path / "feature_matrix.tsv")
-    write_tsv(train.dictionary, tmp_path / "feature_dictionary.tsv")
-    matrix = read_feature_matrix(tmp_path / "feature_matrix.tsv")
-    final = fit_final_model(matrix, train.labels, train.dictionary, AFT_FINAL)
-    write_final_model(final, tmp_path / "model")
-    result = subprocess.run(
-        [sys.executable, "-m", "haicpred.cli", "predict", "--model-dir", str(tmp_path / "model"),
-         "--matrix", str(tmp_path / "feature_matrix.tsv"),
-         "--dictionary", str(tmp_path / "feature_dictionary.tsv"),
-         "--out", str(tmp_path / "scored.tsv")], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    scored = read_tsv(tmp_path / "scored.tsv").set_index("sample_id")
-    written = read_tsv(tmp_path / "model" / PREDICTIONS_FILE).set_index("sample_id")
+    scored, written = rescored_by_the_cli(trained_aft.train, AFT_FINAL, tmp_path)
     assert list(scored.columns) == survival_prediction_columns(HORIZONS)[1:]
     columns = ["risk", *SURV, "risk_group", "top_contributors", "warnings"]
     assert scored.loc[written.index, columns].equals(written[columns])
