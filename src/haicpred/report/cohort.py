@@ -15,7 +15,8 @@ from haicpred.features.data_checks import CHECKS, FLAG_RULE
 from haicpred.features.endpoints import resolve_endpoint
 from haicpred.modeling.endpoint import LABEL_DEFINITION
 from haicpred.report.html import esc, fmt, html_table, integer, num, p_value, pct
-from haicpred.report.layout import OPTIONAL_FILES, modality_key, section
+from haicpred.report.layout import (FINAL_METADATA_FILE, OPTIONAL_FILES, ablation_variant,
+                                    modality_key, section)
 
 DATA_CHECKS_FILE = "results/features/data_checks.tsv"
 DEFAULT_COHORT_NAME = "haicpred cohort"
@@ -141,10 +142,11 @@ def recorded_outcome(labels: pd.DataFrame, sample_ids: pd.Series, endpoint_setti
             "patients.</p>")
 
 
-def missing_section_notes(data_checks, batch_names: list[str], lobo_metrics, tuning,
-                          shap_importance) -> dict[str, str]:
-    """Why the sections every report has (data checks, leave-one-batch-out, tuning, SHAP) show
-    nothing, by anchor, for the TRIPOD+AI checklist."""
+def missing_section_notes(metrics: pd.DataFrame, data_checks, batch_names: list[str],
+                          lobo_metrics, tuning, shap_importance, cv_metadata: dict | None,
+                          final_metadata: dict | None) -> dict[str, str]:
+    """Why the sections every report has (data checks, leave-one-batch-out, tuning, SHAP,
+    ablation, radiomics, software) show nothing, by anchor, for the TRIPOD+AI checklist."""
     missing = {}
     if data_checks is None:
         missing["data-checks"] = f"{DATA_CHECKS_FILE} not produced"
@@ -156,6 +158,12 @@ def missing_section_notes(data_checks, batch_names: list[str], lobo_metrics, tun
         missing["tuning"] = f"{OPTIONAL_FILES['tuning']} not produced"
     if shap_importance is None:
         missing["shap"] = f"{OPTIONAL_FILES['shap_importance']} not produced"
+    if not any(ablation_variant(n) for n in metrics["model"]):
+        missing["ablation"] = "metrics.tsv has no modality-ablation rows"
+    if not (cv_metadata or {}).get("radiomics_folds_summary"):
+        missing["radiomics"] = "no model used radiomic features"
+    if not (final_metadata or {}).get("model_sha256"):
+        missing["software"] = f"{FINAL_METADATA_FILE} not produced"
     return missing
 
 

@@ -40,8 +40,8 @@ from haicpred.report.figures import model_colours
 from haicpred.report.html import esc, num
 from haicpred.report.importance import (importance_section, planted_section, radiomics_section,
                                         shap_section)
-from haicpred.report.layout import (FINAL_METADATA_FILE, OPTIONAL_FILES, SECTION_IDS,
-                                    ablation_variant, link, model_order, section)
+from haicpred.report.layout import (FINAL_METADATA_FILE, OPTIONAL_FILES, SECTION_IDS, link,
+                                    model_order, section)
 from haicpred.report.methods import (limitations_section, methods_section, tripod_section,
                                      versions_section)
 from haicpred.report.performance import (ablation_section, calibration_section, decision_section,
@@ -254,14 +254,8 @@ def render_report(
                                                   truth is not None, n_features, n_small)
     sections["software"] = versions_section(cv_metadata, final_metadata)
 
-    missing = missing_section_notes(data_checks, batch_names, lobo_metrics, tuning,
-                                    shap_importance)
-    if not any(ablation_variant(n) for n in metrics["model"]):
-        missing["ablation"] = "metrics.tsv has no modality-ablation rows"
-    if not (cv_metadata or {}).get("radiomics_folds_summary"):
-        missing["radiomics"] = "no model used radiomic features"
-    if not (final_metadata or {}).get("model_sha256"):
-        missing["software"] = f"{FINAL_METADATA_FILE} not produced"
+    missing = missing_section_notes(metrics, data_checks, batch_names, lobo_metrics, tuning,
+                                    shap_importance, cv_metadata, final_metadata)
     sections["tripod"] = tripod_section(missing)
     page_title, title = titles(outcome.name, outcome.is_response, cohort_name, treatment)
     _write_page(out_path, sections, page_title, title, outcome.title)

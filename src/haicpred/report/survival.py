@@ -31,8 +31,8 @@ from haicpred.report.figures import model_colours
 from haicpred.report.html import ci, esc, fmt, html_table, integer, num, pct
 from haicpred.report.importance import (importance_section, planted_section, radiomics_section,
                                         shap_section)
-from haicpred.report.layout import (FINAL_METADATA_FILE, OPTIONAL_FILES, ablation_label,
-                                    ablation_variant, model_order, not_available, section)
+from haicpred.report.layout import (OPTIONAL_FILES, ablation_label, ablation_variant,
+                                    model_order, not_available, section)
 from haicpred.report.methods import tripod_section, versions_section
 from haicpred.report.survival_figures import (risk_groups_section, survival_calibration_section,
                                               td_auc_section)
@@ -377,16 +377,10 @@ def survival_sections(*, metrics, oof, calibration, importance, dictionary, matr
         1 - n_events / len(patients) if len(patients) else float("nan"))
     sections["software"] = versions_section(cv_metadata, final_metadata)
 
-    missing = missing_section_notes(data_checks, batch_names, lobo_metrics, tuning,
-                                    shap_importance)
+    missing = missing_section_notes(metrics, data_checks, batch_names, lobo_metrics, tuning,
+                                    shap_importance, cv_metadata, final_metadata)
     if nomogram_missing:
         missing["nomogram"] = nomogram_missing
-    if not any(ablation_variant(n) for n in metrics["model"]):
-        missing["ablation"] = "metrics.tsv has no modality-ablation rows"
-    if not (cv_metadata or {}).get("radiomics_folds_summary"):
-        missing["radiomics"] = "no model used radiomic features"
-    if not (final_metadata or {}).get("model_sha256"):
-        missing["software"] = f"{FINAL_METADATA_FILE} not produced"
     sections["tripod"] = tripod_section(missing, survival_tripod_items())
     event_text = (f"time to {endpoint.get('event_column')} ({endpoint.get('time_column')})"
                   if endpoint.get("event_column") else outcome.name)
