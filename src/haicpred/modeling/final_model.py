@@ -56,18 +56,15 @@ from haicpred.modeling.final_training import (FINAL_MODEL_PACKAGES, FORMAT, FORM
                                               METADATA_FILE, MODEL_FILE, N_TOP_CONTRIBUTORS,
                                               NOMOGRAM_FILE, PREDICTIONS_FILE, SHAP_FILE,
                                               TRAINING_PREDICTION_COLUMNS, FinalModel,
-                                              cv_metrics_record, json_value, prepare_training,
+                                              cv_metrics_record, json_value, model_inputs,
+                                              prepare_training, scoring_checks,
                                               training_checksum)
 from haicpred.modeling.inputs import LABEL_COLUMN
-from haicpred.modeling.scoring import (assign_risk_groups, feature_ranges,
-                                       log_modalities_missing_for_everyone,
-                                       modalities_missing_for_everyone, risk_group_cutoffs,
-                                       sample_warnings)
+from haicpred.modeling.scoring import assign_risk_groups, risk_group_cutoffs
 from haicpred.modeling.settings import ModelSettings
 from haicpred.modeling.survival_final import fit_survival_final_model
 from haicpred.modeling.tuning import describe_search, tune_xgboost
-from haicpred.radiomics.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY,
-                                              is_single_batch_reason)
+from haicpred.radiomics.preprocessing import BATCH_COLUMN, RADIOMICS_MODALITY
 
 log = logging.getLogger(__name__)
 
@@ -171,17 +168,7 @@ def fit_final_model(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.D
     estimator = spec.factory()
     estimator.fit(X_all.loc[labelled, spec.fit_columns].reset_index(drop=True), y)
     model = final_estimator(estimator)
-    preprocessor = estimator.named_steps["radiomics"] if spec.radiomic else None
-    if preprocessor is not None:
-        X_model, _ = preprocessor.transform_with_mask(X_all[spec.fit_columns])
-        reason = preprocessor.summary_["reason"]
-        if preprocessor.combat_ is None and is_single_batch_reason(reason):
-            # the cross-validation's log says it once for the run; the metadata has the reason
-            log.info("final model: radiomic features not harmonised (a single batch)")
-        elif preprocessor.combat_ is None:
-            log.warning("final model: radiomic features not harmonised: %s", reason)
-    else:
-        X_model = X[features]
+    X_model, preprocessor = model_inputs(estimator, spec, X_all, X)
     model_features = list(X_model.columns)
     probability = model.predict_proba(X_model)[:, 1].astype(float)
 
@@ -199,12 +186,7 @@ def fit_final_model(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.D
                                 source)
     groups["probability_of"] = f"{training.endpoint.name} = 1"
 
-    ranges = feature_ranges(X.loc[labelled, model_features])
-    combat = preprocessor.combat_ if preprocessor is not None else None
-    warnings = sample_warnings(X[model_features], training.modality, ranges,
-                               batches=training.batch, harmonisation=combat)
-    cohort_missing = modalities_missing_for_everyone(X[model_features], training.modality)
-    log_modalities_missing_for_everyone(cohort_missing, len(X))
+    ranges, warnings, cohort_missing = scoring_checks(training, model_features, preprocessor)
     predictions = pd.DataFrame({
         "sample_id": ids,
         "batch": matrix[BATCH_COLUMN].to_numpy(),

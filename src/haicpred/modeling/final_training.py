@@ -7,6 +7,7 @@ checksum and the JSON form of the cross-validated metrics.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,9 +19,15 @@ from haicpred.modeling.inputs import check_inputs
 # the final model handles features exactly as the cross-validation does (same checks, endpoint,
 # radiomics step and XGBoost construction): the same functions, never a copy
 from haicpred.modeling.outcomes import model_endpoint
-from haicpred.modeling.scoring import json_number
+from haicpred.modeling.scoring import (feature_ranges, json_number,
+                                       log_modalities_missing_for_everyone,
+                                       modalities_missing_for_everyone, sample_warnings)
 from haicpred.modeling.settings import ModelSettings, resolve_model_settings
-from haicpred.radiomics.preprocessing import BATCH_COLUMN, RadiomicsPreprocessor
+from haicpred.radiomics.preprocessing import (BATCH_COLUMN, RadiomicsPreprocessor,
+                                              is_single_batch_reason)
+
+# the final model's log (both kinds), as before these steps were shared
+log = logging.getLogger("haicpred.modeling.final_model")
 
 __all__ = [
     "FORMAT",
@@ -40,6 +47,8 @@ __all__ = [
     "training_checksum",
     "json_value",
     "cv_metrics_record",
+    "model_inputs",
+    "scoring_checks",
 ]
 
 FORMAT = "haicpred final model"
@@ -171,3 +180,35 @@ def cv_metrics_record(cv_metrics: pd.DataFrame | None) -> dict | None:
             out[key] = (int(number) if number.is_integer() and key.startswith("n")
                         else json_number(number))
     return out
+
+
+def model_inputs(estimator, spec, X_all: pd.DataFrame, X: pd.DataFrame
+                 ) -> tuple[pd.DataFrame, RadiomicsPreprocessor | None]:
+    """What the fitted final booster sees for every sample of the matrix (the fitted radiomics
+    step applied when the model has radiomic features), and that step."""
+    if not spec.radiomic:
+        return X[spec.columns], None
+    preprocessor = estimator.named_steps["radiomics"]
+    X_model, _ = preprocessor.transform_with_mask(X_all[spec.fit_columns])
+    reason = preprocessor.summary_["reason"]
+    if preprocessor.combat_ is None and is_single_batch_reason(reason):
+        # the cross-validation's log says it once for the run; the metadata has the reason
+        log.info("final model: radiomic features not harmonised (a single batch)")
+    elif preprocessor.combat_ is None:
+        log.warning("final model: radiomic features not harmonised: %s", reason)
+    return X_model, preprocessor
+
+
+def scoring_checks(training: TrainingInputs, model_features: list[str],
+                   preprocessor: RadiomicsPreprocessor | None
+                   ) -> tuple[dict, list[str], list[str]]:
+    """The training ranges of the model's features (over the labelled patients), each sample's
+    warnings, and the modalities no sample has (logged once)."""
+    X, labelled = training.X, training.labelled
+    ranges = feature_ranges(X.loc[labelled, model_features])
+    combat = preprocessor.combat_ if preprocessor is not None else None
+    warnings = sample_warnings(X[model_features], training.modality, ranges,
+                               batches=training.batch, harmonisation=combat)
+    cohort_missing = modalities_missing_for_everyone(X[model_features], training.modality)
+    log_modalities_missing_for_everyone(cohort_missing, len(X))
+    return ranges, warnings, cohort_missing

@@ -42,7 +42,6 @@ time), in log-time units. Risk groups, predictions and the nomogram are as for C
 
 from __future__ import annotations
 
-import logging
 
 import numpy as np
 import pandas as pd
@@ -54,24 +53,18 @@ from haicpred.modeling.final_training import (FINAL_MODEL_PACKAGES, FORMAT, MODE
                                               N_TOP_CONTRIBUTORS, NOMOGRAM_FILE,
                                               SURVIVAL_FORMAT_VERSION, FinalModel,
                                               TrainingInputs, cv_metrics_record, json_value,
-                                              training_checksum)
+                                              model_inputs, scoring_checks, training_checksum)
 from haicpred.modeling.inputs import PreparedData
 from haicpred.modeling.nomogram import fit_nomogram, unavailable_nomogram
 from haicpred.modeling.score_baselines import factor_availability
-from haicpred.modeling.scoring import (assign_risk_groups, feature_ranges,
-                                       log_modalities_missing_for_everyone,
-                                       modalities_missing_for_everyone, risk_group_cutoffs,
-                                       sample_warnings)
+from haicpred.modeling.scoring import assign_risk_groups, risk_group_cutoffs
 from haicpred.modeling.survival_aft import XGBoostAFT
 from haicpred.modeling.survival_baselines import BASELINE_ALPHA
 from haicpred.modeling.survival_endpoint import horizon_name
 from haicpred.modeling.survival_estimators import XGBoostCox
 from haicpred.modeling.survival_tuning import tune_cox_xgboost
 from haicpred.modeling.tuning import describe_search
-from haicpred.radiomics.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY,
-                                              is_single_batch_reason)
-
-log = logging.getLogger(__name__)
+from haicpred.radiomics.preprocessing import BATCH_COLUMN, RADIOMICS_MODALITY
 
 __all__ = ["AFT_METADATA_KEYS", "SURVIVAL_METADATA_KEYS", "SURVIVAL_MODEL_KIND",
            "SURVIVAL_OBJECTIVE_KEYS", "fit_survival_final_model", "frozen_aft_model",
@@ -301,14 +294,7 @@ def fit_survival_final_model(training: TrainingInputs, matrix: pd.DataFrame,
     estimator = fold_estimator(spec, None, tuned)
     estimator.fit(data.X_lab[spec.fit_columns], y)
     model = final_estimator(estimator)
-    preprocessor = estimator.named_steps["radiomics"] if spec.radiomic else None
-    if preprocessor is not None:
-        X_model, _ = preprocessor.transform_with_mask(data.X_all[spec.fit_columns])
-        reason = preprocessor.summary_["reason"]
-        if preprocessor.combat_ is None and not is_single_batch_reason(reason):
-            log.warning("final model: radiomic features not harmonised: %s", reason)
-    else:
-        X_model = X[spec.columns]
+    X_model, preprocessor = model_inputs(estimator, spec, data.X_all, X)
     model_features = list(X_model.columns)
     horizons = tuple(model.horizons)
     predicted = model.predict(X_model)
@@ -327,12 +313,7 @@ def fit_survival_final_model(training: TrainingInputs, matrix: pd.DataFrame,
     entries = _objective_entries(model)
     groups["risk_of"] = f"{outcome.name}: {entries['risk']}"
 
-    ranges = feature_ranges(X.loc[labelled, model_features])
-    combat = preprocessor.combat_ if preprocessor is not None else None
-    warnings = sample_warnings(X[model_features], training.modality, ranges,
-                               batches=training.batch, harmonisation=combat)
-    cohort_missing = modalities_missing_for_everyone(X[model_features], training.modality)
-    log_modalities_missing_for_everyone(cohort_missing, len(X))
+    ranges, warnings, cohort_missing = scoring_checks(training, model_features, preprocessor)
     predictions = pd.DataFrame({"sample_id": ids, "batch": matrix[BATCH_COLUMN].to_numpy(),
                                 "labelled": labelled.astype(int), "risk": risk})
     for column, horizon in enumerate(horizons, start=1):
