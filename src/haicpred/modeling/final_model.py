@@ -56,9 +56,9 @@ from haicpred.modeling.final_training import (FINAL_MODEL_PACKAGES, FORMAT, FORM
                                               METADATA_FILE, MODEL_FILE, N_TOP_CONTRIBUTORS,
                                               NOMOGRAM_FILE, PREDICTIONS_FILE, SHAP_FILE,
                                               TRAINING_PREDICTION_COLUMNS, FinalModel,
-                                              cv_metrics_record, json_value, model_inputs,
-                                              prepare_training, scoring_checks,
-                                              training_checksum)
+                                              cv_metrics_record, features_metadata, json_value,
+                                              model_inputs, prepare_training, scoring_checks,
+                                              shap_metadata, training_checksum)
 from haicpred.modeling.inputs import LABEL_COLUMN
 from haicpred.modeling.scoring import assign_risk_groups, risk_group_cutoffs
 from haicpred.modeling.settings import ModelSettings
@@ -202,22 +202,7 @@ def fit_final_model(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.D
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "model": "xgboost.XGBClassifier",
-        "model_file": MODEL_FILE,
-        "model_format": "xgboost JSON (Booster.save_model)",
-        # the booster's inputs in order, after the radiomics filters: the matrix columns
-        # haicpred.modeling.predict needs
-        "feature_names": model_features,
-        "n_features": len(model_features),
-        "feature_modality": {f: str(training.modality.get(f, "")) for f in model_features},
-        "feature_unit": {f: str(training.unit.get(f, "")) for f in model_features},
-        "feature_ranges": ranges,
-        "feature_ranges_definition": (
-            "over the labelled training patients, raw matrix values (before ComBat): min, max, "
-            "1st and 99th percentile of the non-missing values, fraction missing"),
-        "candidate_features": features,
-        "n_candidate_features": len(features),
-        "radiomic_features": radiomic,
-        "radiomics_preprocessing": preprocessor.to_dict() if preprocessor is not None else None,
+        **features_metadata(training, model_features, ranges, features, radiomic, preprocessor),
         "endpoint": {"column": endpoint.name, "positive_class": 1, **endpoint.summary()},
         "n": n,
         "n_events": n_events,
@@ -241,12 +226,8 @@ def fit_final_model(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.D
         "allow_post_treatment": settings.allow_post_treatment,
         "cv_metrics": cv_metrics_record(cv_metrics),
         "risk_groups": groups,
-        "shap": {
-            "explainer": "shap.TreeExplainer (exact TreeSHAP), log-odds scale",
-            "base_value": base_value,
-            "importance_on": f"the {n} labelled training patients",
-            "top_contributors": N_TOP_CONTRIBUTORS,
-        },
+        "shap": shap_metadata("shap.TreeExplainer (exact TreeSHAP), log-odds scale",
+                              base_value, n),
         "versions": package_versions(FINAL_MODEL_PACKAGES),
     }
     return FinalModel(model=model, preprocessor=preprocessor, metadata=metadata,

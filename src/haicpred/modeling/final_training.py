@@ -49,6 +49,8 @@ __all__ = [
     "cv_metrics_record",
     "model_inputs",
     "scoring_checks",
+    "features_metadata",
+    "shap_metadata",
 ]
 
 FORMAT = "haicpred final model"
@@ -212,3 +214,39 @@ def scoring_checks(training: TrainingInputs, model_features: list[str],
     cohort_missing = modalities_missing_for_everyone(X[model_features], training.modality)
     log_modalities_missing_for_everyone(cohort_missing, len(X))
     return ranges, warnings, cohort_missing
+
+
+def features_metadata(training: TrainingInputs, model_features: list[str], ranges: dict,
+                      candidate_features: list[str], radiomic: list[str],
+                      preprocessor: RadiomicsPreprocessor | None) -> dict:
+    """The metadata every final model has about its file and the booster's inputs, in this key
+    order: the booster's inputs in order, after the radiomics filters (the matrix columns
+    haicpred.modeling.predict needs), their modality, unit and training range, the candidate
+    and radiomic features, the fitted radiomics step."""
+    return {
+        "model_file": MODEL_FILE,
+        "model_format": "xgboost JSON (Booster.save_model)",
+        "feature_names": model_features,
+        "n_features": len(model_features),
+        "feature_modality": {f: str(training.modality.get(f, "")) for f in model_features},
+        "feature_unit": {f: str(training.unit.get(f, "")) for f in model_features},
+        "feature_ranges": ranges,
+        "feature_ranges_definition": (
+            "over the labelled training patients, raw matrix values (before ComBat): min, max, "
+            "1st and 99th percentile of the non-missing values, fraction missing"),
+        "candidate_features": candidate_features,
+        "n_candidate_features": len(candidate_features),
+        "radiomic_features": radiomic,
+        "radiomics_preprocessing": preprocessor.to_dict() if preprocessor is not None else None,
+    }
+
+
+def shap_metadata(explainer: str, base_value: float, n: int) -> dict:
+    """The metadata's ``shap`` entry: what the values are, their base value, who they are
+    averaged over."""
+    return {
+        "explainer": explainer,
+        "base_value": base_value,
+        "importance_on": f"the {n} labelled training patients",
+        "top_contributors": N_TOP_CONTRIBUTORS,
+    }

@@ -49,11 +49,12 @@ import pandas as pd
 from haicpred.io.errors import Problem, raise_if_any
 from haicpred.modeling.estimators import final_estimator, fold_estimator, package_versions
 from haicpred.modeling.explain import global_importance, shap_values, top_contributors
-from haicpred.modeling.final_training import (FINAL_MODEL_PACKAGES, FORMAT, MODEL_FILE,
+from haicpred.modeling.final_training import (FINAL_MODEL_PACKAGES, FORMAT,
                                               N_TOP_CONTRIBUTORS, NOMOGRAM_FILE,
                                               SURVIVAL_FORMAT_VERSION, FinalModel,
-                                              TrainingInputs, cv_metrics_record, json_value,
-                                              model_inputs, scoring_checks, training_checksum)
+                                              TrainingInputs, cv_metrics_record,
+                                              features_metadata, json_value, model_inputs,
+                                              scoring_checks, shap_metadata, training_checksum)
 from haicpred.modeling.inputs import PreparedData
 from haicpred.modeling.nomogram import fit_nomogram, unavailable_nomogram
 from haicpred.modeling.score_baselines import factor_availability
@@ -62,6 +63,7 @@ from haicpred.modeling.survival_aft import XGBoostAFT
 from haicpred.modeling.survival_baselines import BASELINE_ALPHA
 from haicpred.modeling.survival_endpoint import horizon_name
 from haicpred.modeling.survival_estimators import XGBoostCox
+from haicpred.modeling.survival_risk_groups import averaged_oof_risk
 from haicpred.modeling.survival_tuning import tune_cox_xgboost
 from haicpred.modeling.tuning import describe_search
 from haicpred.radiomics.preprocessing import BATCH_COLUMN, RADIOMICS_MODALITY
@@ -183,14 +185,12 @@ def _hyperparameters(training: TrainingInputs, data: PreparedData, spec, booster
 
 
 def _oof_risks(cv_oof: pd.DataFrame | None, ids: list[str]) -> np.ndarray | None:
-    """Mean out-of-fold xgboost risk over repeats of each labelled sample."""
+    """Mean out-of-fold xgboost risk over repeats of each labelled sample: the risks
+    km_risk_groups.tsv is cut on (:func:`haicpred.modeling.survival_risk_groups.averaged_oof_risk`),
+    so the frozen model's risk groups are the report's."""
     if cv_oof is None:
         return None
-    rows = cv_oof[cv_oof["model"] == "xgboost"]
-    if "risk" not in rows.columns:
-        raise ValueError("oof_predictions.tsv has no risk column: it is not from a survival "
-                         "cross-validation")
-    mean = rows.assign(risk=rows["risk"].astype(float)).groupby("sample_id")["risk"].mean()
+    mean = averaged_oof_risk(cv_oof).set_index("sample_id")["risk"]
     missing = sorted(set(ids) - set(mean.index))
     if missing:
         raise ValueError(f"oof_predictions.tsv has no xgboost risk for {len(missing)} "
@@ -329,20 +329,8 @@ def fit_survival_final_model(training: TrainingInputs, matrix: pd.DataFrame,
         "format_version": SURVIVAL_FORMAT_VERSION,
         "model_kind": SURVIVAL_MODEL_KIND,
         "model": entries["model"],
-        "model_file": MODEL_FILE,
-        "model_format": "xgboost JSON (Booster.save_model)",
-        "feature_names": model_features,
-        "n_features": len(model_features),
-        "feature_modality": {f: str(training.modality.get(f, "")) for f in model_features},
-        "feature_unit": {f: str(training.unit.get(f, "")) for f in model_features},
-        "feature_ranges": ranges,
-        "feature_ranges_definition": (
-            "over the labelled training patients, raw matrix values (before ComBat): min, max, "
-            "1st and 99th percentile of the non-missing values, fraction missing"),
-        "candidate_features": list(X.columns),
-        "n_candidate_features": X.shape[1],
-        "radiomic_features": data.radiomic,
-        "radiomics_preprocessing": preprocessor.to_dict() if preprocessor is not None else None,
+        **features_metadata(training, model_features, ranges, list(X.columns), data.radiomic,
+                            preprocessor),
         "endpoint": {"kind": SURVIVAL_MODEL_KIND,
                      "time_column": settings.endpoint["time_column"],
                      "event_column": event_column, "column": outcome.name, **summary},
@@ -370,12 +358,7 @@ def fit_survival_final_model(training: TrainingInputs, matrix: pd.DataFrame,
         "allow_post_treatment": settings.allow_post_treatment,
         "cv_metrics": cv_metrics_record(cv_metrics),
         "risk_groups": groups,
-        "shap": {
-            "explainer": entries["shap"],
-            "base_value": base_value,
-            "importance_on": f"the {n} labelled training patients",
-            "top_contributors": N_TOP_CONTRIBUTORS,
-        },
+        "shap": shap_metadata(entries["shap"], base_value, n),
         "nomogram": nomogram_entry,
         "versions": package_versions(FINAL_MODEL_PACKAGES),
     }
