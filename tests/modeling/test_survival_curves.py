@@ -11,8 +11,8 @@ from sksurv.nonparametric import kaplan_meier_estimator
 from sksurv.util import Surv
 
 from haicpred.modeling.survival_curves import (kaplan_meier, kaplan_meier_by_group,
-                                               logrank_test, median_follow_up, numbers_at_risk,
-                                               survival_at)
+                                               km_survival_at, logrank_test, median_follow_up,
+                                               numbers_at_risk)
 
 # six patients: events at 1, 2, 3 and 5; censored at 2 (after the event there) and 4
 TIME = [1.0, 2.0, 2.0, 3.0, 4.0, 5.0]
@@ -41,10 +41,11 @@ def test_kaplan_meier_by_hand():
 
 
 def test_survival_at_and_numbers_at_risk():
-    assert survival_at(TIME, EVENT, [0.5, 1.0, 2.5, 4.5, 5.0, 9.0]).tolist() == pytest.approx(
+    assert km_survival_at(TIME, EVENT, [0.5, 1.0, 2.5, 4.5, 5.0, 9.0]).tolist() == pytest.approx(
         [1.0, 5 / 6, 4 / 6, 4 / 9, 0.0, 0.0])
     # past the last time with the curve above 0 the estimate is undefined
-    assert np.isnan(survival_at([1.0, 2.0, 3.0], [1, 0, 0], [2.0, 4.0])).tolist() == [False, True]
+    beyond = km_survival_at([1.0, 2.0, 3.0], [1, 0, 0], [2.0, 4.0])
+    assert np.isnan(beyond).tolist() == [False, True]
     assert numbers_at_risk(TIME, [0, 1, 2, 2.5, 5, 6]).tolist() == [6, 6, 5, 3, 1, 0]
 
 

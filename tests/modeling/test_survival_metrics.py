@@ -11,7 +11,7 @@ from sksurv.metrics import (concordance_index_censored, concordance_index_ipcw,
                             cumulative_dynamic_auc, integrated_brier_score)
 from sksurv.util import Surv
 
-from haicpred.modeling.survival_curves import survival_at
+from haicpred.modeling.survival_curves import km_survival_at
 from haicpred.modeling.survival_metrics import (bootstrap_replicates, bootstrap_weights,
                                                 calibration_by_risk_decile, check_survival_data,
                                                 evaluable_horizons, harrell_c,
@@ -206,7 +206,7 @@ def test_calibration_bins_compare_predicted_with_kaplan_meier():
     assert len(rows) == 30 and (rows.groupby("horizon")["n"].sum() == 1000).all()
     top = np.argsort(x, kind="stable")[-100:]
     last = rows[(rows["horizon"] == 24.0) & (rows["bin"] == 10)].iloc[0]
-    assert last["observed_km"] == survival_at(time[top], event[top], 24.0)[0]
+    assert last["observed_km"] == km_survival_at(time[top], event[top], 24.0)[0]
     assert last["mean_predicted"] == surv[top, 1].mean()
     # the true survival function is calibrated: predicted and observed agree within noise,
     # and both fall from the lowest to the highest risk decile

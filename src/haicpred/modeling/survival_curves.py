@@ -6,7 +6,7 @@ needs. Inputs: ``time`` (months, > 0) and ``event`` (1 = event, 0 = censored) pe
 
 - :func:`kaplan_meier`: the product-limit estimate at every distinct observed time, with the
   numbers at risk, events, censorings and Greenwood's standard error;
-- :func:`survival_at`: S(t) read off the step function at given times (NaN beyond the last
+- :func:`km_survival_at`: S(t) read off the step function at given times (NaN beyond the last
   observed time unless the curve has already reached 0: the estimate is undefined there);
 - :func:`numbers_at_risk`: patients still under observation (time >= t) at given times;
 - :func:`kaplan_meier_by_group`: the curves of several groups in one long table;
@@ -24,7 +24,7 @@ from scipy.stats import chi2
 __all__ = [
     "KM_COLUMNS",
     "kaplan_meier",
-    "survival_at",
+    "km_survival_at",
     "numbers_at_risk",
     "kaplan_meier_by_group",
     "logrank_test",
@@ -71,7 +71,7 @@ def kaplan_meier(time, event) -> pd.DataFrame:
                          "survival": survival, "std_err": std_err}, columns=KM_COLUMNS)
 
 
-def survival_at(time, event, at) -> np.ndarray:
+def km_survival_at(time, event, at) -> np.ndarray:
     """Kaplan-Meier S(t) at each of ``at`` (right-continuous: events at t are counted).
 
     1 before the first time; NaN after the last observed time unless S is already 0 there (the

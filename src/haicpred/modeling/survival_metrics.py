@@ -46,7 +46,7 @@ from sksurv.nonparametric import CensoringDistributionEstimator
 from sksurv.util import Surv
 
 from haicpred.modeling.evaluation import bootstrap_indices, percentile_interval
-from haicpred.modeling.survival_curves import survival_at
+from haicpred.modeling.survival_curves import km_survival_at
 
 __all__ = [
     "RISK_TIE_TOLERANCE",
@@ -216,7 +216,8 @@ def calibration_by_risk_decile(model: str, time, event, risk, surv, horizons,
                 continue
             rows.append({"model": model, "horizon": float(horizon), "bin": number,
                          "mean_predicted": float(surv[chunk, column].mean()),
-                         "observed_km": float(survival_at(time[chunk], event[chunk], horizon)[0]),
+                         "observed_km": float(
+                             km_survival_at(time[chunk], event[chunk], horizon)[0]),
                          "n": len(chunk)})
     return rows
 

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from haicpred.features.endpoints import resolve_endpoint
-from haicpred.modeling.survival_curves import (kaplan_meier, km_median, median_follow_up,
-                                               survival_at)
+from haicpred.modeling.survival_curves import (kaplan_meier, km_median, km_survival_at,
+                                               median_follow_up)
 from haicpred.modeling.survival_risk_groups import km_confidence_interval
 from haicpred.report.baselines import full_model_tuning
 from haicpred.report.cohort import (ID_COLUMNS, Outcome, cohort_description, data_checks_body,
@@ -239,9 +239,9 @@ def cohort_section(matrix, dictionary, patients: pd.DataFrame, outcome: Outcome,
     curve = kaplan_meier(time, event)
     low, high = km_confidence_interval(curve["survival"], curve["std_err"])
     rows = []
-    for horizon in [float(h) for h in endpoint.get("horizons_months", [])]:
+    horizons = [float(h) for h in endpoint.get("horizons_months", [])]
+    for horizon, survival in zip(horizons, km_survival_at(time, event, horizons)):
         index = np.searchsorted(curve["time"].to_numpy(), horizon, side="right") - 1
-        survival = survival_at(time, event, horizon)[0]
         band = ("" if index < 0 or not np.isfinite(survival)
                 else f" [{fmt(low[index])}, {fmt(high[index])}]")
         rows.append([f"{horizon:g}", str(int(((time <= horizon) & (event == 1)).sum())),

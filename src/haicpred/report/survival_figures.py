@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from haicpred.modeling.survival_curves import survival_at
+from haicpred.modeling.survival_curves import km_survival_at
 from haicpred.modeling.survival_risk_groups import km_risk_groups
 from haicpred.report.figures import figure_html, figure_panels, panel_axes
 from haicpred.report.html import ci, esc, fmt, html_table, integer, num, p_value
@@ -139,7 +139,7 @@ def survival_calibration_section(calibration: pd.DataFrame, averaged: pd.DataFra
             predicted = part[column].mean() if column in part else np.nan
             cells.append(fmt(predicted))
         rows.append(cells)
-    observed = (survival_at(time, event, horizons) if time is not None
+    observed = (km_survival_at(time, event, horizons) if time is not None
                 else np.full(len(horizons), np.nan))
     rows.append(["<i>Kaplan-Meier, all patients</i>"] + [fmt(v) for v in observed])
     table = html_table(["model"] + [f"mean predicted S({h:g} m)" for h in horizons], rows)
