@@ -53,7 +53,7 @@ from haicpred.modeling.survival_aft import AFT_DISTRIBUTION, XGBoostAFT
 from haicpred.modeling.survival_final import (SURVIVAL_MODEL_KIND, SURVIVAL_OBJECTIVE_KEYS,
                                               frozen_survival_model, survival_objective,
                                               survival_prediction_columns, survival_shap)
-from haicpred.modeling.survival_endpoint import horizon_name
+from haicpred.modeling.survival_endpoint import prediction_columns
 from haicpred.radiomics.preprocessing import BATCH_COLUMN, RadiomicsPreprocessor
 
 log = logging.getLogger(__name__)
@@ -337,8 +337,7 @@ def predict(matrix: pd.DataFrame, dictionary: pd.DataFrame | None, model_dir) ->
         predicted = frozen.model.predict(X_model[names])
         score = predicted[:, 0]  # the risk: the risk groups' scale
         columns = survival_prediction_columns(metadata["horizons_months"])
-        scores = {"risk": score, **{horizon_name(float(h)): predicted[:, j]
-                                    for j, h in enumerate(metadata["horizons_months"], start=1)}}
+        scores = prediction_columns(predicted, metadata["horizons_months"])
     else:
         score = frozen.model.predict_proba(X_model[names])[:, 1].astype(float)
         columns, scores = PREDICTION_COLUMNS, {"probability": score}

@@ -49,7 +49,7 @@ from haicpred.modeling.survival_score_baselines import (OOF_KEY_COLUMNS, SURVIVA
 from haicpred.modeling.survival_tuning import survival_tuning_table, tune_cox_model
 
 __all__ = ["ORACLE_COLUMNS", "SURVIVAL_LABEL_COLUMN", "SurvivalEndpoint",
-           "survival_oof_columns"]
+           "horizon_name", "prediction_columns", "survival_oof_columns"]
 
 # the engine's one label column: the time, negative when censored, empty when unlabelled
 SURVIVAL_LABEL_COLUMN = "survival_label"
@@ -61,6 +61,13 @@ ORACLE_COLUMNS = {"os_months": "os_baseline_log_hazard", "pfs_months": "pfs_base
 
 def horizon_name(horizon: float) -> str:
     return f"surv_{horizon:g}m"
+
+
+def prediction_columns(predicted: np.ndarray, horizons) -> dict[str, np.ndarray]:
+    """A survival model's prediction rows (the risk, then S(h) per horizon) as named columns:
+    ``risk`` and ``surv_<h>m``."""
+    return {"risk": predicted[:, 0],
+            **{horizon_name(float(h)): predicted[:, j] for j, h in enumerate(horizons, start=1)}}
 
 
 def survival_oof_columns(horizons) -> list[str]:
@@ -181,13 +188,10 @@ class SurvivalEndpoint(ModelEndpoint):
         rows = []
         for name, values in predictions.items():
             for repeat in range(fold_of.shape[0]):
-                frame = pd.DataFrame({"sample_id": ids, "model": name, "repeat": repeat + 1,
-                                      "fold": fold_of[repeat], "time": y["time"],
-                                      "event": y["event"].astype(int),
-                                      "risk": values[repeat, :, 0]})
-                for column, horizon in enumerate(self.horizons, start=1):
-                    frame[horizon_name(horizon)] = values[repeat, :, column]
-                rows.append(frame)
+                rows.append(pd.DataFrame({
+                    "sample_id": ids, "model": name, "repeat": repeat + 1,
+                    "fold": fold_of[repeat], "time": y["time"], "event": y["event"].astype(int),
+                    **prediction_columns(values[repeat], self.horizons)}))
         oof = pd.concat(rows, ignore_index=True)
         oof = oof.sort_values(["model", "repeat", "sample_id"], kind="mergesort")
         return oof.reset_index(drop=True)[survival_oof_columns(self.horizons)]

@@ -61,7 +61,7 @@ from haicpred.modeling.score_baselines import factor_availability
 from haicpred.modeling.scoring import assign_risk_groups, risk_group_cutoffs
 from haicpred.modeling.survival_aft import XGBoostAFT
 from haicpred.modeling.survival_baselines import BASELINE_ALPHA
-from haicpred.modeling.survival_endpoint import horizon_name
+from haicpred.modeling.survival_endpoint import horizon_name, prediction_columns
 from haicpred.modeling.survival_estimators import XGBoostCox
 from haicpred.modeling.survival_risk_groups import averaged_oof_risk
 from haicpred.modeling.survival_tuning import tune_cox_xgboost
@@ -315,9 +315,8 @@ def fit_survival_final_model(training: TrainingInputs, matrix: pd.DataFrame,
 
     ranges, warnings, cohort_missing = scoring_checks(training, model_features, preprocessor)
     predictions = pd.DataFrame({"sample_id": ids, "batch": matrix[BATCH_COLUMN].to_numpy(),
-                                "labelled": labelled.astype(int), "risk": risk})
-    for column, horizon in enumerate(horizons, start=1):
-        predictions[horizon_name(horizon)] = predicted[:, column]
+                                "labelled": labelled.astype(int),
+                                **prediction_columns(predicted, horizons)})
     predictions = predictions.assign(risk_group=assign_risk_groups(risk, groups),
                                      top_contributors=top, warnings=warnings)
     predictions = predictions.sort_values("sample_id", kind="mergesort").reset_index(drop=True)
