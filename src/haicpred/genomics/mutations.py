@@ -1,9 +1,13 @@
-"""Panel mutations per sample from somatic (exome) VCFs.
+"""Panel mutations per sample from somatic (exome) VCFs or MAFs.
 
 `panel_mutations(samples, panel, min_vaf, min_depth, genome_build=None, *, index_dir=None,
 threads=1) -> (features, audit)` for one batch (or shard of a batch).
 
-Each distinct exome VCF is opened once (several samples may share one multi-sample file).
+A sample's calls come from its `exome_vcf` or its `exome_maf` (one or the other). Each
+distinct file is read once per job (several samples may share one multi-sample VCF, and a MAF
+is usually one file per batch). MAF rows are judged by the same rules, in the same order, with
+the same audit (`haicpred.genomics.maf.judge` says how MAF columns map onto them), so a MAF and
+a VCF of the same calls give the same features.
 With `genome_build` (GRCh37/GRCh38, the panel's build) a file whose header points to the other
 build is refused, naming the file, the sample(s), the build it looks like and the header line
 that says so (`haicpred.genomics.vcf.build.infer_build`); a file whose header does not tell is
@@ -59,6 +63,10 @@ from dataclasses import dataclass
 import pandas as pd
 import pysam
 
+from haicpred.genomics.audit import (AUDIT_COLUMNS, depth_reason, not_protein_altering_reason,
+                                     vaf_reason)
+from haicpred.genomics.maf.judge import judge_rows
+from haicpred.genomics.maf.table import MafRequest, read_panel_rows
 from haicpred.genomics.vcf.access import open_vcf, read_problem
 from haicpred.genomics.vcf.annotation import AnnotationSchema, is_protein_altering
 from haicpred.genomics.vcf.build import GENOME_BUILDS, build_problem
@@ -68,8 +76,7 @@ from haicpred.genomics.vcf.regions import RegionIndex, records
 from haicpred.genomics.vcf.samples import choose_tumour_column, group_by_file, missing_path
 from haicpred.io.errors import InputError, Problem, raise_if_any
 
-AUDIT_COLUMNS = ["sample_id", "chrom", "pos", "ref", "alt", "gene", "consequence", "vaf",
-                 "depth", "filter", "decision", "reason"]
+__all__ = ["AUDIT_COLUMNS", "panel_mutations", "summarise_audit"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -101,11 +108,14 @@ def panel_mutations(samples: list[dict], panel: pd.DataFrame, min_vaf: float = 0
     regions = RegionIndex.build(
         (r.chrom, r.start, r.end, r.gene) for r in panel.itertuples(index=False))
 
-    sample_ids, by_file, problems = group_by_file(samples, "exome_vcf")
+    sample_ids, vcf_files, problems = group_by_file(samples, "exome_vcf")
+    _, maf_files, _ = group_by_file(samples, "exome_maf")
+    problems += _both_kinds_problems(vcf_files, maf_files)
 
     settings = _Settings(regions, float(min_vaf), int(min_depth), genome_build,
                          None if index_dir is None else str(index_dir))
-    jobs = [(path, by_file[path]) for path in sorted(by_file)]
+    jobs = [(VCF, path, vcf_files[path]) for path in sorted(vcf_files)]
+    jobs += [(MAF, path, maf_files[path]) for path in sorted(maf_files)]
     audit_rows: list[tuple] = []
     for rows, file_problems in _scan_all(jobs, settings, int(threads)):
         problems.extend(file_problems)
@@ -113,9 +123,22 @@ def panel_mutations(samples: list[dict], panel: pd.DataFrame, min_vaf: float = 0
     raise_if_any(problems)
 
     audit = _audit_frame(audit_rows)
-    with_vcf = {str(s["sample_id"]) for group in by_file.values() for s in group}
-    features = _features(sorted(sample_ids), with_vcf, genes, audit)
+    with_calls = {str(s["sample_id"]) for files in (vcf_files, maf_files)
+                  for group in files.values() for s in group}
+    features = _features(sorted(sample_ids), with_calls, genes, audit)
     return features, audit
+
+
+VCF, MAF = "vcf", "maf"  # the kinds of job: one exome VCF, or one MAF and its samples
+
+
+def _both_kinds_problems(vcf_files: dict[str, list[dict]], maf_files: dict[str, list[dict]]
+                         ) -> list[Problem]:
+    in_vcf = {str(s["sample_id"]) for group in vcf_files.values() for s in group}
+    return [Problem("sample sheet", f"sample {s['sample_id']}",
+                    "names both an exome_vcf and an exome_maf",
+                    "give one or the other: the calls of one tumour, once")
+            for group in maf_files.values() for s in group if str(s["sample_id"]) in in_vcf]
 
 
 @dataclass(frozen=True)
@@ -145,9 +168,17 @@ def _init_worker(settings: _Settings) -> None:
     pysam.set_verbosity(0)
 
 
-def _scan_job(job: tuple[str, list[dict]]) -> tuple[list[tuple], list[Problem]]:
+def _scan_job(job: tuple[str, str, list[dict]]) -> tuple[list[tuple], list[Problem]]:
     assert _worker_settings is not None
-    return _scan_file(job[0], job[1], _worker_settings)
+    return _scan(job, _worker_settings)
+
+
+def _scan(job: tuple[str, str, list[dict]], settings: _Settings
+          ) -> tuple[list[tuple], list[Problem]]:
+    kind, path, group = job
+    if kind == MAF:
+        return _scan_maf(path, group, settings)
+    return _scan_file(path, group, settings)
 
 
 def _pool_context():
@@ -157,13 +188,13 @@ def _pool_context():
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 
 
-def _scan_all(jobs: list[tuple[str, list[dict]]], settings: _Settings, threads: int
+def _scan_all(jobs: list[tuple[str, str, list[dict]]], settings: _Settings, threads: int
               ) -> Iterator[tuple[list[tuple], list[Problem]]]:
     """(rows, problems) per job, in job order whatever the number of workers."""
     workers = min(threads, len(jobs))
     if workers <= 1 or len(jobs) < MIN_FILES_FOR_POOL:
-        for path, group in jobs:
-            yield _scan_file(path, group, settings)
+        for job in jobs:
+            yield _scan(job, settings)
         return
     # ~4 chunks per worker: few round trips, yet a slow file does not idle the others.
     chunksize = max(1, len(jobs) // (workers * 4))
@@ -221,6 +252,17 @@ def _scan_file(path: str, group: list[dict], settings: _Settings
     return rows, []
 
 
+def _scan_maf(path: str, group: list[dict], settings: _Settings
+              ) -> tuple[list[tuple], list[Problem]]:
+    requests = [MafRequest(str(s["sample_id"]), None if missing_path(s.get("tumor_sample"))
+                           else str(s["tumor_sample"])) for s in group]
+    panel_rows, problems = read_panel_rows(path, requests, settings.regions,
+                                           settings.genome_build)
+    if panel_rows is None:
+        return [], problems
+    return judge_rows(panel_rows, settings.min_vaf, settings.min_depth), []
+
+
 def _judge_record(rec, hits, columns, fmt: FormatSchema, ann: AnnotationSchema,
                   min_vaf: float, min_depth: int) -> list[tuple]:
     alts = rec.alts or ()
@@ -228,8 +270,8 @@ def _judge_record(rec, hits, columns, fmt: FormatSchema, ann: AnnotationSchema,
     genes: dict[str, str] = {}  # gene -> panel contig spelling
     for _, _, gene, contig in hits:
         genes.setdefault(gene, contig)
-    vaf_label = f"vaf<{min_vaf:g}"
-    depth_label = f"depth<{min_depth:d}"
+    vaf_label = vaf_reason(min_vaf)
+    depth_label = depth_reason(min_depth)
     rows = []
     ref = rec.ref
     pos = int(rec.pos)
@@ -279,7 +321,7 @@ def _judge_record(rec, hits, columns, fmt: FormatSchema, ann: AnnotationSchema,
                 reason = base_reason
                 if reason is None:
                     if terms is not None and not is_protein_altering(terms):
-                        reason = f"not_protein_altering:{consequence or 'unknown'}"
+                        reason = not_protein_altering_reason(consequence)
                     else:
                         reason = "pass"
                 rows.append((sample_id, contig, pos, ref, alt, gene, consequence, vaf, depth,
@@ -299,7 +341,7 @@ def _audit_frame(rows: list[tuple]) -> pd.DataFrame:
     return audit
 
 
-def _features(sample_ids: list[str], with_vcf: set[str], genes: list[str],
+def _features(sample_ids: list[str], with_calls: set[str], genes: list[str],
               audit: pd.DataFrame) -> pd.DataFrame:
     kept = audit[audit["decision"] == "kept"]
     counts: dict[tuple[str, str], int] = {}
@@ -314,7 +356,7 @@ def _features(sample_ids: list[str], with_vcf: set[str], genes: list[str],
     data: dict[str, list] = {c: [] for c in columns}
     for sid in sample_ids:
         data["sample_id"].append(sid)
-        has = sid in with_vcf
+        has = sid in with_calls
         total = 0
         for g in genes:
             n = counts.get((sid, g), 0)

@@ -87,6 +87,17 @@ def _text_builds(text: str) -> list[str]:
     return [build for build, regex in _BUILD_TOKEN_RES if regex.search(low)]
 
 
+#: NCBI_Build values of MAF files that are just the assembly number (TCGA writes `37`).
+_BARE_BUILD_NUMBERS = {"36": "NCBI36", "37": "GRCh37", "38": "GRCh38"}
+
+
+def builds_named(text: str) -> list[str]:
+    """The builds a piece of text names: reference/assembly names (`hg19`, `GRCh38`, `hs37d5`,
+    ... as whole tokens) or a bare assembly number (`37`, as MAF's NCBI_Build often is)."""
+    bare = _BARE_BUILD_NUMBERS.get(str(text).strip())
+    return [bare] if bare else _text_builds(text)
+
+
 def infer_build(header: pysam.VariantHeader) -> BuildEvidence | None:
     """The genome build a VCF header points to, or None when it does not say (or contradicts
     itself).

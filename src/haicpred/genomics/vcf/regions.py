@@ -64,6 +64,17 @@ class RegionIndex:
     def contig_keys(self) -> list[str]:
         return list(self._by_contig)
 
+    def merged(self, key: str) -> list[tuple[int, int]]:
+        """The intervals of contig `key` merged into sorted, disjoint [start, end] spans."""
+        entry = self._by_contig.get(key)
+        spans: list[list[int]] = []
+        for s, e, _, _ in (entry[1] if entry else []):
+            if spans and s <= spans[-1][1] + 1:
+                spans[-1][1] = max(spans[-1][1], e)
+            else:
+                spans.append([s, e])
+        return [(s, e) for s, e in spans]
+
     def overlapping(self, key: str, start: int, end: int) -> list[tuple[int, int, str, str]]:
         """Intervals on contig `key` overlapping [start, end] (1-based inclusive)."""
         entry = self._by_contig.get(key)
@@ -98,13 +109,7 @@ class RegionIndex:
             name = name or by_key.get(key)
             if name is None:
                 continue
-            merged: list[list[int]] = []
-            for s, e, _, _ in items:
-                if merged and s <= merged[-1][1] + 1:
-                    merged[-1][1] = max(merged[-1][1], e)
-                else:
-                    merged.append([s, e])
-            plan.extend((name, s - 1, e) for s, e in merged)
+            plan.extend((name, s - 1, e) for s, e in self.merged(key))
         return plan
 
 
