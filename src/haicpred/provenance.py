@@ -20,7 +20,7 @@ import pandas as pd
 from haicpred.io.versions import package_versions
 
 CHECKSUM_COLUMNS = ["sample_id", "column", "path", "bytes", "sha256"]
-VCF_COLUMNS = ("exome_vcf", "genotype_vcf")
+CALL_FILE_COLUMNS = ("exome_vcf", "exome_maf", "genotype_vcf")  # checksummed per sample
 PACKAGES = ("numpy", "pandas", "pysam", "scikit-learn", "scipy", "shap", "snakemake",
             "xgboost", "neuroCombat", "matplotlib", "jsonschema", "pyyaml")
 
@@ -45,7 +45,7 @@ def batch_checksums(records: list[dict]) -> pd.DataFrame:
     seen: dict[str, tuple[int, str]] = {}
     rows = []
     for record in records:
-        for column in VCF_COLUMNS:
+        for column in CALL_FILE_COLUMNS:
             path = record.get(column)
             if not path:
                 continue

@@ -200,9 +200,10 @@ def report_optional_inputs(wildcards):
 
 # Provenance (workflow/rules/provenance.smk)
 def batch_vcfs(wildcards):
-    """Every VCF the batch's sheet rows name."""
+    """Every VCF (and MAF) the batch's sheet rows name."""
     records = batch_records(sample_sheet(), wildcards.batch)
-    return sorted({r[c] for r in records for c in ("exome_vcf", "genotype_vcf") if r[c]})
+    return sorted({r[c] for r in records for c in ("exome_vcf", "exome_maf", "genotype_vcf")
+                   if r[c]})
 
 
 def cohort_inputs(wildcards):

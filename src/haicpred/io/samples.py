@@ -1,4 +1,4 @@
-"""The sample sheet: one row per patient, naming its batch and its VCFs."""
+"""The sample sheet: one row per patient, naming its batch and its VCFs (or MAF)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pandas as pd
 from haicpred.io.errors import Problem, raise_if_any
 from haicpred.io.validation import duplicate_problems, read_and_validate
 
-SHEET_COLUMNS = ["sample_id", "batch", "exome_vcf", "tumor_sample", "genotype_vcf",
+SHEET_COLUMNS = ["sample_id", "batch", "exome_vcf", "exome_maf", "tumor_sample", "genotype_vcf",
                  "genotype_sample"]
-PATH_COLUMNS = ["exome_vcf", "genotype_vcf"]
+PATH_COLUMNS = ["exome_vcf", "exome_maf", "genotype_vcf"]
 
 
 def read_sample_sheet(path: str | os.PathLike) -> tuple[pd.DataFrame | None, list[Problem]]:
@@ -34,7 +34,8 @@ def read_sample_sheet(path: str | os.PathLike) -> tuple[pd.DataFrame | None, lis
                                    "give every patient one row with a unique sample_id")
 
     base = Path(path).parent
-    sniffed: dict[str, str | None] = {}  # a joint genotype VCF is named on every row: read once
+    # a joint genotype VCF or a batch MAF is named on many rows: sniffed once
+    sniffed: dict[tuple[str, str], str | None] = {}
     for column in PATH_COLUMNS:
         given = df[column].notna()
         df.loc[given, column] = [os.path.normpath(base / p) for p in df.loc[given, column]]
@@ -49,19 +50,31 @@ def read_sample_sheet(path: str | os.PathLike) -> tuple[pd.DataFrame | None, lis
                                         "fix the path (relative paths are read from the "
                                         "sheet's folder) or leave the cell empty"))
                 continue
-            if resolved not in sniffed:
-                sniffed[resolved] = not_variant_content(resolved)
-            if sniffed[resolved] is not None:
+            is_maf = column == "exome_maf"
+            if (column, resolved) not in sniffed:
+                sniffed[(column, resolved)] = (not_maf_content(resolved) if is_maf
+                                               else not_variant_content(resolved))
+            found = sniffed[(column, resolved)]
+            if found is not None and is_maf:
+                problems.append(Problem(file, where, f"file {resolved} is not a MAF ({found})",
+                                        "point exome_maf at a tab-separated MAF (plain or "
+                                        "gzipped) whose header names Tumor_Sample_Barcode; "
+                                        "a VCF goes in exome_vcf"))
+            elif found is not None:
                 problems.append(Problem(file, where,
-                                        f"file {resolved} is not a VCF or BCF file "
-                                        f"({sniffed[resolved]})",
+                                        f"file {resolved} is not a VCF or BCF file ({found})",
                                         "point the sheet at the patient's VCF or BCF file: "
                                         "plain text, bgzipped or BCF"))
-    orphan_tumor = df["tumor_sample"].notna() & df["exome_vcf"].isna()
+    both = df["exome_vcf"].notna() & df["exome_maf"].notna()
+    for row in both.to_numpy().nonzero()[0]:
+        problems.append(Problem(file, f"row {row + 1} (sample {df['sample_id'].iloc[row]})",
+                                "both exome_vcf and exome_maf are set",
+                                "give the tumour's calls once: a VCF or a MAF, not both"))
+    orphan_tumor = df["tumor_sample"].notna() & df["exome_vcf"].isna() & df["exome_maf"].isna()
     for row in orphan_tumor.to_numpy().nonzero()[0]:
         problems.append(Problem(file, f"row {row + 1} (sample {df['sample_id'].iloc[row]})",
-                                "tumor_sample is set but exome_vcf is empty",
-                                "add the exome VCF or clear tumor_sample"))
+                                "tumor_sample is set but exome_vcf and exome_maf are empty",
+                                "add the exome VCF (or MAF) or clear tumor_sample"))
     df["genotype_sample"] = df["genotype_sample"].fillna(df["sample_id"])
     return df, problems
 
@@ -93,6 +106,43 @@ def not_variant_content(path: str) -> str | None:
     if head.startswith(VARIANT_MAGIC):
         return None
     return f"it starts {_shown(head)}"
+
+
+def not_maf_content(path: str) -> str | None:
+    """None when the file's first line that is not a `#` comment is a tab-separated header
+    naming Tumor_Sample_Barcode (plain or gzip); else what the file starts with. A cheap sniff,
+    like `not_variant_content`; the genomic jobs check every column."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(SNIFF_BYTES * 16)  # GDC MAFs start with a few # lines
+    except OSError as error:
+        return f"it cannot be read: {error.strerror}"
+    if not head:
+        return "it is empty, 0 bytes"
+    if head.startswith(GZIP_MAGIC):
+        text = _gunzip_text(head)
+        if text is None:
+            return "gzip data that does not decompress"
+        head = text
+    if head.startswith(VARIANT_MAGIC):
+        return "it is a VCF or BCF file"
+    for line in head.split(b"\n"):
+        if line.startswith(b"#"):
+            continue
+        names = {name.strip().lower() for name in line.rstrip(b"\r").split(b"\t")}
+        if b"tumor_sample_barcode" in names:
+            return None
+        return f"its header line, {_shown(line)}, does not name Tumor_Sample_Barcode"
+    return "no header line in its first bytes"
+
+
+def _gunzip_text(data: bytes) -> bytes | None:
+    """As much of the text at the start of gzip `data` as decompresses."""
+    member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        return member.decompress(data) or None
+    except zlib.error:
+        return None
 
 
 def _gunzip_start(data: bytes) -> bytes | None:

@@ -20,13 +20,17 @@ PROTEIN_ALTERING_CLASSES = frozenset({
 #: Every other class of the specification: known, not protein-altering.
 OTHER_CLASSES = frozenset({
     "Silent", "Intron", "3'UTR", "5'UTR", "3'Flank", "5'Flank", "IGR", "RNA", "Splice_Region",
-    "Targeted_Region", "De_novo_Start_InFrame", "De_novo_Start_OutOfFrame",
+    "De_novo_Start_InFrame", "De_novo_Start_OutOfFrame",
 })
+#: vcf2maf's class for a variant no consequence term could be mapped for (an unannotated VCF
+#: record becomes one): it says nothing about the protein, so it counts as unannotated.
+UNANNOTATED_CLASS = "Targeted_Region"
 _CLASS_BY_LOWER = {c.lower(): c for c in PROTEIN_ALTERING_CLASSES | OTHER_CLASSES}
 
 
 def known_class(value: str) -> str | None:
-    """The specification's spelling of a Variant_Classification (case-insensitive), or None."""
+    """The specification's spelling of a Variant_Classification that says whether the protein
+    changes (case-insensitive); None for an empty, unknown or `Targeted_Region` class."""
     return _CLASS_BY_LOWER.get(str(value).strip().lower())
 
 
@@ -107,4 +111,4 @@ def variant_classification(terms: Sequence[str], variant_type: str, inframe: boo
                 "tfbs_amplification", "regulatory_region_ablation",
                 "regulatory_region_amplification"):
         return "IGR"
-    return "Targeted_Region"
+    return UNANNOTATED_CLASS

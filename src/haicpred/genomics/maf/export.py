@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pysam
 
-from haicpred.genomics.maf.classification import variant_classification
+from haicpred.genomics.maf.classification import UNANNOTATED_CLASS, variant_classification
 from haicpred.genomics.vcf.annotation import AnnotationSchema
 from haicpred.genomics.vcf.evidence import (FormatSchema, is_reference_block_alt, is_symbolic,
                                             record_filter)
@@ -91,7 +91,7 @@ def vcf_calls_as_maf(path: str | Path, tumour_column: str, barcode: str, genome_
                     "Hugo_Symbol": symbol, "NCBI_Build": genome_build,
                     "Chromosome": rec.chrom, "Start_Position": start, "End_Position": end,
                     "Variant_Classification": (variant_classification(terms, kind, inframe)
-                                               if terms else "Targeted_Region"),
+                                               if terms else UNANNOTATED_CLASS),
                     "Variant_Type": kind, "Reference_Allele": maf_ref,
                     "Tumor_Seq_Allele1": maf_ref, "Tumor_Seq_Allele2": tumour_allele,
                     "Tumor_Sample_Barcode": barcode, "FILTER": filter_text,

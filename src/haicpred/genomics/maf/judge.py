@@ -13,8 +13,12 @@ this order (the first failing test is the audit's reason, as for VCFs):
 
 Depth is `t_depth`, else `t_ref_count + t_alt_count`; VAF is `t_alt_count / depth`. The
 consequence is `Consequence` (VEP terms, `&`-, `,`- or `;`-separated) where the row has one,
-else `Variant_Classification` (`classification.PROTEIN_ALTERING_CLASSES`); a class outside
-the specification counts as unannotated, as an unannotated VCF record does. MAF rows name no
+else `Variant_Classification` (`classification.PROTEIN_ALTERING_CLASSES`); an empty class, one
+outside the specification, or vcf2maf's `Targeted_Region` (no term could be mapped) counts as
+unannotated, as an unannotated VCF record does. Judged by class alone, VEP's
+`coding_sequence_variant` (a change in an incompletely annotated coding sequence), which
+vcf2maf classes as Missense_Mutation, counts as protein-altering; judged by its term it does
+not (`haicpred.genomics.vcf.annotation.PROTEIN_ALTERING`). MAF rows name no
 symbolic alleles, so rule 1 of the VCF reader does not arise.
 """
 
