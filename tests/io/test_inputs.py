@@ -29,7 +29,7 @@ def test_sample_sheet_reports_every_problem_with_row_and_file(tmp_path):
     assert "row 3, column sample_id" in text
     assert "sample_id P1 occurs more than once" in text and "rows 1, 2" in text
     assert "missing.vcf.gz does not exist" in text and "row 3 (sample -bad)" in text
-    assert "row 4 (sample P4)" in text and "tumor_sample is set but exome_vcf is empty" in text
+    assert "row 4 (sample P4)" in text and "tumor_sample is set but exome_vcf and exome_maf are empty" in text
     assert "row 1 (sample P1), column exome_vcf: file " in text
     assert "a.vcf.gz is not a VCF or BCF file (it is empty, 0 bytes)" in text
     assert len(problems) == 5
@@ -145,11 +145,11 @@ def test_feature_matrix_has_every_sheet_sample_and_leaves_out_other_patients(tmp
 
 
 def test_big_batches_are_cut_into_shards_of_consecutive_samples():
-    from haicpred.io.samples import batch_shards
+    from haicpred.io.samples import SHEET_COLUMNS, batch_shards
 
     sheet = pd.DataFrame({"sample_id": [f"P{i:02d}" for i in range(7, 0, -1)] + ["Q1"],
                           "batch": ["b1"] * 7 + ["b2"]})
-    for column in ["exome_vcf", "tumor_sample", "genotype_vcf", "genotype_sample"]:
+    for column in SHEET_COLUMNS[2:]:
         sheet[column] = pd.NA
     shards = batch_shards(sheet, "b1", 3)
     assert [[r["sample_id"] for r in shard] for shard in shards] == [

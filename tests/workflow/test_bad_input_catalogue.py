@@ -287,6 +287,52 @@ def case_genotype_sample_absent(tmp_path):
     return Seen(errors(lambda: snp_genotypes([sample], read_snps(SNPS))), str(path), "sample P1")
 
 
+# ----------------------------------------------------------------------------------------------
+# MAF files: panel_mutations (the job) and cohort_problems (the sheet)
+# ----------------------------------------------------------------------------------------------
+
+MAF_HEADER = ("Hugo_Symbol\tNCBI_Build\tChromosome\tStart_Position\tEnd_Position\t"
+              "Variant_Classification\tReference_Allele\tTumor_Seq_Allele1\t"
+              "Tumor_Seq_Allele2\tTumor_Sample_Barcode\tt_depth\tt_alt_count")
+
+
+def maf_text(*rows: str, header: str = MAF_HEADER) -> str:
+    """A GDC-style MAF; each row's default is a missense call inside PIK3CD (GRCh38)."""
+    return "#version 2.4\n" + "\n".join([header, *rows]) + "\n"
+
+
+MAF_ROW = "PIK3CD\tGRCh38\tchr1\t9700000\t9700000\tMissense_Mutation\tC\tC\tT\tP1\t40\t10"
+
+
+def maf_case(content: str, where: str, tumour=None):
+    """A case whose bad input is the batch MAF that patient P1's row names."""
+
+    def case(tmp_path):
+        path = tmp_path / "batch1.maf"
+        path.write_text(content)
+        sample = dict(exome(path, tumour), exome_vcf=None, exome_maf=str(path))
+        return Seen(errors(lambda: mutations(tmp_path, sample)), str(path), where)
+
+    return case
+
+
+def case_maf_not_maf(tmp_path):
+    sheet = "sample_id\tbatch\texome_maf\nP1\tb1\tbatch1.maf\nP2\tb1\t\n"
+    settings, paths = cohort(tmp_path, samples=sheet)
+    maf = paths["samples"].parent / "batch1.maf"
+    maf.write_text(vcf_text())
+    return Seen(problems_of(settings), str(maf), "row 1 (sample P1), column exome_maf")
+
+
+def case_maf_and_vcf(tmp_path):
+    sheet = ("sample_id\tbatch\texome_vcf\texome_maf\nP1\tb1\tP1.vcf\tbatch1.maf\n"
+             "P2\tb1\t\t\n")
+    settings, paths = cohort(tmp_path, samples=sheet)
+    (paths["samples"].parent / "P1.vcf").write_text(vcf_text())
+    (paths["samples"].parent / "batch1.maf").write_text(maf_text(MAF_ROW))
+    return Seen(problems_of(settings), str(paths["samples"]), "row 1 (sample P1)")
+
+
 #: the real malformed VCFs (../shared/realdata/vcf/malformed) -> the tumour column the sheet
 #: names (the file's last column), so the file's own defect is what is reported
 MALFORMED = {
@@ -454,6 +500,23 @@ CASES = {
     "genome-build-mismatch": vcf_case("P1.vcf", vcf_text(length=249_250_621)),
     "contig-naming": case_contig_naming,
     "contig-absent": case_contig_absent,
+    "maf-missing-column": maf_case(maf_text(
+        MAF_ROW.replace("\tMissense_Mutation", ""),
+        header=MAF_HEADER.replace("\tVariant_Classification", "")), "sample P1"),
+    "maf-count-not-number": maf_case(maf_text(MAF_ROW.replace("\t40\t10", "\t40\tten")),
+                                     "line 3, column t_alt_count"),
+    "maf-position-not-number": maf_case(maf_text(MAF_ROW.replace("\t9700000\t9700000",
+                                                                 "\t9.7e6x\t9700000")),
+                                        "line 3, column Start_Position"),
+    "maf-sample-unknown": maf_case(maf_text(MAF_ROW.replace("\tP1\t", "\tP9-01A\t")),
+                                   "sample P1"),
+    "maf-several-tumours": maf_case(maf_text(MAF_ROW.replace("\tP1\t", "\tP1-01A\t"),
+                                             MAF_ROW.replace("\tP1\t", "\tP1-02A\t")),
+                                    "sample P1"),
+    "maf-build-mismatch": maf_case(maf_text(MAF_ROW.replace("\tGRCh38\t", "\tGRCh37\t")),
+                                   "sample P1"),
+    "maf-not-maf": case_maf_not_maf,
+    "maf-and-vcf": case_maf_and_vcf,
     "snp-ref-mismatch": case_snp_ref_mismatch,
     "genotype-sample-absent": case_genotype_sample_absent,
     # sheets and tables
