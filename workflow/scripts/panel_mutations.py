@@ -16,7 +16,7 @@ def main(snakemake):
                                       genome_build=params.genome_build,
                                       index_dir=params.index_dir, threads=snakemake.threads)
     kept = (audit["decision"] == "kept").sum()
-    log.info("%d samples (%d with an exome VCF): %d of %d panel-region records kept; "
+    log.info("%d samples (%d with an exome VCF or MAF): %d of %d panel-region calls kept; "
              "%d mutation-positive", len(features), features["panel_mutations"].notna().sum(),
              kept, len(audit), (features["fohaic1_mutation_positive"] == 1).sum())
     log.info("audit reasons: %s", summarise_audit(audit))
