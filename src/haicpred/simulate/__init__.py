@@ -2,8 +2,9 @@
 
 `simulate_cohort` writes everything the pipeline consumes (sample sheet, clinical table,
 biomarkers in mixed units, pyradiomics-style radiomics, Mutect2/VEP exome VCFs, a joint germline
-genotype VCF) plus the oracle: `truth.tsv` (every patient's true response probability and
-true OS/PFS log hazards, see `effects`) and `planted_effects.tsv` (the logistic model that
+genotype VCF) plus the oracle: `truth.tsv` (every patient's true response probability, true
+OS/PFS log hazards, see `effects`, and true genotype of each resource SNP,
+`<rsid>_true_alt_count`) and `planted_effects.tsv` (the logistic model that
 generated the labels, the Weibull model of OS/PFS and its censoring, grouped by `outcome`).
 
 How the simulation is organised
@@ -29,7 +30,8 @@ This package module holds only the orchestration: argument and resource checks, 
 which the random streams are spawned and used, and the atomically replaced output directory.
 The parts it calls:
 
-- `common`: the reference genome (contigs, FASTA URL) and small helpers several parts share
+- `common`: the reference genome (`Reference`: GRCh38 or GRCh37, contigs spelled as the
+  resource a VCF is written from spells them, FASTA URL) and small helpers several parts share
   (exact-count masks, random bases, bgzip + tabix writing).
 - `patients`: cohort design (IDs, batches, which data each patient has) and the true patient
   state: demographics, tumour burden, labs, Child-Pugh/BCLC staging, germline dosages.

@@ -3,7 +3,8 @@
 `PLANTED_EFFECTS` names every true covariate effect on the log-odds of objective response;
 `response_design` builds their design matrix from the true state (dropping genotype effects
 the SNP resource cannot carry); `simulate_outcomes` draws best response and Weibull OS/PFS
-linked to the same risk; `planted_effects_table` writes the models as `planted_effects.tsv`.
+linked to the same risk; `planted_effects_table` writes the models as `planted_effects.tsv`,
+with the OS/PFS hazard ratios the genotype effects imply (`SURVIVAL_SPELLED_OUT_EFFECTS`).
 
 Survival truth (the oracle of a survival endpoint, written to `truth.tsv`)
 -------------------------------------------------------------------------
