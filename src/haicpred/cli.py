@@ -14,8 +14,12 @@ REPO_RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 def _simulate(args: argparse.Namespace) -> None:
     from haicpred.simulate import simulate_cohort
 
+    build = args.genome_build
     simulate_cohort(n_patients=args.n_patients, n_batches=args.n_batches, seed=args.seed,
-                    out_dir=args.out, panel_path=args.panel, snps_path=args.snps)
+                    out_dir=args.out,
+                    panel_path=args.panel or REPO_RESOURCES / f"panel_{build}.tsv",
+                    snps_path=args.snps or REPO_RESOURCES / f"snps_{build}.tsv",
+                    genome_build=build)
     print(f"simulated {args.n_patients} patients in {args.n_batches} batch(es) into {args.out}")
 
 
@@ -62,8 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--n-batches", type=int, default=3)
     simulate.add_argument("--seed", type=int, default=1)
     simulate.add_argument("--out", required=True, help="output folder (must not exist yet)")
-    simulate.add_argument("--panel", default=str(REPO_RESOURCES / "panel_GRCh38.tsv"))
-    simulate.add_argument("--snps", default=str(REPO_RESOURCES / "snps_GRCh38.tsv"))
+    simulate.add_argument("--genome-build", choices=["GRCh38", "GRCh37"], default="GRCh38",
+                          help="build of the simulated VCFs (default GRCh38); it picks the "
+                          "default --panel and --snps")
+    simulate.add_argument("--panel", help="panel TSV on that build (default "
+                          "resources/panel_<build>.tsv)")
+    simulate.add_argument("--snps", help="SNP TSV on that build (default "
+                          "resources/snps_<build>.tsv)")
     simulate.set_defaults(func=_simulate)
 
     validate = commands.add_parser("validate", help="check a cohort's sample sheet and tables "

@@ -18,6 +18,7 @@ from haicpred.io.errors import InputError
 from haicpred.features.matrix import genomic_dictionary
 from haicpred.genomics.genotypes import GENOTYPE_FLAGS, snp_genotypes
 from haicpred.genomics.vcf.access import open_vcf
+from haicpred.io.resources import read_snps
 from realdata import REAL, needs_real
 
 pysam.set_verbosity(0)
@@ -341,21 +342,104 @@ def test_only_numeric_columns_are_features(tmp_path):
 
 
 def test_another_snp_gets_columns_but_no_invented_flag(tmp_path):
-    """A SNP added to the resource (here a test-only row on chr2, not verified coordinates) gets
-    alt_count, genotype and source; no genotype-group flag exists for it until one is added to
-    GENOTYPE_FLAGS with verified + strand alleles."""
-    extra = ("rs9679162", "chr2", 5000, "T", "G", "GALNT14")
+    """A SNP added to the resource (here a test-only row on chr2) gets alt_count, genotype and
+    source; no genotype-group flag exists for it until one is added to GENOTYPE_FLAGS with
+    verified + strand alleles."""
+    extra = ("rs1000009", "chr2", 5000, "T", "G", "TEST")
     snps = pd.DataFrame([RS8, extra], columns=SNPS.columns).astype({"pos": "int64"})
     text = vcf_text(["chr2 5000 G T . GT 0/1"], meta=("##contig=<ID=chr2,length=242193529>",))
     path = write_vcf(tmp_path, "g", text, "vcf")
     out = snp_genotypes([sample("P1", path, "S")], snps)
     assert list(out.columns) == ["sample_id", "rs8099917_alt_count", "rs8099917_genotype",
-                                 "rs8099917_source", "rs9679162_alt_count",
-                                 "rs9679162_genotype", "rs9679162_source", "rs8099917_TT"]
-    assert (out.loc[0, "rs9679162_alt_count"], out.loc[0, "rs9679162_genotype"]) == (1, "TG")
-    assert not any(f.rsid == "rs9679162" for f in GENOTYPE_FLAGS)
-    assert "rs9679162" not in (Path(__file__).parents[2] / "resources" / "snps_GRCh38.tsv"
-                               ).read_text()
+                                 "rs8099917_source", "rs1000009_alt_count",
+                                 "rs1000009_genotype", "rs1000009_source", "rs8099917_TT"]
+    assert (out.loc[0, "rs1000009_alt_count"], out.loc[0, "rs1000009_genotype"]) == (1, "TG")
+    assert not any(f.rsid == "rs1000009" for f in GENOTYPE_FLAGS)
+
+
+# ----------------------------------------------------------------------------------------------
+# GALNT14 rs9679162 from the repository's SNP resources (GRCh38 and GRCh37)
+# ----------------------------------------------------------------------------------------------
+
+RESOURCES = Path(__file__).parents[2] / "resources"
+# Verified coordinates (background notes: PharmGKB/dbSNP HGVS), written out independently of
+# the resource files: build -> (chrom, pos, + strand ref, alt, chr2 length of the build)
+GALNT14 = {"GRCh38": ("chr2", 31024648, "G", "T", 242193529),
+           "GRCh37": ("chr2", 31247514, "G", "T", 243199373)}
+BUILDS = pytest.mark.parametrize("build", sorted(GALNT14))
+
+
+def galnt14_text(build: str, rows: list[str], samples=("S",)) -> str:
+    chrom, _, _, _, length = GALNT14[build]
+    return vcf_text(rows, samples=samples, meta=(f"##contig=<ID={chrom},length={length}>",))
+
+
+@BUILDS
+def test_galnt14_resource_row(build):
+    snps = read_snps(RESOURCES / f"snps_{build}.tsv").set_index("rsid")
+    chrom, pos, ref, alt, _ = GALNT14[build]
+    row = snps.loc["rs9679162"]
+    assert (row["chrom"], row["pos"], row["ref"], row["alt"], row["gene"]) == (
+        chrom, pos, ref, alt, "GALNT14")
+    assert f"{pos}G>T" in row["source"]  # the HGVS name the row was taken from
+    assert "+ strand" in row["source"]
+
+
+@MODES
+@BUILDS
+def test_galnt14_alt_count_and_gg_flag(tmp_path, mode, build):
+    """Every genotype, with the file's REF as the resource's ref (G) or swapped (T)."""
+    chrom, pos, _, _, _ = GALNT14[build]
+    samples = ("GG", "GT", "TT", "NC", "GG_sw", "GT_sw", "TT_sw")
+    text = galnt14_text(build, [f"{chrom} {pos - 10} A <NON_REF> END={pos - 1} "
+                                "GT 0/0 0/0 0/0 0/0 0/0 0/0 0/0",
+                                f"{chrom} {pos} G T . GT 0/0 0/1 1/1 ./. . . .",
+                                f"{chrom} {pos} T G . GT . . . . 1/1 1|0 0/0"], samples)
+    path = write_vcf(tmp_path, f"galnt14_{build}", text, mode)
+    snps = read_snps(RESOURCES / f"snps_{build}.tsv")
+    out = snp_genotypes([sample(s, path, s) for s in samples], snps).set_index("sample_id")
+    assert list(out.columns[-2:]) == ["rs8099917_TT", "rs9679162_GG"]
+    assert str(out["rs9679162_GG"].dtype) == "Int64"
+    want = {"GG": (0, "GG", 1), "GT": (1, "GT", 0), "TT": (2, "TT", 0), "NC": None,
+            "GG_sw": (0, "GG", 1), "GT_sw": (1, "GT", 0), "TT_sw": (2, "TT", 0)}
+    for sid, expected in want.items():
+        got = tuple(_value(out.loc[sid, c]) for c in ("rs9679162_alt_count",
+                                                       "rs9679162_genotype", "rs9679162_GG"))
+        assert got == (expected or (None, None, None)), (sid, got)
+        assert _value(out.loc[sid, "rs9679162_source"]) == (expected and "genotype_vcf")
+
+
+@MODES
+@BUILDS
+def test_galnt14_ref_mismatch_is_refused(tmp_path, mode, build):
+    """A record at rs9679162 whose REF is neither G nor T: refused like the IL-28B SNPs."""
+    chrom, pos, _, _, _ = GALNT14[build]
+    path = write_vcf(tmp_path, "mismatch", galnt14_text(build, [f"{chrom} {pos} C A . GT 0/1"]),
+                     mode)
+    with pytest.raises(InputError) as err:
+        snp_genotypes([sample("P1", path, "S")], read_snps(RESOURCES / f"snps_{build}.tsv"))
+    [problem] = err.value.problems
+    assert (problem.file, problem.where) == (str(path), "sample P1")
+    assert f"rs9679162 ({chrom}:{pos})" in problem.message
+    assert "REF is C" in problem.message and "ref G, alt T" in problem.message
+    assert "build" in problem.hint
+
+
+def test_galnt14_flag_in_the_feature_dictionary(tmp_path):
+    """The dictionary says the strand and that the direction depends on the treatment."""
+    chrom, pos, _, _, _ = GALNT14["GRCh38"]
+    path = write_vcf(tmp_path, "g", galnt14_text("GRCh38", [f"{chrom} {pos} G T . GT 0/0"]),
+                     "vcf")
+    out = snp_genotypes([sample("P1", path, "S")],
+                        read_snps(RESOURCES / "snps_GRCh38.tsv"))
+    dictionary = genomic_dictionary(pd.DataFrame({"sample_id": ["P1"]}), out)
+    assert list(dictionary["feature"]) == ["rs8099917_alt_count", "rs12979860_alt_count",
+                                           "rs9679162_alt_count", "rs8099917_TT",
+                                           "rs9679162_GG"]
+    text = dictionary.set_index("feature").loc["rs9679162_GG", "description"]
+    for words in ("homozygous G/G", "+ strand", "minus strand", "c.130-31641C>A",
+                  "not palindromic", "Favourable after HAIC", "TACE", "opposite (TT favourable)"):
+        assert words in text, words
 
 
 # ----------------------------------------------------------------------------------------------

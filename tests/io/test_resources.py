@@ -90,7 +90,7 @@ def test_read_snps_resources():
     grch37 = read_snps(REPO / "resources" / "snps_GRCh37.tsv")
     for table in (grch38, grch37):
         assert list(table.columns) == SNP_COLUMNS
-        assert {"rs8099917", "rs12979860"} <= set(table["rsid"])
+        assert {"rs8099917", "rs12979860", "rs9679162"} <= set(table["rsid"])
         assert table["pos"].dtype == "int64"
     by37 = grch37.set_index("rsid")
     assert (by37.loc["rs8099917", "pos"], by37.loc["rs8099917", "ref"],
@@ -101,6 +101,12 @@ def test_read_snps_resources():
     assert by38.loc["rs8099917", "pos"] == 39252525
     assert by38.loc["rs12979860", "pos"] == 39248147
     assert list(grch37["rsid"]) == list(grch38["rsid"])  # same SNPs on both builds
+    # GALNT14: GRCh38 chr2:31,024,648 G>T, GRCh37 chr2:31,247,514 G>T (+ strand), sources named
+    galnt14 = [(t.loc["rs9679162", "chrom"], t.loc["rs9679162", "pos"], t.loc["rs9679162", "ref"],
+                t.loc["rs9679162", "alt"]) for t in (by38, by37)]
+    assert galnt14 == [("chr2", 31024648, "G", "T"), ("chr2", 31247514, "G", "T")]
+    assert "NC_000002.12:g.31024648G>T" in by38.loc["rs9679162", "source"]
+    assert "NC_000002.11:g.31247514G>T" in by37.loc["rs9679162", "source"]
 
 
 def test_read_snps_collects_every_problem(tmp_path):
@@ -128,6 +134,33 @@ def test_read_snps_rs8099917_must_be_t_g(tmp_path):
     swapped = _write(tmp_path / "swapped.tsv", SNP_HEADER
                      + "rs8099917\tchr19\t39252525\tG\tT\tIL28B\n")
     assert read_snps(swapped).loc[0, "ref"] == "G"
+
+
+def test_read_snps_rs9679162_must_be_g_t(tmp_path):
+    """GALNT14 rs9679162 is G/T on the + strand; its minus-strand (transcript) letters C/A, or
+    any other pair, would silently turn rs9679162_GG into another genotype: refused."""
+    bad = _write(tmp_path / "snps.tsv", SNP_HEADER
+                 + "rs9679162\tchr2\t31024648\tC\tA\tGALNT14\t\n"
+                 + "rs8099917\tchr19\t39252525\tT\tG\tIL28B\t\n")
+    with pytest.raises(InputError) as err:
+        read_snps(bad)
+    [problem] = err.value.problems
+    assert (problem.where, problem.message) == ("row 1, columns ref, alt",
+                                                "rs9679162 alleles are C/A, not G/T")
+    assert problem.hint == "give rs9679162 as ref G, alt T on the + strand"
+    swapped = _write(tmp_path / "swapped.tsv", SNP_HEADER
+                     + "rs9679162\tchr2\t31024648\tT\tG\tGALNT14\t\n")
+    assert read_snps(swapped).loc[0, "ref"] == "T"
+
+
+def test_read_snps_source_optional_and_columns_closed(tmp_path):
+    no_source = _write(tmp_path / "no_source.tsv", "rsid\tchrom\tpos\tref\talt\tgene\n"
+                       "rs8099917\tchr19\t39252525\tT\tG\tIL28B\n")
+    snps = read_snps(no_source)
+    assert list(snps.columns) == SNP_COLUMNS and snps.loc[0, "source"] == ""
+    extra = _write(tmp_path / "extra.tsv", "rsid\tchrom\tpos\tref\talt\tgene\tnote\n"
+                   "rs8099917\tchr19\t39252525\tT\tG\tIL28B\thi\n")
+    assert list(_problems(read_snps, extra)) == ["column note"]
 
 
 def test_read_snps_refuses_unreadable_tables(tmp_path):

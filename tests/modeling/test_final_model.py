@@ -33,6 +33,7 @@ PLANTED_FEATURES = {
     "afp_ge_400": ["afp_ge_400", "afp", "log10_afp"],
     "nlr": ["nlr"],
     "rs8099917_TT": ["rs8099917_TT", "rs8099917_alt_count"],
+    "rs9679162_GG": ["rs9679162_GG", "rs9679162_alt_count"],
     "fohaic1_mutation_positive": ["fohaic1_mutation_positive", "panel_mutations"],
     "pd1_combination": ["combination_pd1"],
     "tki_combination": ["combination_tki"],

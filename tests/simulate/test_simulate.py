@@ -14,6 +14,7 @@ from scipy.stats import f_oneway
 from sklearn.metrics import roc_auc_score
 from sksurv.metrics import concordance_index_censored
 
+from haicpred.genomics.vcf.build import infer_build
 from haicpred.io.errors import InputError
 from haicpred.simulate import simulate_cohort
 
@@ -46,8 +47,6 @@ CLINICAL_COLUMNS = [
 ]
 OUTPUT_FILES = ["samples.tsv", "clinical.tsv", "biomarkers.tsv", "radiomics.tsv", "truth.tsv",
                 "planted_effects.tsv", "genotypes.vcf.gz", "genotypes.vcf.gz.tbi"]
-# A test-only GALNT14 SNP row (used when the resource does not list rs9679162 yet).
-GALNT14_ROW = "rs9679162\tchr2\t31357514\tT\tG\tGALNT14\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -67,14 +66,9 @@ def demo(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def large(tmp_path_factory) -> Path:
-    """2000 patients for the direction tests; the SNP list includes rs9679162."""
-    base = tmp_path_factory.mktemp("large")
-    snps = SNPS.read_text()
-    if "rs9679162" not in snps:
-        snps += GALNT14_ROW
-    (base / "snps.tsv").write_text(snps)
-    out = base / "cohort"
-    simulate_cohort(2000, 3, 2, out, PANEL, base / "snps.tsv")
+    """2000 patients for the direction tests (repo resources, with GALNT14 rs9679162)."""
+    out = tmp_path_factory.mktemp("large") / "cohort"
+    simulate_cohort(2000, 3, 2, out, PANEL, SNPS)
     return out
 
 
@@ -401,11 +395,37 @@ def test_planted_effects_table(demo):
     assert effects.loc["rs8099917_TT", "direction"] == "adverse"
     assert effects.loc["pd1_combination", "direction"] == "favourable"
     assert float(effects.loc["pd1_x_albi_grade_1", "log_odds"]) > 0
-    galnt = effects.loc["rs9679162_favourable"]
-    if "rs9679162" in SNPS.read_text():
-        assert galnt["direction"] == "favourable" and "+ strand" in galnt["description"]
-    else:
-        assert galnt["direction"] == "none" and float(galnt["log_odds"]) == 0
+    galnt = effects.loc["rs9679162_GG"]
+    assert galnt["direction"] == "favourable" and "+ strand" in galnt["description"]
+    assert galnt["variable"] == "rs9679162" and float(galnt["log_odds"]) > 0
+    # The genotype effects' survival consequence is spelled out: the response linear
+    # predictor's loading times the log-odds (longer OS for GG, shorter for IL-28B TT).
+    model = _survival_model(demo)
+    for outcome in ("os", "pfs"):
+        loading = model[(outcome, "response_linear_predictor")]
+        for effect in ("rs9679162_GG", "rs8099917_TT"):
+            log_odds = float(effects.loc[effect, "log_odds"])
+            assert model[(outcome, effect)] == pytest.approx(loading * log_odds)
+    os_galnt = table[(table["outcome"] == "os") & (table["effect"] == "rs9679162_GG")].iloc[0]
+    assert os_galnt["direction"] == "favourable" and os_galnt["log_odds"] == ""
+    assert "not an extra term" in os_galnt["description"]
+
+
+def test_planted_effects_without_galnt14_in_the_resource(tmp_path):
+    """A SNP resource without rs9679162: the effect is not planted (log-odds 0, its average in
+    the intercept), and no survival effect is claimed for it."""
+    snps = tmp_path / "snps.tsv"
+    snps.write_text("".join(line for line in SNPS.read_text().splitlines(keepends=True)
+                            if not line.startswith("rs9679162")))
+    simulate_cohort(30, 2, 1, tmp_path / "cohort", PANEL, snps)
+    table = _read(tmp_path / "cohort" / "planted_effects.tsv")
+    galnt = table[table["effect"] == "rs9679162_GG"].set_index("outcome")
+    assert galnt.loc["response", "direction"] == "none"
+    assert float(galnt.loc["response", "log_odds"]) == 0
+    assert "NOT PLANTED" in galnt.loc["response", "description"]
+    assert galnt.loc["os", "direction"] == "none" and float(galnt.loc["os", "log_hazard_ratio"]) == 0
+    truth = _read(tmp_path / "cohort" / "truth.tsv")
+    assert "rs9679162_true_alt_count" not in truth.columns
 
 
 def _survival_model(out: Path) -> dict[tuple[str, str], float]:
@@ -439,7 +459,8 @@ def test_truth_survival_columns_and_pretreatment_oracle(demo):
     truth = _read(demo / "truth.tsv")
     assert list(truth.columns) == ["sample_id", "response_probability", "os_log_hazard",
                                    "os_baseline_log_hazard", "pfs_log_hazard",
-                                   "pfs_baseline_log_hazard"]
+                                   "pfs_baseline_log_hazard", "rs9679162_true_alt_count",
+                                   "rs12979860_true_alt_count", "rs8099917_true_alt_count"]
     frame = _with_truth(demo)
     assert np.isfinite(frame.drop(columns=["sample_id", "best_response"])).all().all()
     model = _survival_model(demo)
@@ -607,8 +628,9 @@ def test_planted_genotype_effects(large):
     gg = galnt[called].map(lambda gt: all(alleles[a] == "G" for a in gt))
     assert _rate(y[called][gg]) > _rate(y[called][~gg]) + 0.04
     planted = _read(large / "planted_effects.tsv").set_index("effect")
-    assert planted.loc["rs9679162_favourable", "direction"] == "favourable"
-    assert "GG on the + strand" in planted.loc["rs9679162_favourable", "description"]
+    response = planted[planted["outcome"] == "response"]
+    assert response.loc["rs9679162_GG", "direction"] == "favourable"
+    assert "GG (+ strand, homozygous G" in response.loc["rs9679162_GG", "description"]
 
 
 def test_planted_panel_and_radiomic_effects(large):
@@ -639,3 +661,38 @@ def test_survival_linked_to_risk(large):
     assert np.median(os_months[high]) > np.median(os_months[low])
     assert np.median(pfs_months[high]) > np.median(pfs_months[low])
     assert 0.4 <= clinical["os_event"].astype(int).mean() <= 0.85
+
+
+# ---------------------------------------------------------------------------------------------
+# GRCh37 (the repository's GRCh37 resources: bare contig names in the panel, chr in the SNPs)
+# ---------------------------------------------------------------------------------------------
+def test_grch37_cohort_follows_its_resources(tmp_path):
+    """Each VCF is on GRCh37 with the contig names of the resource it is written from, every
+    record lies on a GRCh37 contig, the SNPs sit at their GRCh37 positions, and the headers
+    point to GRCh37 for the pipeline's build check."""
+    panel37, snps37 = RESOURCES / "panel_GRCh37.tsv", RESOURCES / "snps_GRCh37.tsv"
+    out = tmp_path / "cohort"
+    simulate_cohort(40, 2, 3, out, panel37, snps37, genome_build="GRCh37")
+    grch38 = tmp_path / "cohort38"
+    simulate_cohort(40, 2, 3, grch38, PANEL, SNPS)
+    # The same patients, outcomes and genotypes; only the coordinates differ.
+    for name in ("clinical.tsv", "truth.tsv", "planted_effects.tsv", "samples.tsv"):
+        assert (out / name).read_bytes() == (grch38 / name).read_bytes(), name
+    panel = _read(panel37)
+    with pysam.VariantFile(str(out / "genotypes.vcf.gz")) as vcf:
+        assert vcf.header.contigs["chr2"].length == 243199373
+        assert infer_build(vcf.header).build == "GRCh37"
+        for snp in _read(snps37).itertuples():
+            [rec] = vcf.fetch(snp.chrom, int(snp.pos) - 1, int(snp.pos))
+            assert (rec.id, rec.ref, rec.alts) == (snp.rsid, snp.ref, (snp.alt,))
+    sheet = _read(out / "samples.tsv")
+    n_panel = 0
+    for row in sheet[sheet["exome_vcf"] != ""].itertuples():
+        with pysam.VariantFile(str(out / row.exome_vcf)) as vcf:
+            assert vcf.header.contigs["1"].length == 249250621 and "chr1" not in vcf.header.contigs
+            assert infer_build(vcf.header).build == "GRCh37"
+            for rec in vcf:
+                assert rec.pos <= vcf.header.contigs[rec.contig].length
+            n_panel += sum(len(list(vcf.fetch(g.chrom, int(g.start) - 1, int(g.end))))
+                           for g in panel.itertuples())
+    assert n_panel > 0  # panel variants at the GRCh37 gene spans

@@ -279,6 +279,21 @@ def case_snp_ref_mismatch(tmp_path):
     return Seen(errors(lambda: snp_genotypes([sample], read_snps(SNPS))), str(path), "sample P1")
 
 
+def case_snp_ref_mismatch_galnt14(tmp_path):
+    path = tmp_path / "genotypes.vcf"
+    path.write_text(vcf_text(contig="chr2", pos=31_024_648, ref="C", alt="T", columns=("P1",)))
+    sample = dict(exome("", None), exome_vcf=None, genotype_vcf=str(path))
+    return Seen(errors(lambda: snp_genotypes([sample], read_snps(SNPS))), str(path), "sample P1")
+
+
+def case_snp_resource_alleles(tmp_path):
+    """rs9679162 given in GALNT14's transcript-strand letters (C/A) instead of + strand G/T."""
+    path = tmp_path / "snps.tsv"
+    path.write_text(SNPS.read_text().replace("\tG\tT\tGALNT14\t", "\tC\tA\tGALNT14\t"))
+    assert "\tC\tA\tGALNT14" in path.read_text()
+    return Seen(errors(lambda: read_snps(path)), str(path), "row 3, columns ref, alt")
+
+
 def case_genotype_sample_absent(tmp_path):
     path = tmp_path / "genotypes.vcf"
     path.write_text(vcf_text(contig="chr19", pos=39_252_525, ref="T", alt="G",
@@ -518,6 +533,8 @@ CASES = {
     "maf-not-maf": case_maf_not_maf,
     "maf-and-vcf": case_maf_and_vcf,
     "snp-ref-mismatch": case_snp_ref_mismatch,
+    "snp-ref-mismatch-galnt14": case_snp_ref_mismatch_galnt14,
+    "snp-resource-alleles": case_snp_resource_alleles,
     "genotype-sample-absent": case_genotype_sample_absent,
     # sheets and tables
     "sheet-missing": case_sheet_missing,

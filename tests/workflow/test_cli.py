@@ -56,6 +56,27 @@ def test_simulate_then_validate_a_cohort(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_simulate_grch37_with_its_default_resources_then_validate(tmp_path):
+    """--genome-build GRCh37 picks resources/panel_GRCh37.tsv and snps_GRCh37.tsv; the cohort
+    validates against a GRCh37 config."""
+    cohort = tmp_path / "cohort"
+    result = haicpred("simulate", "--n-patients", "30", "--n-batches", "2", "--seed", "2",
+                      "--genome-build", "GRCh37", "--out", str(cohort))
+    assert result.returncode == 0, result.stderr
+    genotypes = subprocess.run(["gzip", "-dc", str(cohort / "genotypes.vcf.gz")],
+                               capture_output=True, text=True, check=True).stdout
+    assert "##contig=<ID=chr2,length=243199373>" in genotypes  # GRCh37 chr2
+    assert "\n".join(["", "chr2\t31247514\trs9679162\tG\tT"]) in genotypes
+    config = {key: str(cohort / f"{key}.tsv") for key in ["samples", "clinical", "biomarkers",
+                                                          "radiomics"]}
+    config.update(genome_build="GRCh37", panel=str(REPO / "resources/panel_GRCh37.tsv"),
+                  snps=str(REPO / "resources/snps_GRCh37.tsv"))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = haicpred("validate", "--config", str(tmp_path / "config.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert "all inputs are valid" in result.stdout
+
+
 def test_simulate_refuses_bad_arguments_without_leaving_output(tmp_path):
     result = haicpred("simulate", "--n-patients", "0", "--out", str(tmp_path / "out"))
     assert result.returncode == 2

@@ -35,7 +35,7 @@ rule panel_mutations:
 
 
 rule snp_genotypes:
-    """IL-28B (and, once verified, GALNT14) genotypes of one shard from its genotype VCF(s),
+    """IL-28B and GALNT14 genotypes of one shard from its genotype VCF(s),
     falling back to the exome VCF's normal column where that covers the SNP."""
     input:
         vcfs=shard_files("genotype_vcf"),

@@ -7,6 +7,7 @@ checkpoint simulate_demo_cohort:
         directory(DEMO_DIR),
     params:
         demo=config["demo"],
+        genome_build=config["genome_build"],
     log:
         "logs/simulate_demo_cohort.log",
     benchmark:

@@ -13,7 +13,8 @@ def main(snakemake):
     demo = snakemake.params.demo
     simulate_cohort(n_patients=demo["n_patients"], n_batches=demo["n_batches"],
                     seed=demo["seed"], out_dir=out, panel_path=snakemake.input.panel,
-                    snps_path=snakemake.input.snps)
+                    snps_path=snakemake.input.snps,
+                    genome_build=snakemake.params.genome_build)
 
 
 run_script(snakemake, main)  # noqa: F821

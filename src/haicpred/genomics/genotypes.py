@@ -10,7 +10,7 @@ order, three columns:
 - `<rsid>_source`: where the call came from: `genotype_vcf` or `exome_normal`;
 
 then the published genotype flags of `GENOTYPE_FLAGS` for the SNPs present (today
-`rs8099917_TT`, 1 for the adverse homozygous T/T). All three are missing for a SNP without a
+`rs8099917_TT` and `rs9679162_GG`, see below). All three are missing for a SNP without a
 usable call; alt_count and flags are also missing when the call holds a base that is neither
 the resource's ref nor alt.
 
@@ -41,10 +41,16 @@ Each distinct VCF is opened at most once per batch (a file that is one sample's 
 and another's exome VCF too is read in the same pass); exome VCFs are opened only for samples
 that still lack a call. Every problem in the batch is collected before raising.
 
-GALNT14 rs9679162 is handled like any other resource SNP once its row is added to
-`resources/snps_<build>.tsv` (alt_count, genotype, source). Its published genotype groups are
-not encoded: published TT/GG labels may be on GALNT14's (minus) transcript strand, so a flag for
-it is added to `GENOTYPE_FLAGS` only once the + strand alleles are verified.
+The published genotype flags (`GENOTYPE_FLAGS`), + strand letters throughout:
+
+- `rs8099917_TT` (IL-28B): 1 for homozygous T/T, the adverse genotype for HAIC response;
+- `rs9679162_GG` (GALNT14): 1 for homozygous G/G (homozygous reference), the favourable
+  genotype after HAIC (better response and longer OS than GT/TT, Lin et al. 2020). After
+  systemic 5-FU-based chemotherapy and after TACE the published direction is the opposite (TT
+  favourable): the flag encodes the genotype, not a benefit. GALNT14 lies on the minus strand,
+  so on its transcript the SNP reads C>A (NM_024572.3:c.130-31641C>A); the papers' TT/GT/GG are
+  the + strand letters, and G/T is not palindromic, so no strand flip can go unnoticed. The
+  resource check (`io.resources.PUBLISHED_SNP_ALLELES`) refuses any other alleles for it.
 """
 
 from __future__ import annotations
@@ -61,7 +67,7 @@ from haicpred.genomics.vcf.evidence import is_reference_block_alt, is_symbolic
 from haicpred.genomics.vcf.regions import RegionIndex, records
 from haicpred.genomics.vcf.samples import NORMAL_NAMES, group_by_file, header_meta, missing_path
 from haicpred.io.errors import InputError, Problem, raise_if_any
-from haicpred.io.resources import IL28B_RSID
+from haicpred.io.resources import GALNT14_RSID, IL28B_RSID
 
 SOURCE_GENOTYPE_VCF = "genotype_vcf"
 SOURCE_EXOME_NORMAL = "exome_normal"
@@ -79,10 +85,16 @@ class GenotypeFlag:
 
 
 #: Published genotype flags, by SNP. Add a SNP's flag here only with its + strand allele
-#: verified (GALNT14 rs9679162: not yet, see the module docstring).
+#: verified, and its alleles to io.resources.PUBLISHED_SNP_ALLELES.
 GENOTYPE_FLAGS: tuple[GenotypeFlag, ...] = (
     GenotypeFlag(IL28B_RSID, f"{IL28B_RSID}_TT", "T",
                  "IL-28B rs8099917 homozygous T/T (adverse for HAIC response)"),
+    GenotypeFlag(GALNT14_RSID, f"{GALNT14_RSID}_GG", "G",
+                 "GALNT14 rs9679162 homozygous G/G, + strand letters (homozygous reference; "
+                 "GALNT14 is on the minus strand, where the SNP reads c.130-31641C>A; G/T is "
+                 "not palindromic). Favourable after HAIC (better response and OS than GT/TT); "
+                 "after systemic 5-FU chemotherapy and TACE the published direction is the "
+                 "opposite (TT favourable)"),
 )
 
 # Somatic callers whose normal-sample GT is a constant placeholder, not a genotype call:

@@ -18,9 +18,16 @@ from haicpred.io.validation import read_and_validate
 
 PANEL_COLUMNS = ["gene", "chrom", "start", "end", "strand", "source"]
 PANEL_REQUIRED = PANEL_COLUMNS[:-1]  # source is optional
-SNP_COLUMNS = ["rsid", "chrom", "pos", "ref", "alt", "gene"]
+SNP_COLUMNS = ["rsid", "chrom", "pos", "ref", "alt", "gene", "source"]
+SNP_REQUIRED = SNP_COLUMNS[:-1]  # source is optional
 IL28B_RSID = "rs8099917"
-IL28B_ALLELES = {"T", "G"}  # + strand; T/T is the adverse genotype for HAIC response
+GALNT14_RSID = "rs9679162"
+#: (ref, alt) on the + strand of the SNPs whose published genotype groups are features
+#: (genomics.genotypes.GENOTYPE_FLAGS): a row with other alleles would silently flip a flag.
+#: IL-28B rs8099917: T/T adverse for HAIC response. GALNT14 rs9679162: G/G favourable after
+#: HAIC (the papers' letters are + strand; on GALNT14's minus-strand transcript it reads C>A).
+#: A row may give the two alleles swapped (ref and alt exchanged).
+PUBLISHED_SNP_ALLELES = {IL28B_RSID: ("T", "G"), GALNT14_RSID: ("G", "T")}
 
 
 def check_panel(path: str | os.PathLike) -> tuple[pd.DataFrame | None, list[Problem]]:
@@ -45,9 +52,10 @@ def check_snps(path: str | os.PathLike) -> tuple[pd.DataFrame | None, list[Probl
     """The SNP table (SNP_COLUMNS; pos Int64, missing where the cell is invalid) and every
     problem in it; (None, problems) when the file cannot be read or lacks columns."""
     file = str(path)
-    df, problems = _read(path, "snps", SNP_COLUMNS, SNP_COLUMNS, ["pos"])
+    df, problems = _read(path, "snps", SNP_REQUIRED, SNP_COLUMNS, ["pos"])
     if df is None:
         return None, problems
+    df["source"] = df["source"].fillna("")
     first_row: dict[str, int] = {}
     for row, rsid in enumerate(df["rsid"], start=1):
         if pd.isna(rsid):
@@ -62,13 +70,15 @@ def check_snps(path: str | os.PathLike) -> tuple[pd.DataFrame | None, list[Probl
         problems.append(Problem(file, f"row {row}, columns ref, alt",
                                 f"ref and alt are both {df['ref'].iloc[row - 1]}",
                                 "alt is the counted, non-reference allele"))
-    il28b = (df["rsid"] == IL28B_RSID) & df["ref"].notna() & df["alt"].notna()
-    for row in rows_where(il28b):
-        ref, alt = df["ref"].iloc[row - 1], df["alt"].iloc[row - 1]
-        if {ref, alt} != IL28B_ALLELES:
-            problems.append(Problem(file, f"row {row}, columns ref, alt",
-                                    f"{IL28B_RSID} alleles are {ref}/{alt}, not T/G",
-                                    f"give {IL28B_RSID} as ref T, alt G on the + strand"))
+    for rsid, (want_ref, want_alt) in PUBLISHED_SNP_ALLELES.items():
+        for row in rows_where((df["rsid"] == rsid) & df["ref"].notna() & df["alt"].notna()):
+            ref, alt = df["ref"].iloc[row - 1], df["alt"].iloc[row - 1]
+            if {ref, alt} != {want_ref, want_alt}:
+                problems.append(Problem(file, f"row {row}, columns ref, alt",
+                                        f"{rsid} alleles are {ref}/{alt}, not "
+                                        f"{want_ref}/{want_alt}",
+                                        f"give {rsid} as ref {want_ref}, alt {want_alt} on the "
+                                        "+ strand"))
     return df, problems
 
 
@@ -81,7 +91,8 @@ def read_panel(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def read_snps(path: str | os.PathLike) -> pd.DataFrame:
-    """Read and validate a SNP TSV (rsid, chrom, pos, ref, alt, gene; + strand). InputError
+    """Read and validate a SNP TSV (rsid, chrom, pos, ref, alt, gene[, source]; + strand;
+    a missing source is ""). InputError
     listing every problem, else int64 pos in file order."""
     df, problems = check_snps(path)
     raise_if_any(problems)

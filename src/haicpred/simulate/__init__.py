@@ -2,8 +2,9 @@
 
 `simulate_cohort` writes everything the pipeline consumes (sample sheet, clinical table,
 biomarkers in mixed units, pyradiomics-style radiomics, Mutect2/VEP exome VCFs, a joint germline
-genotype VCF) plus the oracle: `truth.tsv` (every patient's true response probability and
-true OS/PFS log hazards, see `effects`) and `planted_effects.tsv` (the logistic model that
+genotype VCF) plus the oracle: `truth.tsv` (every patient's true response probability, true
+OS/PFS log hazards, see `effects`, and true genotype of each resource SNP,
+`<rsid>_true_alt_count`) and `planted_effects.tsv` (the logistic model that
 generated the labels, the Weibull model of OS/PFS and its censoring, grouped by `outcome`).
 
 How the simulation is organised
@@ -29,7 +30,8 @@ This package module holds only the orchestration: argument and resource checks, 
 which the random streams are spawned and used, and the atomically replaced output directory.
 The parts it calls:
 
-- `common`: the reference genome (contigs, FASTA URL) and small helpers several parts share
+- `common`: the reference genome (`Reference`: GRCh38 or GRCh37, contigs spelled as the
+  resource a VCF is written from spells them, FASTA URL) and small helpers several parts share
   (exact-count masks, random bases, bgzip + tabix writing).
 - `patients`: cohort design (IDs, batches, which data each patient has) and the true patient
   state: demographics, tumour burden, labs, Child-Pugh/BCLC staging, germline dosages.
@@ -62,7 +64,7 @@ from haicpred.io.resources import check_panel, check_snps, rows_where
 from haicpred.io.tables import write_tsv
 
 from .clinical_tables import biomarker_table, clinical_table, sample_sheet
-from .common import CONTIG_LENGTHS, exact_mask
+from .common import GENOME_BUILDS, Reference, exact_mask, reference
 from .effects import (TRUTH_SURVIVAL_COLUMNS, planted_effects_table, response_design,
                       simulate_outcomes)
 from .exome import P_FOHAIC1_POSITIVE, write_exome_vcfs
@@ -88,8 +90,8 @@ def simulate_cohort(n_patients: int, n_batches: int, seed: int, out_dir: str | P
     out_dir = Path(out_dir)
     problems = _check_arguments(n_patients, n_batches, seed, out_dir, genome_build)
     raise_if_any(problems)
-    contigs = CONTIG_LENGTHS[genome_build]
-    panel, snps = _read_resources(Path(panel_path), Path(snps_path), contigs)
+    panel, snps, panel_reference, snp_reference = _read_resources(
+        Path(panel_path), Path(snps_path), genome_build)
 
     (rng_design, rng_patients, rng_labs, rng_germline, rng_lesions, rng_outcome, rng_missing,
      rng_biomarkers, rng_radiomics, rng_vcf, rng_genotype_vcf) = \
@@ -117,11 +119,13 @@ def simulate_cohort(n_patients: int, n_batches: int, seed: int, out_dir: str | P
         write_tsv(radiomics_table(design, lesions, rng_radiomics), stage / "radiomics.tsv")
         write_tsv(pd.DataFrame({"sample_id": design["sample_id"],
                                 "response_probability": probability,
-                                **{c: outcome[c] for c in TRUTH_SURVIVAL_COLUMNS}}),
+                                **{c: outcome[c] for c in TRUTH_SURVIVAL_COLUMNS},
+                                **{f"{s['rsid']}_true_alt_count": germline[s["rsid"]]
+                                   for s in snps}}),
                   stage / "truth.tsv")
         write_tsv(planted_effects_table(effects, intercept), stage / "planted_effects.tsv")
-        write_exome_vcfs(stage, design, panel, panel_positive, genome_build, rng_vcf)
-        write_genotype_vcf(stage / "genotypes.vcf.gz", design, germline, snps, genome_build,
+        write_exome_vcfs(stage, design, panel, panel_positive, panel_reference, rng_vcf)
+        write_genotype_vcf(stage / "genotypes.vcf.gz", design, germline, snps, snp_reference,
                             rng_genotype_vcf)
 
 
@@ -145,9 +149,9 @@ def _check_arguments(n_patients, n_batches, seed, out_dir: Path, genome_build) -
                                 f"{n_patients} patients", "need at least one patient a batch"))
     if not _is_int(seed) or seed < 0:
         problems.append(Problem("arguments", "seed", f"must be an integer >= 0, got {seed!r}"))
-    if genome_build not in CONTIG_LENGTHS:
+    if genome_build not in GENOME_BUILDS:
         problems.append(Problem("arguments", "genome_build", f"unsupported build "
-                                f"{genome_build!r}", f"supported: {', '.join(CONTIG_LENGTHS)}"))
+                                f"{genome_build!r}", f"supported: {', '.join(GENOME_BUILDS)}"))
     if out_dir.exists():
         if not out_dir.is_dir():
             problems.append(Problem(str(out_dir), "output", "exists and is not a directory"))
@@ -157,23 +161,37 @@ def _check_arguments(n_patients, n_batches, seed, out_dir: Path, genome_build) -
     return problems
 
 
-def _read_resources(panel_path: Path, snps_path: Path,
-                    contigs: dict[str, int]) -> tuple[list[dict], list[dict]]:
-    """Panel genes (file order; strand +1/-1) and SNPs (genome order), or InputError listing
-    every problem of both files, including contigs and positions outside the genome build."""
+def _read_resources(panel_path: Path, snps_path: Path, genome_build: str
+                    ) -> tuple[list[dict], list[dict], Reference, Reference]:
+    """Panel genes (file order; strand +1/-1), SNPs (genome order) and the reference each is
+    on (its contigs spelled as the file spells them: chr1 or 1), or InputError listing every
+    problem of both files, including contigs and positions outside the genome build."""
     panel, problems = check_panel(panel_path)
     snps, snp_problems = check_snps(snps_path)
     problems += snp_problems
-    problems += _outside_genome(panel, str(panel_path), ["start", "end"], contigs)
-    problems += _outside_genome(snps, str(snps_path), ["pos"], contigs)
+    panel_reference = _reference_of(panel, genome_build)
+    snp_reference = _reference_of(snps, genome_build)
+    problems += _outside_genome(panel, str(panel_path), ["start", "end"],
+                                panel_reference.contigs)
+    problems += _outside_genome(snps, str(snps_path), ["pos"], snp_reference.contigs)
     raise_if_any(problems)
     genes = [{"gene": g.gene, "chrom": g.chrom, "start": int(g.start), "end": int(g.end),
               "strand": 1 if g.strand == "+" else -1} for g in panel.itertuples(index=False)]
-    order = {c: i for i, c in enumerate(contigs)}
+    order = {c: i for i, c in enumerate(snp_reference.contigs)}
     sites = sorted(({"rsid": s.rsid, "chrom": s.chrom, "pos": int(s.pos), "ref": s.ref,
                      "alt": s.alt} for s in snps.itertuples(index=False)),
                    key=lambda s: (order[s["chrom"]], s["pos"], s["rsid"]))
-    return genes, sites
+    return genes, sites, panel_reference, snp_reference
+
+
+def _reference_of(table: pd.DataFrame | None, genome_build: str) -> Reference:
+    """The build's reference with the contig names the file uses: chr-prefixed unless most of
+    its named rows are bare (1, 2, ...). The VCFs written from the file carry one style, so a
+    row spelled the other way is then an unknown contig (`_outside_genome`)."""
+    chrom = pd.Series(dtype="string") if table is None else table["chrom"].astype("string")
+    named = chrom[chrom.notna() & (chrom.str.strip() != "")]
+    prefixed = named.str.startswith("chr")
+    return reference(genome_build, bool(prefixed.sum() >= len(named) - prefixed.sum()))
 
 
 def _outside_genome(table: pd.DataFrame | None, file: str, position_columns: list[str],

@@ -3,7 +3,8 @@
 `PLANTED_EFFECTS` names every true covariate effect on the log-odds of objective response;
 `response_design` builds their design matrix from the true state (dropping genotype effects
 the SNP resource cannot carry); `simulate_outcomes` draws best response and Weibull OS/PFS
-linked to the same risk; `planted_effects_table` writes the models as `planted_effects.tsv`.
+linked to the same risk; `planted_effects_table` writes the models as `planted_effects.tsv`,
+with the OS/PFS hazard ratios the genotype effects imply (`SURVIVAL_SPELLED_OUT_EFFECTS`).
 
 Survival truth (the oracle of a survival endpoint, written to `truth.tsv`)
 -------------------------------------------------------------------------
@@ -49,7 +50,7 @@ NLR_CENTRE, NLR_CAP = 3.0, 10.0
 # ---------------------------------------------------------------------------------------------
 # Planted response model: logit P(CR/PR) = intercept + sum(log_odds * design column)
 # ---------------------------------------------------------------------------------------------
-RESPONSE_INTERCEPT = 1.62  # tuned so that about 40% respond (with the GALNT14 effect planted)
+RESPONSE_INTERCEPT = 1.62  # tuned so that about 40% respond (with both genotype effects planted)
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,10 @@ PLANTED_EFFECTS = (
                   "per unit of NLR = neutrophils/lymphocytes, NLR capped at 10, centred at 3"),
     PlantedEffect("rs8099917_TT", "rs8099917", -1.2,
                   "IL28B rs8099917 genotype TT (+ strand, homozygous T) vs TG/GG"),
-    PlantedEffect("rs9679162_favourable", "rs9679162", 0.8,
-                  "GALNT14 rs9679162 homozygous for the + strand allele named here"),
+    PlantedEffect("rs9679162_GG", "rs9679162", 0.8,
+                  "GALNT14 rs9679162 genotype GG (+ strand, homozygous G, the reference allele) "
+                  "vs GT/TT: favourable after HAIC (response and, through the survival model, "
+                  "OS; see the os rows)"),
     PlantedEffect("fohaic1_mutation_positive", "fohaic1_mutation_positive", 1.2,
                   "at least one true (PASS, AF>=0.05, DP>=10, protein-altering) panel mutation"),
     PlantedEffect("pd1_combination", "combination", 0.4,
@@ -112,6 +115,11 @@ FOLLOW_UP_RANGE_MONTHS = (6.0, 60.0)
 FRACTION_LOST_TO_FOLLOW_UP = 0.08
 LOST_TO_FOLLOW_UP_RANGE_MONTHS = (1.0, 30.0)  # a lost patient's last contact
 # The true survival linear predictors written to truth.tsv (see simulate_outcomes).
+# Response effects whose published finding includes OS: planted_effects.tsv spells out the
+# log hazard ratio each implies through the response linear predictor (IL-28B TT: HR 1.72,
+# the published one; GALNT14 GG: HR 0.70, longer OS after HAIC). Rows for reading, not terms
+# added to the hazard: the response_linear_predictor row already carries them.
+SURVIVAL_SPELLED_OUT_EFFECTS = ("rs8099917_TT", "rs9679162_GG")
 TRUTH_SURVIVAL_COLUMNS = ("os_log_hazard", "os_baseline_log_hazard", "pfs_log_hazard",
                           "pfs_baseline_log_hazard")
 
@@ -142,7 +150,7 @@ def response_design(patients, labs, germline, snps, panel_positive, signature):
         "afp_ge_400": labs["afp"].to_numpy() >= AFP_THRESHOLD_NG_ML,
         "nlr": np.minimum(labs["nlr"].to_numpy(), NLR_CAP) - NLR_CENTRE,
         "rs8099917_TT": genotype("rs8099917", "T"),
-        "rs9679162_favourable": genotype("rs9679162", SNP_ALLELE_FREQUENCIES["rs9679162"][0]),
+        "rs9679162_GG": genotype("rs9679162", "G"),
         "fohaic1_mutation_positive": panel_positive,
         "pd1_combination": pd1,
         "pd1_x_albi_grade_1": pd1 & (albi_grade == 1),
@@ -152,7 +160,7 @@ def response_design(patients, labs, germline, snps, panel_positive, signature):
     }
     # Expected frequency of the genotype effects, used when an effect cannot be planted.
     expected = {"rs8099917_TT": (1 - SNP_ALLELE_FREQUENCIES["rs8099917"][1]) ** 2,
-                "rs9679162_favourable": SNP_ALLELE_FREQUENCIES["rs9679162"][1] ** 2}
+                "rs9679162_GG": SNP_ALLELE_FREQUENCIES["rs9679162"][1] ** 2}
     intercept = RESPONSE_INTERCEPT
     effects = []
     for effect in PLANTED_EFFECTS:
@@ -163,13 +171,6 @@ def response_design(patients, labs, germline, snps, panel_positive, signature):
             effect = PlantedEffect(effect.effect, effect.variable, 0.0,
                                    f"NOT PLANTED: {effect.variable} is not in the SNP "
                                    "resource (or lacks the allele the effect is defined on)")
-        elif effect.effect == "rs9679162_favourable":
-            allele = SNP_ALLELE_FREQUENCIES["rs9679162"][0]
-            effect = PlantedEffect(effect.effect, effect.variable, effect.log_odds,
-                                   f"GALNT14 rs9679162 {allele}{allele} on the + strand "
-                                   f"(homozygous {allele}; resource ref "
-                                   f"{snp_by_id['rs9679162']['ref']}, alt "
-                                   f"{snp_by_id['rs9679162']['alt']}) vs other genotypes")
         effects.append(effect)
     matrix = np.column_stack([np.asarray(columns[e.effect], dtype=float) for e in effects])
     return matrix, effects, intercept
@@ -241,7 +242,7 @@ def planted_effects_table(effects, intercept) -> pd.DataFrame:
     rows += [{"outcome": "response", "effect": e.effect, "variable": e.variable,
               "direction": e.direction, "log_odds": e.log_odds, "description": e.description}
              for e in effects]
-    rows += survival_rows()
+    rows += survival_rows(effects)
     columns = ["outcome", "effect", "variable", "direction", "log_odds", "log_hazard_ratio",
                "value", "description"]
     return pd.DataFrame(rows, columns=columns)
@@ -251,8 +252,9 @@ def _hazard_direction(log_hr: float) -> str:
     return "adverse" if log_hr > 0 else "favourable" if log_hr < 0 else "none"
 
 
-def survival_rows() -> list[dict]:
-    """planted_effects.tsv rows of the OS/PFS model and its censoring (see simulate_outcomes)."""
+def survival_rows(effects=()) -> list[dict]:
+    """planted_effects.tsv rows of the OS/PFS model and its censoring (see simulate_outcomes),
+    with the hazard ratios implied by the `SURVIVAL_SPELLED_OUT_EFFECTS` among `effects`."""
     rows = []
 
     def parameter(outcome, effect, value, description):
@@ -281,6 +283,14 @@ def survival_rows() -> list[dict]:
                "per unit of the response model's linear predictor, intercept included (every "
                "response effect "
                f"acts on the log hazard with -{loading} times its log_odds)")
+        for effect in effects:
+            if effect.effect in SURVIVAL_SPELLED_OUT_EFFECTS:
+                implied = round(-loading * effect.log_odds, 6)
+                hazard(outcome, effect.effect, effect.variable, implied,
+                       f"{effect.effect} (see its response row): implied by the response "
+                       f"model, not an extra term (-{loading} x log_odds {effect.log_odds}, "
+                       "already inside response_linear_predictor; a higher response "
+                       "probability also lowers the responder term's expected hazard)")
         if outcome == "os":
             hazard(outcome, "ecog", "ecog", OS_LOG_HR_ECOG, "per ECOG performance-status point")
             hazard(outcome, "child_pugh_points", "child_pugh_points",

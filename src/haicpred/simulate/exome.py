@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .common import CONTIG_LENGTHS, REFERENCE_FASTA, write_indexed_vcf
-from .variants import (BACKGROUND_GENES, CSQ_FIELDS, GeneAnnotation, annotated_variant,
+from .common import Reference, write_indexed_vcf
+from .variants import (CSQ_FIELDS, GeneAnnotation, annotated_variant, background_genes,
                        multiallelic_variant, panel_annotations)
 
 # ---------------------------------------------------------------------------------------------
@@ -92,8 +92,7 @@ MUTECT_FILTERS = {
 }
 
 
-def _mutect_header(genome_build: str, tumour: str, normal: str, first: str, second: str) -> str:
-    contigs = CONTIG_LENGTHS[genome_build]
+def _mutect_header(ref: Reference, tumour: str, normal: str, first: str, second: str) -> str:
     lines = ["##fileformat=VCFv4.2"]
     lines += [f'##FILTER=<ID={k},Description="{v}">' for k, v in MUTECT_FILTERS.items()]
     lines += [
@@ -111,15 +110,15 @@ def _mutect_header(genome_build: str, tumour: str, normal: str, first: str, seco
         '##INFO=<ID=TLOD,Number=A,Type=Float,Description="Log 10 likelihood ratio score of '
         'variant existing versus not existing">',
         "##MutectVersion=2.2",
-        f'##VEP="v110" cache="homo_sapiens/110_{genome_build}" ensembl=110 '
-        f'assembly="{genome_build}"',
+        f'##VEP="v110" cache="homo_sapiens/110_{ref.build}" ensembl=110 '
+        f'assembly="{ref.build}"',
     ]
-    lines += [f"##contig=<ID={c},length={n}>" for c, n in contigs.items()]
+    lines += [f"##contig=<ID={c},length={n}>" for c, n in ref.contigs.items()]
     lines += [
         "##filtering_status=These calls have been filtered by FilterMutectCalls to label false "
         "positives with a list of failed filters and true positives with PASS.",
         f"##normal_sample={normal}",
-        f"##reference={REFERENCE_FASTA[genome_build]}",
+        f"##reference={ref.fasta}",
         "##source=FilterMutectCalls",
         "##source=Mutect2",
         f"##tumor_sample={tumour}",
@@ -244,9 +243,9 @@ def _multiallelic_record(rng, gene: GeneAnnotation) -> _Record:
                    entries, [dp - alt1 - alt2, alt1, alt2], [normal_dp, 0, 0])
 
 
-def _background_records(rng, contigs: dict[str, int], panel_genes: list[GeneAnnotation],
-                        count: int) -> list[_Record]:
-    """Somatic variants across the genome, away from the panel genes."""
+def _background_records(rng, contigs: dict[str, int], genes: tuple[GeneAnnotation, ...],
+                        panel_genes: list[GeneAnnotation], count: int) -> list[_Record]:
+    """Somatic variants across the genome (in `genes` or intergenic), away from the panel."""
     autosomes_x = [c for c in contigs if c not in ("chrY", "Y")]
     contig_weights = {c: float(contigs[c]) for c in autosomes_x}
     records = []
@@ -261,7 +260,7 @@ def _background_records(rng, contigs: dict[str, int], panel_genes: list[GeneAnno
             records.append(_make_record(rng, None, "intergenic_variant", filt, "background",
                                         chrom, pos))
         else:
-            gene = BACKGROUND_GENES[rng.integers(len(BACKGROUND_GENES))]
+            gene = genes[rng.integers(len(genes))]
             consequence = _weighted_choice(BACKGROUND_CONSEQUENCES, rng.random())
             records.append(_make_record(rng, gene, consequence, filt, "background"))
     return records
@@ -299,16 +298,17 @@ def _deduplicate_positions(records: list[_Record]) -> None:
 
 
 def write_exome_vcfs(stage: Path, design: pd.DataFrame, panel: list[dict],
-                      panel_positive: np.ndarray, genome_build: str,
+                      panel_positive: np.ndarray, ref: Reference,
                       rng: np.random.Generator) -> None:
-    """One Mutect2-like VCF per patient with an exome.
+    """One Mutect2-like VCF per patient with an exome, on `ref` (the panel's build and contig
+    names).
 
     Records are generated in patient order from one random stream (deterministic); bgzip and
     tabix indexing, the slow part, run in worker threads (htslib releases the GIL).
     """
-    contigs = CONTIG_LENGTHS[genome_build]
-    order = {c: i for i, c in enumerate(contigs)}
+    order = {c: i for i, c in enumerate(ref.contigs)}
     genes = panel_annotations(panel)
+    background = background_genes(ref.build, ref.contig)
     for batch in sorted(set(design["batch"])):
         (stage / "vcf" / batch).mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=VCF_WRITER_THREADS) as pool:
@@ -320,11 +320,12 @@ def write_exome_vcfs(stage: Path, design: pd.DataFrame, panel: list[dict],
             records = _panel_records(rng, genes, bool(panel_positive[i]))
             n_background = int(rng.integers(BACKGROUND_VARIANTS_RANGE[0],
                                              BACKGROUND_VARIANTS_RANGE[1] + 1))
-            records += _background_records(rng, contigs, genes, n_background)
+            records += _background_records(rng, ref.contigs, background, genes,
+                                           n_background)
             _deduplicate_positions(records)
             records.sort(key=lambda r: (order[r.chrom], r.pos))
             columns = (normal, tumour) if row.normal_first else (tumour, normal)
-            text = _mutect_header(genome_build, tumour, normal, *columns)
+            text = _mutect_header(ref, tumour, normal, *columns)
             text += "".join(_format_record(r, row.normal_first) + "\n" for r in records)
             path = stage / "vcf" / row.batch / f"{row.sample_id}.vcf.gz"
             pending.append(pool.submit(write_indexed_vcf, text, path))

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .common import CONTIG_LENGTHS, REFERENCE_FASTA, random_base, write_indexed_vcf
+from .common import Reference, random_base, write_indexed_vcf
 
 N_BACKGROUND_GERMLINE_SNPS = 20
 
@@ -22,10 +22,10 @@ def _genotype_column_names(design: pd.DataFrame) -> np.ndarray:
     return np.where(design["genotype_alias"], sid + "_germline", sid)
 
 
-def _background_germline_snps(snps, genome_build, rng) -> list[dict]:
+def _background_germline_snps(snps, ref: Reference, rng) -> list[dict]:
     """~20 common SNPs near IL28B (chr19), GALNT14 (chr2) and elsewhere; ID '.'."""
-    contigs = CONTIG_LENGTHS[genome_build]
-    prefix = "chr" if "chr1" in contigs else ""
+    contigs = ref.contigs
+    prefix = "chr" if ref.prefixed else ""
     regions = [(f"{prefix}19", 39_000_000, 39_500_000)] * 6 \
         + [(f"{prefix}2", 31_000_000, 31_600_000)] * 4
     others = [c for c in contigs if c not in (f"{prefix}19", f"{prefix}2", f"{prefix}Y")]
@@ -46,7 +46,7 @@ def _background_germline_snps(snps, genome_build, rng) -> list[dict]:
     return background
 
 
-def _germline_header(genome_build: str, samples: list[str]) -> str:
+def _germline_header(ref: Reference, samples: list[str]) -> str:
     lines = [
         "##fileformat=VCFv4.2",
         '##FILTER=<ID=LowQual,Description="Low quality">',
@@ -68,8 +68,8 @@ def _germline_header(genome_build: str, samples: list[str]) -> str:
         '##INFO=<ID=DP,Number=1,Type=Integer,Description="Approximate read depth; some reads '
         'may have been filtered">',
     ]
-    lines += [f"##contig=<ID={c},length={n}>" for c, n in CONTIG_LENGTHS[genome_build].items()]
-    lines += [f"##reference={REFERENCE_FASTA[genome_build]}", "##source=GenotypeGVCFs",
+    lines += [f"##contig=<ID={c},length={n}>" for c, n in ref.contigs.items()]
+    lines += [f"##reference={ref.fasta}", "##source=GenotypeGVCFs",
               "##source=HaplotypeCaller",
               "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO",
                          "FORMAT", *samples])]
@@ -99,18 +99,19 @@ def _genotype_line(site: dict, dosage: np.ndarray, no_call: np.ndarray, rng) -> 
                       qual, "PASS", info, "GT:AD:DP:GQ", *fields])
 
 
-def write_genotype_vcf(path: Path, design, germline, snps, genome_build, rng) -> None:
-    """Joint-called germline VCF: resource SNPs (ID = rsid) plus background SNPs."""
+def write_genotype_vcf(path: Path, design, germline, snps, ref: Reference, rng) -> None:
+    """Joint-called germline VCF on `ref` (the SNP resource's build and contig names):
+    resource SNPs (ID = rsid) plus background SNPs."""
     in_vcf = design["has_genotype"].to_numpy()
     samples = list(_genotype_column_names(design)[in_vcf])
     no_call_resource = design["genotype_no_call"].to_numpy()[in_vcf]
     sites = [dict(s, dosage=germline[s["rsid"]][in_vcf], no_call=no_call_resource)
              for s in snps]
-    for site in _background_germline_snps(snps, genome_build, rng):
+    for site in _background_germline_snps(snps, ref, rng):
         dosage = (rng.random((len(samples), 2)) < site["alt_freq"]).sum(axis=1)
         sites.append(dict(site, dosage=dosage, no_call=np.zeros(len(samples), dtype=bool)))
-    order = {c: i for i, c in enumerate(CONTIG_LENGTHS[genome_build])}
+    order = {c: i for i, c in enumerate(ref.contigs)}
     sites.sort(key=lambda s: (order[s["chrom"]], s["pos"]))
-    text = _germline_header(genome_build, samples)
+    text = _germline_header(ref, samples)
     text += "".join(_genotype_line(s, s["dosage"], s["no_call"], rng) + "\n" for s in sites)
     write_indexed_vcf(text, path)

