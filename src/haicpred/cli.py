@@ -21,6 +21,11 @@ def _simulate(args: argparse.Namespace) -> None:
                     snps_path=args.snps or REPO_RESOURCES / f"snps_{build}.tsv",
                     genome_build=build)
     print(f"simulated {args.n_patients} patients in {args.n_batches} batch(es) into {args.out}")
+    if args.maf:
+        from haicpred.simulate.maf_cohort import write_batch_mafs
+
+        sheet = write_batch_mafs(args.out, genome_build=build)
+        print(f"the exome calls as one MAF per batch: {sheet} names them (exome_maf)")
 
 
 def _validate(args: argparse.Namespace) -> None:
@@ -73,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "resources/panel_<build>.tsv)")
     simulate.add_argument("--snps", help="SNP TSV on that build (default "
                           "resources/snps_<build>.tsv)")
+    simulate.add_argument("--maf", action="store_true",
+                          help="also write the exome calls as one MAF per batch "
+                          "(maf/<batch>.maf.gz) and a sample sheet naming them, "
+                          "samples_maf.tsv")
     simulate.set_defaults(func=_simulate)
 
     validate = commands.add_parser("validate", help="check a cohort's sample sheet and tables "

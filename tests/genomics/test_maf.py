@@ -67,6 +67,26 @@ def test_a_simulated_cohort_as_batch_mafs_gives_the_vcfs_features_and_decisions(
     assert maf_sheet.loc[with_maf, "tumor_sample"].notna().any()
 
 
+def test_a_grch37_cohort_as_batch_mafs_gives_the_vcfs_features(tmp_path):
+    """GRCh37: bare contig names in the exome VCFs (as the GRCh37 panel), NCBI_Build GRCh37."""
+    panel_path = PANEL.parent / "panel_GRCh37.tsv"
+    simulate_cohort(n_patients=40, n_batches=2, seed=12, out_dir=tmp_path / "cohort",
+                    panel_path=panel_path, snps_path=SNPS.parent / "snps_GRCh37.tsv",
+                    genome_build="GRCh37")
+    write_batch_mafs(tmp_path / "cohort", genome_build="GRCh37")
+    panel = read_panel(panel_path)
+    from_vcf, vcf_audit = panel_mutations(records(tmp_path / "cohort" / "samples.tsv"), panel,
+                                          genome_build="GRCh37")
+    from_maf, maf_audit = panel_mutations(records(tmp_path / "cohort" / MAF_SHEET), panel,
+                                          genome_build="GRCh37")
+    assert from_maf.to_csv(sep="\t") == from_vcf.to_csv(sep="\t")
+    assert from_vcf["fohaic1_mutation_positive"].sum() > 5
+    pd.testing.assert_series_equal(decisions(maf_audit), decisions(vcf_audit))
+    with pytest.raises(InputError, match=r"NCBI_Build is 'GRCh37' \(GRCh37\), not GRCh38"):
+        panel_mutations(records(tmp_path / "cohort" / MAF_SHEET), read_panel(PANEL),
+                        genome_build="GRCh38")
+
+
 def whole_contig_panel(vcf: Path) -> pd.DataFrame:
     """A panel of one region per contig, from the file's first to its last record, so every
     record of the file is judged (the genes of these files are not the FOHAIC-1 panel)."""

@@ -61,7 +61,7 @@ def test_simulate_grch37_with_its_default_resources_then_validate(tmp_path):
     validates against a GRCh37 config."""
     cohort = tmp_path / "cohort"
     result = haicpred("simulate", "--n-patients", "30", "--n-batches", "2", "--seed", "2",
-                      "--genome-build", "GRCh37", "--out", str(cohort))
+                      "--genome-build", "GRCh37", "--maf", "--out", str(cohort))
     assert result.returncode == 0, result.stderr
     genotypes = subprocess.run(["gzip", "-dc", str(cohort / "genotypes.vcf.gz")],
                                capture_output=True, text=True, check=True).stdout
@@ -75,6 +75,13 @@ def test_simulate_grch37_with_its_default_resources_then_validate(tmp_path):
     result = haicpred("validate", "--config", str(tmp_path / "config.yaml"))
     assert result.returncode == 0, result.stderr
     assert "all inputs are valid" in result.stdout
+    # --maf: the same calls as one MAF per batch, named by samples_maf.tsv, valid too
+    assert sorted(p.name for p in (cohort / "maf").iterdir()) == ["batch1.maf.gz",
+                                                                   "batch2.maf.gz"]
+    config["samples"] = str(cohort / "samples_maf.tsv")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = haicpred("validate", "--config", str(tmp_path / "config.yaml"))
+    assert result.returncode == 0, result.stderr
 
 
 def test_simulate_refuses_bad_arguments_without_leaving_output(tmp_path):
