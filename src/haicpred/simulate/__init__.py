@@ -58,7 +58,7 @@ import pandas as pd
 from scipy.special import expit
 
 from haicpred.io.errors import Problem, raise_if_any
-from haicpred.io.resources import check_panel, check_snps, rows_where
+from haicpred.io.resources import assessed_regions, check_panel, check_snps, rows_where
 from haicpred.io.tables import write_tsv
 
 from .clinical_tables import biomarker_table, clinical_table, sample_sheet
@@ -159,8 +159,10 @@ def _check_arguments(n_patients, n_batches, seed, out_dir: Path, genome_build) -
 
 def _read_resources(panel_path: Path, snps_path: Path,
                     contigs: dict[str, int]) -> tuple[list[dict], list[dict]]:
-    """Panel genes (file order; strand +1/-1) and SNPs (genome order), or InputError listing
-    every problem of both files, including contigs and positions outside the genome build."""
+    """Panel regions (file order; strand +1/-1, + when the panel does not give it: it only
+    shapes the simulated annotation) and SNPs (genome order), or InputError listing every
+    problem of both files, including contigs and positions outside the genome build. Genes
+    without coordinates on this build (not assessed) get no simulated mutation."""
     panel, problems = check_panel(panel_path)
     snps, snp_problems = check_snps(snps_path)
     problems += snp_problems
@@ -168,7 +170,8 @@ def _read_resources(panel_path: Path, snps_path: Path,
     problems += _outside_genome(snps, str(snps_path), ["pos"], contigs)
     raise_if_any(problems)
     genes = [{"gene": g.gene, "chrom": g.chrom, "start": int(g.start), "end": int(g.end),
-              "strand": 1 if g.strand == "+" else -1} for g in panel.itertuples(index=False)]
+              "strand": -1 if g.strand == "-" else 1}
+             for g in assessed_regions(panel).itertuples(index=False)]
     order = {c: i for i, c in enumerate(contigs)}
     sites = sorted(({"rsid": s.rsid, "chrom": s.chrom, "pos": int(s.pos), "ref": s.ref,
                      "alt": s.alt} for s in snps.itertuples(index=False)),
