@@ -184,3 +184,20 @@ def _integers(cells: pd.Series) -> pd.Series:
 def rows_where(mask: pd.Series) -> list[int]:
     """1-based row numbers where `mask` is true (missing counts as false)."""
     return [int(i) + 1 for i in mask.fillna(False).to_numpy(dtype=bool).nonzero()[0]]
+
+
+def not_assessed_message(path: str | os.PathLike, genome_build: str) -> str | None:
+    """The run's one note on the panel genes without coordinates on `genome_build` (None when
+    every gene is assessed, or when the panel cannot be read: its problems are reported by the
+    cohort check and the jobs that read it)."""
+    panel, problems = check_panel(path)
+    if panel is None or problems:
+        return None
+    genes = not_assessed_genes(panel)
+    if not genes:
+        return None
+    listed = "; ".join(f"{gene} ({reason})" for gene, reason in genes.items())
+    return (f"not assessed on {genome_build}: {listed}. Panel {path} gives no coordinates on "
+            "this build: the gene's <gene>_mutated and <gene>_n_mutations columns are empty "
+            "(missing, not 0) for every sample, and panel_mutations and "
+            "fohaic1_mutation_positive count the assessed genes only.")
