@@ -115,7 +115,7 @@ def test_gene_without_coordinates_is_not_assessed(tmp_path):
     assert assessed_regions(panel)[["gene", "start", "end"]].values.tolist() == [
         ["PIK3CD", 9711790, 9789172]]
     message = not_assessed_message(path, "GRCh37")
-    assert message.startswith("not assessed on GRCh37: HNRNPCL4 (no valid span on this build)")
+    assert message.startswith("not assessed on GRCh37: HNRNPCL4 -- no valid span on this build. ")
     assert not_assessed_message(REPO / "resources" / "panel_GRCh38.tsv", "GRCh38") is None
 
 

@@ -196,8 +196,8 @@ def not_assessed_message(path: str | os.PathLike, genome_build: str) -> str | No
     genes = not_assessed_genes(panel)
     if not genes:
         return None
-    listed = "; ".join(f"{gene} ({reason})" for gene, reason in genes.items())
-    return (f"not assessed on {genome_build}: {listed}. Panel {path} gives no coordinates on "
-            "this build: the gene's <gene>_mutated and <gene>_n_mutations columns are empty "
+    listed = "; ".join(f"{gene} -- {reason}" for gene, reason in genes.items())
+    return (f"not assessed on {genome_build}: {listed}. The panel {path} gives no coordinates "
+            "on this build: the <gene>_mutated and <gene>_n_mutations columns are empty "
             "(missing, not 0) for every sample, and panel_mutations and "
             "fohaic1_mutation_positive count the assessed genes only.")
