@@ -161,6 +161,12 @@ def test_bed_panel_reads_as_its_tsv_equivalent(tmp_path):
     with gzip.open(gz, "wt") as handle:
         handle.write(BED)
     pd.testing.assert_frame_equal(read_panel(gz), tsv)
+    gzipped_as_bed = tmp_path / "gzipped.bed"  # compressed, named as plain: read by content
+    gzipped_as_bed.write_bytes(gz.read_bytes())
+    pd.testing.assert_frame_equal(read_panel(gzipped_as_bed), tsv)
+    bom = tmp_path / "excel.bed"  # a spreadsheet's UTF-8 byte-order mark is not in chrom
+    bom.write_bytes(b"\xef\xbb\xbf" + BED.split("\n", 3)[3].encode())
+    pd.testing.assert_frame_equal(read_panel(bom), tsv)
 
 
 def test_bed_single_base_is_start_minus_one(tmp_path):
@@ -195,7 +201,7 @@ def test_bed_unreadable(tmp_path):
     assert _problems(read_panel, _write(tmp_path / "empty.bed", "track name=x\n")) == {
         "file": "the panel lists no regions"}
     broken = tmp_path / "broken.bed.gz"
-    broken.write_bytes(b"not gzip at all")
+    broken.write_bytes(b"\x1f\x8b\x08\x00 a truncated gzip stream")
     assert list(_problems(read_panel, broken)) == ["file"]
 
 

@@ -6,7 +6,8 @@ Only the first four columns are read (chrom, start, end, name); the name is the 
 lines of one gene (exon targets, say) are several regions of that gene, exactly as repeated rows
 of the TSV. Further columns (score, strand, thick/block columns) are ignored: the mutation rules
 never use the strand. `track` and `browser` lines, `#` comments and blank lines are skipped.
-Columns are tab-separated; a line without a tab is split on runs of spaces.
+Columns are tab-separated; a line without a tab is split on runs of spaces. A gzip or bgzip file
+is read as such whatever its name (`.bed.gz` is the usual one).
 
 `read_bed_panel(path) -> (frame | None, problems)`: the frame has the panel TSV's columns
 (`haicpred.io.resources.PANEL_COLUMNS`, strand and source empty) in file order; every bad line
@@ -18,6 +19,7 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import zlib
 
 import pandas as pd
 
@@ -27,7 +29,7 @@ BED_SUFFIXES = (".bed", ".bed.gz")
 MAX_POSITION = 2**31 - 1  # VCF positions are 32-bit; as the panel schema's maximum
 # a gene symbol, as the panel schema's `gene` pattern: it names the <gene>_mutated features
 GENE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_SKIPPED_PREFIXES = ("#", "track", "browser")
+_HEADER_WORDS = ("track", "browser")
 
 
 def is_bed(path: str | os.PathLike) -> bool:
@@ -49,7 +51,7 @@ def read_bed_panel(path: str | os.PathLike, columns: list[str]
     except IsADirectoryError:
         return None, [Problem(file, "file", "is a directory, not a file",
                               "check the path in config/config.yaml")]
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
         return None, [Problem(file, "file", f"is not a readable BED file ({exc})",
                               "save it as tab-separated text (gzip-compressed if it ends "
                               "in .bed.gz)")]
@@ -57,9 +59,9 @@ def read_bed_panel(path: str | os.PathLike, columns: list[str]
     problems: list[Problem] = []
     for number, line in enumerate(lines, start=1):
         text = line.rstrip("\r\n")
-        if not text.strip() or text.lstrip().startswith(_SKIPPED_PREFIXES):
-            continue
         fields = text.split("\t") if "\t" in text else text.split()
+        if not text.strip() or _is_header(text, fields):
+            continue
         row, found = _region(fields, file, f"line {number}")
         problems += found
         rows.append(row)
@@ -73,11 +75,18 @@ def read_bed_panel(path: str | os.PathLike, columns: list[str]
 
 
 def _lines(path: str | os.PathLike) -> list[str]:
-    if str(path).lower().endswith(".gz"):
-        with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
-            return handle.readlines()
-    with open(path, encoding="utf-8", newline="") as handle:
+    """The file's lines; gzip/bgzip by content, whatever the name says; a UTF-8 byte-order
+    mark (spreadsheet exports) dropped, so it cannot become part of the first contig name."""
+    with open(path, "rb") as handle:
+        compressed = handle.read(2) == b"\x1f\x8b"
+    opener = gzip.open if compressed else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
         return handle.readlines()
+
+
+def _is_header(text: str, fields: list[str]) -> bool:
+    """A `#` comment, or a UCSC `track`/`browser` line."""
+    return text.lstrip().startswith("#") or fields[0].strip().split(" ")[0] in _HEADER_WORDS
 
 
 def _region(fields: list[str], file: str, where: str) -> tuple[tuple, list[Problem]]:
