@@ -170,3 +170,17 @@ def test_simulator_skips_genes_without_coordinates(tmp_path):
     for rel in with_files:
         assert (tmp_path / "with" / rel).read_bytes() == (tmp_path / "without" / rel
                                                           ).read_bytes(), rel
+
+
+def test_simulator_reads_a_bed_panel(tmp_path):
+    """A vendor BED (no strand) drives the simulator: its planted mutations are found in the
+    BED's genes (the annotation is drawn on + where the panel gives no strand)."""
+    bed = tmp_path / "panel.bed"
+    bed.write_text(as_bed(read_panel(RESOURCES / "panel_GRCh38.tsv").assign(strand=""), 2))
+    simulate_cohort(30, 1, 6, tmp_path / "demo", bed, RESOURCES / "snps_GRCh38.tsv")
+    sheet = load_sample_sheet(tmp_path / "demo" / "samples.tsv")
+    features, audit = panel_mutations(batch_records(sheet, "batch1"), read_panel(bed),
+                                      genome_build="GRCh38")
+    assert (features["fohaic1_mutation_positive"] == 1).sum() >= 3
+    assert set(audit.loc[audit["decision"] == "kept", "gene"]) <= {
+        "PIK3CD", "HNRNPCL4", "FGFR4", "ARID1B"}
