@@ -40,6 +40,17 @@ include: "workflow/rules/provenance.smk"
 report: "workflow/report/workflow.rst"
 
 
+# Said once per run (by the snakemake the user started, before the first job; in its console
+# and .snakemake/log), not by every shard's job: panel genes this build cannot assess.
+onstart:
+    from snakemake.logging import logger
+    from haicpred.io.resources import not_assessed_message
+
+    _note = not_assessed_message(config["panel"], config["genome_build"])
+    if _note:
+        logger.warning(_note)
+
+
 # Run by snakemake itself (on a cluster: on the login node), never submitted: `all` only
 # collects targets, the merges concatenate small per-shard tables in less time than a queue wait.
 localrules:

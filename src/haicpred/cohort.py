@@ -16,6 +16,7 @@ from haicpred.features.endpoints import (SURVIVAL_KIND, endpoint_problems, horiz
                                          resolve_endpoint, survival_problems)
 from haicpred.features.matrix import static_feature_names
 from haicpred.io.errors import InputError, Problem, raise_if_any
+from haicpred.io.resources import check_panel
 from haicpred.io.sample_ids import LeftOut, match_tables_to_sheet
 from haicpred.io.samples import read_sample_sheet
 from haicpred.modeling.scoring import risk_group_cutoffs
@@ -205,6 +206,8 @@ def cohort_report(config: dict, check_endpoint: bool = True,
         if not Path(config[key]).is_file():
             problems.append(Problem("config", key, f"{config[key]} does not exist",
                                     f"point {key} at a resource file for {config['genome_build']}"))
+        elif key == "panel":  # a bad panel (TSV or BED) before any job, not in every shard's log
+            problems += check_panel(config[key])[1]
     sheet, found = read_sample_sheet(config["samples"])
     problems += found
     checks = {

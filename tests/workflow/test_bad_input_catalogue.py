@@ -173,6 +173,26 @@ def case_config_resource_missing(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------
+# The gene panel (TSV or BED): cohort_problems reads it before any job
+# ----------------------------------------------------------------------------------------------
+
+def panel_case(name: str, content: str, where: str | None = None):
+    """A case whose bad input is the panel file `name` (its extension says TSV or BED)."""
+
+    def case(tmp_path):
+        path = tmp_path / name
+        path.write_text(content)
+        settings, _ = cohort(tmp_path, panel=str(path))
+        return Seen(problems_of(settings), str(path), where)
+
+    return case
+
+
+PANEL_TSV_HEADER = "gene\tchrom\tstart\tend\tstrand\tsource\n"
+PIK3CD_BED = "chr1\t9629888\t9729114\tPIK3CD\n"
+
+
+# ----------------------------------------------------------------------------------------------
 # VCFs: panel_mutations / snp_genotypes, as the genomic jobs call them
 # ----------------------------------------------------------------------------------------------
 
@@ -634,6 +654,22 @@ CASES = {
     "config-python-tag": config_case(
         'samples: !!python/object/apply:os.system ["touch pwned"]\n', "line 1, column 10"),
     "config-resource-missing": case_config_resource_missing,
+    "panel-bed-interval-empty": panel_case(
+        "targets.bed", PIK3CD_BED + "chr5\t177098144\t177086904\tFGFR4\n", "line 2"),
+    "panel-bed-name-missing": panel_case("targets.bed", "chr5\t177086904\t177098144\n"
+                                         + PIK3CD_BED, "line 1"),
+    "panel-bed-coordinate-not-integer": panel_case(
+        "targets.bed",
+        "track name=kit\n" + PIK3CD_BED + "chr5\t1.77e8\t177098144\tFGFR4\n", "line 3"),
+    "panel-bed-strandless": panel_case(
+        "targets.bed", "browser hide all\n# vendor targets\n" + PIK3CD_BED
+        + "chr1\t9700000\t9729114\tPIK3CD\t0\t.\tPIK3CD_exon9\n"),
+    "panel-coordinates-partial": panel_case(
+        "panel.tsv", PANEL_TSV_HEADER + "PIK3CD\tchr1\t9629889\t9729114\t+\tspan\n"
+        + "FGFR4\tchr5\t\t\t+\tspan\n", "row 2"),
+    "panel-gene-without-reason": panel_case(
+        "panel.tsv", PANEL_TSV_HEADER + "PIK3CD\tchr1\t9629889\t9729114\t+\tspan\n"
+        + "HNRNPCL4\t\t\t\t\t\n", "row 2, column source"),
 }
 
 

@@ -12,6 +12,7 @@ rule feature_matrix:
             ["results/features/radiomics.tsv"] if has_radiomics() else []
         ),
         extra_modalities=list(config["extra_modalities"].values()),  # none unless configured
+        panel=config["panel"],  # which genes have no span on this build (marked in the dictionary)
     output:
         matrix="results/features/feature_matrix.tsv",
         dictionary="results/features/feature_dictionary.tsv",
@@ -21,6 +22,7 @@ rule feature_matrix:
         extra_modality_names=list(config["extra_modalities"]),  # in the order of the inputs
         radiomics_aggregation=config["radiomics_settings"]["aggregation"],  # for the dictionary
         endpoint=config["endpoint"],  # the log counts its labelled patients
+        genome_build=config["genome_build"],
     log:
         "logs/feature_matrix.log",
     benchmark:

@@ -5,6 +5,7 @@ from haicpred.clinical.clinical_table import read_clinical
 from haicpred.features.endpoints import endpoint_labels
 from haicpred.clinical.extra_modalities import read_extra_modalities
 from haicpred.features.matrix import build_feature_matrix
+from haicpred.io.resources import not_assessed_genes, read_panel
 from haicpred.io.samples import load_sample_sheet
 from haicpred.io.tables import read_tsv, write_tsv
 from haicpred.workflow import run_script
@@ -27,6 +28,8 @@ def main(snakemake):
         cutoffs=snakemake.params.cutoffs,
         extra_modalities=read_extra_modalities(extra_paths),
         radiomics_aggregation=snakemake.params.radiomics_aggregation,
+        not_assessed=not_assessed_genes(read_panel(inputs.panel)),
+        genome_build=snakemake.params.genome_build,
     )
     endpoint = endpoint_labels(labels, snakemake.params.endpoint)  # the configured endpoint
     log.info("feature matrix: %d samples x %d features; %d labelled for endpoint %s",

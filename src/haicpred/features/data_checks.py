@@ -45,6 +45,7 @@ import pandas as pd
 from scipy import stats
 
 from haicpred.features.endpoints import endpoint_labels
+from haicpred.features.matrix import not_assessed_features
 
 CHECK_COLUMNS = ["check", "subject", "statistic", "p_value", "flagged", "message"]
 CHECKS = ("modality_missingness_vs_label", "feature_missingness_vs_label", "batch_outcome_rate",
@@ -245,6 +246,7 @@ def run_data_checks(matrix: pd.DataFrame, dictionary: pd.DataFrame,
     """
     features = [c for c in matrix.columns if c not in ID_COLUMNS]
     modality = modality_of(dictionary, features)
+    not_assessed = not_assessed_features(dictionary)
     batch_all = matrix["batch"].fillna("(none)").astype(str).to_numpy()
     missing = matrix[features].isna()
     modalities = sorted(set(modality.values()))
@@ -268,6 +270,12 @@ def run_data_checks(matrix: pd.DataFrame, dictionary: pd.DataFrame,
                                   modality_missing.to_numpy()[labelled], y, name)
         rows += _missingness_rows("feature_missingness_vs_label", features,
                                   missing.to_numpy()[labelled], y, name)
+        # a panel gene the build cannot assess is empty by design, not a missingness signal
+        for row in rows:
+            build = not_assessed.get(row["subject"], ("", ""))[0]
+            if row["check"] == "feature_missingness_vs_label" and build:
+                row["message"] = (f"not testable: not assessed on {build} (empty for every "
+                                  "patient by design; see feature_dictionary.tsv)")
         rows.append(_batch_rate_row(batch, y, name))
         rows += _single_class_rows(batch, y, name)
         rows = _flag(rows)

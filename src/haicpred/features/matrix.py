@@ -20,24 +20,59 @@ from haicpred.radiomics import features as rad
 
 DICTIONARY_COLUMNS = ["feature", "modality", "unit", "description"]
 log = logging.getLogger("haicpred")
+# How the dictionary marks the columns of a panel gene without coordinates on the run's build
+# (haicpred.io.resources.not_assessed_genes); `not_assessed_features` reads it back.
+_NOT_ASSESSED = re.compile(r"NOT ASSESSED on (?P<build>[^:]+): (?P<reason>.*) "
+                           r"\(empty for every sample, not 0\)$")
 
 
-def genomic_dictionary(mutations: pd.DataFrame, genotypes: pd.DataFrame) -> pd.DataFrame:
+def not_assessed_text(genome_build: str, reason: str) -> str:
+    """The dictionary's mark of a gene not assessed on `genome_build`, and why."""
+    return f"NOT ASSESSED on {genome_build}: {reason} (empty for every sample, not 0)"
+
+
+def not_assessed_features(dictionary: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """Feature -> (genome build, reason) for the columns the dictionary marks as not assessed
+    on the run's build (feature_dictionary.tsv order)."""
+    out = {}
+    if "description" not in dictionary.columns:
+        return out
+    for feature, description in zip(dictionary["feature"], dictionary["description"]):
+        match = _NOT_ASSESSED.search(str(description))
+        if match:
+            out[str(feature)] = (match["build"], match["reason"])
+    return out
+
+
+def genomic_dictionary(mutations: pd.DataFrame, genotypes: pd.DataFrame,
+                       not_assessed: dict[str, str] | None = None,
+                       genome_build: str | None = None) -> pd.DataFrame:
+    """The mutation and genotype columns' rows; `not_assessed` (gene -> why, the panel's genes
+    without coordinates on `genome_build`) marks that gene's two columns as not assessed."""
     flag_descriptions = {f.column: f.description for f in GENOTYPE_FLAGS}
+    not_assessed = not_assessed or {}
+
+    def marked(gene: str, text: str) -> str:
+        if gene not in not_assessed:
+            return text
+        build = genome_build or "this genome build"
+        return f"{text}. {not_assessed_text(build, not_assessed[gene])}"
+
     rows = []
     for column in mutations.columns[1:]:
         if match := re.fullmatch(r"(.+)_mutated", column):
-            rows.append((column, "mutation", "0/1",
-                         f"{match[1]} carries a protein-altering somatic mutation (PASS, VAF and "
-                         "depth above the configured minimums)"))
+            rows.append((column, "mutation", "0/1", marked(
+                match[1], f"{match[1]} carries a protein-altering somatic mutation (PASS, VAF "
+                "and depth above the configured minimums)")))
         elif match := re.fullmatch(r"(.+)_n_mutations", column):
             rows.append((column, "mutation", "count",
-                         f"qualifying somatic mutations in {match[1]}"))
+                         marked(match[1], f"qualifying somatic mutations in {match[1]}")))
         elif column == "panel_mutations":
-            rows.append((column, "mutation", "count", "qualifying mutations across the panel"))
+            rows.append((column, "mutation", "count", "qualifying mutations across the panel"
+                         + (" (its assessed genes)" if not_assessed else "")))
         elif column == "fohaic1_mutation_positive":
             rows.append((column, "mutation", "0/1", "at least one qualifying FOHAIC-1 panel "
-                         "mutation"))
+                         "mutation" + (" (in its assessed genes)" if not_assessed else "")))
     for column in genotypes.columns[1:]:
         if match := re.fullmatch(r"(rs\d+)_alt_count", column):
             rows.append((column, "genotype", "0-2", f"copies of the {match[1]} alt allele "
@@ -66,6 +101,8 @@ def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations:
                          extra_modalities: list[ExtraModality] | None = None,
                          radiomics_aggregation: str | None = None,
                          biomarker_dictionary: pd.DataFrame | None = None,
+                         not_assessed: dict[str, str] | None = None,
+                         genome_build: str | None = None,
                          ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(feature matrix, feature dictionary, labels), rows in sample_id order.
 
@@ -73,7 +110,10 @@ def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations:
     never filled with 0. Extra modalities (`haicpred.clinical.extra_modalities`) come last, in
     the order given, as `<modality>_<column>`. `biomarker_dictionary`
     (`biomarkers.biomarker_dictionary` with the lab table) describes analytes haicpred does not
-    know; without it the biomarker table may hold only known ones.
+    know; without it the biomarker table may hold only known ones. `not_assessed` (gene -> why;
+    `haicpred.io.resources.not_assessed_genes` of the panel) and `genome_build` mark the
+    columns of panel genes without coordinates on the build in the dictionary (their empty
+    columns stay in the matrix: missing, not 0).
     """
     extra_modalities = list(extra_modalities or [])
     problems, left_out = match_tables_to_sheet(sheet["sample_id"], {
@@ -113,7 +153,7 @@ def build_feature_matrix(sheet: pd.DataFrame, clinical: pd.DataFrame, mutations:
                    "genotype features": genotypes}
     dictionaries = [cl.clinical_dictionary(), biomarker_dictionary,
                     index_dictionary(CLINICAL_LAB_INDICES),
-                    genomic_dictionary(mutations, genotypes)]
+                    genomic_dictionary(mutations, genotypes, not_assessed, genome_build)]
     if radiomics is not None:
         named_parts["radiomics table"] = radiomics
         dictionaries.append(rad.radiomics_dictionary(radiomics, radiomics_aggregation))

@@ -50,6 +50,10 @@ ALT `.` -> `no_alt_allele`; only gVCF `<NON_REF>`/`<*>` placeholders -> `referen
 (next to real ALTs such placeholders are simply not listed). `summarise_audit` counts the rows
 per decision class for the job log (symbolic/SV alleles included). The audit's `chrom` is the
 panel's spelling of the contig.
+
+A panel gene without coordinates on this build (`haicpred.io.resources.not_assessed_genes`,
+HNRNPCL4 on GRCh37) keeps its two columns, empty for every sample (not assessed, not 0);
+`panel_mutations` and `fohaic1_mutation_positive` count the assessed genes only.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ from haicpred.genomics.vcf.evidence import (FormatSchema, is_reference_block_alt
 from haicpred.genomics.vcf.regions import RegionIndex, records
 from haicpred.genomics.vcf.samples import choose_tumour_column, group_by_file, missing_path
 from haicpred.io.errors import InputError, Problem, raise_if_any
+from haicpred.io.resources import assessed_regions, not_assessed_genes
 
 __all__ = ["AUDIT_COLUMNS", "panel_mutations", "summarise_audit"]
 
@@ -105,8 +110,9 @@ def panel_mutations(samples: list[dict], panel: pd.DataFrame, min_vaf: float = 0
     if int(threads) < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     genes = list(dict.fromkeys(panel["gene"]))
+    not_assessed = set(not_assessed_genes(panel))
     regions = RegionIndex.build(
-        (r.chrom, r.start, r.end, r.gene) for r in panel.itertuples(index=False))
+        (r.chrom, r.start, r.end, r.gene) for r in assessed_regions(panel).itertuples(index=False))
 
     sample_ids, vcf_files, problems = group_by_file(samples, "exome_vcf")
     _, maf_files, _ = group_by_file(samples, "exome_maf")
@@ -125,7 +131,7 @@ def panel_mutations(samples: list[dict], panel: pd.DataFrame, min_vaf: float = 0
     audit = _audit_frame(audit_rows)
     with_calls = {str(s["sample_id"]) for files in (vcf_files, maf_files)
                   for group in files.values() for s in group}
-    features = _features(sorted(sample_ids), with_calls, genes, audit)
+    features = _features(sorted(sample_ids), with_calls, genes, audit, not_assessed)
     return features, audit
 
 
@@ -342,7 +348,7 @@ def _audit_frame(rows: list[tuple]) -> pd.DataFrame:
 
 
 def _features(sample_ids: list[str], with_calls: set[str], genes: list[str],
-              audit: pd.DataFrame) -> pd.DataFrame:
+              audit: pd.DataFrame, not_assessed: set[str] = frozenset()) -> pd.DataFrame:
     kept = audit[audit["decision"] == "kept"]
     counts: dict[tuple[str, str], int] = {}
     if len(kept):
@@ -359,10 +365,11 @@ def _features(sample_ids: list[str], with_calls: set[str], genes: list[str],
         has = sid in with_calls
         total = 0
         for g in genes:
+            assessed = has and g not in not_assessed
             n = counts.get((sid, g), 0)
             total += n
-            data[f"{g}_mutated"].append(int(n > 0) if has else pd.NA)
-            data[f"{g}_n_mutations"].append(n if has else pd.NA)
+            data[f"{g}_mutated"].append(int(n > 0) if assessed else pd.NA)
+            data[f"{g}_n_mutations"].append(n if assessed else pd.NA)
         data["panel_mutations"].append(total if has else pd.NA)
         data["fohaic1_mutation_positive"].append(int(total > 0) if has else pd.NA)
     out = pd.DataFrame(data, columns=columns)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from haicpred.features.data_checks import CHECKS, FLAG_RULE
 from haicpred.features.endpoints import resolve_endpoint
+from haicpred.features.matrix import not_assessed_features
 from haicpred.modeling.endpoint import LABEL_DEFINITION
 from haicpred.report.html import esc, fmt, html_table, integer, num, p_value, pct
 from haicpred.report.layout import (FINAL_METADATA_FILE, OPTIONAL_FILES, ablation_variant,
@@ -257,7 +258,24 @@ def modality_availability(matrix: pd.DataFrame, dictionary: pd.DataFrame) -> lis
             mask = (batches == batch).to_numpy()
             row.append(pct(any_value[mask].sum(), mask.sum()))
         rows.append(row)
-    return ["<h3>Data availability per modality</h3>", html_table(header, rows)]
+    return ["<h3>Data availability per modality</h3>", html_table(header, rows),
+            *not_assessed_note(dictionary)]
+
+
+def not_assessed_note(dictionary: pd.DataFrame) -> list[str]:
+    """The report's one note on the panel genes the run's genome build cannot assess (their
+    columns are marked in the feature dictionary); nothing when every gene was assessed."""
+    by_reason: dict[tuple[str, str], list[str]] = {}
+    for feature, key in not_assessed_features(dictionary).items():
+        by_reason.setdefault(key, []).append(feature)
+    notes = []
+    for (build, reason), features in by_reason.items():
+        columns = ", ".join(f"<code>{esc(f)}</code>" for f in features)
+        notes.append(f'<p class="missing"><b>Not assessed on {esc(build)}</b>: {columns} '
+                     f"&mdash; {esc(reason)}. These columns are empty (missing, not 0) for every "
+                     "patient; <code>panel_mutations</code> and "
+                     "<code>fohaic1_mutation_positive</code> count the assessed genes only.</p>")
+    return notes
 
 
 def cohort_section(matrix, labels, dictionary, oof, outcome: Outcome, description: str,

@@ -60,7 +60,7 @@ import pandas as pd
 from scipy.special import expit
 
 from haicpred.io.errors import Problem, raise_if_any
-from haicpred.io.resources import check_panel, check_snps, rows_where
+from haicpred.io.resources import assessed_regions, check_panel, check_snps, rows_where
 from haicpred.io.tables import write_tsv
 
 from .clinical_tables import biomarker_table, clinical_table, sample_sheet
@@ -163,9 +163,11 @@ def _check_arguments(n_patients, n_batches, seed, out_dir: Path, genome_build) -
 
 def _read_resources(panel_path: Path, snps_path: Path, genome_build: str
                     ) -> tuple[list[dict], list[dict], Reference, Reference]:
-    """Panel genes (file order; strand +1/-1), SNPs (genome order) and the reference each is
-    on (its contigs spelled as the file spells them: chr1 or 1), or InputError listing every
-    problem of both files, including contigs and positions outside the genome build."""
+    """Panel regions (file order; strand +1/-1, + when the panel does not give it: it only
+    shapes the simulated annotation), SNPs (genome order) and the reference each is on (its
+    contigs spelled as the file spells them: chr1 or 1), or InputError listing every problem
+    of both files, including contigs and positions outside the genome build. Genes without
+    coordinates on this build (not assessed) get no simulated mutation."""
     panel, problems = check_panel(panel_path)
     snps, snp_problems = check_snps(snps_path)
     problems += snp_problems
@@ -176,7 +178,8 @@ def _read_resources(panel_path: Path, snps_path: Path, genome_build: str
     problems += _outside_genome(snps, str(snps_path), ["pos"], snp_reference.contigs)
     raise_if_any(problems)
     genes = [{"gene": g.gene, "chrom": g.chrom, "start": int(g.start), "end": int(g.end),
-              "strand": 1 if g.strand == "+" else -1} for g in panel.itertuples(index=False)]
+              "strand": -1 if g.strand == "-" else 1}
+             for g in assessed_regions(panel).itertuples(index=False)]
     order = {c: i for i, c in enumerate(snp_reference.contigs)}
     sites = sorted(({"rsid": s.rsid, "chrom": s.chrom, "pos": int(s.pos), "ref": s.ref,
                      "alt": s.alt} for s in snps.itertuples(index=False)),
