@@ -694,5 +694,5 @@ def test_grch37_cohort_follows_its_resources(tmp_path):
             for rec in vcf:
                 assert rec.pos <= vcf.header.contigs[rec.contig].length
             n_panel += sum(len(list(vcf.fetch(g.chrom, int(g.start) - 1, int(g.end))))
-                           for g in panel.itertuples())
-    assert n_panel > 0  # panel variants at the GRCh37 gene spans
+                           for g in panel.itertuples() if g.start != "")
+    assert n_panel > 0  # panel variants at the GRCh37 gene spans (HNRNPCL4 has none)
