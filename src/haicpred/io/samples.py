@@ -89,41 +89,22 @@ def not_variant_content(path: str) -> str | None:
     """None when the file starts as a VCF or BCF does; else what it starts with. A cheap
     sniff at validation (a system text file named in the sheet is refused before any job);
     the genomic jobs read and check the whole file."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(SNIFF_BYTES)
-    except OSError as error:
-        return f"it cannot be read: {error.strerror}"
-    if not head:
-        return "it is empty, 0 bytes"
-    if head.startswith(GZIP_MAGIC):
-        text = _gunzip_start(head)
-        if text is None:
-            return "gzip data that does not decompress"
-        if text.startswith(VARIANT_MAGIC):
-            return None
-        return f"gzip-compressed, starting {_shown(text)}"
+    head, problem = _file_start(path, SNIFF_BYTES, len(VARIANT_MAGIC[0]))
+    if head is None:
+        return problem
     if head.startswith(VARIANT_MAGIC):
         return None
-    return f"it starts {_shown(head)}"
+    return f"{problem}, starting {_shown(head)}" if problem else f"it starts {_shown(head)}"
 
 
 def not_maf_content(path: str) -> str | None:
     """None when the file's first line that is not a `#` comment is a tab-separated header
     naming Tumor_Sample_Barcode (plain or gzip); else what the file starts with. A cheap sniff,
     like `not_variant_content`; the genomic jobs check every column."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(SNIFF_BYTES * 16)  # GDC MAFs start with a few # lines
-    except OSError as error:
-        return f"it cannot be read: {error.strerror}"
-    if not head:
-        return "it is empty, 0 bytes"
-    if head.startswith(GZIP_MAGIC):
-        text = _gunzip_text(head)
-        if text is None:
-            return "gzip data that does not decompress"
-        head = text
+    size = SNIFF_BYTES * 16  # GDC MAFs start with a few # lines
+    head, problem = _file_start(path, size, size)
+    if head is None:
+        return problem
     if head.startswith(VARIANT_MAGIC):
         return "it is a VCF or BCF file"
     for line in head.split(b"\n"):
@@ -136,20 +117,30 @@ def not_maf_content(path: str) -> str | None:
     return "no header line in its first bytes"
 
 
-def _gunzip_text(data: bytes) -> bytes | None:
-    """As much of the text at the start of gzip `data` as decompresses."""
-    member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+def _file_start(path: str, size: int, enough: int) -> tuple[bytes | None, str | None]:
+    """(the first `size` bytes, decompressed to at least `enough` bytes when gzip, and
+    "gzip-compressed" then; or None and what is wrong)."""
     try:
-        return member.decompress(data) or None
-    except zlib.error:
-        return None
+        with open(path, "rb") as handle:
+            head = handle.read(size)
+    except OSError as error:
+        return None, f"it cannot be read: {error.strerror}"
+    if not head:
+        return None, "it is empty, 0 bytes"
+    if head.startswith(GZIP_MAGIC):
+        text = _gunzip_start(head, enough)
+        if text is None:
+            return None, "gzip data that does not decompress"
+        return text, "gzip-compressed"
+    return head, None
 
 
-def _gunzip_start(data: bytes) -> bytes | None:
+def _gunzip_start(data: bytes, enough: int) -> bytes | None:
     """What the first gzip members of `data` (a file's start) decompress to, as far as they
-    go; an empty BGZF block first is skipped over to the next member."""
+    go (at least `enough` bytes where there are); an empty BGZF block first is skipped over to
+    the next member."""
     out = b""
-    while data.startswith(GZIP_MAGIC) and len(out) < len(VARIANT_MAGIC[0]):
+    while data.startswith(GZIP_MAGIC) and len(out) < enough:
         member = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
             out += member.decompress(data)
