@@ -285,3 +285,25 @@ def test_an_indel_is_matched_to_the_panel_by_its_vcf_span(tmp_path):
          "Tumor_Seq_Allele1": "-", "Tumor_Seq_Allele2": "G", "Variant_Type": "INS"})
     _, audit = run(tmp_path, text)
     assert audit["pos"].tolist() == [9629889, 9729115]
+
+
+def test_gzip_is_told_by_content_and_damaged_files_are_refused_by_name(tmp_path):
+    import gzip
+    text = maf_text({})
+    gzipped = tmp_path / "calls.maf"  # gzip content, no .gz in the name
+    gzipped.write_bytes(gzip.compress(text.encode()))
+    features, _ = panel_mutations([{"sample_id": "P1", "batch": "b1",
+                                    "exome_maf": str(gzipped)}], read_panel(PANEL),
+                                  genome_build="GRCh38")
+    assert features["PIK3CD_mutated"].tolist() == [1]
+    # a stray tab: in the first row (pandas would take the surplus as an index), or later
+    with pytest.raises(InputError, match=r"calls\.maf: sample P1: not a readable MAF \(line 3 "
+                                         r"has more cells than the header's 17 columns\)"):
+        run(tmp_path, text.replace("PIK3CD\t", "PIK3CD\t\t", 1))
+    second = maf_text({}, {"Start_Position": 9700001, "End_Position": 9700001,
+                           "Hugo_Symbol": "PIK3CD\tstray"})
+    with pytest.raises(InputError, match=r"not a readable MAF \(.*Expected 17 fields in line "
+                                         r"4, saw 18"):
+        run(tmp_path, second)
+    with pytest.raises(InputError, match=r"empty\.maf: sample P1: the MAF has no header line"):
+        run(tmp_path, "#version 2.4\n", name="empty.maf")

@@ -70,7 +70,7 @@ def read_panel_rows(path: str, requests: list[MafRequest], regions: RegionIndex,
     """The requested samples' panel rows of the MAF at `path`, or (None, problems)."""
     ids = [r.sample_id for r in requests]
     where = samples_where(ids)
-    header, skipped, problem = _header(path, where)
+    header, skipped, gzipped, problem = _header(path, where)
     if problem is not None:
         return None, [problem]
     by_lower = {}
@@ -82,14 +82,11 @@ def read_panel_rows(path: str, requests: list[MafRequest], regions: RegionIndex,
                                            f"(header: {_shown_header(header)})", MAF_HINT)]
     wanted = [c for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if c.lower() in by_lower]
     try:
-        table = pd.read_csv(path, sep="\t", skiprows=skipped, dtype=str,
-                            usecols=[by_lower[c.lower()] for c in wanted],
-                            keep_default_na=False, na_filter=False, quoting=csv.QUOTE_NONE,
-                            compression="infer", engine="c")
+        table = _read_columns(path, skipped, gzipped, [by_lower[c.lower()] for c in wanted])
     except (ValueError, OSError, EOFError, UnicodeDecodeError) as exc:
         detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         return None, [Problem(path, where, f"not a readable MAF ({detail})", MAF_HINT)]
-    # the specification's spelling, whatever the file's case (usecols keeps the file's order)
+    # the specification's spelling, whatever the file's case
     table = table.rename(columns={by_lower[c.lower()]: c for c in wanted})
     for column in OPTIONAL_COLUMNS:
         if column not in table.columns:
@@ -120,29 +117,51 @@ def read_panel_rows(path: str, requests: list[MafRequest], regions: RegionIndex,
 # The header
 # ----------------------------------------------------------------------------------------------
 
-def _open_text(path: str):
+def _is_gzip(path: str) -> bool:
     with open(path, "rb") as handle:
-        gzipped = handle.read(2) == b"\x1f\x8b"
-    if gzipped:
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return handle.read(2) == b"\x1f\x8b"
 
 
-def _header(path: str, where: str) -> tuple[list[str], int, Problem | None]:
-    """(column names, number of `#` lines before them, problem)."""
+def _header(path: str, where: str) -> tuple[list[str], int, bool, Problem | None]:
+    """(column names, number of `#` lines before them, gzip-compressed?, problem). Gzip is
+    told by the content, not the name."""
     skipped = 0
     try:
-        with _open_text(path) as handle:
+        gzipped = _is_gzip(path)
+        opener = gzip.open if gzipped else open
+        with opener(path, "rt", encoding="utf-8", newline="") as handle:
             for line in handle:
                 if line.startswith("#"):
                     skipped += 1
                     continue
-                names = line.rstrip("\r\n").split("\t")
-                return names, skipped, None
+                return line.rstrip("\r\n").split("\t"), skipped, gzipped, None
     except (OSError, EOFError, UnicodeDecodeError) as exc:
-        return [], 0, Problem(path, where, f"the MAF cannot be read ({exc})", MAF_HINT)
-    return [], 0, Problem(path, where, "the MAF has no header line (it is empty or only "
-                                       "# comment lines)", MAF_HINT)
+        return [], 0, False, Problem(path, where, f"the MAF cannot be read ({exc})", MAF_HINT)
+    return [], 0, gzipped, Problem(path, where, "the MAF has no header line (it is empty or "
+                                                "only # comment lines)", MAF_HINT)
+
+
+#: Rows parsed at a time: every column is parsed (see `_read_columns`), only the needed kept.
+CHUNK_ROWS = 100_000
+
+
+def _read_columns(path: str, skipped: int, gzipped: bool, columns: list[str]) -> pd.DataFrame:
+    """The named columns of every row, as text. Every column is parsed, in chunks, rather than
+    with `usecols`: pandas then ignores a row's surplus cells, and a stray tab would shift a
+    row's values into the wrong columns unnoticed; parsed whole, such a row is an error naming
+    its line. (A row with too few cells reads as empty trailing cells.)"""
+    chunks = pd.read_csv(path, sep="\t", skiprows=skipped, dtype=str, keep_default_na=False,
+                         na_filter=False, quoting=csv.QUOTE_NONE,
+                         compression="gzip" if gzipped else None, engine="c",
+                         chunksize=CHUNK_ROWS)
+    kept = []
+    for chunk in chunks:
+        if not isinstance(chunk.index, pd.RangeIndex):
+            # pandas reads surplus cells of the first row as an index instead of failing
+            raise ValueError(f"line {skipped + 2} has more cells than the header's "
+                             f"{len(chunk.columns)} columns")
+        kept.append(chunk[columns])
+    return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=columns)
 
 
 def _shown_header(header: list[str]) -> str:
