@@ -24,8 +24,8 @@ rule panel_mutations:
         "logs/benchmarks/panel_mutations/{batch}.{shard}.tsv"
     threads: 2  # worker processes over the shard's files (1.9x faster on 2 cores)
     resources:
-        # one VCF per worker, streamed: 287 MiB measured for 500 simulated VCFs. A MAF is read
-        # whole, 100,000 rows at a time: 236 MiB for a 376,000-row cohort MAF.
+        # one VCF per worker, streamed: 285 MiB measured for 500 simulated VCFs. A MAF is read
+        # whole, 100,000 rows at a time: 251 MiB for a 376,000-row cohort MAF.
         mem_mb=2000,
         runtime=60,
     conda:
