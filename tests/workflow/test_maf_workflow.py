@@ -2,6 +2,7 @@
 mutation features, byte for byte, as the same calls given as VCFs; a bad MAF stops the run
 naming the file, with no mutation table left behind."""
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -43,25 +44,26 @@ def test_batch_mafs_give_the_vcfs_mutation_table_byte_for_byte(cohort, tmp_path)
 
 
 def test_a_malformed_maf_stops_the_run_naming_it_and_leaves_no_table(cohort, tmp_path):
+    lines = gzip.decompress((cohort / "maf" / "batch1.maf.gz").read_bytes()).decode()
+    version, header, *rows = lines.splitlines()
+    alt_count = header.split("\t").index("t_alt_count")
+    broken_rows = []
+    for row in rows:  # every count unreadable: whichever row is in the panel
+        cells = row.split("\t")
+        cells[alt_count] = "ten"
+        broken_rows.append("\t".join(cells))
     broken = tmp_path / "batch1.maf"
-    lines = (cohort / "maf" / "batch1.maf.gz").read_bytes()
-    import gzip
-    text = gzip.decompress(lines).decode().splitlines()
-    header = text[1].split("\t")
-    alt_count = header.index("t_alt_count")
-    rows = [line.split("\t") for line in text[2:]]
-    for row in rows:
-        row[alt_count] = "ten"  # every count unreadable: whichever row is in the panel
-    broken.write_text("\n".join(text[:2] + ["\t".join(r) for r in rows]) + "\n")
-    sheet = (cohort / MAF_SHEET).read_text().replace("maf/batch1.maf.gz", str(broken))
-    (tmp_path / "samples.tsv").write_text(sheet.replace("\tmaf/", f"\t{cohort}/maf/"))
+    broken.write_text("\n".join([version, header, *broken_rows]) + "\n")
+    # the MAF sheet with absolute paths: batch1's MAF is the broken copy
+    sheet = (cohort / MAF_SHEET).read_text()
+    sheet = sheet.replace("\tmaf/batch1.maf.gz", f"\t{broken}")
+    sheet = sheet.replace("\tmaf/", f"\t{cohort}/maf/")
+    sheet = sheet.replace("\tgenotypes.vcf.gz", f"\t{cohort}/genotypes.vcf.gz")
+    (tmp_path / "samples.tsv").write_text(sheet)
     workdir = tmp_path / "run"
     make_workdir(workdir, samples=str(tmp_path / "samples.tsv"),
                  **{table: str(cohort / f"{table}.tsv")
                     for table in ("clinical", "biomarkers", "radiomics")})
-    # the genotype VCF is named relative to the cohort: give the cohort's absolute path
-    (tmp_path / "samples.tsv").write_text((tmp_path / "samples.tsv").read_text().replace(
-        "\tgenotypes.vcf.gz", f"\t{cohort}/genotypes.vcf.gz"))
     result = snakemake(workdir, MUTATIONS)
     assert result.returncode != 0
     assert str(broken) in result.stderr
