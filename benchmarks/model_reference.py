@@ -2,7 +2,7 @@
 
 Both sides run in this one process on the same data: the demo's feature matrix (300 patients,
 seed 1) from --data (a workflow working directory with results/features/ and
-results/demo/truth.tsv; default /tmp/demo17 when present), else built as model_benchmark.py's
+results/demo/truth.tsv, e.g. a demo run's folder), else built as model_benchmark.py's
 `prepare(300, seed=1)` does (snakemake up to results/features/ in benchmarks/out/model_300_seed1).
 
 haicpred: `cross_validation.cross_validate_models(matrix, labels, dictionary, settings, truth)`
@@ -290,9 +290,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reference-first", action="store_true")  # an order check
     args = parser.parse_args()
-    demo = Path("/tmp/demo17")
-    work = args.data or (demo if (demo / "results" / "features" / "feature_matrix.tsv").exists()
-                         else prepare(300, seed=1, cores=args.threads))
+    work = args.data or prepare(300, seed=1, cores=args.threads)
     matrix, labels, dictionary, truth = load(work)
     settings = workflow_settings(args.threads)
     load_before = os.getloadavg()[0]
