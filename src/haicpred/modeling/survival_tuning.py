@@ -57,10 +57,8 @@ def tune_cox_xgboost(X: pd.DataFrame, y: np.ndarray, tuning: TuningSettings, see
                          f"got {n_events}")
     X = X.reset_index(drop=True)
     steps, model = split_estimator(make_estimator())
-    data = [(model.training_matrix(train), model.training_matrix(valid))
-            for train, valid in inner_fold_data(X, y, steps, tuning.inner_folds, seed,
-                                                strata=y["event"].astype(int),
-                                                label=signed_time(y))]
+    data = inner_fold_data(X, y, steps, tuning.inner_folds, seed,
+                           strata=y["event"].astype(int), label=signed_time(y))
     loss_column = model.loss_column
     candidates = [{k: v for k, v in candidate.items() if k != "scale_pos_weight"}
                   for candidate in sample_candidates(tuning.n_candidates, seed,
@@ -69,7 +67,8 @@ def tune_cox_xgboost(X: pd.DataFrame, y: np.ndarray, tuning: TuningSettings, see
     def evaluate(candidate):
         rounds, loss, _, _ = early_stopped_cv(
             model.tuning_params(candidate), data, tuning.max_estimators,
-            tuning.early_stopping_rounds, loss=model.eval_metric, score=None)
+            tuning.early_stopping_rounds, loss=model.eval_metric, score=None,
+            prepare=model.training_matrix)
         return {**candidate, "n_estimators": rounds, loss_column: loss}
 
     trace = pd.DataFrame(map_in_order(evaluate, candidates, threads))

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from copy import deepcopy
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -76,6 +77,7 @@ __all__ = [
     "describe_search",
     "early_stopped_cv",
     "fixed_params",
+    "InnerFold",
     "inner_fold_data",
     "sample_candidates",
     "split_estimator",
@@ -171,13 +173,34 @@ def _booster_params(model, candidate: dict, pos_weight: float) -> tuple[dict, fl
     return params, weight
 
 
-def inner_fold_data(X, y, steps, folds: int, seed: int, strata=None, label=None):
-    """Per inner fold, the (train, validation) DMatrix pair, preprocessing fitted on train.
+@dataclass(frozen=True)
+class InnerFold:
+    """One inner fold's preprocessed training and validation values and their labels."""
 
-    Folds are stratified on ``strata`` (default ``y``); the DMatrix label is ``label`` (default
-    ``y``; a Cox booster's is the signed time)."""
-    import xgboost
+    x_train: np.ndarray
+    label_train: np.ndarray
+    x_valid: np.ndarray
+    label_valid: np.ndarray
 
+    def matrices(self):
+        """A fresh (train, validation) DMatrix pair. Fresh for every candidate: XGBoost fills
+        some of a DMatrix's caches lazily on first use (the Cox objective's label order), and
+        boosters of candidates running in parallel threads must not race to fill them."""
+        import xgboost
+
+        return (xgboost.DMatrix(self.x_train, label=self.label_train),
+                xgboost.DMatrix(self.x_valid, label=self.label_valid))
+
+
+def inner_fold_data(X, y, steps, folds: int, seed: int, strata=None, label=None
+                    ) -> list[InnerFold]:
+    """Per inner fold, the training and validation values, preprocessing fitted on train.
+
+    Folds are stratified on ``strata`` (default ``y``); the label is ``label`` (default ``y``;
+    a Cox booster's is the signed time). The values carry no column names: a DMatrix with
+    feature names makes every boosting round check them from Python (XGBoost decodes each
+    name from C on every update/eval call: 70% of the demo's nested search time), and the
+    search's boosters are thrown away."""
     strata = y if strata is None else strata
     label = y if label is None else label
 
@@ -194,16 +217,12 @@ def inner_fold_data(X, y, steps, folds: int, seed: int, strata=None, label=None)
                 pre.set_params(radiomics__skip_reason=reason)
             x_train = pre.fit_transform(x_train, y[train])
             x_valid = pre.transform(x_valid)
-        data.append((xgboost.DMatrix(_values(x_train), label=label[train]),
-                     xgboost.DMatrix(_values(x_valid), label=label[valid])))
+        data.append(InnerFold(_values(x_train), np.asarray(label)[train], _values(x_valid),
+                              np.asarray(label)[valid]))
     return data
 
 
 def _values(x) -> np.ndarray:
-    """The matrix's values without column names. A DMatrix with feature names makes every
-    boosting round check them from Python (XGBoost decodes each name from C on every
-    update/eval call): 70% of the demo's nested search time. The search's boosters are thrown
-    away, so they need no names."""
     if isinstance(x, pd.DataFrame):
         return x.to_numpy(dtype=np.float64, na_value=np.nan)
     return np.asarray(x, dtype=np.float64)
@@ -215,18 +234,22 @@ def _eval_scores(text: str) -> dict[str, float]:
     return {name: float(value) for name, value in scores.items()}
 
 
-def early_stopped_cv(params: dict, data, max_rounds: int, patience: int,
-                     loss: str = "logloss", score: str | None = "auc"
+def early_stopped_cv(params: dict, data: list[InnerFold], max_rounds: int, patience: int,
+                     loss: str = "logloss", score: str | None = "auc", prepare=None
                      ) -> tuple[int, float, float, float]:
     """Lock-step boosting over the inner folds: (best round count, its mean ``loss``, mean
-    ``score``, SD of ``score``; NaN without a score). ``params`` must evaluate both metrics."""
+    ``score``, SD of ``score``; NaN without a score). ``params`` must evaluate both metrics.
+    ``prepare`` turns each fresh DMatrix into what the objective needs (AFT: its bounds)."""
     import xgboost
 
-    boosters = [xgboost.Booster(params, [train, valid]) for train, valid in data]
+    matrices = [fold.matrices() for fold in data]
+    if prepare is not None:
+        matrices = [(prepare(train), prepare(valid)) for train, valid in matrices]
+    boosters = [xgboost.Booster(params, [train, valid]) for train, valid in matrices]
     best = (0, np.inf, np.nan, np.nan)
     for iteration in range(max_rounds):
         losses, aucs = [], []
-        for booster, (train, valid) in zip(boosters, data):
+        for booster, (train, valid) in zip(boosters, matrices):
             booster.update(train, iteration)
             scores = _eval_scores(booster.eval_set([(valid, "valid")], iteration))
             losses.append(scores[loss])
