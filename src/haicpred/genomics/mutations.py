@@ -67,8 +67,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pysam
 
-from haicpred.genomics.audit import (AUDIT_COLUMNS, depth_reason, not_protein_altering_reason,
-                                     vaf_reason)
+from haicpred.genomics.audit import AUDIT_COLUMNS, call_reason, verdict
 from haicpred.genomics.maf.judge import judge_rows
 from haicpred.genomics.maf.table import MafRequest, read_panel_rows
 from haicpred.genomics.vcf.access import open_vcf, read_problem
@@ -276,8 +275,6 @@ def _judge_record(rec, hits, columns, fmt: FormatSchema, ann: AnnotationSchema,
     genes: dict[str, str] = {}  # gene -> panel contig spelling
     for _, _, gene, contig in hits:
         genes.setdefault(gene, contig)
-    vaf_label = vaf_reason(min_vaf)
-    depth_label = depth_reason(min_depth)
     rows = []
     ref = rec.ref
     pos = int(rec.pos)
@@ -307,31 +304,14 @@ def _judge_record(rec, hits, columns, fmt: FormatSchema, ann: AnnotationSchema,
             ev = fmt.evidence(rec, column, alt_index)
             vaf, depth = ev.vaf, ev.depth
             status = fmt.not_somatic(rec, column) if passes else None
-            if not passes:
-                base_reason = f"filter:{filter_text}"
-            elif status is not None:
-                base_reason = f"not_somatic:{status}"
-            elif ev.carries_alt is None:
-                base_reason = "no_tumour_call"
-            elif not ev.carries_alt:
-                base_reason = "genotype_lacks_alt"
-            elif vaf is not None and vaf < min_vaf:
-                base_reason = vaf_label
-            elif depth is not None and depth < min_depth:
-                base_reason = depth_label
-            else:
-                base_reason = None
+            reason = call_reason(filter_text, passes, status, ev.carries_alt, vaf, depth,
+                                 min_vaf, min_depth)
             for gene, contig in genes.items():
                 terms = terms_by_gene[gene]
                 consequence = "&".join(terms) if terms else None
-                reason = base_reason
-                if reason is None:
-                    if terms is not None and not is_protein_altering(terms):
-                        reason = not_protein_altering_reason(consequence)
-                    else:
-                        reason = "pass"
+                altering = None if terms is None else is_protein_altering(terms)
                 rows.append((sample_id, contig, pos, ref, alt, gene, consequence, vaf, depth,
-                             filter_text, "kept" if reason == "pass" else "dropped", reason))
+                             filter_text, *verdict(reason, altering, consequence)))
     return rows
 
 

@@ -28,9 +28,9 @@ import re
 
 import pandas as pd
 
-from haicpred.genomics.audit import (depth_reason, not_protein_altering_reason, vaf_reason)
+from haicpred.genomics.audit import call_reason, verdict
 from haicpred.genomics.maf.classification import PROTEIN_ALTERING_CLASSES, known_class
-from haicpred.genomics.maf.table import EMPTY_CELLS, PanelRows, integers
+from haicpred.genomics.maf.table import EMPTY_CELLS, PanelRows
 from haicpred.genomics.vcf.annotation import is_protein_altering
 
 #: Mutation_Status values that say the call is not somatic (GDC MAF), and the audit's word.
@@ -41,55 +41,32 @@ _TERM_SEPARATORS = re.compile(r"[&,;]")
 def judge_rows(panel_rows: PanelRows, min_vaf: float, min_depth: int) -> list[tuple]:
     """Audit rows (`haicpred.genomics.audit.AUDIT_COLUMNS`) of every (row, sample, gene)."""
     rows = panel_rows.rows
-    if len(rows) == 0:
-        return []
-    depth = integers(rows["t_depth"])
-    ref_count, alt_count = integers(rows["t_ref_count"]), integers(rows["t_alt_count"])
-    depth = depth.fillna(ref_count + alt_count)
+    depth = rows["t_depth"].fillna(rows["t_ref_count"] + rows["t_alt_count"])
     out: list[tuple] = []
-    columns = zip(rows["Tumor_Sample_Barcode"], rows["Chromosome"],
-                  integers(rows["Start_Position"]), rows["Reference_Allele"],
-                  rows["Tumor_Seq_Allele1"], rows["Tumor_Seq_Allele2"], rows["FILTER"],
-                  rows["Mutation_Status"], depth, alt_count, rows["Consequence"],
-                  rows["Variant_Classification"], panel_rows.hits)
-    for (barcode, _, start, ref, allele1, allele2, filter_cell, status, row_depth, alt_reads,
+    columns = zip(rows["Tumor_Sample_Barcode"], rows["Start_Position"],
+                  rows["Reference_Allele"], rows["allele"], rows["Tumor_Seq_Allele2"],
+                  rows["FILTER"], rows["Mutation_Status"], depth, rows["t_alt_count"],
+                  rows["Consequence"], rows["Variant_Classification"], panel_rows.hits)
+    for (barcode, start, ref, allele, allele2, filter_cell, status, row_depth, alt_reads,
          consequence_cell, classification, hits) in columns:
-        ref = ref.strip()
-        alt = allele2.strip() if allele2.strip() != ref else allele1.strip()
-        carries = bool(alt) and alt != ref
-        if not carries:
-            alt = allele2.strip()
+        carries = allele not in ("", ref)
+        alt = allele if carries else allele2
         filter_text, passes = _filter(filter_cell)
         row_depth = None if pd.isna(row_depth) else int(row_depth)
         vaf = None
         if row_depth is not None and not pd.isna(alt_reads) and row_depth > 0:
             vaf = int(alt_reads) / row_depth
-        status_word = NOT_SOMATIC.get(status.strip().lower())
-        if not passes:
-            base_reason = f"filter:{filter_text}"
-        elif status_word is not None:
-            base_reason = f"not_somatic:{status_word}"
-        elif not carries:
-            base_reason = "genotype_lacks_alt"
-        elif vaf is not None and vaf < min_vaf:
-            base_reason = vaf_reason(min_vaf)
-        elif row_depth is not None and row_depth < min_depth:
-            base_reason = depth_reason(min_depth)
-        else:
-            base_reason = None
+        reason = call_reason(filter_text, passes, NOT_SOMATIC.get(status.lower()), carries,
+                             vaf, row_depth, min_vaf, min_depth)
         consequence, altering = _consequence(consequence_cell, classification)
+        decision = verdict(reason, altering, consequence)
         genes: dict[str, str] = {}  # gene -> panel contig spelling
         for _, _, gene, contig in hits:
             genes.setdefault(gene, contig)
         for sample_id in panel_rows.sample_ids[barcode]:
             for gene, contig in genes.items():
-                reason = base_reason
-                if reason is None:
-                    reason = "pass" if altering is not False else \
-                        not_protein_altering_reason(consequence)
                 out.append((sample_id, contig, int(start), ref, alt, gene, consequence, vaf,
-                            row_depth, filter_text, "kept" if reason == "pass" else "dropped",
-                            reason))
+                            row_depth, filter_text, *decision))
     return out
 
 
@@ -105,9 +82,8 @@ def _filter(cell: str) -> tuple[str, bool]:
 
 def _consequence(consequence_cell: str, classification: str) -> tuple[str | None, bool | None]:
     """(consequence as the audit shows it, protein-altering?); None when unannotated."""
-    cell = consequence_cell.strip()
-    if cell not in EMPTY_CELLS:
-        terms = [t.strip() for t in _TERM_SEPARATORS.split(cell) if t.strip()]
+    if consequence_cell not in EMPTY_CELLS:
+        terms = [t.strip() for t in _TERM_SEPARATORS.split(consequence_cell) if t.strip()]
         return "&".join(terms), is_protein_altering(terms)
     known = known_class(classification)
     if known is None:

@@ -60,7 +60,10 @@ class MafRequest:
 class PanelRows:
     """What a job needs from one MAF: the requested samples' rows over the panel."""
 
-    rows: pd.DataFrame  # the columns of REQUIRED/OPTIONAL_COLUMNS (strings), plus `line`
+    # the columns of REQUIRED/OPTIONAL_COLUMNS, stripped text, with the positions and
+    # COUNT_COLUMNS as Int64 (missing: not given); `line` (the file's line number) and `allele`
+    # (the tumour's allele: Tumor_Seq_Allele2, or Allele1 when Allele2 is the reference)
+    rows: pd.DataFrame
     sample_ids: dict[str, list[str]]  # barcode -> the sheet's sample IDs it stands for
     hits: list[list[tuple[int, int, str, str]]]  # per row: overlapping panel regions
 
@@ -100,17 +103,20 @@ def read_panel_rows(path: str, requests: list[MafRequest], regions: RegionIndex,
     if problems:
         return None, problems
     mine = table[table["Tumor_Sample_Barcode"].isin(barcodes)]
-    mine = mine.assign(Start_Position=mine["Start_Position"].str.strip(),
-                       End_Position=mine["End_Position"].str.strip())
-    problems += _integer_problems(path, mine, ("Start_Position", "End_Position"),
-                                  allow_empty=False)
+    mine = mine.assign(**{column: mine[column].str.strip() for column in wanted})
+    positions = ("Start_Position", "End_Position")
+    problems += _integer_problems(path, mine, positions, allow_empty=False)
     if problems:
         return None, problems
-    panel = _over_panel(mine, regions)
-    problems += _integer_problems(path, panel.rows, COUNT_COLUMNS, allow_empty=True)
+    allele2, ref = mine["Tumor_Seq_Allele2"], mine["Reference_Allele"]
+    mine = mine.assign(allele=allele2.where(allele2 != ref, mine["Tumor_Seq_Allele1"]),
+                       **{column: integers(mine[column]) for column in positions})
+    rows, hits = _over_panel(mine, regions)
+    problems += _integer_problems(path, rows, COUNT_COLUMNS, allow_empty=True)
     if problems:
         return None, problems
-    return PanelRows(panel.rows.reset_index(drop=True), barcodes, panel.hits), []
+    rows = rows.assign(**{column: integers(rows[column]) for column in COUNT_COLUMNS})
+    return PanelRows(rows.reset_index(drop=True), barcodes, hits), []
 
 
 # ----------------------------------------------------------------------------------------------
@@ -243,7 +249,7 @@ def _integer_problems(path: str, rows: pd.DataFrame, columns: tuple[str, ...],
                       allow_empty: bool) -> list[Problem]:
     problems = []
     for column in columns:
-        cells = rows[column].str.strip()
+        cells = rows[column]
         empty = cells.isin(EMPTY_CELLS)
         bad = integers(cells).isna() & (~empty if allow_empty else True)
         lines = rows["line"][bad].tolist()
@@ -276,22 +282,15 @@ def record_span(start: np.ndarray, end: np.ndarray, ref: pd.Series, alt: pd.Seri
     return span_start, span_end
 
 
-@dataclass
-class _Overlap:
-    rows: pd.DataFrame
-    hits: list[list[tuple[int, int, str, str]]]
-
-
-def _over_panel(rows: pd.DataFrame, regions: RegionIndex) -> _Overlap:
-    """The rows whose record overlaps a panel region, with those regions.
+def _over_panel(rows: pd.DataFrame, regions: RegionIndex
+                ) -> tuple[pd.DataFrame, list[list[tuple[int, int, str, str]]]]:
+    """The rows whose record overlaps a panel region, and per row those regions.
 
     A vectorised test against each contig's merged regions first, so that only the few rows
     near the panel reach the per-row lookup (a batch MAF has ~10^5 rows, the panel ~10^1)."""
-    start = integers(rows["Start_Position"]).to_numpy(dtype=np.int64)
-    end = integers(rows["End_Position"]).to_numpy(dtype=np.int64)
-    alt = rows["Tumor_Seq_Allele2"].where(rows["Tumor_Seq_Allele2"] != rows["Reference_Allele"],
-                                          rows["Tumor_Seq_Allele1"])
-    span_start, span_end = record_span(start, end, rows["Reference_Allele"], alt)
+    start = rows["Start_Position"].to_numpy(dtype=np.int64)
+    end = rows["End_Position"].to_numpy(dtype=np.int64)
+    span_start, span_end = record_span(start, end, rows["Reference_Allele"], rows["allele"])
     keys = rows["Chromosome"].map(contig_key).to_numpy()
     near = np.zeros(len(rows), dtype=bool)
     for key in regions.contig_keys():
@@ -302,7 +301,6 @@ def _over_panel(rows: pd.DataFrame, regions: RegionIndex) -> _Overlap:
         last = np.searchsorted(starts, span_end[on_contig], side="right") - 1
         reaches = (last >= 0) & (ends[np.maximum(last, 0)] >= span_start[on_contig])
         near[np.flatnonzero(on_contig)[reaches]] = True
-    picked = rows[near]
     hits = [regions.overlapping(key, int(s), int(e))
             for key, s, e in zip(keys[near], span_start[near], span_end[near])]
-    return _Overlap(picked, hits)
+    return rows[near], hits
