@@ -16,7 +16,6 @@ is reported with its line number (as an editor counts it, header lines included)
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
 import zlib
@@ -24,6 +23,7 @@ import zlib
 import pandas as pd
 
 from haicpred.io.errors import Problem
+from haicpred.io.tables import open_text
 
 BED_SUFFIXES = (".bed", ".bed.gz")
 MAX_POSITION = 2**31 - 1  # VCF positions are 32-bit; as the panel schema's maximum
@@ -75,12 +75,8 @@ def read_bed_panel(path: str | os.PathLike, columns: list[str]
 
 
 def _lines(path: str | os.PathLike) -> list[str]:
-    """The file's lines; gzip/bgzip by content, whatever the name says; a UTF-8 byte-order
-    mark (spreadsheet exports) dropped, so it cannot become part of the first contig name."""
-    with open(path, "rb") as handle:
-        compressed = handle.read(2) == b"\x1f\x8b"
-    opener = gzip.open if compressed else open
-    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+    """The file's lines (`haicpred.io.tables.open_text`: gzip/bgzip by content, no BOM)."""
+    with open_text(path) as handle:
         return handle.readlines()
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from haicpred.io.errors import Problem, raise_if_any
 from haicpred.io.panel_bed import is_bed, read_bed_panel
+from haicpred.io.tables import whole_numbers
 from haicpred.io.validation import read_and_validate, row_numbers
 
 PANEL_COLUMNS = ["gene", "chrom", "start", "end", "strand", "source"]
@@ -181,15 +182,8 @@ def _typed(df: pd.DataFrame, columns: list[str], integer_columns: list[str]) -> 
     """Just `columns` (absent optional ones empty) with the integer columns as Int64."""
     df = df.reindex(columns=columns, fill_value="")
     for column in integer_columns:
-        df[column] = _integers(df[column])
+        df[column] = whole_numbers(df[column])  # invalid cells: reported by the schema
     return df
-
-
-def _integers(cells: pd.Series) -> pd.Series:
-    """Int64 of the cells the schema accepts as integers; missing elsewhere (already reported)."""
-    numbers = pd.to_numeric(cells.astype("string").str.strip(), errors="coerce")
-    whole = (numbers % 1 == 0) & (numbers.abs() < 2**53)
-    return numbers.where(whole).astype("Int64")
 
 
 def rows_where(mask: pd.Series) -> list[int]:

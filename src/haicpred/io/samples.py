@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from haicpred.io.errors import Problem, raise_if_any
+from haicpred.io.tables import GZIP_MAGIC
 from haicpred.io.validation import duplicate_problems, read_and_validate
 
 SHEET_COLUMNS = ["sample_id", "batch", "exome_vcf", "exome_maf", "tumor_sample", "genotype_vcf",
@@ -81,7 +82,6 @@ def read_sample_sheet(path: str | os.PathLike) -> tuple[pd.DataFrame | None, lis
 
 #: the first bytes of a variant file: VCF text (plain or in gzip/BGZF), or BCF
 VARIANT_MAGIC = (b"##fileformat=VCF", b"BCF\x02")
-GZIP_MAGIC = b"\x1f\x8b"
 SNIFF_BYTES = 4096  # one small read per file, whatever its size (a sheet may name 20,000)
 
 

@@ -6,6 +6,7 @@ stable order, atomic rename) so that the same inputs give byte-identical files.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import tempfile
@@ -29,6 +30,30 @@ def read_tsv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
     return pd.read_csv(
         path, sep="\t", dtype=str, keep_default_na=False, na_values=[""], comment=None, **kwargs
     )
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def is_gzipped(path: str | os.PathLike) -> bool:
+    """Whether the file's content is gzip (or bgzip), whatever its name says."""
+    with open(path, "rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
+
+def open_text(path: str | os.PathLike):
+    """A text handle on a plain or gzip-compressed file (told by content), UTF-8; a byte-order
+    mark (spreadsheet exports) is dropped, so it cannot become part of the first cell."""
+    opener = gzip.open if is_gzipped(path) else open
+    return opener(path, "rt", encoding="utf-8-sig", newline="")
+
+
+def whole_numbers(cells: pd.Series) -> pd.Series:
+    """Int64 of the text cells that hold whole numbers (`12`, `12.0`, ` 12 `); missing for
+    empty or other cells (their callers report those)."""
+    numbers = pd.to_numeric(cells.astype("string").str.strip(), errors="coerce")
+    whole = (numbers % 1 == 0) & (numbers.abs() < 2**53)
+    return numbers.where(whole).astype("Int64")
 
 
 def concatenate_tables(paths) -> pd.DataFrame:

@@ -23,7 +23,6 @@ overlap a panel region (with the panel genes they overlap). Every problem is col
 from __future__ import annotations
 
 import csv
-import gzip
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +32,7 @@ from haicpred.genomics.vcf.access import samples_where
 from haicpred.genomics.vcf.build import GENOME_BUILDS, builds_named
 from haicpred.genomics.vcf.regions import RegionIndex, contig_key
 from haicpred.io.errors import Problem
+from haicpred.io.tables import is_gzipped, open_text, whole_numbers
 
 REQUIRED_COLUMNS = ("Chromosome", "Start_Position", "End_Position", "Reference_Allele",
                     "Tumor_Seq_Allele2", "Tumor_Sample_Barcode", "Variant_Classification")
@@ -123,19 +123,13 @@ def read_panel_rows(path: str, requests: list[MafRequest], regions: RegionIndex,
 # The header
 # ----------------------------------------------------------------------------------------------
 
-def _is_gzip(path: str) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"
-
-
 def _header(path: str, where: str) -> tuple[list[str], int, bool, Problem | None]:
     """(column names, number of `#` lines before them, gzip-compressed?, problem). Gzip is
     told by the content, not the name."""
     skipped = 0
     try:
-        gzipped = _is_gzip(path)
-        opener = gzip.open if gzipped else open
-        with opener(path, "rt", encoding="utf-8", newline="") as handle:
+        gzipped = is_gzipped(path)
+        with open_text(path) as handle:
             for line in handle:
                 if line.startswith("#"):
                     skipped += 1
@@ -157,7 +151,7 @@ def _read_columns(path: str, skipped: int, gzipped: bool, columns: list[str]) ->
     row's values into the wrong columns unnoticed; parsed whole, such a row is an error naming
     its line. (A row with too few cells reads as empty trailing cells.)"""
     chunks = pd.read_csv(path, sep="\t", skiprows=skipped, dtype=str, keep_default_na=False,
-                         na_filter=False, quoting=csv.QUOTE_NONE,
+                         na_filter=False, quoting=csv.QUOTE_NONE, encoding="utf-8-sig",
                          compression="gzip" if gzipped else None, engine="c",
                          chunksize=CHUNK_ROWS)
     kept = []
@@ -239,10 +233,10 @@ def _barcodes(path: str, requests: list[MafRequest], cells: pd.Series
 # ----------------------------------------------------------------------------------------------
 
 def integers(cells: pd.Series) -> pd.Series:
-    """Int64 of integer-valued cells (`12`, `12.0`); missing for empty or invalid ones."""
-    numbers = pd.to_numeric(cells.str.strip(), errors="coerce")
-    whole = (numbers % 1 == 0) & (numbers >= 0) & (numbers < 2**53)
-    return numbers.where(whole).astype("Int64")
+    """Int64 of the cells that hold whole numbers >= 0 (positions, read counts); missing for
+    empty or invalid ones."""
+    numbers = whole_numbers(cells)
+    return numbers.where(numbers >= 0)
 
 
 def _integer_problems(path: str, rows: pd.DataFrame, columns: tuple[str, ...],
