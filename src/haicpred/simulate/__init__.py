@@ -59,12 +59,13 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from haicpred.genomics.vcf.build import GENOME_BUILDS
 from haicpred.io.errors import Problem, raise_if_any
 from haicpred.io.resources import assessed_regions, check_panel, check_snps, rows_where
 from haicpred.io.tables import write_tsv
 
 from .clinical_tables import biomarker_table, clinical_table, sample_sheet
-from .common import GENOME_BUILDS, Reference, exact_mask, reference
+from .common import Reference, exact_mask, reference
 from .effects import (TRUTH_SURVIVAL_COLUMNS, planted_effects_table, response_design,
                       simulate_outcomes)
 from .exome import P_FOHAIC1_POSITIVE, write_exome_vcfs

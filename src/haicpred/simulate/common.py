@@ -19,7 +19,6 @@ from haicpred.genomics.vcf.build import CONTIG_LENGTHS as NUCLEAR_CONTIG_LENGTHS
 # ---------------------------------------------------------------------------------------------
 # Reference genome
 # ---------------------------------------------------------------------------------------------
-GENOME_BUILDS = tuple(NUCLEAR_CONTIG_LENGTHS)  # GRCh37, GRCh38
 # The FASTA each VCF header names, by (build, chr-prefixed contig names): the usual file of each
 # naming style (GATK bundle / UCSC hg19 with chr, 1000 Genomes b37 / Ensembl without).
 REFERENCE_FASTA = {

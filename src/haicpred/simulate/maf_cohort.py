@@ -46,9 +46,8 @@ def write_batch_mafs(cohort_dir: str | os.PathLike, genome_build: str = "GRCh38"
                 vcf_calls_as_maf(vcf, column, barcode, genome_build))
             out["exome_vcf"] = None
             out["exome_maf"] = f"{MAF_FOLDER}/{row['batch']}.maf.gz"
-        for column in ("genotype_vcf",):
-            if out[column]:
-                out[column] = os.path.relpath(out[column], cohort_dir)
+        if out["genotype_vcf"]:  # the sheet's path, resolved on reading: relative again
+            out["genotype_vcf"] = os.path.relpath(out["genotype_vcf"], cohort_dir)
         out_rows.append(out)
     (cohort_dir / MAF_FOLDER).mkdir(exist_ok=True)
     for batch, rows in sorted(rows_by_batch.items()):
