@@ -9,7 +9,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import xgboost
 from sklearn.model_selection import RepeatedStratifiedKFold
 
 from haicpred.io.errors import InputError
@@ -18,6 +17,7 @@ from haicpred.modeling.cross_validation import (CV_METADATA_FILE, IMPORTANCE_COL
 from haicpred.modeling.endpoint import OOF_COLUMNS
 from haicpred.modeling.evaluation import CALIBRATION_COLUMNS, METRIC_COLUMNS
 from haicpred.modeling.inputs import PostTreatmentFeatureError
+from haicpred.modeling.linear_start import LinearStartXGBClassifier
 from haicpred.modeling.metrics import auc_score, calibration_intercept_slope
 from haicpred.modeling.settings import ModelSettings, resolve_model_settings
 from haicpred.radiomics.preprocessing import RadiomicsPreprocessor
@@ -184,7 +184,10 @@ def test_oof_prediction_never_uses_the_samples_own_label(results, cohort):
               **{k: tuned[k] for k in TUNED_PARAMETERS}}
     params["max_depth"], params["n_estimators"] = int(params["max_depth"]), int(
         params["n_estimators"])
-    model = xgboost.XGBClassifier(**params)
+    # the model of record boosts from a linear start that may leave the radiomics out
+    model = LinearStartXGBClassifier(**params, linear_start=True,
+                                     linear_folds=results.settings["tuning"]["inner_folds"],
+                                     start_groups={"radiomics": radiomic})
     model.fit(train_x, y[train])
     expected = pd.Series(
         model.predict_proba(pre.transform(lab.iloc[test][features + ["batch"]]))[:, 1]

@@ -242,9 +242,9 @@ def test_a_model_folder_of_another_format_or_without_its_baseline_is_refused(
     shutil.copytree(trained_survival.model_dir, folder)
     path = folder / METADATA_FILE
     original = json.loads(path.read_text())
-    path.write_text(json.dumps({**original, "format_version": 3}))
-    with pytest.raises(InputError, match="format_version: is 3; this version of haicpred "
-                                         "reads 1, 2"):
+    path.write_text(json.dumps({**original, "format_version": 4}))
+    with pytest.raises(InputError, match="format_version: is 4; this version of haicpred "
+                                         "reads 1, 2, 3"):
         load_final_model(folder)
     broken = {**original, "baseline_hazard": {**original["baseline_hazard"],
                                               "cumulative_hazard": [1.0]}}

@@ -566,3 +566,27 @@ def test_cohort_name_and_treatment_config_keys(tmp_path):
     (tmp_path / "bad.yaml").write_text("treatment: ''\n")
     with pytest.raises(InputError, match="treatment"):
         load_config(tmp_path / "bad.yaml")
+
+
+def test_a_beaten_model_of_record_is_flagged(model_dir, tmp_path):
+    """The warning appears exactly when the paired CI of (best ablation or all-features
+    logistic) minus XGBoost lies above 0."""
+    metrics = read_tsv(model_dir / "metrics.tsv")
+    numeric = metrics.set_index("model")
+    ablations = numeric[numeric.index.str.startswith("xgboost_")]
+    rivals = [ablations["auc"].astype(float).idxmax(), "logistic_all_features"]
+    beaten = any(float(numeric.loc[name, "auc_diff_low"]) > 0 for name in rivals)
+    warning = "the model of record is beaten"
+    assert (warning in render_from_tsvs(model_dir, tmp_path / "as_is.html")) == beaten
+    changed = metrics.copy()
+    row = changed["model"] == "logistic_all_features"
+    xgb = float(numeric.loc["xgboost", "auc"])
+    changed.loc[row, ["auc", "auc_diff_vs_xgboost", "auc_diff_low", "auc_diff_high"]] = [
+        str(xgb + 0.06), "0.06", "0.02", "0.1"]
+    html = render_from_tsvs(model_dir, tmp_path / "beaten.html", optional={"metrics": changed})
+    assert warning in html
+    assert "<b>logistic_all_features</b> AUC" in section(html, "metrics")
+    changed.loc[row, "auc_diff_low"] = "-0.01"  # the CI reaches 0: no warning
+    html = render_from_tsvs(model_dir, tmp_path / "close.html", optional={"metrics": changed})
+    assert (warning in html) == any(float(numeric.loc[name, "auc_diff_low"]) > 0
+                                    for name in rivals[:1])

@@ -476,7 +476,7 @@ def frozen_model_case(survival: bool, change, objective: str = "cox"):
 
 
 def _newer_format(metadata: dict) -> dict:
-    return {**metadata, "format_version": 3}
+    return {**metadata, "format_version": 4}
 
 
 def _broken_baseline(metadata: dict) -> dict:

@@ -198,7 +198,7 @@ def run_cv(data: PreparedData, specs: list[ModelSpec], endpoint: ModelEndpoint, 
                                        "fold": fold + 1, **summary,
                                        "harmonised": "yes" if summary["harmonised"] else "no"})
             if importance and spec.gain_importance:
-                gain = normalised_gain(estimator, data.features)
+                gain = normalised_gain(estimator, data.features, X_train[spec.fit_columns])
         return _FoldResult(predictions, radiomics_rows, tuning_rows, gain)
 
     with single_threaded_blas():

@@ -26,6 +26,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from haicpred.io.versions import package_versions as _package_versions
+from haicpred.modeling.linear_start import LinearStartXGBClassifier, linear_start_of
 from haicpred.modeling.settings import ModelSettings
 from haicpred.radiomics.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY,
                                               RadiomicsPreprocessor, RadiomicsStepSettings,
@@ -48,6 +49,7 @@ __all__ = [
     "normalised_gain",
     "package_versions",
     "xgboost_classifier",
+    "xgboost_factory",
 ]
 
 RADIOMICS_ONLY_MODEL = "xgboost_radiomics_only"
@@ -68,12 +70,17 @@ def package_versions(packages=MODEL_PACKAGES) -> dict:
 # estimators
 
 
-def xgboost_classifier(params: Mapping, seed: int, threads: int):
-    """XGBoost with the given parameters, random state ``seed``, ``threads`` threads, hist."""
-    import xgboost
-
-    return xgboost.XGBClassifier(
+def xgboost_classifier(params: Mapping, seed: int, threads: int, linear_start: bool = False,
+                       start_groups: Mapping | None = None, linear_folds: int = 3):
+    """XGBoost with the given parameters, random state ``seed``, ``threads`` threads, hist;
+    ``linear_start``: boosted from a penalised logistic regression fitted on the same rows
+    (:class:`haicpred.modeling.linear_start.LinearStartXGBClassifier`, which may leave out
+    the column groups of ``start_groups``; ``linear_folds``: its CV folds)."""
+    return LinearStartXGBClassifier(
         **params,
+        linear_start=linear_start,
+        linear_folds=linear_folds,
+        start_groups=dict(start_groups or {}),
         random_state=seed,
         n_jobs=threads,
         tree_method="hist",
@@ -162,9 +169,17 @@ def model_name_part(modality: str) -> str:
     return text or "unnamed"
 
 
-def _xgboost_factory(settings: ModelSettings):
+def xgboost_factory(settings: ModelSettings, radiomic: list[str] | None = None,
+                    params: Mapping | None = None):
+    """Fresh XGBoost classifiers of the settings (``params``: instead of ``settings.xgboost``):
+    boosted from a linear start when ``linear_start`` is on, which may then leave out the
+    ``radiomic`` columns (one group: the high-dimensional modality a start drowns in)."""
+    params = settings.xgboost if params is None else params
+    groups = {RADIOMICS_MODALITY: list(radiomic)} if radiomic else {}
+
     def make():
-        return xgboost_classifier(settings.xgboost, settings.seed, settings.threads)
+        return xgboost_classifier(params, settings.seed, settings.threads,
+                                  settings.linear_start, groups, settings.tuning.inner_folds)
 
     return make
 
@@ -211,10 +226,12 @@ def ablation_specs(features: list[str], settings: ModelSettings, modality: dict,
     if RADIOMICS_MODALITY not in groups:
         skipped.append(f"{RADIOMICS_ONLY_MODEL}, {WITHOUT_RADIOMICS_MODEL}: no radiomic "
                        f"features (dictionary modality {RADIOMICS_MODALITY}) in the matrix")
-    make_xgboost = make_xgboost or _xgboost_factory(settings)
     for part, columns in groups.items():
         only, without = f"xgboost_{part}_only", f"xgboost_without_{part}"
         rest = [f for f in features if f not in set(columns)]
+        # the ablations' starts keep every column they are given (no group left out): they
+        # show what a modality adds, the guard is the model of record's
+        make_only = make_without = make_xgboost or xgboost_factory(settings)
         if not rest:
             skipped.append(f"{only}: every feature is of modality {part}, so it would repeat "
                            "xgboost")
@@ -226,9 +243,9 @@ def ablation_specs(features: list[str], settings: ModelSettings, modality: dict,
         if part in unusable:
             skipped.append(f"{only}: {unusable[part]}")
         else:
-            specs.append(model_spec(only, columns, make_xgboost, radiomic_all,
+            specs.append(model_spec(only, columns, make_only, radiomic_all,
                                     settings.radiomics, kind="xgboost"))
-        specs.append(model_spec(without, rest, make_xgboost, radiomic_all, settings.radiomics,
+        specs.append(model_spec(without, rest, make_without, radiomic_all, settings.radiomics,
                                 kind="xgboost"))
     return specs, skipped
 
@@ -257,7 +274,7 @@ def model_specs(features: list[str], settings: ModelSettings, radiomic: list[str
     if radiomic and not radiomics_usable:
         unusable.setdefault(RADIOMICS_MODALITY, "every radiomic feature is near-constant over "
                             "the labelled samples")
-    specs = [model_spec("xgboost", features, _xgboost_factory(settings), radiomic_all,
+    specs = [model_spec("xgboost", features, xgboost_factory(settings, radiomic), radiomic_all,
                         settings.radiomics, kind="xgboost", gain_importance=True)]
     ablations, skipped = ablation_specs(features, settings, modality, radiomic_all, unusable,
                                         empty)
@@ -309,10 +326,27 @@ def fold_estimator(spec: ModelSpec, skip_reason: str | None, tuned: dict | None)
     return estimator
 
 
-def normalised_gain(estimator, features: list[str]) -> np.ndarray:
-    """The fitted XGBoost's total gain per feature (0 for unused ones), summing to 1."""
-    booster = final_estimator(estimator).get_booster()
-    raw = booster.get_score(importance_type="total_gain")
-    vector = np.array([raw.get(f, 0.0) for f in features], dtype=float)
+def normalised_gain(estimator, features: list[str], X: pd.DataFrame | None = None
+                    ) -> np.ndarray:
+    """The fitted XGBoost's total gain per feature (0 for unused ones), summing to 1.
+
+    A model boosted from a linear start (whose trees may be few or none): each feature's mean
+    |log-odds contribution| over the rows ``X`` (the start's exact contribution plus the
+    trees' TreeSHAP, XGBoost's ``pred_contribs``), summing to 1."""
+    model = final_estimator(estimator)
+    start = linear_start_of(model)
+    if start is not None and X is not None:
+        import xgboost
+
+        X_model = estimator[:-1].transform(X) if isinstance(estimator, Pipeline) else X
+        contributions = start.contributions(X_model)
+        if model.get_booster().num_boosted_rounds():
+            contributions = contributions + model.get_booster().predict(
+                xgboost.DMatrix(X_model), pred_contribs=True)[:, :-1]
+        share = dict(zip(X_model.columns, np.abs(contributions).mean(axis=0)))
+        vector = np.array([share.get(f, 0.0) for f in features], dtype=float)
+    else:
+        raw = model.get_booster().get_score(importance_type="total_gain")
+        vector = np.array([raw.get(f, 0.0) for f in features], dtype=float)
     total = vector.sum()
     return vector / total if total > 0 else vector

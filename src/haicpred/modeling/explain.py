@@ -11,16 +11,35 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from haicpred.modeling.linear_start import linear_start_of
+
 GLOBAL_COLUMNS = ["feature", "modality", "mean_abs_shap", "rank"]
 
 
 def shap_values(model, X: pd.DataFrame) -> tuple[pd.DataFrame, float]:
-    """SHAP values (log-odds scale), one column per feature, and the base value."""
+    """SHAP values (log-odds scale), one column per feature, and the base value.
+
+    A model boosted from a linear start (:mod:`haicpred.modeling.linear_start`): the start's
+    exact additive contributions (coefficient x standardised value) plus TreeSHAP of the
+    trees; the base value is what remains of the log-odds (the same for every patient: the
+    start's intercept plus the trees' expected value)."""
     import shap  # imported here: it pulls in numba, which only the model step needs
 
-    explainer = shap.TreeExplainer(model)
-    values = np.asarray(explainer.shap_values(X), dtype=float)
-    base = float(np.ravel(explainer.expected_value)[0])
+    start = linear_start_of(model)
+    if start is None:
+        explainer = shap.TreeExplainer(model)
+        values = np.asarray(explainer.shap_values(X), dtype=float)
+        base = float(np.ravel(explainer.expected_value)[0])
+        return pd.DataFrame(values, columns=list(X.columns), index=X.index), base
+    import xgboost
+
+    booster = model.get_booster()
+    values = start.contributions(X)
+    if booster.num_boosted_rounds():
+        values = values + np.asarray(shap.TreeExplainer(model).shap_values(X), dtype=float)
+    margin = booster.predict(xgboost.DMatrix(X, base_margin=start.margin(X)),
+                             output_margin=True)
+    base = float(np.mean(margin - values.sum(axis=1))) if len(X) else start.intercept_
     return pd.DataFrame(values, columns=list(X.columns), index=X.index), base
 
 
@@ -45,7 +64,8 @@ def top_contributors(values: pd.DataFrame, k: int = 3, missing: pd.DataFrame | N
 
     ``missing``: True where the feature has no value for the patient (same shape and columns as
     ``values``); such a feature is written "name=missing (+0.545)": XGBoost sent the patient
-    down the missing-value branch, and the contribution is that of the absence, not of a value.
+    down the missing-value branch (and a linear start used the training median), and the
+    contribution is that of the absence, not of a value.
     """
     names = np.asarray(values.columns)
     matrix = values.to_numpy(dtype=float)

@@ -50,9 +50,10 @@ import pandas as pd
 from haicpred.io.errors import Problem, raise_if_any
 from haicpred.io.tables import write_bytes, write_json, write_tsv
 from haicpred.modeling.estimators import (final_estimator, model_spec, package_versions,
-                                          xgboost_classifier)
+                                          xgboost_factory)
 from haicpred.modeling.explain import global_importance, shap_values, top_contributors
 from haicpred.modeling.final_training import (FINAL_MODEL_PACKAGES, FORMAT, FORMAT_VERSION,
+                                              LINEAR_START_FORMAT_VERSION,
                                               METADATA_FILE, MODEL_FILE, N_TOP_CONTRIBUTORS,
                                               NOMOGRAM_FILE, PREDICTIONS_FILE, SHAP_FILE,
                                               TRAINING_PREDICTION_COLUMNS, FinalModel,
@@ -60,10 +61,11 @@ from haicpred.modeling.final_training import (FINAL_MODEL_PACKAGES, FORMAT, FORM
                                               model_inputs, prepare_training, scoring_checks,
                                               shap_metadata, training_checksum)
 from haicpred.modeling.inputs import LABEL_COLUMN
+from haicpred.modeling.linear_start import linear_start_of
 from haicpred.modeling.scoring import assign_risk_groups, risk_group_cutoffs
 from haicpred.modeling.settings import ModelSettings
 from haicpred.modeling.survival_final import fit_survival_final_model
-from haicpred.modeling.tuning import describe_search, tune_xgboost
+from haicpred.modeling.tuning import PREFIT_START, describe_search, tune_xgboost
 from haicpred.radiomics.preprocessing import BATCH_COLUMN, RADIOMICS_MODALITY
 
 log = logging.getLogger(__name__)
@@ -106,6 +108,7 @@ def _hyperparameters(settings: ModelSettings, X_fit: pd.DataFrame, y: np.ndarray
     if tuning.enabled:
         tuned, trace = tune_xgboost(X_fit, y, tuning, settings.seed, make_estimator,
                                     threads=settings.threads)
+        tuned.pop(PREFIT_START, None)  # the final fit refits the start (a fraction of a second)
         params = {**settings.xgboost, **tuned}
         record = {"search": describe_search(tuning),
                   "chosen": tuned,
@@ -155,15 +158,12 @@ def fit_final_model(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.D
                 if str(training.modality.get(f, "")).strip().lower() == RADIOMICS_MODALITY]
     # the estimator as the cross-validation builds it: tuning starts from it, the final fit
     # uses it with the chosen parameters
-    default_spec = model_spec("xgboost", features,
-                              lambda: xgboost_classifier(settings.xgboost, settings.seed,
-                                                         settings.threads),
+    default_spec = model_spec("xgboost", features, xgboost_factory(settings, radiomic),
                               set(radiomic), settings.radiomics)
     params, params_source, tuning_record = _hyperparameters(
         settings, X_all.loc[labelled, default_spec.fit_columns].reset_index(drop=True), y,
         default_spec.factory)
-    spec = model_spec("xgboost", features,
-                      lambda: xgboost_classifier(params, settings.seed, settings.threads),
+    spec = model_spec("xgboost", features, xgboost_factory(settings, radiomic, params),
                       set(radiomic), settings.radiomics)
     estimator = spec.factory()
     estimator.fit(X_all.loc[labelled, spec.fit_columns].reset_index(drop=True), y)
@@ -198,10 +198,15 @@ def fit_final_model(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.D
     }).sort_values("sample_id", kind="mergesort").reset_index(drop=True)
 
     endpoint = training.endpoint
+    start = linear_start_of(model)
     metadata = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "model": "xgboost.XGBClassifier",
+        # a model with a linear start must not be read by a haicpred that would ignore it
+        "format_version": FORMAT_VERSION if start is None else LINEAR_START_FORMAT_VERSION,
+        "model": "xgboost.XGBClassifier" + ("" if start is None else
+                                            " boosted from a penalised logistic start"),
+        # what scoring adds to the booster's output (log-odds), None = nothing
+        "linear_start": None if start is None else start.to_dict(model_features),
         **features_metadata(training, model_features, ranges, features, radiomic, preprocessor),
         "endpoint": {"column": endpoint.name, "positive_class": 1, **endpoint.summary()},
         "n": n,
@@ -226,7 +231,9 @@ def fit_final_model(matrix: pd.DataFrame, labels: pd.DataFrame, dictionary: pd.D
         "allow_post_treatment": settings.allow_post_treatment,
         "cv_metrics": cv_metrics_record(cv_metrics),
         "risk_groups": groups,
-        "shap": shap_metadata("shap.TreeExplainer (exact TreeSHAP), log-odds scale",
+        "shap": shap_metadata("shap.TreeExplainer (exact TreeSHAP), log-odds scale"
+                              + ("" if start is None else ", plus the linear start's exact "
+                                 "contributions (coefficient x standardised value)"),
                               base_value, n),
         "versions": package_versions(FINAL_MODEL_PACKAGES),
     }

@@ -33,6 +33,7 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "SURVIVAL_FORMAT_VERSION",
+    "LINEAR_START_FORMAT_VERSION",
     "MODEL_FILE",
     "METADATA_FILE",
     "SHAP_FILE",
@@ -59,6 +60,7 @@ FORMAT = "haicpred final model"
 # still written as version 1, byte for byte as before, and earlier folders load unchanged.
 FORMAT_VERSION = 1
 SURVIVAL_FORMAT_VERSION = 2
+LINEAR_START_FORMAT_VERSION = 3  # a binary model boosted from a linear start (its metadata)
 MODEL_FILE = "xgboost_model.json"
 METADATA_FILE = "model_metadata.json"
 SHAP_FILE = "shap_importance.tsv"

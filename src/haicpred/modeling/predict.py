@@ -45,8 +45,11 @@ import pandas as pd
 
 from haicpred.io.errors import InputError, Problem, raise_if_any
 from haicpred.modeling.explain import shap_values, top_contributors
-from haicpred.modeling.final_training import (FORMAT, FORMAT_VERSION, METADATA_FILE, MODEL_FILE,
-                                              N_TOP_CONTRIBUTORS, SURVIVAL_FORMAT_VERSION)
+from haicpred.modeling.final_training import (FORMAT, FORMAT_VERSION,
+                                              LINEAR_START_FORMAT_VERSION, METADATA_FILE,
+                                              MODEL_FILE, N_TOP_CONTRIBUTORS,
+                                              SURVIVAL_FORMAT_VERSION)
+from haicpred.modeling.linear_start import LinearStart, LinearStartXGBClassifier
 from haicpred.modeling.scoring import (assign_risk_groups, log_modalities_missing_for_everyone,
                                        modalities_missing_for_everyone, sample_warnings)
 from haicpred.modeling.survival_aft import AFT_DISTRIBUTION, XGBoostAFT
@@ -65,8 +68,9 @@ _REQUIRED_METADATA = ("format", "format_version", "feature_names", "feature_moda
                       "feature_ranges", "risk_groups", "model_sha256", "radiomics_preprocessing")
 _HINT = ("give the results/model/final folder of a training run, unchanged (rerun the training "
          "workflow's final_model rule to rebuild it)")
-# the folder formats this version reads: 1 (a binary model), 2 (a survival model)
-_READABLE_VERSIONS = (FORMAT_VERSION, SURVIVAL_FORMAT_VERSION)
+# the folder formats this version reads: 1 (a binary model), 2 (a survival model), 3 (a binary
+# model boosted from a linear start, metadata linear_start)
+_READABLE_VERSIONS = (FORMAT_VERSION, SURVIVAL_FORMAT_VERSION, LINEAR_START_FORMAT_VERSION)
 
 
 class FrozenModel:
@@ -147,7 +151,7 @@ def load_final_model(model_dir) -> FrozenModel:
         _check_aft(metadata_path, metadata)
     elif survival:
         _check_baseline_hazard(metadata_path, metadata)
-    model = xgboost.XGBRegressor() if survival else xgboost.XGBClassifier()
+    model = xgboost.XGBRegressor() if survival else LinearStartXGBClassifier()
     try:
         model.load_model(bytearray(model_bytes))
     except (xgboost.core.XGBoostError, ValueError, TypeError) as error:
@@ -161,6 +165,8 @@ def load_final_model(model_dir) -> FrozenModel:
     if survival:
         _check_booster_objective(model_path, model.get_booster(), metadata)
         model = frozen_survival_model(model, metadata)
+    else:
+        model.start_ = _linear_start(metadata_path, metadata, names)
     preprocessor = None
     state = metadata["radiomics_preprocessing"]
     if state is not None:
@@ -173,6 +179,25 @@ def load_final_model(model_dir) -> FrozenModel:
             raise _problem(metadata_path, "radiomics_preprocessing",
                            "kept features differ from feature_names")
     return FrozenModel(model, metadata, preprocessor, folder)
+
+
+def _linear_start(path: Path, metadata: dict, names: list[str]) -> LinearStart | None:
+    """The binary model's linear start (format 3), None for a model boosted from a constant."""
+    state = metadata.get("linear_start")
+    if metadata["format_version"] != LINEAR_START_FORMAT_VERSION:
+        if state is not None:
+            raise _problem(path, "linear_start", f"is set in a format_version "
+                           f"{metadata['format_version']} file (only {LINEAR_START_FORMAT_VERSION} "
+                           "models have one)")
+        return None
+    try:
+        start = LinearStart.from_dict(state)
+    except (KeyError, TypeError, ValueError) as error:
+        raise _problem(path, "linear_start",
+                       f"is incomplete ({type(error).__name__}: {error})") from None
+    if list(state["features"]) != list(names):
+        raise _problem(path, "linear_start", "features differ from feature_names")
+    return start
 
 
 def _check_baseline_hazard(path: Path, metadata: dict) -> None:

@@ -108,6 +108,9 @@ DEFAULT_SETTINGS: dict = {
     # Only the opt-in on-treatment variant sets this: it lifts the refusal of post_* columns
     # and modality post_treatment (outcome columns stay refused).
     "allow_post_treatment": False,
+    # binary endpoints: XGBoost boosts from a penalised logistic regression fitted in the same
+    # training set (haicpred.modeling.linear_start); false = XGBoost from a constant
+    "linear_start": True,
     # Liu 2023 HAIC model factors (tumour size, number, AFP, ALBI grade, vascular invasion, EM).
     "baseline_features": [
         "tumor_size_cm",
@@ -216,6 +219,7 @@ class ModelSettings:
     # survival endpoint: published-factor Cox baselines, name -> factors (sorted by name)
     survival_baselines: Mapping = field(default_factory=lambda: MappingProxyType({}))
     survival_objective: str = "cox"  # survival endpoint: XGBoost's cox or aft objective
+    linear_start: bool = True  # binary endpoints: XGBoost boosts from a penalised logistic
 
     @property
     def seed(self) -> int:
@@ -242,6 +246,9 @@ class ModelSettings:
             "radiomics_near_constant_fraction": self.radiomics.near_constant_fraction,
             "endpoint": deepcopy(dict(self.endpoint)),
             "allow_post_treatment": self.allow_post_treatment,
+            # a binary-endpoint setting: a survival run's metadata stays as it was
+            **({} if self.endpoint.get("kind") == "survival"
+               else {"linear_start": self.linear_start}),
             "baseline_features": list(self.baseline_features),
             "score_baselines": {score.name: {"feature": score.feature,
                                              "direction": score.direction}
@@ -302,6 +309,9 @@ def resolve_model_settings(settings: dict | ModelSettings | None) -> ModelSettin
         raise ValueError("model setting allow_post_treatment must be true or false, got "
                          f"{out['allow_post_treatment']!r}")
     out["allow_post_treatment"] = bool(out["allow_post_treatment"])
+    if not isinstance(out["linear_start"], (bool, np.bool_)):
+        raise ValueError("model setting linear_start must be true or false, got "
+                         f"{out['linear_start']!r}")
     if not isinstance(out["xgboost"], dict):
         raise ValueError("model setting xgboost must be a mapping of XGBClassifier parameters")
     reserved = sorted(set(out["xgboost"]) & set(_RESERVED_XGBOOST_KEYS))
@@ -343,6 +353,7 @@ def resolve_model_settings(settings: dict | ModelSettings | None) -> ModelSettin
         permutations=out["permutations"],
         survival_baselines=survival_baselines,
         survival_objective=out["survival_objective"],
+        linear_start=bool(out["linear_start"]),
     )
 
 

@@ -66,6 +66,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from haicpred.modeling.estimators import ModelSpec, fold_estimator, xgboost_classifier
+from haicpred.modeling.linear_start import START_COLUMNS, start_record
 from haicpred.modeling.parallel import map_in_order
 from haicpred.modeling.settings import DEFAULT_XGBOOST_PARAMS, TuningSettings
 
@@ -78,7 +79,9 @@ __all__ = [
     "early_stopped_cv",
     "fixed_params",
     "InnerFold",
+    "PREFIT_START",
     "inner_fold_data",
+    "linear_start_folds",
     "sample_candidates",
     "split_estimator",
     "tune_model",
@@ -107,7 +110,12 @@ TRACE_COLUMNS = ["candidate", *TUNED_PARAMETERS, "inner_logloss", "inner_auc", "
 # tuning.tsv: per XGBoost model and outer training fold (scheme cv) or held-out batch (scheme
 # lobo), the tuned parameters (:func:`tune_model`'s fields after the split's)
 TUNING_COLUMNS = ["scheme", "model", "repeat", "fold", "held_out_batch", *TUNED_PARAMETERS,
-                  "inner_logloss", "inner_auc", "inner_auc_sd", "n_candidates", "note"]
+                  "inner_logloss", "inner_auc", "inner_auc_sd", "n_candidates", *START_COLUMNS,
+                  "note"]
+
+# the key of tune_xgboost's params holding the fitted linear start (not a tuned parameter:
+# handed to the final fit on the same rows, which reuses it instead of fitting it again)
+PREFIT_START = "prefit_start"
 
 # sampled values are rounded so that tables and JSON show them without float noise
 _DIGITS = 4
@@ -181,6 +189,9 @@ class InnerFold:
     label_train: np.ndarray
     x_valid: np.ndarray
     label_valid: np.ndarray
+    # the linear start's log-odds (LinearStartXGBClassifier), boosting starts from them
+    margin_train: np.ndarray | None = None
+    margin_valid: np.ndarray | None = None
 
     def matrices(self):
         """A fresh (train, validation) DMatrix pair. Fresh for every candidate: XGBoost fills
@@ -188,8 +199,34 @@ class InnerFold:
         boosters of candidates running in parallel threads must not race to fill them."""
         import xgboost
 
-        return (xgboost.DMatrix(self.x_train, label=self.label_train),
-                xgboost.DMatrix(self.x_valid, label=self.label_valid))
+        return (xgboost.DMatrix(self.x_train, label=self.label_train,
+                                base_margin=self.margin_train),
+                xgboost.DMatrix(self.x_valid, label=self.label_valid,
+                                base_margin=self.margin_valid))
+
+    def start_scores(self) -> tuple[float, float]:
+        """(log loss, AUC) of the linear start alone on the validation part."""
+        from sklearn.metrics import roc_auc_score
+
+        y, margin = self.label_valid, self.margin_valid
+        loss = float(np.mean(np.logaddexp(0.0, -margin) + (1 - y) * margin))
+        auc = roc_auc_score(y, margin) if 0 < y.sum() < len(y) else np.nan
+        return loss, float(auc)
+
+
+def linear_start_folds(X, y, steps, model) -> tuple[list[InnerFold], object]:
+    """Inner folds of a linear-start model: the preprocessing steps (label-free: the
+    radiomics filters and ComBat) fitted once on the training set, the start fitted on it,
+    its CV folds as the inner folds and its cross-fitted log-odds as the margins (the stacking
+    convention: a validation part's margins come from a model fitted without it). Returns the
+    folds and the fitted start (the final fit on the same rows reuses it)."""
+    if steps:
+        X = Pipeline([(name, clone(step)) for name, step in steps]).fit_transform(X, y)
+    start, X = model.fit_start(X, y)
+    values, label, margin = _values(X), np.asarray(y), start.oof_margin_
+    folds = [InnerFold(values[train], label[train], values[valid], label[valid],
+                       margin[train], margin[valid]) for train, valid in start.folds_]
+    return folds, start
 
 
 def inner_fold_data(X, y, steps, folds: int, seed: int, strata=None, label=None
@@ -247,6 +284,11 @@ def early_stopped_cv(params: dict, data: list[InnerFold], max_rounds: int, patie
         matrices = [(prepare(train), prepare(valid)) for train, valid in matrices]
     boosters = [xgboost.Booster(params, [train, valid]) for train, valid in matrices]
     best = (0, np.inf, np.nan, np.nan)
+    if data and data[0].margin_valid is not None and loss == "logloss":
+        # boosting from a linear start: no trees at all is a candidate round count
+        scores = np.array([fold.start_scores() for fold in data])
+        best = (0, float(scores[:, 0].mean()), float(scores[:, 1].mean()),
+                float(np.std(scores[:, 1], ddof=1)) if len(data) > 1 else float("nan"))
     for iteration in range(max_rounds):
         losses, aucs = [], []
         for booster, (train, valid) in zip(boosters, matrices):
@@ -302,7 +344,11 @@ def tune_xgboost(X: pd.DataFrame, y, tuning: TuningSettings, seed: int, make_est
     pos_weight = float(f"{n_neg / n_pos:.{_DIGITS}g}")
     X = X.reset_index(drop=True)
     steps, model = split_estimator(make_estimator())
-    data = inner_fold_data(X, y, steps, tuning.inner_folds, seed)
+    start = None
+    if getattr(model, "linear_start", False):
+        data, start = linear_start_folds(X, y, steps, model)
+    else:
+        data = inner_fold_data(X, y, steps, tuning.inner_folds, seed)
     candidates = sample_candidates(tuning.n_candidates, seed, model.get_params())
 
     def evaluate(candidate):
@@ -323,6 +369,8 @@ def tune_xgboost(X: pd.DataFrame, y, tuning: TuningSettings, seed: int, make_est
     for name in TUNED_PARAMETERS:
         value = chosen[name]
         params[name] = int(value) if name in ("max_depth", "n_estimators") else float(value)
+    if start is not None:
+        params[PREFIT_START] = start
     return params, trace
 
 
@@ -367,7 +415,8 @@ def tune_model(spec: ModelSpec, X_train: pd.DataFrame, y_train: np.ndarray,
     params, trace = tune_xgboost(X_train[spec.fit_columns], y_train, tuning, seed,
                                  lambda: fold_estimator(spec, skip_reason, None), threads=1)
     chosen = trace[trace["chosen"] == 1].iloc[0]
-    return params, {**params, "inner_logloss": float(chosen["inner_logloss"]),
+    return params, {**params, **start_record(params.get(PREFIT_START)),
+                    "inner_logloss": float(chosen["inner_logloss"]),
                     "inner_auc": float(chosen["inner_auc"]),
                     "inner_auc_sd": float(chosen["inner_auc_sd"]),
                     "n_candidates": len(trace), "note": ""}
@@ -377,6 +426,8 @@ def tuning_table(rows: list[dict], columns: list[str] = TUNING_COLUMNS) -> pd.Da
     """``tuning.tsv`` from the rows of :func:`tune_model` (or another search's, with its
     ``columns``) with their split's fields; counts as integers."""
     table = pd.DataFrame(rows, columns=columns)
-    for column in ("repeat", "fold", "max_depth", "n_estimators", "n_candidates"):
-        table[column] = table[column].astype("Int64")
+    for column in ("repeat", "fold", "max_depth", "n_estimators", "n_candidates",
+                   "start_n_selected"):
+        if column in table.columns:
+            table[column] = table[column].astype("Int64")
     return table

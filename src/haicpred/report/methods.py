@@ -16,6 +16,18 @@ from haicpred.report.layout import (FINAL_METADATA_FILE, OPTIONAL_FILES, SECTION
 from haicpred.report.validation import tuning_enabled
 
 
+# the model of record's linear start (haicpred.modeling.linear_start), as the methods say it
+LINEAR_START_METHODS = (
+    ", boosted from a penalised logistic regression fitted in the same training fold: median "
+    "imputation and standardisation, an L2 or L1 (lasso) penalty and its strength chosen by a "
+    "3-fold CV on log loss, which also decides whether the radiomic features enter at all "
+    "(all features against all but radiomics: a guard against a high-dimensional modality "
+    "drowning the signal); each training patient's starting log-odds comes from the model "
+    "fitted on the other folds (cross-fitting), the trees are grown from those starts and "
+    "add only what lowers the inner-fold log loss (no trees when nothing does), and the "
+    "ablation rows are boosted from their own starts")
+
+
 def methods_section(settings: dict, has_oracle: bool, outcome: Outcome, tuned: bool,
                     lobo: bool, has_tuning_table: bool = False, models=(),
                     tuned_weights: pd.Series | None = None) -> str:
@@ -63,7 +75,8 @@ def methods_section(settings: dict, has_oracle: bool, outcome: Outcome, tuned: b
         f"resampled. XGBoost's positive-class weight (scale_pos_weight): {weight}; a weight "
         "other than 1 moves the predicted probabilities away from the cohort's prevalence "
         '(see <a href="#calibration">Calibration</a>). '
-        f"<b>Models.</b> XGBoost (tree_method=hist; {param_text}) on all candidate features; "
+        f"<b>Models.</b> XGBoost (tree_method=hist; {param_text}) on all candidate features"
+        + (LINEAR_START_METHODS if settings.get("linear_start") else "") + "; "
         "a logistic regression (L2, C=1) on the Liu 2023 factors with information in the data "
         "(a factor without values or with one value only is left out and named); "
         + ("a logistic regression on all candidate features (L2 penalty chosen by an inner "

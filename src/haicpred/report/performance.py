@@ -19,7 +19,9 @@ from haicpred.report.layout import (OPTIONAL_FILES, ablation_label, ablation_var
 
 def _describe_model(name: str, row, settings: dict, cv_metadata: dict | None = None) -> str:
     if name == "xgboost":
-        return f"XGBoost, all {integer(row.get('n_features'))} candidate features"
+        start = (" boosted from a penalised logistic start" if settings.get("linear_start")
+                 else "")
+        return f"XGBoost{start}, all {integer(row.get('n_features'))} candidate features"
     ablation = ablation_variant(name)
     if ablation:
         modality, kind = ablation
@@ -35,6 +37,27 @@ def _describe_model(name: str, row, settings: dict, cv_metadata: dict | None = N
     if name == "oracle":
         return "Oracle: the simulation's true response probability (demo only)"
     return describe_baseline(name, row, settings, cv_metadata) or esc(name)
+
+
+def below_comparison_warning(metrics: pd.DataFrame) -> str:
+    """A warning when the model of record (``xgboost``) is below its best ablation or the
+    all-features logistic regression by more than the paired bootstrap CI of the difference
+    allows (the CI of that model's AUC minus XGBoost's lies above 0); "" otherwise."""
+    ablations = [n for n in metrics.index if ablation_variant(n)
+                 and np.isfinite(metrics.loc[n].get("auc", np.nan))]
+    rivals = ([max(ablations, key=lambda n: metrics.loc[n]["auc"])] if ablations else [])
+    rivals += [n for n in ("logistic_all_features",) if n in metrics.index]
+    above = [n for n in rivals if metrics.loc[n].get("auc_diff_low", np.nan) > 0]
+    if "xgboost" not in metrics.index or not above:
+        return ""
+    listed = "; ".join(f"<b>{esc(n)}</b> AUC {fmt(metrics.loc[n].get('auc'))}, "
+                       f"&Delta;AUC {_delta(metrics.loc[n])}" for n in above)
+    return ('<p class="warning"><b>Warning: the model of record is beaten.</b> XGBoost on all '
+            f"features (AUC {fmt(metrics.loc['xgboost'].get('auc'))}, the model "
+            "<code>results/model/final</code> freezes) is below " + listed + ": the paired "
+            "bootstrap 95% CI of the difference lies above 0. Prefer the better model's "
+            "features (e.g. leave a modality out of the feature matrix) or more patients "
+            "before using the frozen model.</p>")
 
 
 def _delta(row) -> str:
@@ -124,6 +147,7 @@ def metrics_section(metrics: pd.DataFrame, settings: dict, outcome: Outcome,
                              f"&ndash;{fmt(o['auc_diff_high'])})")
             headline += "."
         headline += "</div>"
+    headline += below_comparison_warning(metrics)
     notes = (
         '<p class="note">All values are out of fold: each patient\'s probability is the mean of '
         "its predictions from the repeats in which it was held out. 95% CIs: stratified "

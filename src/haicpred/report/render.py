@@ -69,6 +69,8 @@ tr.flagged td { background: #fde2e1; }
 tr.oracle td { font-style: italic; color: #555; }
 .headline-box { background: #fff8e0; border: 1px solid #e0c860; padding: .6em 1em; }
 .note { color: #555; font-size: .9em; }
+.warning { color: #8a1010; background: #fde2e1; border-left: 3px solid #c03030;
+           padding: .3em .7em; }
 .missing { color: #8a4b00; background: #fdf3e7; border-left: 3px solid #d08a30;
            padding: .3em .7em; }
 nav ol { columns: 2; font-size: .92em; }
