@@ -114,3 +114,21 @@ def test_l1_start_selects_the_signals():
     assert start.penalty_ == "l1" and start.c_ in start.cs
     assert start.coef_[0] > 0 and start.coef_[1] < 0  # the planted directions
     assert 2 <= start.n_selected < 17  # the lasso drops noise columns
+
+
+def test_lasso_starts_fitted_in_parallel_threads_equal_the_sequential_one():
+    """liblinear draws from the C library's global random state: unserialised, concurrent
+    lasso fits changed each other's coordinate order (two 2-thread demo runs differed)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cohorts = [_cohort(400, 60, seed) for seed in range(6)]
+
+    def coefficients(item):
+        X, y, _ = item
+        return LinearStart(seed=1, penalties=("l1",)).fit(X, y).coef_
+
+    sequential = [coefficients(item) for item in cohorts]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            parallel = list(pool.map(coefficients, cohorts))
+            assert all(np.array_equal(a, b) for a, b in zip(sequential, parallel))

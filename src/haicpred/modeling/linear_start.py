@@ -32,7 +32,9 @@ SHAP values of the whole model are the linear contributions plus TreeSHAP of the
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import threading
 
 import numpy as np
 import pandas as pd
@@ -48,6 +50,10 @@ __all__ = ["LINEAR_START_CS", "LINEAR_START_KIND", "LINEAR_START_PENALTIES", "Li
 LINEAR_START_CS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 10.0)
 LINEAR_START_KIND = "penalised_logistic"
 LINEAR_START_PENALTIES = ("l2", "l1")
+# liblinear seeds and draws from the C library's one global random state (srand/rand): two
+# threads fitting at once interleave their draws and the lasso's coordinate order, so the
+# result would depend on thread timing. Its fits are serialised.
+_LIBLINEAR = threading.Lock()
 # liblinear penalises the intercept as a feature of this constant value: large = hardly
 _INTERCEPT_SCALING = 10.0
 
@@ -105,7 +111,8 @@ class LinearStart:
                 if not keep.any():
                     continue
             for penalty in self.penalties:
-                search = self._search(penalty, self.folds_).fit(z[:, keep], y)
+                with _LIBLINEAR if penalty == "l1" else contextlib.nullcontext():
+                    search = self._search(penalty, self.folds_).fit(z[:, keep], y)
                 # scores_: folds x l1 ratios x Cs; the chosen C's mean over the folds
                 loss = -float(np.max(np.mean(np.asarray(search.scores_), axis=0)))
                 if best is None or loss < best[0] - 1e-12:
@@ -117,7 +124,9 @@ class LinearStart:
         self.intercept_ = float(np.ravel(search.intercept_)[0])
         self.oof_margin_ = np.empty(len(y))
         for train, held_out in self.folds_:
-            model = self._model(self.penalty_, self.c_).fit(z[np.ix_(train, keep)], y[train])
+            with _LIBLINEAR if self.penalty_ == "l1" else contextlib.nullcontext():
+                model = self._model(self.penalty_, self.c_).fit(z[np.ix_(train, keep)],
+                                                                y[train])
             self.oof_margin_[held_out] = model.decision_function(z[np.ix_(held_out, keep)])
         self.kept_ = keep
         return self
