@@ -6,7 +6,7 @@ used), then `haicpred.modeling.cross_validation.cross_validate_models` runs with
 model settings (nested tuning on, 5 x 5 outer CV) and the oracle from the simulator's truth.tsv.
 
 Usage: python benchmarks/model_benchmark.py [--sizes 300 1000 3000] [--seed 1] [--cores 2]
-Prints one JSON line per size and writes benchmarks/out/model_benchmark_<n>.json.
+Prints one JSON line per size and writes benchmarks/out/model_benchmark_<n>_seed<seed>.json.
 """
 
 import argparse
@@ -99,7 +99,7 @@ def main() -> None:
                 metrics.loc["xgboost", "auc"] - metrics.loc["logistic_baseline", "auc"]), 3),
         }
         line = json.dumps(result)
-        (OUT / f"model_benchmark_{n}.json").write_text(line + "\n")
+        (OUT / f"model_benchmark_{n}_seed{args.seed}.json").write_text(line + "\n")
         print(line, flush=True)
 
 

@@ -23,7 +23,13 @@ StratifiedKFold(inner_folds, shuffle, seed) on the training part; per candidate 
 Booster.update over the inner folds on numpy DMatrix (no feature names), logloss only, stopped
 after early_stopping_rounds without a better mean inner logloss (at most max_estimators);
 the lowest mean logloss wins; xgboost.train refits it on the outer training part with its round
-count and predicts the held-out part. logistic_all_features (median imputation, scaling,
+count and predicts the held-out part. With `linear_start` (the default) every XGBoost is boosted
+from a plain penalised logistic start instead: the radiomics stand-in fitted once on the outer
+training part, median imputation and scaling, LogisticRegressionCV per penalty (L2 and L1 for
+the full model, which also tries it without the radiomic columns; L2 for the ablations) on
+StratifiedKFold(inner_folds, shuffle, seed), cross-fitted margins from the chosen C's fold
+refits, the candidates searched on those folds from those margins (no trees a candidate), the
+trees refitted from the margins and the held-out part predicted from the full fit's margins. logistic_all_features (median imputation, scaling,
 LogisticRegressionCV, same Cs, 3-fold inner CV on AUC) and logistic_baseline (LogisticRegression
 C=1) with haicpred's settings. Models with radiomic columns get a numpy stand-in for haicpred's
 radiomics step, fitted on each inner and outer training part: the same near-constant filter, a
@@ -37,6 +43,7 @@ Prints Markdown tables and writes benchmarks/out/model_reference.json.
 """
 
 import argparse
+import contextlib
 import functools
 import json
 import os
@@ -63,6 +70,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from model_benchmark import OUT, REPO, load, prepare  # noqa: E402
 
 LOGISTIC_CS = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]  # haicpred's _LOGISTIC_CS
+START_CS = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 10.0]  # haicpred's LINEAR_START_CS
 
 
 def workflow_settings(threads: int) -> dict:
@@ -184,10 +192,11 @@ def booster_params(candidate, base, pos_weight, seed):
             else float(spw)}
 
 
-def early_stopped(params, folds, max_rounds, patience):
-    """(best round count, its mean inner logloss): lock-step over the inner folds."""
+def early_stopped(params, folds, max_rounds, patience, start=np.inf):
+    """(best round count, its mean inner logloss): lock-step over the inner folds; ``start``:
+    the loss with no trees (a linear start's)."""
     boosters = [xgboost.Booster(params, [train, valid]) for train, valid in folds]
-    best_rounds, best_loss = 0, np.inf
+    best_rounds, best_loss = 0, start
     for it in range(max_rounds):
         losses = []
         for booster, (train, valid) in zip(boosters, folds):
@@ -201,6 +210,86 @@ def early_stopped(params, folds, max_rounds, patience):
     return best_rounds, best_loss
 
 
+LIBLINEAR = threading.Lock()  # liblinear's random state is the C library's global one
+
+
+def plain_start(a, y, seed, folds, penalties, group):
+    """The linear start in plain scikit-learn: (cross-fitted margins, margin function, folds,
+    columns kept). ``group``: column indices it may leave out (radiomics) or None."""
+    empty = np.isnan(a).all(axis=0)
+    medians = np.nanmedian(np.where(empty, 0.0, a), axis=0)
+    filled = np.where(np.isnan(a), medians, a)
+    means, sd = filled.mean(axis=0), filled.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    z = (filled - means) / sd
+    cv = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(z, y))
+    best = None
+    for left_out in ([None, group] if group else [None]):
+        keep = np.ones(z.shape[1], dtype=bool)
+        if left_out:
+            keep[left_out] = False
+        for penalty in penalties:
+            extra = ({"solver": "liblinear", "intercept_scaling": 10.0, "l1_ratios": (1.0,),
+                      "random_state": seed} if penalty == "l1" else {"l1_ratios": (0.0,)})
+            with LIBLINEAR if penalty == "l1" else contextlib.nullcontext():
+                fit = LogisticRegressionCV(Cs=START_CS, cv=cv, scoring="neg_log_loss",
+                                           max_iter=2000, use_legacy_attributes=False,
+                                           **extra).fit(z[:, keep], y)
+            loss = -float(np.max(np.mean(fit.scores_, axis=0)))
+            if best is None or loss < best[0] - 1e-12:
+                best = (loss, penalty, keep, fit)
+    _, penalty, keep, fit = best
+    c = float(np.ravel(fit.C_)[0])
+    paths, chosen = np.asarray(fit.coefs_paths_), list(fit.Cs_).index(c)
+    oof = np.empty(len(y))
+    for k, (_, va) in enumerate(cv):  # each fold's model at the chosen C
+        w = paths[k, 0, chosen, 0]
+        oof[va] = z[np.ix_(va, keep)] @ w[:-1] + w[-1]
+    coef, intercept = np.ravel(fit.coef_), float(np.ravel(fit.intercept_)[0])
+
+    def margin(b):
+        zb = (np.where(np.isnan(b), medians, b) - means) / sd
+        return zb[:, keep] @ coef + intercept
+
+    return oof, margin, cv, keep
+
+
+def start_loss(y, m):
+    return float(np.mean(np.logaddexp(0.0, -m) + (1 - y) * m))
+
+
+def linear_start_fit(X_tr, y_tr, b_tr, X_te, b_te, spec, candidates, n, pos_weight, s):
+    """One linear-start XGBoost: radiomics step once on the training part, the start, the
+    search on its folds from its cross-fitted margins (0 rounds a candidate), refit, predict."""
+    t, rs = s.tuning, s.radiomics
+    columns, a, v = list(range(X_tr.shape[1])), X_tr, X_te
+    if spec["rad_idx"]:
+        columns, harmonised, adjust = fit_radiomics(X_tr, b_tr, spec["rad_idx"],
+                                                    spec["exclude_idx"],
+                                                    bool(set(b_te) - set(b_tr)), rs)
+        a = apply_radiomics(X_tr, b_tr, harmonised, adjust)[:, columns]
+        v = apply_radiomics(X_te, b_te, harmonised, adjust)[:, columns]
+    rad = set(spec["rad_idx"])
+    group = ([i for i, j in enumerate(columns) if j in rad]
+             if spec["name"] == "xgboost" and len(rad) < X_tr.shape[1] else None)
+    penalties = ("l2", "l1") if spec["name"] == "xgboost" else ("l2",)
+    oof, margin, cv, keep = plain_start(a, y_tr, s.seed, t.inner_folds, penalties, group)
+    a = np.where(keep, a, np.nan)  # a group left out is hidden from the trees too
+    folds = [(xgboost.DMatrix(a[tr], label=y_tr[tr], base_margin=oof[tr]),
+              xgboost.DMatrix(a[va], label=y_tr[va], base_margin=oof[va])) for tr, va in cv]
+    zero = float(np.mean([start_loss(y_tr[va], oof[va]) for _, va in cv]))
+    scored = [(early_stopped(booster_params(c, s.xgboost, pos_weight, s.seed), folds,
+                             t.max_estimators, t.early_stopping_rounds, zero), c)
+              for c in candidates[:n]]
+    (rounds, _), chosen = min(scored, key=lambda item: item[0][1])
+    if rounds == 0:
+        return 1 / (1 + np.exp(-margin(v)))
+    booster = xgboost.train(booster_params(chosen, s.xgboost, pos_weight, s.seed),
+                            xgboost.DMatrix(a, label=y_tr, base_margin=oof),
+                            num_boost_round=rounds)
+    return booster.predict(xgboost.DMatrix(v, base_margin=margin(v)))
+
+
 def reference_split(train, test, X, y, batch, specs, candidates, s):
     t, rs = s.tuning, s.radiomics
     y_tr = y[train]
@@ -212,7 +301,12 @@ def reference_split(train, test, X, y, batch, specs, candidates, s):
     for spec in specs:
         X_tr, X_te = X[np.ix_(train, spec["idx"])], X[np.ix_(test, spec["idx"])]
         b_tr, b_te = batch[train], batch[test]
-        if spec["kind"] == "xgboost":
+        if spec["kind"] == "xgboost" and s.linear_start:
+            n = t.n_candidates if spec["name"] == "xgboost" else min(t.ablation_candidates,
+                                                                     t.n_candidates)
+            out[spec["name"]] = linear_start_fit(X_tr, y_tr, b_tr, X_te, b_te, spec,
+                                                 candidates, n, pos_weight, s)
+        elif spec["kind"] == "xgboost":
             folds = []
             for i_tr, i_va in inner:
                 a, v = prepared(X_tr[i_tr], b_tr[i_tr], X_tr[i_va], b_tr[i_va], spec, rs)

@@ -34,9 +34,12 @@ def test_start_margins_are_cross_fitted():
     kept = start.kept_
     # each training patient's start comes from the chosen model fitted without its fold
     train, held_out = start.folds_[0]
-    model = start._model(start.penalty_, start.c_).fit(z[np.ix_(train, kept)], y[train])
+    refit = (LogisticRegression(C=start.c_, l1_ratio=1.0, solver="liblinear",
+                                intercept_scaling=10.0, random_state=3)
+             if start.penalty_ == "l1" else LogisticRegression(C=start.c_, max_iter=2000))
+    refit.fit(z[np.ix_(train, kept)], y[train])  # up to the solver's tolerance
     assert np.allclose(start.oof_margin_[held_out],
-                       model.decision_function(z[np.ix_(held_out, kept)]))
+                       refit.decision_function(z[np.ix_(held_out, kept)]), atol=0.02)
     # and differs from the full fit's in-sample log-odds (which is what new patients get)
     assert not np.allclose(start.oof_margin_, start.margin(X))
     assert roc_auc_score(y, start.oof_margin_) > 0.7
@@ -73,7 +76,7 @@ def test_wrapper_parameters_stay_out_of_the_booster():
     model = LinearStartXGBClassifier(linear_folds=4, start_groups={"g": ["a"]}, max_depth=3)
     copy = clone(model)
     assert copy.get_params()["linear_folds"] == 4 and copy.get_params()["max_depth"] == 3
-    assert not {"linear_start", "linear_folds", "start_groups",
+    assert not {"linear_start", "linear_folds", "start_groups", "start_penalties",
                 "prefit_start"} & set(copy.get_xgb_params())
     plain = LinearStartXGBClassifier(linear_start=False, n_estimators=30, random_state=1,
                                      n_jobs=1)
@@ -132,3 +135,19 @@ def test_lasso_starts_fitted_in_parallel_threads_equal_the_sequential_one():
         for _ in range(3):
             parallel = list(pool.map(coefficients, cohorts))
             assert all(np.array_equal(a, b) for a, b in zip(sequential, parallel))
+
+
+def test_the_search_budget_follows_the_training_set_size():
+    """One candidate per 20 training patients, at least 5, at most tuning.n_candidates."""
+    from haicpred.modeling.estimators import xgboost_classifier
+    from haicpred.modeling.settings import TuningSettings
+    from haicpred.modeling.tuning import tune_xgboost
+
+    tuning = TuningSettings(n_candidates=20, inner_folds=3, early_stopping_rounds=5,
+                            max_estimators=20)
+    for n, expected in ((80, 5), (233, 11), (460, 20)):
+        X, y, _ = _cohort(n, 5)
+        params, trace = tune_xgboost(X, y, tuning, 1, lambda: xgboost_classifier(
+            {"max_depth": 2}, 1, 1, linear_start=True))
+        assert len(trace) == expected, n
+        assert params["prefit_start"].n_selected >= 1

@@ -26,7 +26,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from haicpred.io.versions import package_versions as _package_versions
-from haicpred.modeling.linear_start import LinearStartXGBClassifier, linear_start_of
+from haicpred.modeling.linear_start import (LINEAR_START_PENALTIES, LinearStartXGBClassifier,
+                                            linear_start_of)
 from haicpred.modeling.settings import ModelSettings
 from haicpred.radiomics.preprocessing import (BATCH_COLUMN, RADIOMICS_MODALITY,
                                               RadiomicsPreprocessor, RadiomicsStepSettings,
@@ -71,16 +72,19 @@ def package_versions(packages=MODEL_PACKAGES) -> dict:
 
 
 def xgboost_classifier(params: Mapping, seed: int, threads: int, linear_start: bool = False,
-                       start_groups: Mapping | None = None, linear_folds: int = 3):
+                       start_groups: Mapping | None = None, linear_folds: int = 3,
+                       start_penalties=LINEAR_START_PENALTIES):
     """XGBoost with the given parameters, random state ``seed``, ``threads`` threads, hist;
     ``linear_start``: boosted from a penalised logistic regression fitted on the same rows
     (:class:`haicpred.modeling.linear_start.LinearStartXGBClassifier`, which may leave out
-    the column groups of ``start_groups``; ``linear_folds``: its CV folds)."""
+    the column groups of ``start_groups``; ``linear_folds``: its CV folds; ``start_penalties``:
+    the penalties it chooses among)."""
     return LinearStartXGBClassifier(
         **params,
         linear_start=linear_start,
         linear_folds=linear_folds,
         start_groups=dict(start_groups or {}),
+        start_penalties=tuple(start_penalties),
         random_state=seed,
         n_jobs=threads,
         tree_method="hist",
@@ -170,16 +174,18 @@ def model_name_part(modality: str) -> str:
 
 
 def xgboost_factory(settings: ModelSettings, radiomic: list[str] | None = None,
-                    params: Mapping | None = None):
+                    params: Mapping | None = None, penalties=LINEAR_START_PENALTIES):
     """Fresh XGBoost classifiers of the settings (``params``: instead of ``settings.xgboost``):
     boosted from a linear start when ``linear_start`` is on, which may then leave out the
-    ``radiomic`` columns (one group: the high-dimensional modality a start drowns in)."""
+    ``radiomic`` columns (one group: the high-dimensional modality a start drowns in) and
+    chooses among ``penalties``."""
     params = settings.xgboost if params is None else params
     groups = {RADIOMICS_MODALITY: list(radiomic)} if radiomic else {}
 
     def make():
         return xgboost_classifier(params, settings.seed, settings.threads,
-                                  settings.linear_start, groups, settings.tuning.inner_folds)
+                                  settings.linear_start, groups, settings.tuning.inner_folds,
+                                  penalties)
 
     return make
 
@@ -229,9 +235,11 @@ def ablation_specs(features: list[str], settings: ModelSettings, modality: dict,
     for part, columns in groups.items():
         only, without = f"xgboost_{part}_only", f"xgboost_without_{part}"
         rest = [f for f in features if f not in set(columns)]
-        # the ablations' starts keep every column they are given (no group left out): they
-        # show what a modality adds, the guard is the model of record's
-        make_only = make_without = make_xgboost or xgboost_factory(settings)
+        # the ablations' starts keep every column they are given (no group left out) and are
+        # L2-penalised: they show what a modality adds; the guard and the choice of penalty
+        # (a lasso fit holds a lock: liblinear's random state is global) are the model of
+        # record's
+        make_only = make_without = make_xgboost or xgboost_factory(settings, penalties=("l2",))
         if not rest:
             skipped.append(f"{only}: every feature is of modality {part}, so it would repeat "
                            "xgboost")

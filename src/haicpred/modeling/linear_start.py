@@ -18,8 +18,8 @@ The linear start (:class:`LinearStart`), fitted on the training set only:
 - an L1-penalised logistic regression (liblinear, intercept barely penalised), its penalty C
   chosen among :data:`LINEAR_START_CS` by a stratified ``folds``-fold CV on log loss;
 - **cross-fitted** training margins: each training patient's start is the log-odds of the
-  model at the chosen C fitted on the other folds, so the trees learn from starts as good as
-  those they will meet on new patients (a start from a model that saw the patient itself is
+  model at the chosen C fitted on the other folds (the CV's own fold model), so the trees learn
+  from starts as good as those they will meet on new patients (a start from a model that saw the patient itself is
   over-confident and leaves the trees nothing to learn); new patients get the start of the fit
   on every training patient.
 
@@ -39,7 +39,7 @@ import threading
 import numpy as np
 import pandas as pd
 import xgboost
-from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 __all__ = ["LINEAR_START_CS", "LINEAR_START_KIND", "LINEAR_START_PENALTIES", "LinearStart",
@@ -56,6 +56,11 @@ LINEAR_START_PENALTIES = ("l2", "l1")
 _LIBLINEAR = threading.Lock()
 # liblinear penalises the intercept as a feature of this constant value: large = hardly
 _INTERCEPT_SCALING = 10.0
+
+
+def _log_loss(y: np.ndarray, margin: np.ndarray) -> float:
+    """Mean log loss of 0/1 labels ``y`` under log-odds ``margin``."""
+    return float(np.mean(np.logaddexp(0.0, -margin) + (1 - y) * margin))
 
 
 def _as_array(X) -> np.ndarray:
@@ -77,19 +82,28 @@ class LinearStart:
         self.seed, self.folds, self.cs = seed, folds, tuple(cs)
         self.penalties, self.groups = tuple(penalties), dict(groups or {})
 
-    def _model(self, penalty: str, c: float) -> LogisticRegression:
+    def _model(self, penalty: str) -> LogisticRegression:
         if penalty == "l1":
-            return LogisticRegression(C=c, l1_ratio=1.0, solver="liblinear",
+            return LogisticRegression(l1_ratio=1.0, solver="liblinear", max_iter=1000,
                                       intercept_scaling=_INTERCEPT_SCALING,
-                                      random_state=self.seed, max_iter=1000)
-        return LogisticRegression(C=c, max_iter=2000)
+                                      random_state=self.seed)
+        # lbfgs warm-started along the path of penalties, as LogisticRegressionCV does
+        return LogisticRegression(max_iter=2000, warm_start=True)
 
-    def _search(self, penalty: str, splitter) -> LogisticRegressionCV:
-        extra = ({"solver": "liblinear", "intercept_scaling": _INTERCEPT_SCALING,
-                  "l1_ratios": (1.0,), "random_state": self.seed} if penalty == "l1"
-                 else {"l1_ratios": (0.0,)})
-        return LogisticRegressionCV(Cs=list(self.cs), cv=splitter, scoring="neg_log_loss",
-                                    max_iter=2000, use_legacy_attributes=False, **extra)
+    def _path(self, penalty: str, z: np.ndarray, y: np.ndarray):
+        """Per CV fold and C, the validation log loss and the (coefficients, intercept) of the
+        model fitted on the other folds; C from the strongest penalty up (warm starts)."""
+        losses = np.empty((len(self.folds_), len(self.cs)))
+        weights = np.empty((len(self.folds_), len(self.cs), z.shape[1] + 1))
+        for k, (train, valid) in enumerate(self.folds_):
+            model = self._model(penalty)
+            for j, c in enumerate(self.cs):
+                with _LIBLINEAR if penalty == "l1" else contextlib.nullcontext():
+                    model.set_params(C=c).fit(z[train], y[train])
+                weights[k, j, :-1], weights[k, j, -1] = model.coef_.ravel(), model.intercept_[0]
+                margin = z[valid] @ weights[k, j, :-1] + weights[k, j, -1]
+                losses[k, j] = _log_loss(y[valid], margin)
+        return losses, weights
 
     def fit(self, X, y) -> LinearStart:
         """Fit on the training rows; ``oof_margin_`` holds their cross-fitted starts."""
@@ -111,23 +125,25 @@ class LinearStart:
                 if not keep.any():
                     continue
             for penalty in self.penalties:
-                with _LIBLINEAR if penalty == "l1" else contextlib.nullcontext():
-                    search = self._search(penalty, self.folds_).fit(z[:, keep], y)
-                # scores_: folds x l1 ratios x Cs; the chosen C's mean over the folds
-                loss = -float(np.max(np.mean(np.asarray(search.scores_), axis=0)))
-                if best is None or loss < best[0] - 1e-12:
-                    best = (loss, left_out, penalty, keep, search)
-        self.cv_logloss_, self.left_out_, self.penalty_, keep, search = best
-        self.c_ = float(np.ravel(search.C_)[0])
-        self.coef_ = np.zeros(z.shape[1])
-        self.coef_[keep] = np.ravel(search.coef_)
-        self.intercept_ = float(np.ravel(search.intercept_)[0])
+                losses, weights = self._path(penalty, z[:, keep], y)
+                mean = losses.mean(axis=0)
+                chosen = int(np.argmin(mean))  # the first of equal minima: the stronger penalty
+                if best is None or mean[chosen] < best[0] - 1e-12:
+                    best = (float(mean[chosen]), left_out, penalty, keep, chosen, weights)
+        self.cv_logloss_, self.left_out_, self.penalty_, keep, chosen, weights = best
+        self.c_ = float(self.cs[chosen])
+        # each patient's start: the chosen C's model fitted without the patient's fold
         self.oof_margin_ = np.empty(len(y))
-        for train, held_out in self.folds_:
-            with _LIBLINEAR if self.penalty_ == "l1" else contextlib.nullcontext():
-                model = self._model(self.penalty_, self.c_).fit(z[np.ix_(train, keep)],
-                                                                y[train])
-            self.oof_margin_[held_out] = model.decision_function(z[np.ix_(held_out, keep)])
+        for k, (_, held_out) in enumerate(self.folds_):
+            w = weights[k, chosen]
+            self.oof_margin_[held_out] = z[np.ix_(held_out, keep)] @ w[:-1] + w[-1]
+        # new patients' start: the chosen C fitted on every training patient
+        model = self._model(self.penalty_).set_params(C=self.c_, warm_start=False)
+        with _LIBLINEAR if self.penalty_ == "l1" else contextlib.nullcontext():
+            model.fit(z[:, keep], y)
+        self.coef_ = np.zeros(z.shape[1])
+        self.coef_[keep] = model.coef_.ravel()
+        self.intercept_ = float(model.intercept_[0])
         self.kept_ = keep
         return self
 
@@ -185,17 +201,19 @@ class LinearStartXGBClassifier(xgboost.XGBClassifier):
 
     ``start_groups``: group name -> column names the start may leave out (columns absent from
     the rows it is fitted on are ignored); a group it leaves out is left out of the trees too
-    (its columns hidden from them as missing values). ``linear_folds``: the start's CV folds.
+    (its columns hidden from them as missing values). ``linear_folds``: the start's CV folds;
+    ``start_penalties``: the penalties it chooses among.
     ``prefit_start``: a start already fitted on exactly these rows (the nested search fits one
     to tune the trees on), reused when its fingerprint matches, else refitted.
     ``n_estimators`` may be 0: the start alone."""
 
     def __init__(self, *, linear_start: bool = True, linear_folds: int = 3,
-                 start_groups: dict | None = None, prefit_start: LinearStart | None = None,
-                 **kwargs):
+                 start_groups: dict | None = None, start_penalties=LINEAR_START_PENALTIES,
+                 prefit_start: LinearStart | None = None, **kwargs):
         super().__init__(**kwargs)
         self.linear_start = linear_start
         self.linear_folds = linear_folds
+        self.start_penalties = start_penalties
         self.start_groups = start_groups
         self.prefit_start = prefit_start
 
@@ -213,10 +231,12 @@ class LinearStartXGBClassifier(xgboost.XGBClassifier):
                   for name, names in sorted((self.start_groups or {}).items())}
         groups = {name: idx for name, idx in groups.items() if idx}
         seed = self.random_state if isinstance(self.random_state, int) else 0
-        key = fingerprint(X, y, seed, self.linear_folds, groups, columns)
+        penalties = tuple(self.start_penalties)
+        key = fingerprint(X, y, seed, self.linear_folds, groups, columns, penalties)
         start = self.prefit_start
         if start is None or getattr(start, "fingerprint_", None) != key:
-            start = LinearStart(seed, self.linear_folds, groups=groups).fit(X, y)
+            start = LinearStart(seed, self.linear_folds, penalties=penalties,
+                                groups=groups).fit(X, y)
             start.fingerprint_ = key
         if start.left_out_ is not None:
             hidden = [columns[i] for i in groups[start.left_out_]]
@@ -241,7 +261,8 @@ class LinearStartXGBClassifier(xgboost.XGBClassifier):
         return super().predict(X, **kwargs)
 
 
-_WRAPPER_PARAMS = ("linear_start", "linear_folds", "start_groups", "prefit_start")
+_WRAPPER_PARAMS = ("linear_start", "linear_folds", "start_groups", "start_penalties",
+                   "prefit_start")
 
 
 def _frame(X) -> pd.DataFrame:

@@ -73,7 +73,7 @@ DEFAULT_TUNING: dict = {
     # early-stopped on the ablation's own columns (docs/evaluation.md)
     "ablation_candidates": 1,
     "inner_folds": 3,
-    "early_stopping_rounds": 30,
+    "early_stopping_rounds": 20,
     "max_estimators": 500,
 }
 
@@ -162,7 +162,7 @@ class TuningSettings:
     n_candidates: int = 20
     ablation_candidates: int = 1
     inner_folds: int = 3
-    early_stopping_rounds: int = 30
+    early_stopping_rounds: int = 20
     max_estimators: int = 500
 
     def as_dict(self) -> dict:

@@ -20,12 +20,12 @@ from haicpred.report.validation import tuning_enabled
 LINEAR_START_METHODS = (
     ", boosted from a penalised logistic regression fitted in the same training fold: median "
     "imputation and standardisation, an L2 or L1 (lasso) penalty and its strength chosen by a "
-    "3-fold CV on log loss, which also decides whether the radiomic features enter at all "
+    "{folds}-fold CV on log loss, which also decides whether the radiomic features enter at all "
     "(all features against all but radiomics: a guard against a high-dimensional modality "
     "drowning the signal); each training patient's starting log-odds comes from the model "
     "fitted on the other folds (cross-fitting), the trees are grown from those starts and "
-    "add only what lowers the inner-fold log loss (no trees when nothing does), and the "
-    "ablation rows are boosted from their own starts")
+    "add only what lowers the inner-fold log loss (no trees when nothing does); the "
+    "ablation rows are boosted from their own L2-penalised starts on all their columns")
 
 
 def methods_section(settings: dict, has_oracle: bool, outcome: Outcome, tuned: bool,
@@ -76,7 +76,8 @@ def methods_section(settings: dict, has_oracle: bool, outcome: Outcome, tuned: b
         "other than 1 moves the predicted probabilities away from the cohort's prevalence "
         '(see <a href="#calibration">Calibration</a>). '
         f"<b>Models.</b> XGBoost (tree_method=hist; {param_text}) on all candidate features"
-        + (LINEAR_START_METHODS if settings.get("linear_start") else "") + "; "
+        + (LINEAR_START_METHODS.format(folds=esc((settings.get("tuning") or {}).get(
+            "inner_folds", 3))) if settings.get("linear_start") else "") + "; "
         "a logistic regression (L2, C=1) on the Liu 2023 factors with information in the data "
         "(a factor without values or with one value only is left out and named); "
         + ("a logistic regression on all candidate features (L2 penalty chosen by an inner "
