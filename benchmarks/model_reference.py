@@ -100,8 +100,9 @@ def wrap(timers, owner, attribute, name, lock=threading.Lock()):
 
 
 def run_haicpred(matrix, labels, dictionary, truth, settings):
-    from haicpred.modeling import cross_validation
+    from haicpred.modeling import cross_validation, tuning
     from haicpred.modeling.endpoint import BinaryEndpoint
+    from haicpred.modeling.linear_start import LinearStart, LinearStartXGBClassifier
     from haicpred.radiomics.preprocessing import RadiomicsPreprocessor
 
     timers = defaultdict(lambda: [0.0, 0])
@@ -110,6 +111,9 @@ def run_haicpred(matrix, labels, dictionary, truth, settings):
         (cross_validation, "leave_one_batch_out", "leave_one_batch_out (wall)"),
         (BinaryEndpoint, "evaluate", "evaluate: metrics, CIs, scores (wall)"),
         (BinaryEndpoint, "tune", "tune, CV + LOBO (thread-s)"),
+        (LinearStart, "fit", "tune: linear starts (thread-s)"),
+        (tuning, "early_stopped_cv", "tune: early-stopped tree candidates (thread-s)"),
+        (LinearStartXGBClassifier, "fit", "refit of each XGBoost on its training set (thread-s)"),
         (RadiomicsPreprocessor, "fit", "radiomics step fit (thread-s)"),
         (RadiomicsPreprocessor, "transform", "radiomics step transform (thread-s)"))]
     try:

@@ -590,3 +590,27 @@ def test_a_beaten_model_of_record_is_flagged(model_dir, tmp_path):
     html = render_from_tsvs(model_dir, tmp_path / "close.html", optional={"metrics": changed})
     assert (warning in html) == any(float(numeric.loc[name, "auc_diff_low"]) > 0
                                     for name in rivals[:1])
+
+
+def test_the_linear_starts_choices_are_summarised_per_training_set():
+    """tuning.tsv of a linear-start run: the report counts the start's penalty and how often
+    the radiomics guard left the radiomic features out, over the model of record's rows."""
+    from haicpred.modeling.tuning import TUNING_COLUMNS as STAGE_COLUMNS
+    from haicpred.report.validation import tuning_section
+
+    rows = []
+    for fold, (penalty, left_out) in enumerate([("l2", ""), ("l1", "radiomics"),
+                                                ("l2", "radiomics"), ("l2", "")], start=1):
+        for model in ("xgboost", "xgboost_clinical_only"):
+            rows.append({"scheme": "cv", "model": model, "repeat": 1, "fold": fold,
+                         "max_depth": 2, "learning_rate": 0.05, "n_estimators": fold - 1,
+                         "inner_auc": 0.7, "inner_logloss": 0.6, "n_candidates": 11,
+                         "start_penalty": penalty if model == "xgboost" else "l2",
+                         "start_c": 0.1, "start_left_out": left_out if model == "xgboost"
+                         else "", "start_n_selected": 40})
+    text = tuning_section(pd.DataFrame(rows, columns=STAGE_COLUMNS), {})
+    assert ("linear start: L1 in 1 and L2 in 3 of 4 training sets, the radiomic features "
+            "left out in 2") in text
+    plain = pd.DataFrame(rows, columns=STAGE_COLUMNS).assign(start_penalty="",
+                                                             start_left_out="")
+    assert "linear start" not in tuning_section(plain, {})

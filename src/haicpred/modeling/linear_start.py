@@ -44,7 +44,7 @@ from sklearn.model_selection import StratifiedKFold
 
 __all__ = ["LINEAR_START_CS", "LINEAR_START_KIND", "LINEAR_START_PENALTIES", "LinearStart",
            "LinearStartXGBClassifier", "START_COLUMNS", "fingerprint", "linear_start_of",
-           "start_record"]
+           "margin_log_loss", "start_record"]
 
 # L1 penalties tried; the smallest gives an intercept-only start (no feature helps)
 LINEAR_START_CS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 10.0)
@@ -58,7 +58,7 @@ _LIBLINEAR = threading.Lock()
 _INTERCEPT_SCALING = 10.0
 
 
-def _log_loss(y: np.ndarray, margin: np.ndarray) -> float:
+def margin_log_loss(y: np.ndarray, margin: np.ndarray) -> float:
     """Mean log loss of 0/1 labels ``y`` under log-odds ``margin``."""
     return float(np.mean(np.logaddexp(0.0, -margin) + (1 - y) * margin))
 
@@ -102,7 +102,7 @@ class LinearStart:
                     model.set_params(C=c).fit(z[train], y[train])
                 weights[k, j, :-1], weights[k, j, -1] = model.coef_.ravel(), model.intercept_[0]
                 margin = z[valid] @ weights[k, j, :-1] + weights[k, j, -1]
-                losses[k, j] = _log_loss(y[valid], margin)
+                losses[k, j] = margin_log_loss(y[valid], margin)
         return losses, weights
 
     def fit(self, X, y) -> LinearStart:

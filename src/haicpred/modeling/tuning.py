@@ -71,7 +71,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from haicpred.modeling.estimators import ModelSpec, fold_estimator, xgboost_classifier
-from haicpred.modeling.linear_start import START_COLUMNS, start_record
+from haicpred.modeling.linear_start import START_COLUMNS, margin_log_loss, start_record
 from haicpred.modeling.parallel import map_in_order
 from haicpred.modeling.settings import DEFAULT_XGBOOST_PARAMS, TuningSettings
 
@@ -229,9 +229,8 @@ class InnerFold:
         from sklearn.metrics import roc_auc_score
 
         y, margin = self.label_valid, self.margin_valid
-        loss = float(np.mean(np.logaddexp(0.0, -margin) + (1 - y) * margin))
         auc = roc_auc_score(y, margin) if 0 < y.sum() < len(y) else np.nan
-        return loss, float(auc)
+        return margin_log_loss(y, margin), float(auc)
 
 
 def linear_start_folds(X, y, steps, model) -> tuple[list[InnerFold], object]:

@@ -82,6 +82,22 @@ def tuned_rows(tuning: pd.DataFrame | None, inner: str | None = None) -> pd.Data
     return tuning[np.isfinite(num(tuning[inner]).to_numpy())]
 
 
+def _start_summary(tuning: pd.DataFrame) -> list[str]:
+    """What the model of record's linear start chose over its training sets (the guard's
+    per-fold record), or nothing for a model boosted from a constant."""
+    if not {"start_penalty", "start_left_out"} <= set(tuning.columns):
+        return []
+    rows = tuning[tuning["model"] == "xgboost"] if "model" in tuning.columns else tuning
+    penalty = rows["start_penalty"].fillna("").astype(str)
+    rows, penalty = rows[penalty != ""], penalty[penalty != ""]
+    if not len(rows):
+        return []
+    left_out = rows["start_left_out"].fillna("").astype(str)
+    return [f"the model of record's linear start: L1 in {int((penalty == 'l1').sum())} and L2 "
+            f"in {int((penalty == 'l2').sum())} of {len(rows)} training sets, the radiomic "
+            f"features left out in {int((left_out == 'radiomics').sum())}"]
+
+
 def tuning_section(tuning: pd.DataFrame | None, settings: dict, inner: str | None = None,
                    inner_label: str = "inner-CV AUC") -> str:
     """``inner``: the column of the inner-CV metric of the chosen settings (default: the inner
@@ -133,6 +149,7 @@ def tuning_section(tuning: pd.DataFrame | None, settings: dict, inner: str | Non
         values = num(tuned[inner])
         summary.append(f"{inner_label} of the chosen settings median {fmt(values.median())} "
                        f"[{fmt(values.min())}&ndash;{fmt(values.max())}]")
+    summary += _start_summary(tuning)
     text += "<p>" + "; ".join(summary) + ".</p>"
     chosen = pd.Series([" | ".join(cell(c, tuned[c].iloc[i]) for c in params)
                         for i in range(len(tuned))], dtype=object).value_counts()
