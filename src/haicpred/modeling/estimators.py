@@ -232,14 +232,13 @@ def ablation_specs(features: list[str], settings: ModelSettings, modality: dict,
     if RADIOMICS_MODALITY not in groups:
         skipped.append(f"{RADIOMICS_ONLY_MODEL}, {WITHOUT_RADIOMICS_MODEL}: no radiomic "
                        f"features (dictionary modality {RADIOMICS_MODALITY}) in the matrix")
+    # the ablations' starts keep every column they are given (no group left out) and are
+    # L2-penalised: they show what a modality adds; the guard and the choice of penalty (a
+    # lasso fit holds a lock: liblinear's random state is global) are the model of record's
+    make_ablation = make_xgboost or xgboost_factory(settings, penalties=("l2",))
     for part, columns in groups.items():
         only, without = f"xgboost_{part}_only", f"xgboost_without_{part}"
         rest = [f for f in features if f not in set(columns)]
-        # the ablations' starts keep every column they are given (no group left out) and are
-        # L2-penalised: they show what a modality adds; the guard and the choice of penalty
-        # (a lasso fit holds a lock: liblinear's random state is global) are the model of
-        # record's
-        make_only = make_without = make_xgboost or xgboost_factory(settings, penalties=("l2",))
         if not rest:
             skipped.append(f"{only}: every feature is of modality {part}, so it would repeat "
                            "xgboost")
@@ -251,9 +250,9 @@ def ablation_specs(features: list[str], settings: ModelSettings, modality: dict,
         if part in unusable:
             skipped.append(f"{only}: {unusable[part]}")
         else:
-            specs.append(model_spec(only, columns, make_only, radiomic_all,
+            specs.append(model_spec(only, columns, make_ablation, radiomic_all,
                                     settings.radiomics, kind="xgboost"))
-        specs.append(model_spec(without, rest, make_without, radiomic_all, settings.radiomics,
+        specs.append(model_spec(without, rest, make_ablation, radiomic_all, settings.radiomics,
                                 kind="xgboost"))
     return specs, skipped
 

@@ -58,6 +58,11 @@ _LIBLINEAR = threading.Lock()
 _INTERCEPT_SCALING = 10.0
 
 
+def _solver_lock(penalty: str):
+    """The lock a fit of ``penalty`` holds: liblinear's (the lasso's), none for lbfgs."""
+    return _LIBLINEAR if penalty == "l1" else contextlib.nullcontext()
+
+
 def margin_log_loss(y: np.ndarray, margin: np.ndarray) -> float:
     """Mean log loss of 0/1 labels ``y`` under log-odds ``margin``."""
     return float(np.mean(np.logaddexp(0.0, -margin) + (1 - y) * margin))
@@ -98,7 +103,7 @@ class LinearStart:
         for k, (train, valid) in enumerate(self.folds_):
             model = self._model(penalty)
             for j, c in enumerate(self.cs):
-                with _LIBLINEAR if penalty == "l1" else contextlib.nullcontext():
+                with _solver_lock(penalty):
                     model.set_params(C=c).fit(z[train], y[train])
                 weights[k, j, :-1], weights[k, j, -1] = model.coef_.ravel(), model.intercept_[0]
                 margin = z[valid] @ weights[k, j, :-1] + weights[k, j, -1]
@@ -114,7 +119,7 @@ class LinearStart:
         self.means_ = filled.mean(axis=0)
         scales = filled.std(axis=0)
         self.scales_ = np.where(scales > 0, scales, 1.0)
-        z = (filled - self.means_) / self.scales_
+        z = self.standardised(values)
         splitter = StratifiedKFold(self.folds, shuffle=True, random_state=self.seed)
         self.folds_ = list(splitter.split(z, y))
         best = None
@@ -139,7 +144,7 @@ class LinearStart:
             self.oof_margin_[held_out] = z[np.ix_(held_out, keep)] @ w[:-1] + w[-1]
         # new patients' start: the chosen C fitted on every training patient
         model = self._model(self.penalty_).set_params(C=self.c_, warm_start=False)
-        with _LIBLINEAR if self.penalty_ == "l1" else contextlib.nullcontext():
+        with _solver_lock(self.penalty_):
             model.fit(z[:, keep], y)
         self.coef_ = np.zeros(z.shape[1])
         self.coef_[keep] = model.coef_.ravel()
@@ -179,14 +184,13 @@ class LinearStart:
             raise ValueError(f"kind is {state['kind']!r}, not {LINEAR_START_KIND!r}")
         start = cls()
         n = len(state["features"])
+        vectors = {}
         for name in ("medians", "means", "scales", "coefficients"):
-            vector = np.asarray(state[name], dtype=float)
-            if vector.shape != (n,) or not np.all(np.isfinite(vector)):
+            vectors[name] = np.asarray(state[name], dtype=float)
+            if vectors[name].shape != (n,) or not np.all(np.isfinite(vectors[name])):
                 raise ValueError(f"{name} must be {n} finite numbers, one per feature")
-        start.medians_ = np.asarray(state["medians"], dtype=float)
-        start.means_ = np.asarray(state["means"], dtype=float)
-        start.scales_ = np.asarray(state["scales"], dtype=float)
-        start.coef_ = np.asarray(state["coefficients"], dtype=float)
+        start.medians_, start.means_ = vectors["medians"], vectors["means"]
+        start.scales_, start.coef_ = vectors["scales"], vectors["coefficients"]
         start.intercept_ = float(state["intercept"])
         start.c_ = float(state["c"])
         start.penalty_ = str(state["penalty"])

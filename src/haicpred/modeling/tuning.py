@@ -224,13 +224,16 @@ class InnerFold:
                 xgboost.DMatrix(self.x_valid, label=self.label_valid,
                                 base_margin=self.margin_valid))
 
-    def start_scores(self) -> tuple[float, float]:
-        """(log loss, AUC) of the linear start alone on the validation part."""
+    def start_log_loss(self) -> float:
+        """The log loss of the linear start alone on the validation part."""
+        return margin_log_loss(self.label_valid, self.margin_valid)
+
+    def start_auc(self) -> float:
+        """The AUC of the linear start alone on the validation part."""
         from sklearn.metrics import roc_auc_score
 
-        y, margin = self.label_valid, self.margin_valid
-        auc = roc_auc_score(y, margin) if 0 < y.sum() < len(y) else np.nan
-        return margin_log_loss(y, margin), float(auc)
+        y = self.label_valid
+        return float(roc_auc_score(y, self.margin_valid)) if 0 < y.sum() < len(y) else np.nan
 
 
 def linear_start_folds(X, y, steps, model) -> tuple[list[InnerFold], object]:
@@ -310,7 +313,7 @@ def early_stopped_cv(params: dict, data: list[InnerFold], max_rounds: int, patie
     best_rounds, best_loss = 0, np.inf
     if data and data[0].margin_valid is not None and loss == "logloss":
         # boosting from a linear start: no trees at all is a candidate round count
-        best_loss = float(np.mean([fold.start_scores()[0] for fold in data]))
+        best_loss = float(np.mean([fold.start_log_loss() for fold in data]))
     for iteration in range(max_rounds):
         losses = []
         for booster, (train, valid) in zip(boosters, matrices):
@@ -334,7 +337,7 @@ def _validation_auc(booster, valid, fold: InnerFold, rounds: int) -> float:
     from sklearn.metrics import roc_auc_score
 
     if rounds == 0:
-        return fold.start_scores()[1]
+        return fold.start_auc()
     y = fold.label_valid
     if not 0 < y.sum() < len(y):
         return float("nan")
