@@ -9,7 +9,12 @@ median-imputes, and fits an (almost) unpenalised logistic regression in 5-fold C
 the AUC a learner could reach if it knew which 16 of the ~120 columns matter and their form.
 The oracle (truth.tsv) is the ceiling no model of the observed data reaches.
 
-Usage: python benchmarks/oracle_ceiling.py <run folder> [<run folder> ...]
+With --decompose it also shows where a learner that does not know the specification loses:
+haicpred's lasso (the model of record's L1 start, `LinearStart`) on the observed columns the
+planted terms are built from (as they are: no interaction, no cap), then with each modality's
+other columns added, then on every column (5-fold CV, 3 repeats).
+
+Usage: python benchmarks/oracle_ceiling.py [--decompose] <run folder> [<run folder> ...]
 (a folder with results/features/ and results/demo/truth.tsv: a demo run, or
 benchmarks/out/model_1000_seed<S>). Prints one JSON line per folder.
 """
@@ -31,6 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from model_benchmark import load  # noqa: E402
 
 NLR_CAP, NLR_CENTRE = 10.0, 3.0  # haicpred.simulate.effects
+# The observed columns the planted terms are built from (planted_terms), as they are.
+PLANTED_COLUMNS = ["extrahepatic_metastasis", "vp3_vp4", "tumor_number_gt3", "tumor_size_cm",
+                   "albi_grade", "afp_ge_400", "nlr", "rs8099917_TT", "rs9679162_GG",
+                   "fohaic1_mutation_positive", "combination_pd1", "combination_tki",
+                   "rad_original_glcm_JointEntropy", "rad_original_shape_Sphericity"]
 
 
 def planted_terms(frame: pd.DataFrame) -> pd.DataFrame:
@@ -77,6 +87,41 @@ def ceiling(work: Path) -> dict:
             "correctly_specified_minus_oracle": round(float(np.mean(aucs) - oracle), 4)}
 
 
+def lasso_auc(X: pd.DataFrame, y: np.ndarray, repeats: int = 3) -> float:
+    """Mean over repeats of the 5-fold CV AUC of haicpred's L1 start on X."""
+    from haicpred.modeling.linear_start import LinearStart
+
+    aucs = []
+    for repeat in range(1, repeats + 1):
+        predicted = np.empty(len(y))
+        for train, test in StratifiedKFold(5, shuffle=True, random_state=repeat).split(X, y):
+            start = LinearStart(seed=1, penalties=("l1",)).fit(X.iloc[train], y[train])
+            predicted[test] = start.margin(X.iloc[test])
+        aucs.append(roc_auc_score(y, predicted))
+    return float(np.mean(aucs))
+
+
+def decomposition(work: Path) -> dict:
+    """The lasso's AUC from the planted columns to every column, one modality at a time."""
+    matrix, labels, dictionary, _ = load(work)
+    frame = matrix.merge(labels[["sample_id", "objective_response"]], on="sample_id")
+    frame = frame[frame["objective_response"].notna()].reset_index(drop=True)
+    y = frame["objective_response"].astype(int).to_numpy()
+    modality = dictionary.set_index("feature")["modality"]
+    features = [f for f in modality.index if f in frame]
+    rows = {"planted_columns": lasso_auc(frame[PLANTED_COLUMNS], y)}
+    for name in sorted(set(modality)):
+        others = [f for f in features if modality[f] == name and f not in PLANTED_COLUMNS]
+        rows[f"planted_plus_{name}_{len(others)}"] = lasso_auc(
+            frame[PLANTED_COLUMNS + others], y)
+    rows[f"all_{len(features)}_columns"] = lasso_auc(frame[features], y)
+    return {"benchmark": "lasso_decomposition", "data": str(work),
+            **{f"lasso_{k}_auc": round(v, 4) for k, v in rows.items()}}
+
+
 if __name__ == "__main__":
-    for folder in sys.argv[1:]:
+    decompose = "--decompose" in sys.argv[1:]
+    for folder in (a for a in sys.argv[1:] if a != "--decompose"):
         print(json.dumps(ceiling(Path(folder))), flush=True)
+        if decompose:
+            print(json.dumps(decomposition(Path(folder))), flush=True)
