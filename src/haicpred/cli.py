@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from haicpred.io.errors import InputError
+from haicpred.radiomics.extraction import MissingExtraError
 
 REPO_RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 
@@ -55,6 +56,27 @@ def _predict(args: argparse.Namespace) -> None:
     write_tsv(predictions, args.out)
     warned = int((predictions["warnings"].fillna("") != "").sum())
     print(f"scored {len(predictions)} samples into {args.out} ({warned} with warnings)")
+
+
+def _ibsi_check(args: argparse.Namespace) -> None:
+    from haicpred.io.tables import write_tsv
+    from haicpred.radiomics.ibsi import ibsi_check
+
+    table = ibsi_check(args.image, args.mask, args.reference)
+    if args.out:
+        write_tsv(table, args.out)
+    counts = table["observed"].value_counts()
+    print(f"pyradiomics on the IBSI digital phantom: {counts.get('agrees', 0)} features agree "
+          f"with the reference, {counts.get('differs', 0)} differ, "
+          f"{counts.get('no IBSI feature', 0)} have no IBSI counterpart")
+    for row in table[table["observed"] == "differs"].itertuples():
+        print(f"  differs: {row.pyradiomics_feature} {row.value:.4g} vs {row.ibsi_tag} "
+              f"{row.reference:g} (allowed {row.allowed_difference:g}): {row.reason}")
+    unexpected = table[~table["as_expected"]]
+    if len(unexpected):
+        raise ValueError("features that do not behave as resources/ibsi_pyradiomics.tsv "
+                         "expects (a pyradiomics version or a parameter change?): "
+                         + ", ".join(unexpected["pyradiomics_feature"]))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,6 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
                          "features whose unit or modality differ from training are flagged)")
     predict.add_argument("--out", required=True, help="predictions TSV to write")
     predict.set_defaults(func=_predict)
+
+    ibsi = commands.add_parser(
+        "ibsi-check", help="extract the IBSI 1 digital phantom with pyradiomics (the imaging "
+        "extra) and compare every feature with the IBSI reference values")
+    ibsi.add_argument("--image", required=True, help="the phantom image (NIfTI)")
+    ibsi.add_argument("--mask", required=True, help="the phantom mask (NIfTI)")
+    ibsi.add_argument("--reference", required=True,
+                      help="the IBSI reference values CSV of the digital phantom")
+    ibsi.add_argument("--out", help="TSV with the comparison, one row per feature")
+    ibsi.set_defaults(func=_ibsi_check)
     return parser
 
 
@@ -114,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (InputError, ValueError) as error:  # bad input: a message, not a traceback
+    except (InputError, ValueError, MissingExtraError) as error:  # a message, not a traceback
         print(f"haicpred: {error}", file=sys.stderr)
         return 2
     return 0
