@@ -18,7 +18,7 @@ from haicpred.features.matrix import static_feature_names
 from haicpred.io.errors import InputError, Problem, raise_if_any
 from haicpred.io.resources import check_panel
 from haicpred.io.sample_ids import LeftOut, match_tables_to_sheet
-from haicpred.io.samples import read_sample_sheet
+from haicpred.io.samples import has_images, read_sample_sheet
 from haicpred.modeling.scoring import risk_group_cutoffs
 from haicpred.radiomics.features import check_radiomics
 
@@ -210,6 +210,8 @@ def cohort_report(config: dict, check_endpoint: bool = True,
             problems += check_panel(config[key])[1]
     sheet, found = read_sample_sheet(config["samples"])
     problems += found
+    if sheet is not None and has_images(sheet):
+        problems += image_config_problems(config, config["samples"])
     checks = {
         "clinical": check_clinical,
         "biomarkers": lambda path: check_biomarkers(
@@ -248,6 +250,34 @@ def cohort_report(config: dict, check_endpoint: bool = True,
                                                 must_cover=(config.get("clinical"),))
         problems += found
     return problems, left_out
+
+
+def image_config_problems(config: dict, sheet_path: str) -> list[Problem]:
+    """The sheet names images: radiomics come from them, not also from a table, and the
+    extraction's parameter file must exist."""
+    problems = []
+    if config.get("radiomics"):
+        problems.append(Problem("config", "radiomics", f"is set ({config['radiomics']}) and the "
+                                f"sample sheet {sheet_path} has image and mask columns",
+                                "give radiomics once: clear config 'radiomics' to extract from "
+                                "the images, or drop the sheet's image/mask columns"))
+    params = extraction_params_path(config)
+    if not Path(params).is_file():
+        problems.append(Problem("config", "radiomics_extraction.params",
+                                f"{params} does not exist", "give a pyradiomics parameter "
+                                "file, e.g. the checkout's resources/radiomics_params.yaml"))
+    return problems
+
+
+def extraction_params_path(config: dict) -> str:
+    """The pyradiomics parameter file: as given, else (a relative path that is not in the run
+    folder) the checkout's copy, so the default works from any folder."""
+    given = (config.get("radiomics_extraction") or {}).get(
+        "params", "resources/radiomics_params.yaml")
+    if Path(given).is_file() or Path(given).is_absolute():
+        return given
+    checkout = Path(__file__).resolve().parents[2] / given
+    return str(checkout) if checkout.is_file() else given
 
 
 def model_is_trained(config: dict) -> bool:

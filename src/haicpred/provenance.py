@@ -20,9 +20,11 @@ import pandas as pd
 from haicpred.io.versions import package_versions
 
 CHECKSUM_COLUMNS = ["sample_id", "column", "path", "bytes", "sha256"]
-CALL_FILE_COLUMNS = ("exome_vcf", "exome_maf", "genotype_vcf")  # checksummed per sample
+# checksummed per sample: the calls, and the images and masks radiomics are extracted from
+CALL_FILE_COLUMNS = ("exome_vcf", "exome_maf", "genotype_vcf", "image", "mask")
 PACKAGES = ("numpy", "pandas", "pysam", "scikit-learn", "scipy", "shap", "snakemake",
-            "xgboost", "neuroCombat", "matplotlib", "jsonschema", "pyyaml")
+            "xgboost", "neuroCombat", "matplotlib", "jsonschema", "pyyaml",
+            "pyradiomics", "SimpleITK")  # the last two: the imaging extra, when installed
 
 
 def file_sha256(path, chunk: int = 1 << 20) -> str:

@@ -39,6 +39,8 @@ from haicpred.modeling.cross_validation import (CV_METADATA_FILE, cross_validate
                                                 write_model_outputs)
 from haicpred.genomics.mutations import panel_mutations
 from haicpred.io.resources import read_panel, read_snps
+from haicpred.radiomics.extraction import ImagePair, check_pairs
+from imaging import ct_like, require_imaging, sphere_mask, write_volume
 from realdata import HAVE_REAL, REAL, SKIP_REASON
 from workflow_helpers import PANEL, REPO, SNPS, make_workdir
 
@@ -107,6 +109,46 @@ def table_case(table: str, content, where: str | None = None, **config):
     def case(tmp_path):
         settings, paths = cohort(tmp_path, **{table: content}, **config)
         return Seen(problems_of(settings), str(paths[table]), where)
+
+    return case
+
+
+def case_images_and_radiomics_table(tmp_path):
+    require_imaging()
+    image = write_volume(tmp_path / "ct.nii.gz", ct_like())
+    mask = write_volume(tmp_path / "mask.nii.gz", sphere_mask())
+    sheet = f"sample_id\tbatch\timage\tmask\nP1\tb1\t{image}\t{mask}\nP2\tb1\t\t\n"
+    radiomics = tmp_path / "radiomics.tsv"
+    radiomics.write_text("sample_id\toriginal_firstorder_Mean\nP1\t1.5\n")
+    settings, _ = cohort(tmp_path, samples=sheet, radiomics=str(radiomics))
+    return Seen(problems_of(settings), None, "give radiomics once")
+
+
+def image_case(kind: str):
+    """A bad image or mask of patient P1, as its shard's extraction job checks it."""
+
+    def case(tmp_path):
+        require_imaging()
+        image = write_volume(tmp_path / "ct.nii.gz", ct_like())
+        mask = write_volume(tmp_path / "mask.nii.gz", sphere_mask())
+        bad = {"geometry": lambda: write_volume(tmp_path / "bad_mask.nii.gz", sphere_mask(),
+                                                spacing=(1.0, 1.0, 2.0)),
+               "empty": lambda: write_volume(tmp_path / "bad_mask.nii.gz",
+                                             np.zeros_like(sphere_mask())),
+               "not-integer": lambda: write_volume(tmp_path / "bad_mask.nii.gz",
+                                                   sphere_mask().astype(np.float32) * 0.7)}
+        if kind == "missing":
+            pair = ImagePair("P1", str(tmp_path / "nowhere.nii.gz"), str(mask), "samples.tsv")
+            file = "samples.tsv"
+        elif kind == "unreadable":
+            garbage = tmp_path / "ct_text.nii.gz"
+            garbage.write_text("not an image\n")
+            pair = ImagePair("P1", str(garbage), str(mask), "samples.tsv")
+            file = str(garbage)
+        else:
+            pair = ImagePair("P1", str(image), str(bad[kind]()), "samples.tsv")
+            file = pair.mask
+        return Seen(errors(lambda: check_pairs([pair])), file, "sample P1")
 
     return case
 
@@ -556,6 +598,15 @@ CASES = {
     "snp-ref-mismatch-galnt14": case_snp_ref_mismatch_galnt14,
     "snp-resource-alleles": case_snp_resource_alleles,
     "genotype-sample-absent": case_genotype_sample_absent,
+    # images and masks
+    "image-without-mask": table_case(
+        "samples", "sample_id\tbatch\timage\nP1\tb1\tct.nii.gz\nP2\tb1\t\n", "row 1"),
+    "images-and-radiomics-table": case_images_and_radiomics_table,
+    "image-missing": image_case("missing"),
+    "image-unreadable": image_case("unreadable"),
+    "mask-geometry": image_case("geometry"),
+    "mask-empty": image_case("empty"),
+    "mask-not-integer": image_case("not-integer"),
     # sheets and tables
     "sheet-missing": case_sheet_missing,
     "table-empty": table_case("clinical", "", "file"),

@@ -7,12 +7,13 @@ import sys
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from haicpred.cohort import (clinical_endpoint_problems, cohort_report, config_problems, is_demo,
-                             read_config_file)
+from haicpred.cohort import (clinical_endpoint_problems, cohort_report, config_problems,
+                             extraction_params_path, is_demo, read_config_file)
 from haicpred.features.endpoints import SURVIVAL_KIND, resolve_endpoint
 from haicpred.io.errors import InputError
 from haicpred.provenance import git_commit
-from haicpred.io.samples import batch_records, batch_shards, load_sample_sheet
+from haicpred.io.samples import batch_records, batch_shards, has_images, load_sample_sheet
+from haicpred.provenance import CALL_FILE_COLUMNS
 
 # Every config problem named by its key, before Snakemake's validator (which stops at the first
 # and prints the whole schema) fills in the defaults. Each names the file that set the key: the
@@ -34,6 +35,7 @@ validate(config, "../schemas/config.schema.yaml")
 DEMO = is_demo(config)
 GIT_COMMIT = git_commit(workflow.basedir)  # recorded in results/provenance.json
 DEMO_DIR = "results/demo"
+EXTRACTED_RADIOMICS = "results/radiomics/extracted.csv"  # pyradiomics batch layout
 _sheets = {}  # (path, mtime) -> the validated sample sheet: see sample_sheet()
 
 if not DEMO and workflow.is_main_process:
@@ -64,8 +66,19 @@ def cohort_table(name):
     return config[name]
 
 
+def extracts_images():
+    """Radiomic features come from the sample sheet's images and masks (imaging extra)."""
+    return not DEMO and has_images(sample_sheet())
+
+
 def has_radiomics():
-    return DEMO or bool(config.get("radiomics"))
+    return DEMO or bool(config.get("radiomics")) or extracts_images()
+
+
+def radiomics_table():
+    """The radiomics file radiomic_features reads (the features extracted from the images,
+    the user's table, or the demo's)."""
+    return EXTRACTED_RADIOMICS if extracts_images() else cohort_table("radiomics")
 
 
 def sample_sheet():
@@ -200,16 +213,17 @@ def report_optional_inputs(wildcards):
 
 # Provenance (workflow/rules/provenance.smk)
 def batch_vcfs(wildcards):
-    """Every VCF (and MAF) the batch's sheet rows name."""
+    """Every VCF (and MAF, image and mask) the batch's sheet rows name."""
     records = batch_records(sample_sheet(), wildcards.batch)
-    return sorted({r[c] for r in records for c in ("exome_vcf", "exome_maf", "genotype_vcf")
-                   if r[c]})
+    return sorted({r[c] for r in records for c in CALL_FILE_COLUMNS if r[c]})
 
 
 def cohort_inputs(wildcards):
     """role -> path of every cohort table and resource this run reads."""
     tables = {name: cohort_table(name) for name in ("samples", "clinical", "biomarkers")}
-    if has_radiomics():
+    if extracts_images():
+        tables["radiomics_extraction_params"] = extraction_params_path(config)
+    elif has_radiomics():
         tables["radiomics"] = cohort_table("radiomics")
     for name, path in config["extra_modalities"].items():
         tables[f"extra_modality_{name}"] = path

@@ -1,12 +1,66 @@
+# From images (the sample sheet's image and mask columns): one pyradiomics job per batch shard,
+# never per patient; the shards' tables are joined into one file in pyradiomics' batch layout,
+# which radiomic_features reads like a user's pyradiomics CSV. Adding a batch extracts only it.
+
+
+rule extract_radiomics:
+    """pyradiomics features of every lesion of one shard's image/mask pairs (all pairs checked
+    first; a shard without images writes an empty file)."""
+    input:
+        images=shard_files("image"),
+        masks=shard_files("mask"),
+        params=lambda wildcards: extraction_params_path(config),
+    output:
+        "results/radiomics/shards/{batch}/{shard}.csv",
+    params:
+        samples=shard_samples,
+        sheet=lambda wildcards: cohort_table("samples"),  # named in error messages
+    log:
+        "logs/extract_radiomics/{batch}.{shard}.log",
+    benchmark:
+        "logs/benchmarks/extract_radiomics/{batch}.{shard}.tsv"
+    # worker processes over the shard's patients (pyradiomics holds the GIL)
+    threads: config["radiomics_extraction"]["workers"]
+    resources:
+        # per worker one image, its mask and pyradiomics' resampled copies: benchmarks/ (README)
+        mem_mb=lambda wildcards, threads: 1000 + 1000 * threads,
+        runtime=120,
+    conda:
+        "../../envs/imaging.yaml"
+    script:
+        "../scripts/extract_radiomics.py"
+
+
+rule extracted_radiomics:
+    """Every shard's lesions in one pyradiomics batch-layout file."""
+    input:
+        every_shard("results/radiomics/shards/{batch}/{shard}.csv"),
+    output:
+        EXTRACTED_RADIOMICS,
+    log:
+        "logs/extracted_radiomics.log",
+    threads: 1  # concatenation
+    resources:
+        mem_mb=2000,  # every lesion's ~120 features and diagnostics
+        runtime=10,
+    conda:
+        "../../envs/tables.yaml"
+    script:
+        "../scripts/extracted_radiomics.py"
+
+
 rule radiomic_features:
     """Radiomic features per patient (pyradiomics names, prefixed rad_), lesions combined by
     radiomics_settings.aggregation."""
     input:
-        lambda wildcards: cohort_table("radiomics"),
+        lambda wildcards: radiomics_table(),
     output:
         "results/features/radiomics.tsv",
     params:
-        settings=config["radiomics_settings"],
+        # extracted here: haicpred writes sample_id and lesion_id
+        settings=lambda wildcards: ({**config["radiomics_settings"], "id_column": "sample_id",
+                                     "lesion_column": "lesion_id"}
+                                    if extracts_images() else config["radiomics_settings"]),
     log:
         "logs/radiomic_features.log",
     benchmark:

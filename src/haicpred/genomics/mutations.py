@@ -58,7 +58,6 @@ HNRNPCL4 on GRCh37) keeps its two columns, empty for every sample (not assessed,
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -79,6 +78,7 @@ from haicpred.genomics.vcf.regions import RegionIndex, records
 from haicpred.genomics.vcf.samples import choose_tumour_column, group_by_file, missing_path
 from haicpred.io.errors import InputError, Problem, raise_if_any
 from haicpred.io.resources import assessed_regions, not_assessed_genes
+from haicpred.processes import pool_context
 
 __all__ = ["AUDIT_COLUMNS", "panel_mutations", "summarise_audit"]
 
@@ -186,13 +186,6 @@ def _scan(job: tuple[str, str, list[dict]], settings: _Settings
     return _scan_file(path, group, settings)
 
 
-def _pool_context():
-    """fork where the platform has it (workers start in ~ms and inherit the imports);
-    otherwise the platform default."""
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else None)
-
-
 def _scan_all(jobs: list[tuple[str, str, list[dict]]], settings: _Settings, threads: int
               ) -> Iterator[tuple[list[tuple], list[Problem]]]:
     """(rows, problems) per job, in job order whatever the number of workers."""
@@ -203,7 +196,7 @@ def _scan_all(jobs: list[tuple[str, str, list[dict]]], settings: _Settings, thre
         return
     # ~4 chunks per worker: few round trips, yet a slow file does not idle the others.
     chunksize = max(1, len(jobs) // (workers * 4))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(),
+    with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(),
                              initializer=_init_worker, initargs=(settings,)) as pool:
         yield from pool.map(_scan_job, jobs, chunksize=chunksize)
 

@@ -13,8 +13,10 @@ from haicpred.io.tables import GZIP_MAGIC
 from haicpred.io.validation import duplicate_problems, read_and_validate
 
 SHEET_COLUMNS = ["sample_id", "batch", "exome_vcf", "exome_maf", "tumor_sample", "genotype_vcf",
-                 "genotype_sample"]
-PATH_COLUMNS = ["exome_vcf", "exome_maf", "genotype_vcf"]
+                 "genotype_sample", "image", "mask"]
+PATH_COLUMNS = ["exome_vcf", "exome_maf", "genotype_vcf", "image", "mask"]
+# read by SimpleITK at extraction (haicpred.radiomics.extraction checks them as images)
+IMAGE_COLUMNS = ["image", "mask"]
 
 
 def read_sample_sheet(path: str | os.PathLike) -> tuple[pd.DataFrame | None, list[Problem]]:
@@ -51,6 +53,8 @@ def read_sample_sheet(path: str | os.PathLike) -> tuple[pd.DataFrame | None, lis
                                         "fix the path (relative paths are read from the "
                                         "sheet's folder) or leave the cell empty"))
                 continue
+            if column in IMAGE_COLUMNS:
+                continue
             is_maf = column == "exome_maf"
             if (column, resolved) not in sniffed:
                 sniffed[(column, resolved)] = (not_maf_content(resolved) if is_maf
@@ -76,8 +80,20 @@ def read_sample_sheet(path: str | os.PathLike) -> tuple[pd.DataFrame | None, lis
         problems.append(Problem(file, f"row {row + 1} (sample {df['sample_id'].iloc[row]})",
                                 "tumor_sample is set but exome_vcf and exome_maf are empty",
                                 "add the exome VCF (or MAF) or clear tumor_sample"))
+    half = df["image"].notna() != df["mask"].notna()
+    for row in half.to_numpy().nonzero()[0]:
+        given = "image" if pd.notna(df["image"].iloc[row]) else "mask"
+        problems.append(Problem(file, f"row {row + 1} (sample {df['sample_id'].iloc[row]})",
+                                f"{given} is set but {'mask' if given == 'image' else 'image'} "
+                                "is empty", "give the image and its lesion mask together, or "
+                                "neither for a patient without images"))
     df["genotype_sample"] = df["genotype_sample"].fillna(df["sample_id"])
     return df, problems
+
+
+def has_images(sheet: pd.DataFrame) -> bool:
+    """Whether radiomic features are to be extracted from the sheet's image/mask columns."""
+    return bool(sheet["image"].notna().any())
 
 
 #: the first bytes of a variant file: VCF text (plain or in gzip/BGZF), or BCF

@@ -24,7 +24,6 @@ install command when it is missing.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from haicpred.io.errors import InputError, Problem, raise_if_any
+from haicpred.processes import pool_context
 
 IMAGING_INSTALL = ("pip install 'setuptools==80.9.0' 'wheel==0.45.1' 'numpy==2.4.6' && "
                    "pip install --no-build-isolation -e '.[imaging]'")
@@ -252,10 +252,7 @@ def extract_features(pairs: list[ImagePair], params: str | os.PathLike,
     jobs = [(pair, tuple(int(v) for v in labels[pair.sample_id]), str(params))
             for pair in pairs]
     if workers > 1 and len(jobs) > 1:
-        # spawn: no inherited threads or locks from the parent (pyradiomics is pure
-        # computation; its import is the ~1 s a worker costs)
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context) as pool:
+        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=pool_context()) as pool:
             per_pair = list(pool.map(_extract_pair, jobs))
     else:
         per_pair = [_extract_pair(job) for job in jobs]
@@ -273,3 +270,31 @@ def write_batch_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def extract_shard(records: list[dict], params: str | os.PathLike, out: str | os.PathLike,
+                  workers: int = 1, sheet: str = "sample sheet") -> int:
+    """One shard's sheet records (those with an image) to `out`; an empty file when none has
+    one. Returns the number of lesions."""
+    pairs = [ImagePair(r["sample_id"], r["image"], r["mask"], sheet) for r in records
+             if r.get("image")]
+    if not pairs:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_bytes(b"")
+        return 0
+    frame = extract_features(pairs, params, workers)
+    write_batch_csv(frame, out)
+    return len(frame)
+
+
+def join_shards(paths: list[str | os.PathLike], out: str | os.PathLike) -> int:
+    """The shards' lesions in one batch-layout file, in the order given (empty shards have
+    none). Returns the number of lesions."""
+    frames = [pd.read_csv(path, dtype=str, keep_default_na=False) for path in paths
+              if os.path.getsize(path) > 0]
+    if not frames:
+        raise InputError(Problem("sample sheet", "image/mask", "no shard holds a lesion",
+                                 "give image and mask paths, or drop the empty columns"))
+    # as text: every value is written back exactly as its shard wrote it
+    write_batch_csv(pd.concat(frames, ignore_index=True), out)
+    return sum(len(frame) for frame in frames)

@@ -1,0 +1,105 @@
+"""A cohort whose radiomics come as CT volumes and lesion masks (the sample sheet's image and
+mask columns), through `snakemake --configfile`: one extraction job per batch shard, the
+features in the matrix for the patients with images and missing for the rest; a bad mask stops
+the run naming the file and the sample, with nothing extracted left behind."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from haicpred.io.tables import read_tsv, write_tsv
+from haicpred.simulate import simulate_cohort
+from imaging import ct_like, require_imaging, sphere_mask, write_volume
+from workflow_helpers import PANEL, SNPS, make_workdir, snakemake
+
+MATRIX = "results/features/feature_matrix.tsv"
+EXTRACTED = "results/radiomics/extracted.csv"
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory) -> Path:
+    require_imaging()
+    folder = tmp_path_factory.mktemp("image_cohort") / "cohort"
+    simulate_cohort(n_patients=24, n_batches=2, seed=31, out_dir=folder, panel_path=PANEL,
+                    snps_path=SNPS)
+    sheet = read_tsv(folder / "samples.tsv")
+    images = folder / "images"
+    images.mkdir()
+    image_paths, mask_paths = [], []
+    for index, sample in enumerate(sheet["sample_id"]):
+        if index % 6 == 5:  # every sixth patient has no images: a missing modality
+            image_paths.append("")
+            mask_paths.append("")
+            continue
+        lesions = ((12, 10, 10),) if index % 2 else ((12, 9, 9), (12, 22, 22))
+        write_volume(images / f"{sample}_ct.nii.gz", ct_like(seed=index))
+        write_volume(images / f"{sample}_mask.nii.gz",
+                     sphere_mask(centres=lesions, radius=3.0 + index % 3))
+        image_paths.append(f"images/{sample}_ct.nii.gz")  # relative to the sheet
+        mask_paths.append(f"images/{sample}_mask.nii.gz")
+    sheet["image"], sheet["mask"] = image_paths, mask_paths
+    write_tsv(sheet, folder / "samples_images.tsv")
+    return folder
+
+
+def run(workdir: Path, cohort: Path, sheet: str = "samples_images.tsv", **extra):
+    make_workdir(workdir, genomics={"shard_size": 8}, samples=str(cohort / sheet),
+                 clinical=str(cohort / "clinical.tsv"),
+                 biomarkers=str(cohort / "biomarkers.tsv"), **extra)
+    return snakemake(workdir, MATRIX, "results/provenance.json")
+
+
+def test_features_from_images_per_shard_with_missing_patients(cohort, tmp_path):
+    result = run(tmp_path, cohort)
+    assert result.returncode == 0, result.stderr[-3000:]
+    sheet = read_tsv(cohort / "samples_images.tsv")
+    matrix = read_tsv(tmp_path / MATRIX).set_index("sample_id")
+    assert set(matrix.index) == set(sheet["sample_id"])  # nobody dropped
+    imaged = set(sheet.loc[sheet["image"].notna(), "sample_id"])
+    assert "rad_original_glcm_JointEntropy" in matrix
+    has_radiomics = matrix["rad_original_firstorder_Mean"].notna()
+    assert set(matrix.index[has_radiomics]) == imaged
+    n_lesions = matrix.loc[sorted(imaged), "rad_n_lesions"].astype(int)
+    expected = {s: 1 if i % 2 else 2 for i, s in enumerate(sheet["sample_id"]) if s in imaged}
+    assert n_lesions.to_dict() == expected
+    # 12 patients per batch, 8 per shard: two extraction jobs per batch
+    logs = sorted(p.name for p in (tmp_path / "logs" / "extract_radiomics").glob("*.log"))
+    assert logs == ["batch1.1.log", "batch1.2.log", "batch2.1.log", "batch2.2.log"]
+    lesions = pd.read_csv(tmp_path / EXTRACTED)
+    assert len(lesions) == sum(expected.values())
+    assert {"qc_lesion_voxels", "qc_resampling_changed_label", "Image", "Mask"} <= set(lesions)
+    provenance = (tmp_path / "results" / "provenance.json").read_text()
+    assert "radiomics_extraction_params" in provenance and '"pyradiomics"' in provenance
+    listing = read_tsv(tmp_path / "results" / "provenance" / "batch1.tsv")
+    assert {"image", "mask"} <= set(listing["column"])
+    # a second run has nothing to do
+    again = snakemake(tmp_path, MATRIX, "--dry-run")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_a_bad_mask_stops_the_run_naming_file_and_sample(cohort, tmp_path):
+    sheet = read_tsv(cohort / "samples_images.tsv")
+    row = int(np.flatnonzero(sheet["image"].notna())[0])
+    sample = sheet.loc[row, "sample_id"]
+    bad = write_volume(tmp_path / "shifted_mask.nii.gz", sphere_mask(), origin=(0.0, 0.0, 4.0))
+    sheet.loc[row, "mask"] = str(bad)
+    write_tsv(sheet, cohort / "samples_bad_mask.tsv")
+    result = run(tmp_path / "run", cohort, "samples_bad_mask.tsv")
+    assert result.returncode != 0
+    assert str(bad) in result.stderr and f"sample {sample}" in result.stderr
+    assert "mask geometry does not match its image" in result.stderr
+    assert not (tmp_path / "run" / EXTRACTED).exists()
+    # the bad patient's shard wrote nothing; shards of good patients are complete outputs
+    batch = sheet.loc[row, "batch"]
+    in_batch = sorted(sheet.loc[sheet["batch"] == batch, "sample_id"])
+    shard = in_batch.index(sample) // 8 + 1
+    shard_dir = tmp_path / "run" / "results" / "radiomics" / "shards" / batch
+    assert not list(shard_dir.glob(f"{shard}.csv*"))
+
+
+def test_images_and_a_radiomics_table_together_are_refused(cohort, tmp_path):
+    result = run(tmp_path, cohort, radiomics=str(cohort / "radiomics.tsv"))
+    assert result.returncode != 0
+    assert "radiomics" in result.stderr and "give radiomics once" in result.stderr
