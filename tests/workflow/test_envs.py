@@ -16,9 +16,11 @@ SRC = REPO / "src"
 # import name -> conda package name (where they differ) in the env files
 CONDA_NAME = {"yaml": "pyyaml", "sklearn": "scikit-learn", "xgboost": "py-xgboost",
               "matplotlib": "matplotlib-base", "neuroCombat": "neuroCombat",
-              "sksurv": "scikit-survival"}
+              "sksurv": "scikit-survival", "radiomics": "pyradiomics",
+              "SimpleITK": "simpleitk"}
 # conda package name -> pip distribution name (where they differ) in pyproject.toml
-PIP_NAME = {"py-xgboost": "xgboost", "matplotlib-base": "matplotlib"}
+PIP_NAME = {"py-xgboost": "xgboost", "matplotlib-base": "matplotlib", "simpleitk": "SimpleITK",
+            "pywavelets": "PyWavelets"}
 # provided by Snakemake itself in every job, or only used by tests
 NOT_IN_ENVS = {"snakemake", "_bootstrap", "haicpred"}
 
@@ -37,9 +39,11 @@ def env_packages(path: Path) -> dict[str, str]:
 
 
 def pyproject_pins() -> dict[str, str]:
+    """Every exact pin: the dependencies and the optional extras (imaging: pyradiomics)."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    extras = [dep for deps in project["optional-dependencies"].values() for dep in deps]
     return dict(re.match(r"^([A-Za-z0-9_.-]+)==(\S+)$", dep).groups()
-                for dep in project["dependencies"])
+                for dep in [*project["dependencies"], *extras])
 
 
 def rules_with_envs() -> list[tuple[str, str, str]]:

@@ -44,7 +44,7 @@ rule extracted_radiomics:
         mem_mb=2000,  # every lesion's ~120 features and diagnostics
         runtime=10,
     conda:
-        "../../envs/tables.yaml"
+        "../../envs/imaging.yaml"  # haicpred.radiomics.extraction, as the shards' jobs
     script:
         "../scripts/extracted_radiomics.py"
 
