@@ -22,6 +22,12 @@ def _simulate(args: argparse.Namespace) -> None:
                     snps_path=args.snps or REPO_RESOURCES / f"snps_{build}.tsv",
                     genome_build=build)
     print(f"simulated {args.n_patients} patients in {args.n_batches} batch(es) into {args.out}")
+    if args.images:
+        from haicpred.simulate.images import write_cohort_images
+
+        sheet = write_cohort_images(args.out, args.seed)
+        print(f"CT volumes and lesion masks in {args.out}/images: {sheet} names them "
+              "(image, mask)")
     if args.maf:
         from haicpred.simulate.maf_cohort import write_batch_mafs
 
@@ -104,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="also write the exome calls as one MAF per batch "
                           "(maf/<batch>.maf.gz) and a sample sheet naming them, "
                           "samples_maf.tsv")
+    simulate.add_argument("--images", action="store_true",
+                          help="also write a CT volume and lesion mask per patient with "
+                          "radiomics (images/; needs the imaging extra) and a sample sheet "
+                          "naming them, samples_images.tsv")
     simulate.set_defaults(func=_simulate)
 
     validate = commands.add_parser("validate", help="check a cohort's sample sheet and tables "

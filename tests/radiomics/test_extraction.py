@@ -142,3 +142,49 @@ def test_missing_extra_names_the_install_command():
     assert result.returncode != 0
     assert "MissingExtraError" in result.stderr and "'imaging'" in result.stderr
     assert IMAGING_INSTALL in result.stderr
+
+
+def test_extraction_summary_and_report_block(tmp_path):
+    """The report's view of an extraction: settings, lesions per batch with quality flags, and
+    the per-batch distributions raw and harmonised, for the features with the largest scanner
+    effect (here the lesion's intensities, shifted by 40 HU in batch b2)."""
+    from haicpred.io.tables import write_tsv
+    from haicpred.radiomics.extraction import read_parameters
+    from haicpred.radiomics.extraction_summary import batch_distributions, extraction_summary
+    from haicpred.report.extraction import extraction_block
+
+    pairs, batch_of = [], {}
+    for i in range(8):
+        image = ct_like(seed=20 + i)
+        lesion = sphere_mask(radius=5.0) == 1
+        image[lesion] += np.int16(40 if i % 2 else 0) + np.int16(i)  # scanner of batch b2
+        pairs.append(pair(tmp_path, f"P{i}", image=image))
+        batch_of[f"P{i}"] = "b2" if i % 2 else "b1"
+    frame = extract_features(pairs, PARAMS)
+    write_batch_csv(frame, tmp_path / "extracted.csv")
+    lesions = pd.read_csv(tmp_path / "extracted.csv", dtype=str, keep_default_na=False)
+    summary = extraction_summary(read_parameters(PARAMS), PARAMS, lesions, batch_of)
+    assert summary["lesions"] == 8 and summary["patients"] == 8
+    assert [b["lesions"] for b in summary["per_batch"]] == [4, 4]
+    assert summary["settings"]["setting"]["binWidth"] == 25
+    assert summary["pyradiomics_versions"] == ["v3.0.1"]
+    features = radiomic_features(read_radiomics(tmp_path / "extracted.csv", {}), {})
+    distributions, reason = batch_distributions(features, batch_of)
+    assert reason == ""
+    assert set(distributions["stage"]) == {"raw", "harmonised"}
+    strongest = distributions["feature"].iloc[0]
+    assert distributions["feature"].nunique() == 4
+    # the strongest scanner effect is on an intensity-location feature (all shifted by 40 HU)
+    assert strongest.startswith("rad_original_firstorder_"), strongest
+    raw = distributions[(distributions["stage"] == "raw")
+                        & (distributions["feature"] == strongest)]
+    medians = raw.set_index("batch")["median"]
+    assert medians["b2"] - medians["b1"] > 30
+    harmonised = distributions[(distributions["stage"] == "harmonised")
+                               & (distributions["feature"] == strongest)]
+    shift = harmonised.set_index("batch")["median"]
+    assert abs(shift["b2"] - shift["b1"]) < medians["b2"] - medians["b1"]
+    write_tsv(distributions, tmp_path / "distributions.tsv")
+    html = extraction_block({**summary, "harmonisation_note": reason}, distributions)
+    assert "Extraction from images" in html and "binWidth 25" in html
+    assert "<td class=\"text\">b2</td>" in html and "data:image/png;base64," in html

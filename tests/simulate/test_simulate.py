@@ -460,7 +460,8 @@ def test_truth_survival_columns_and_pretreatment_oracle(demo):
     assert list(truth.columns) == ["sample_id", "response_probability", "os_log_hazard",
                                    "os_baseline_log_hazard", "pfs_log_hazard",
                                    "pfs_baseline_log_hazard", "rs9679162_true_alt_count",
-                                   "rs12979860_true_alt_count", "rs8099917_true_alt_count"]
+                                   "rs12979860_true_alt_count", "rs8099917_true_alt_count",
+                                   "true_radiomic_heterogeneity", "true_shape_regularity"]
     frame = _with_truth(demo)
     assert np.isfinite(frame.drop(columns=["sample_id", "best_response"])).all().all()
     model = _survival_model(demo)

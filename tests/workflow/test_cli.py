@@ -22,7 +22,7 @@ def haicpred(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
 def test_help_lists_the_commands():
     result = haicpred("--help")
     assert result.returncode == 0
-    assert "{simulate,validate,predict}" in result.stdout
+    assert "{simulate,validate,predict,ibsi-check}" in result.stdout
     # `score` (the cross-validation's duplicate final model) is gone: predict is the one way
     result = haicpred("score", "--help")
     assert result.returncode == 2 and "invalid choice: 'score'" in result.stderr

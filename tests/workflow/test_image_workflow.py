@@ -11,6 +11,7 @@ import pytest
 
 from haicpred.io.tables import read_tsv, write_tsv
 from haicpred.simulate import simulate_cohort
+from haicpred.simulate.images import write_cohort_images
 from imaging import ct_like, require_imaging, sphere_mask, write_volume
 from workflow_helpers import PANEL, SNPS, make_workdir, snakemake
 
@@ -103,3 +104,48 @@ def test_images_and_a_radiomics_table_together_are_refused(cohort, tmp_path):
     result = run(tmp_path, cohort, radiomics=str(cohort / "radiomics.tsv"))
     assert result.returncode != 0
     assert "radiomics" in result.stderr and "give radiomics once" in result.stderr
+
+
+def radiomics_only_model(workdir: Path):
+    from haicpred.features.matrix import read_feature_matrix, read_labels
+    from haicpred.modeling.estimators import RADIOMICS_ONLY_MODEL
+    from haicpred.modeling.explain import fitted_model_importance
+
+    features = workdir / "results" / "features"
+    return fitted_model_importance(read_feature_matrix(features / "feature_matrix.tsv"),
+                                   read_labels(features / "labels.tsv"),
+                                   read_tsv(features / "feature_dictionary.tsv"),
+                                   RADIOMICS_ONLY_MODEL, {"seed": 1})
+
+
+def test_simulated_image_cohort_recovers_the_planted_radiomic_factors(tmp_path):
+    """`haicpred simulate --images` writes CT volumes whose lesion texture and shape follow the
+    planted heterogeneity (adverse) and shape-regularity (favourable) factors. From the images
+    alone, the extracted planted features track their factors, and the radiomics-only model's
+    log-odds follow both factors in the planted directions (a regression of its log-odds on the
+    two true factors); where each ranks among its features: README, benchmarks/image_cohort.py."""
+    require_imaging()
+    cohort = tmp_path / "cohort"
+    simulate_cohort(n_patients=200, n_batches=2, seed=41, out_dir=cohort, panel_path=PANEL,
+                    snps_path=SNPS)
+    write_cohort_images(cohort, seed=41)
+    workdir = tmp_path / "run"
+    result = run(workdir, cohort)
+    assert result.returncode == 0, result.stderr[-3000:]
+    matrix = read_tsv(workdir / MATRIX).set_index("sample_id")
+    truth = read_tsv(cohort / "truth.tsv").set_index("sample_id").astype(float)
+    factors = truth.loc[matrix.index, ["true_radiomic_heterogeneity", "true_shape_regularity"]]
+    assert matrix["rad_original_glcm_JointEntropy"].astype(float).corr(
+        factors["true_radiomic_heterogeneity"]) > 0.8
+    assert matrix["rad_original_shape_Sphericity"].astype(float).corr(
+        factors["true_shape_regularity"]) > 0.5
+    _, log_odds = radiomics_only_model(workdir)
+    with_factors = factors.loc[log_odds.index].dropna()
+    design = np.column_stack([np.ones(len(with_factors)), with_factors.to_numpy()])
+    target = log_odds.loc[with_factors.index].to_numpy()
+    coefficients, *_ = np.linalg.lstsq(design, target, rcond=None)
+    residual = target - design @ coefficients
+    covariance = residual.var(ddof=3) * np.linalg.inv(design.T @ design)
+    t_values = coefficients / np.sqrt(np.diag(covariance))
+    assert t_values[1] < -3, t_values  # heterogeneity: adverse (planted log-odds -0.6)
+    assert t_values[2] > 3, t_values  # shape regularity: favourable (planted +0.5)

@@ -195,6 +195,11 @@ REPORT_OPTIONAL_INPUTS = {
     "tuning": "results/model/tuning.tsv",
     "final_metadata": "results/model/final/model_metadata.json",
 }
+# ... those of an extraction from images only
+EXTRACTION_REPORT_INPUTS = {
+    "extraction_summary": "results/radiomics/extraction_summary.json",
+    "batch_distributions": "results/radiomics/batch_distributions.tsv",
+}
 # ... and those of a survival endpoint only
 SURVIVAL_REPORT_INPUTS = {
     "km_risk_groups": "results/model/km_risk_groups.tsv",
@@ -207,7 +212,8 @@ def report_optional_inputs(wildcards):
     when the DAG is built, after every rule file is read). A table no rule makes is not an input,
     so the report never waits for it; its section says it was not produced."""
     declared = {str(path) for rule in workflow.rules for path in rule.output}
-    wanted = {**REPORT_OPTIONAL_INPUTS, **(SURVIVAL_REPORT_INPUTS if survival_endpoint() else {})}
+    wanted = {**REPORT_OPTIONAL_INPUTS, **(SURVIVAL_REPORT_INPUTS if survival_endpoint() else {}),
+              **(EXTRACTION_REPORT_INPUTS if extracts_images() else {})}
     return {key: path for key, path in wanted.items() if path in declared}
 
 

@@ -49,6 +49,31 @@ rule extracted_radiomics:
         "../scripts/extracted_radiomics.py"
 
 
+rule radiomics_extraction_summary:
+    """The report's view of an extraction: settings, lesions and quality flags per batch, and
+    the per-batch distributions of the features with the strongest scanner effect, raw and
+    ComBat-harmonised over the whole cohort (a picture; models harmonise inside their folds)."""
+    input:
+        extracted=EXTRACTED_RADIOMICS,
+        features="results/features/radiomics.tsv",
+        params=lambda wildcards: extraction_params_path(config),
+    output:
+        summary="results/radiomics/extraction_summary.json",
+        distributions="results/radiomics/batch_distributions.tsv",
+    params:
+        batches=lambda wildcards: dict(zip(sample_sheet()["sample_id"], sample_sheet()["batch"])),
+    log:
+        "logs/radiomics_extraction_summary.log",
+    threads: 1  # one ComBat fit and a few quantiles
+    resources:
+        mem_mb=2000,  # the extracted lesions as text
+        runtime=10,
+    conda:
+        "../../envs/imaging.yaml"  # pyradiomics resolves the parameter file
+    script:
+        "../scripts/radiomics_extraction_summary.py"
+
+
 rule radiomic_features:
     """Radiomic features per patient (pyradiomics names, prefixed rad_), lesions combined by
     radiomics_settings.aggregation."""

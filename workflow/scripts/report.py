@@ -33,6 +33,9 @@ def main(snakemake):
         # nomogram section says not produced)
         km_risk_groups=getattr(inputs, "km_risk_groups", None),
         nomogram=getattr(inputs, "nomogram", None),
+        # radiomics extracted from images: settings, lesions per batch, scanner-effect figure
+        extraction_summary=getattr(inputs, "extraction_summary", None),
+        batch_distributions=getattr(inputs, "batch_distributions", None),
         **optional,
     )
 

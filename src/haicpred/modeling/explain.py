@@ -79,3 +79,28 @@ def top_contributors(values: pd.DataFrame, k: int = 3, missing: pd.DataFrame | N
             f"{names[i]}{'=missing' if row_absent[i] else ''} ({row[i]:+.3f})"
             for i in order if row[i] != 0))
     return out
+
+
+def fitted_model_importance(matrix: pd.DataFrame, labels: pd.DataFrame,
+                            dictionary: pd.DataFrame, model: str,
+                            settings: dict | None = None) -> tuple[pd.Series, pd.Series]:
+    """One of the cross-validation's models (e.g. ``xgboost_radiomics_only``), built as the CV
+    builds it and fitted on every labelled patient: (its features' shares of the mean
+    |log-odds contribution|, highest first; its log-odds per labelled sample_id). For checking
+    what a model learned (the simulator's planted factors), not for reporting performance."""
+    from haicpred.modeling.estimators import normalised_gain
+    from haicpred.modeling.inputs import prepare_data
+    from haicpred.modeling.outcomes import model_endpoint
+    from haicpred.modeling.settings import resolve_model_settings
+
+    endpoint = model_endpoint(resolve_model_settings(settings or {}))
+    data = prepare_data(matrix, labels, dictionary, endpoint, 5, False, None)
+    spec = next(s for s in endpoint.model_specs(data)[0] if s.name == model)
+    estimator = spec.factory()
+    X = data.X_lab[spec.fit_columns]
+    estimator.fit(X, data.y)
+    share = pd.Series(normalised_gain(estimator, spec.columns, X), index=spec.columns)
+    probability = np.clip(estimator.predict_proba(X)[:, 1], 1e-12, 1 - 1e-12)
+    log_odds = pd.Series(np.log(probability / (1 - probability)),
+                         index=matrix.loc[np.asarray(data.labelled), "sample_id"].to_numpy())
+    return share.sort_values(ascending=False, kind="mergesort"), log_odds

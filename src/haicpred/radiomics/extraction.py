@@ -67,6 +67,15 @@ def require_pyradiomics():
     return radiomics, SimpleITK
 
 
+def quiet_pyradiomics() -> None:
+    """pyradiomics logs a dozen INFO lines per lesion into the job's log (the workflow's
+    logging takes INFO): only its errors are kept."""
+    import radiomics
+
+    radiomics.setVerbosity(logging.ERROR)
+    logging.getLogger("radiomics").setLevel(logging.ERROR)
+
+
 @dataclass(frozen=True)
 class ImagePair:
     """One patient's image and lesion mask, as the sample sheet names them."""
@@ -179,10 +188,10 @@ def check_pairs(pairs: list[ImagePair]) -> dict[str, np.ndarray]:
 
 def read_parameters(path: str | os.PathLike) -> dict:
     """A pyradiomics parameter file, validated by pyradiomics' own schema."""
-    radiomics, _ = require_pyradiomics()
+    require_pyradiomics()
     from radiomics import featureextractor
 
-    radiomics.setVerbosity(logging.ERROR)
+    quiet_pyradiomics()
     try:
         extractor = featureextractor.RadiomicsFeatureExtractor(str(path))
     except Exception as error:  # pykwalify's SchemaError, yaml's errors, a missing file
@@ -198,10 +207,10 @@ def read_parameters(path: str | os.PathLike) -> dict:
 def _extract_pair(job: tuple[ImagePair, tuple[int, ...], str]) -> list[dict]:
     """Every lesion of one patient (runs in a worker process)."""
     pair, labels, params = job
-    radiomics, sitk = require_pyradiomics()
+    _, sitk = require_pyradiomics()
     from radiomics import featureextractor
 
-    radiomics.setVerbosity(logging.ERROR)
+    quiet_pyradiomics()
     extractor = featureextractor.RadiomicsFeatureExtractor(params)
     image, mask = sitk.ReadImage(pair.image), sitk.ReadImage(pair.mask)
     spacing = np.array(image.GetSpacing())

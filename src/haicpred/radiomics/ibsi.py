@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from haicpred.io.tables import read_tsv
-from haicpred.radiomics.extraction import ImagePair, check_pairs, require_pyradiomics
+from haicpred.radiomics.extraction import (ImagePair, check_pairs, quiet_pyradiomics,
+                                           require_pyradiomics)
 
 RESOURCES = Path(__file__).resolve().parents[3] / "resources"
 MAPPING = RESOURCES / "ibsi_pyradiomics.tsv"
@@ -46,13 +47,11 @@ def allowed_difference(reference: float, tolerance: float,
 
 def extract_phantom(image: str, mask: str, params: str | os.PathLike = PHANTOM_PARAMS) -> dict:
     """pyradiomics features of the phantom (label 1), named `<class>_<feature>`."""
-    radiomics, _ = require_pyradiomics()
-    import logging
-
+    require_pyradiomics()
     from radiomics import featureextractor
 
     check_pairs([ImagePair("ibsi_phantom", str(image), str(mask), "IBSI phantom")])
-    radiomics.setVerbosity(logging.ERROR)
+    quiet_pyradiomics()
     result = featureextractor.RadiomicsFeatureExtractor(str(params)).execute(
         str(image), str(mask), label=1)
     return {name.removeprefix("original_"): float(value) for name, value in result.items()

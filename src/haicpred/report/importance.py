@@ -104,13 +104,16 @@ def shap_section(shap: pd.DataFrame | None, scale: str = "log-odds") -> str:
     )
 
 
-def radiomics_section(cv_metadata: dict | None, final_metadata: dict | None) -> str:
+def radiomics_section(cv_metadata: dict | None, final_metadata: dict | None,
+                      extraction: str = "") -> str:
     """Radiomic features per training fold (filters, ComBat) from the CV metadata, and the
-    final model's radiomics step from its metadata."""
+    final model's radiomics step from its metadata; ``extraction``: the HTML of an extraction
+    from images (haicpred.report.extraction), appended."""
     summary = (cv_metadata or {}).get("radiomics_folds_summary") or []
     if not summary:
         return section("radiomics", '<p class="note">No model used radiomic features (none in '
-                       "this cohort, or none usable), so there was no radiomics step.</p>")
+                       "this cohort, or none usable), so there was no radiomics step.</p>"
+                       + extraction)
 
     def spread(entry: dict) -> str:
         if entry["min"] == entry["max"]:
@@ -148,7 +151,7 @@ def radiomics_section(cv_metadata: dict | None, final_metadata: dict | None) -> 
                      "of another batch is scored unharmonised and flagged).")
         else:
             text += f"not harmonised: {esc(combat.get('reason', ''))}."
-    return section("radiomics", text + "</p>")
+    return section("radiomics", text + "</p>" + extraction)
 
 
 def _matching_features(name: str, features: list[str]) -> list[str]:

@@ -36,6 +36,7 @@ from haicpred.report.baselines import full_model_tuning, score_roc_predictions
 from haicpred.report.cohort import (ID_COLUMNS, Outcome, cohort_description, cohort_names,
                                     cohort_section, data_checks_body, missing_section_notes,
                                     titles)
+from haicpred.report.extraction import extraction_block
 from haicpred.report.figures import model_colours
 from haicpred.report.html import esc, num
 from haicpred.report.importance import (importance_section, planted_section, radiomics_section,
@@ -146,6 +147,8 @@ def render_report(
     cohort=None,
     km_risk_groups=None,
     nomogram=None,
+    extraction_summary=None,
+    batch_distributions=None,
 ) -> None:
     """Write the self-contained HTML report to ``out_path``.
 
@@ -174,7 +177,16 @@ def render_report(
     HOOK: the dict, or a path to ``results/model/final/nomogram.json``, drawn by
     ``haicpred.report.nomogram.nomogram_section`` when that module exists; absent = the
     section says not produced). Both are ignored for the binary endpoints.
+
+    Radiomics extracted from images (haicpred.radiomics.extraction_summary):
+    ``extraction_summary`` (dict, or a path to ``results/radiomics/extraction_summary.json``)
+    and ``batch_distributions`` (table or path) add the settings, the lesions per batch and the
+    scanner-effect figure to the radiomics section.
     """
+    if isinstance(extraction_summary, (str, os.PathLike)):
+        extraction_summary = json.loads(Path(extraction_summary).read_text())
+    with matplotlib.style.context("default"):
+        extraction = extraction_block(extraction_summary, _optional_table(batch_distributions))
     if isinstance(cv_metadata, (str, os.PathLike)):
         cv_metadata = json.loads(Path(cv_metadata).read_text())
     if isinstance(final_metadata, (str, os.PathLike)):
@@ -196,7 +208,7 @@ def render_report(
                 lobo_metrics=lobo_metrics, tuning=tuning, data_checks=data_checks,
                 cohort_name=cohort_name, treatment=treatment,
                 km_risk_groups=_optional_table(km_risk_groups),
-                nomogram=read_nomogram(nomogram))
+                nomogram=read_nomogram(nomogram), extraction=extraction)
         _write_page(out_path, sections, page_title, title, outcome_line)
         return
     batch_names = sorted(matrix["batch"].fillna("(none)").astype(str).unique())
@@ -236,7 +248,7 @@ def render_report(
             "tuning": tuning_section(tuning, settings),
             "importance": importance_section(importance),
             "shap": shap_section(shap_importance),
-            "radiomics": radiomics_section(cv_metadata, final_metadata),
+            "radiomics": radiomics_section(cv_metadata, final_metadata, extraction),
         }
     if planted_effects is not None:
         sections["planted"] = planted_section(planted_effects, importance)

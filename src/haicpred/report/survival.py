@@ -320,7 +320,7 @@ def lobo_section(lobo: pd.DataFrame | None, batches: list[str]) -> str:
 def survival_sections(*, metrics, oof, calibration, importance, dictionary, matrix, settings,
                       truth, planted_effects, cv_metadata, final_metadata, shap_importance,
                       lobo_metrics, tuning, data_checks, cohort_name, treatment,
-                      km_risk_groups=None, nomogram=None):
+                      km_risk_groups=None, nomogram=None, extraction=""):
     """(sections by anchor, the page's <title> and <h1>, the outcome line) of a survival run.
     ``metrics`` as read (strings or numbers); ``settings`` the resolved model settings."""
     notes = metrics["note"] if "note" in metrics.columns else pd.Series(dtype=object)
@@ -362,7 +362,7 @@ def survival_sections(*, metrics, oof, calibration, importance, dictionary, matr
                                  inner_label="inner-CV Cox negative log partial likelihood"),
         "importance": importance_section(importance),
         "shap": shap_section(shap_importance, scale=risk_scale(settings)),
-        "radiomics": radiomics_section(cv_metadata, final_metadata),
+        "radiomics": radiomics_section(cv_metadata, final_metadata, extraction),
     }
     if planted_effects is not None:
         sections["planted"] = planted_section(planted_effects, importance)

@@ -73,6 +73,11 @@ from .genotypes import write_genotype_vcf
 from .patients import (add_staging, simulate_design, simulate_germline, simulate_labs,
                        simulate_patients)
 from .radiomics import radiomics_table, simulate_lesions
+from .radiomics import LESION_TRUTH, lesion_truth
+
+# truth.tsv columns of the planted radiomic factors: heterogeneity drives
+# original_glcm_JointEntropy (rad_joint_entropy), shape regularity original_shape_Sphericity
+TRUE_RADIOMIC_FACTORS = {"true_radiomic_heterogeneity": "H", "true_shape_regularity": "R"}
 
 __all__ = ["simulate_cohort"]
 
@@ -84,6 +89,10 @@ def simulate_cohort(n_patients: int, n_batches: int, seed: int, out_dir: str | P
                     panel_path: str | Path, snps_path: str | Path,
                     genome_build: str = "GRCh38") -> None:
     """Simulate a HAIC cohort into `out_dir` (replaced atomically; see module docstring).
+
+    CT volumes and lesion masks are written afterwards, from `lesion_truth.tsv`, by
+    `haicpred.simulate.images.write_cohort_images` (`haicpred simulate --images`; the imaging
+    extra).
 
     Raises InputError (listing every problem) for bad arguments or resources, or when
     `out_dir` exists and is neither empty nor a previous simulation output.
@@ -122,12 +131,16 @@ def simulate_cohort(n_patients: int, n_batches: int, seed: int, out_dir: str | P
                                 "response_probability": probability,
                                 **{c: outcome[c] for c in TRUTH_SURVIVAL_COLUMNS},
                                 **{f"{s['rsid']}_true_alt_count": germline[s["rsid"]]
-                                   for s in snps}}),
+                                   for s in snps},
+                                # the planted radiomic factors (largest lesion), standard normal
+                                **{column: signature[latent]
+                                   for column, latent in TRUE_RADIOMIC_FACTORS.items()}}),
                   stage / "truth.tsv")
         write_tsv(planted_effects_table(effects, intercept), stage / "planted_effects.tsv")
         write_exome_vcfs(stage, design, panel, panel_positive, panel_reference, rng_vcf)
         write_genotype_vcf(stage / "genotypes.vcf.gz", design, germline, snps, snp_reference,
                             rng_genotype_vcf)
+        write_tsv(lesion_truth(design, lesions), stage / LESION_TRUTH)
 
 
 # =============================================================================================

@@ -206,3 +206,18 @@ def radiomics_table(design, lesions, rng) -> pd.DataFrame:
         table[feature.name] = [f"{v:.6g}" for v in _transform(feature, z)]
     table = table[lesions["has_radiomics"].to_numpy()]
     return table.sort_values(["sample_id", "lesion_id"], kind="mergesort", ignore_index=True)
+
+
+LESION_TRUTH = "lesion_truth.tsv"
+LESION_TRUTH_COLUMNS = ("lesion_number", "rank", "diameter_cm", "elongation", "flatness",
+                        "H", "R", "E", "C", "has_radiomics")
+
+
+def lesion_truth(design: pd.DataFrame, lesions: pd.DataFrame) -> pd.DataFrame:
+    """Every simulated lesion with its geometry and latent factors (H heterogeneity, R shape
+    regularity, E enhancement, C coarseness; rank 0 = the largest, which carries the planted
+    signature): what the image simulator (haicpred.simulate.images) draws."""
+    table = lesions[list(LESION_TRUTH_COLUMNS)].copy()
+    table.insert(0, "sample_id", design["sample_id"].to_numpy()[lesions["patient"].to_numpy()])
+    table.insert(1, "batch_index", lesions["batch_index"].to_numpy())
+    return table.sort_values(["sample_id", "lesion_number"], kind="mergesort", ignore_index=True)
