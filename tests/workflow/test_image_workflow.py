@@ -121,9 +121,9 @@ def radiomics_only_model(workdir: Path):
 def test_simulated_image_cohort_recovers_the_planted_radiomic_factors(tmp_path):
     """`haicpred simulate --images` writes CT volumes whose lesion texture and shape follow the
     planted heterogeneity (adverse) and shape-regularity (favourable) factors. From the images
-    alone, the extracted planted features track their factors, and the radiomics-only model's
-    log-odds follow both factors in the planted directions (a regression of its log-odds on the
-    two true factors); where each ranks among its features: README, benchmarks/image_cohort.py."""
+    alone, the extracted planted features track their factors, the planted sphericity is among
+    the radiomics-only model's top 10 features, and the model's log-odds follow both factors in
+    the planted directions (a regression of its log-odds on the two true factors)."""
     require_imaging()
     cohort = tmp_path / "cohort"
     simulate_cohort(n_patients=200, n_batches=2, seed=41, out_dir=cohort, panel_path=PANEL,
@@ -139,7 +139,12 @@ def test_simulated_image_cohort_recovers_the_planted_radiomic_factors(tmp_path):
         factors["true_radiomic_heterogeneity"]) > 0.8
     assert matrix["rad_original_shape_Sphericity"].astype(float).corr(
         factors["true_shape_regularity"]) > 0.5
-    _, log_odds = radiomics_only_model(workdir)
+    ranking, log_odds = radiomics_only_model(workdir)
+    # shape regularity's planted feature is among the model's top features (ranks 6-8 of 108
+    # on three other seeds: benchmarks/image_cohort.py); heterogeneity spreads over a dozen
+    # texture features (its planted column is dropped as a near-duplicate of first-order
+    # entropy), so it is checked through the log-odds below
+    assert list(ranking.index).index("rad_original_shape_Sphericity") < 10
     with_factors = factors.loc[log_odds.index].dropna()
     design = np.column_stack([np.ones(len(with_factors)), with_factors.to_numpy()])
     target = log_odds.loc[with_factors.index].to_numpy()
