@@ -20,6 +20,7 @@ import pandas as pd
 from haicpred.io.versions import package_versions
 
 CHECKSUM_COLUMNS = ["sample_id", "column", "path", "bytes", "sha256"]
+EXTRACTION_PARAMS = "radiomics_extraction_params"  # role of the pyradiomics parameter file
 # checksummed per sample: the calls, and the images and masks radiomics are extracted from
 CALL_FILE_COLUMNS = ("exome_vcf", "exome_maf", "genotype_vcf", "image", "mask")
 PACKAGES = ("numpy", "pandas", "pysam", "scikit-learn", "scipy", "shap", "snakemake",
@@ -90,7 +91,7 @@ def provenance(config: dict, tables: dict[str, str], batch_listings: dict[str, s
         listing = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
         vcf_files.update(listing["path"])
         listings[batch] = {**entry(path), "n_files": int(listing["path"].nunique())}
-    return {
+    document = {
         "workflow": {"git_commit": commit},
         "config": config,
         "inputs": {
@@ -100,6 +101,12 @@ def provenance(config: dict, tables: dict[str, str], batch_listings: dict[str, s
         },
         "versions": package_versions(PACKAGES),
     }
+    if EXTRACTION_PARAMS in tables:  # radiomics extracted from images: the settings used
+        import yaml
+
+        document["radiomics_extraction_settings"] = yaml.safe_load(
+            Path(tables[EXTRACTION_PARAMS]).read_text())
+    return document
 
 
 def write_provenance(document: dict, path) -> None:

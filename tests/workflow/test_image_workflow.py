@@ -3,6 +3,7 @@ mask columns), through `snakemake --configfile`: one extraction job per batch sh
 features in the matrix for the patients with images and missing for the rest; a bad mask stops
 the run naming the file and the sample, with nothing extracted left behind."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -71,8 +72,11 @@ def test_features_from_images_per_shard_with_missing_patients(cohort, tmp_path):
     lesions = pd.read_csv(tmp_path / EXTRACTED)
     assert len(lesions) == sum(expected.values())
     assert {"qc_lesion_voxels", "qc_resampling_changed_label", "Image", "Mask"} <= set(lesions)
-    provenance = (tmp_path / "results" / "provenance.json").read_text()
-    assert "radiomics_extraction_params" in provenance and '"pyradiomics"' in provenance
+    provenance = json.loads((tmp_path / "results" / "provenance.json").read_text())
+    assert "radiomics_extraction_params" in provenance["inputs"]["tables"]
+    assert provenance["versions"]["pyradiomics"] == "3.0.1"
+    settings = provenance["radiomics_extraction_settings"]
+    assert settings["setting"]["binWidth"] == 25 and "Original" in settings["imageType"]
     listing = read_tsv(tmp_path / "results" / "provenance" / "batch1.tsv")
     assert {"image", "mask"} <= set(listing["column"])
     # a second run has nothing to do

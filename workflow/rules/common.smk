@@ -13,7 +13,7 @@ from haicpred.features.endpoints import SURVIVAL_KIND, resolve_endpoint
 from haicpred.io.errors import InputError
 from haicpred.provenance import git_commit
 from haicpred.io.samples import batch_records, batch_shards, has_images, load_sample_sheet
-from haicpred.provenance import CALL_FILE_COLUMNS
+from haicpred.provenance import CALL_FILE_COLUMNS, EXTRACTION_PARAMS
 
 # Every config problem named by its key, before Snakemake's validator (which stops at the first
 # and prints the whole schema) fills in the defaults. Each names the file that set the key: the
@@ -228,7 +228,7 @@ def cohort_inputs(wildcards):
     """role -> path of every cohort table and resource this run reads."""
     tables = {name: cohort_table(name) for name in ("samples", "clinical", "biomarkers")}
     if extracts_images():
-        tables["radiomics_extraction_params"] = extraction_params_path(config)
+        tables[EXTRACTION_PARAMS] = extraction_params_path(config)
     elif has_radiomics():
         tables["radiomics"] = cohort_table("radiomics")
     for name, path in config["extra_modalities"].items():
