@@ -188,3 +188,18 @@ def test_extraction_summary_and_report_block(tmp_path):
     html = extraction_block({**summary, "harmonisation_note": reason}, distributions)
     assert "Extraction from images" in html and "binWidth 25" in html
     assert "<td class=\"text\">b2</td>" in html and "data:image/png;base64," in html
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_lesion_too_small_for_pyradiomics_names_sample_and_label(tmp_path, workers):
+    """minimumROISize (27 voxels in resources/radiomics_params.yaml): a 7-voxel label stops
+    the shard with the sample and the label, also when a worker process finds it."""
+    mask = sphere_mask()
+    mask[2, 2:4, 2:4] = 2
+    mask[3, 2:4, 2:3] = 2
+    pairs = [pair(tmp_path, "OK"), pair(tmp_path, "TINY", mask=mask)]
+    with pytest.raises(InputError) as caught:
+        extract_features(pairs, PARAMS, workers=workers)
+    (problem,) = caught.value.problems
+    assert problem.where == "sample TINY, label 2" and problem.file == pairs[1].mask
+    assert "pyradiomics refused the lesion" in problem.message
