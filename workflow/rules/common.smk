@@ -11,9 +11,8 @@ from haicpred.cohort import (clinical_endpoint_problems, cohort_report, config_p
                              extraction_params_path, is_demo, read_config_file)
 from haicpred.features.endpoints import SURVIVAL_KIND, resolve_endpoint
 from haicpred.io.errors import InputError
-from haicpred.provenance import git_commit
 from haicpred.io.samples import batch_records, batch_shards, has_images, load_sample_sheet
-from haicpred.provenance import CALL_FILE_COLUMNS, EXTRACTION_PARAMS
+from haicpred.provenance import CALL_FILE_COLUMNS, EXTRACTION_PARAMS, git_commit
 
 # Every config problem named by its key, before Snakemake's validator (which stops at the first
 # and prints the whole schema) fills in the defaults. Each names the file that set the key: the

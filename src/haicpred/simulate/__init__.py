@@ -4,8 +4,11 @@
 biomarkers in mixed units, pyradiomics-style radiomics, Mutect2/VEP exome VCFs, a joint germline
 genotype VCF) plus the oracle: `truth.tsv` (every patient's true response probability, true
 OS/PFS log hazards, see `effects`, and true genotype of each resource SNP,
-`<rsid>_true_alt_count`) and `planted_effects.tsv` (the logistic model that
-generated the labels, the Weibull model of OS/PFS and its censoring, grouped by `outcome`).
+`<rsid>_true_alt_count`, and the two planted radiomic factors, `true_radiomic_heterogeneity`
+and `true_shape_regularity`), `planted_effects.tsv` (the logistic model that generated the
+labels, the Weibull model of OS/PFS and its censoring, grouped by `outcome`) and
+`lesion_truth.tsv` (every lesion's geometry and latent factors, from which
+`images.write_cohort_images` draws CT volumes and masks on request).
 
 How the simulation is organised
 -------------------------------
@@ -40,7 +43,10 @@ The parts it calls:
   `planted_effects.tsv` table.
 - `clinical_tables`: `samples.tsv`, `clinical.tsv` and `biomarkers.tsv` (missing cells, lab
   units, post-treatment markers).
-- `radiomics`: lesions, the radiomic feature model, scanner batch effects, `radiomics.tsv`.
+- `radiomics`: lesions, the radiomic feature model, scanner batch effects, `radiomics.tsv`,
+  `lesion_truth.tsv`.
+- `images`: CT volumes and lesion masks drawn from `lesion_truth.tsv` (`haicpred simulate
+  --images`; the imaging extra), and the sample sheet naming them.
 - `variants`: gene annotations, the genetic code and VEP-annotated variant alleles.
 - `exome`: Mutect2-like records (true panel mutations, decoys, background) and exome VCFs.
 - `genotypes`: the joint-called germline genotype VCF.
@@ -72,8 +78,7 @@ from .exome import P_FOHAIC1_POSITIVE, write_exome_vcfs
 from .genotypes import write_genotype_vcf
 from .patients import (add_staging, simulate_design, simulate_germline, simulate_labs,
                        simulate_patients)
-from .radiomics import radiomics_table, simulate_lesions
-from .radiomics import LESION_TRUTH, lesion_truth
+from .radiomics import LESION_TRUTH, lesion_truth, radiomics_table, simulate_lesions
 
 # truth.tsv columns of the planted radiomic factors: heterogeneity drives
 # original_glcm_JointEntropy (rad_joint_entropy), shape regularity original_shape_Sphericity
