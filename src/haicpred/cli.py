@@ -6,8 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from haicpred.io.errors import InputError
-from haicpred.radiomics.extraction import MissingExtraError
+from haicpred.io.errors import InputError, MissingExtraError
 
 REPO_RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 

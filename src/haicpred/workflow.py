@@ -6,13 +6,14 @@ import logging
 import sys
 from collections.abc import Callable
 
-from haicpred.io.errors import InputError
+from haicpred.io.errors import InputError, MissingExtraError
 
 
 def run_script(snakemake, main: Callable[[object], None]) -> None:
-    """Run `main(snakemake)` with logging into the rule's log; an InputError becomes a short
-    message on stderr and in the log (no traceback) and a non-zero exit. Snakemake then deletes
-    the job's outputs, so no partial result is left behind."""
+    """Run `main(snakemake)` with logging into the rule's log; an InputError (or a missing
+    optional extra) becomes a short message on stderr and in the log (no traceback) and a
+    non-zero exit. Snakemake then deletes the job's outputs, so no partial result is left
+    behind."""
     log_file = snakemake.log[0] if snakemake.log else None
     handlers = [logging.StreamHandler(sys.stderr)]
     if log_file:
@@ -21,6 +22,6 @@ def run_script(snakemake, main: Callable[[object], None]) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         main(snakemake)
-    except InputError as error:
+    except (InputError, MissingExtraError) as error:
         logging.getLogger("haicpred").error("%s", error)
         sys.exit(1)

@@ -4,6 +4,9 @@ features in the matrix for the patients with images and missing for the rest; a 
 the run naming the file and the sample, with nothing extracted left behind."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +17,8 @@ from haicpred.io.tables import read_tsv, write_tsv
 from haicpred.simulate import simulate_cohort
 from haicpred.simulate.images import write_cohort_images
 from imaging import ct_like, require_imaging, sphere_mask, write_volume
-from workflow_helpers import PANEL, SNPS, make_workdir, snakemake
+from haicpred.radiomics.extraction import IMAGING_INSTALL
+from workflow_helpers import PANEL, REPO, SNPS, make_workdir, snakemake
 
 MATRIX = "results/features/feature_matrix.tsv"
 EXTRACTED = "results/radiomics/extracted.csv"
@@ -102,6 +106,26 @@ def test_a_bad_mask_stops_the_run_naming_file_and_sample(cohort, tmp_path):
     shard = in_batch.index(sample) // 8 + 1
     shard_dir = tmp_path / "run" / "results" / "radiomics" / "shards" / batch
     assert not list(shard_dir.glob(f"{shard}.csv*"))
+
+
+def test_images_without_the_imaging_extra_stop_before_any_job(cohort, tmp_path):
+    """pyradiomics hidden (a shadow package that fails to import, first on the path): the run
+    stops at once with the extra's name and its install command, and runs nothing."""
+    shadow = tmp_path / "shadow" / "radiomics"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(
+        "raise ImportError('hidden by the test', name='radiomics')\n")
+    workdir = tmp_path / "run"
+    make_workdir(workdir, samples=str(cohort / "samples_images.tsv"),
+                 clinical=str(cohort / "clinical.tsv"),
+                 biomarkers=str(cohort / "biomarkers.tsv"))
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
+                             "-d", str(workdir), "--cores", "2", MATRIX],
+                            capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(shadow.parent)})
+    assert result.returncode != 0
+    assert "optional extra 'imaging'" in result.stderr and IMAGING_INSTALL in result.stderr
+    assert not (workdir / "results").exists()
 
 
 def test_images_and_a_radiomics_table_together_are_refused(cohort, tmp_path):

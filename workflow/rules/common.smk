@@ -5,14 +5,16 @@ import os
 import sys
 
 from snakemake.exceptions import WorkflowError
+from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
 from haicpred.cohort import (clinical_endpoint_problems, cohort_report, config_problems,
                              extraction_params_path, is_demo, read_config_file)
 from haicpred.features.endpoints import SURVIVAL_KIND, resolve_endpoint
-from haicpred.io.errors import InputError
+from haicpred.io.errors import InputError, MissingExtraError
 from haicpred.io.samples import batch_records, batch_shards, has_images, load_sample_sheet
 from haicpred.provenance import CALL_FILE_COLUMNS, EXTRACTION_PARAMS, git_commit
+from haicpred.radiomics.extraction import require_pyradiomics
 
 # Every config problem named by its key, before Snakemake's validator (which stops at the first
 # and prints the whole schema) fills in the defaults. Each names the file that set the key: the
@@ -47,6 +49,13 @@ if not DEMO and workflow.is_main_process:
         raise WorkflowError(str(InputError(_problems)))
     for _rows in _left_out:  # master tables; the feature_matrix log counts them too
         print(f"note: {_rows}", file=sys.stderr)
+    # images without pyradiomics: said before any job, unless the jobs get their own conda env
+    if (has_images(load_sample_sheet(config["samples"])) and DeploymentMethod.CONDA
+            not in workflow.deployment_settings.deployment_method):
+        try:
+            require_pyradiomics()
+        except MissingExtraError as _error:
+            raise WorkflowError(str(_error)) from None
 
 
 def endpoint_checked(wildcards):

@@ -32,3 +32,8 @@ class InputError(Exception):
 def raise_if_any(problems: list[Problem]) -> None:
     if problems:
         raise InputError(problems)
+
+
+class MissingExtraError(RuntimeError):
+    """An optional extra a step needs (e.g. `imaging`: pyradiomics) is not installed; the
+    message names the extra and its install command."""

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from haicpred.io.errors import InputError, Problem, raise_if_any
+from haicpred.io.errors import InputError, MissingExtraError, Problem, raise_if_any
 from haicpred.processes import pool_context
 
 IMAGING_INSTALL = ("pip install 'setuptools==80.9.0' 'wheel==0.45.1' 'numpy==2.4.6' && "
@@ -46,10 +46,6 @@ ORIGIN_TOLERANCE = 1e-3  # in units of the smallest spacing
 DIRECTION_TOLERANCE = 1e-4
 QC_COLUMNS = ("qc_lesion_voxels", "qc_resampled_voxels", "qc_volume_change",
               "qc_resampling_changed_label")
-
-
-class MissingExtraError(RuntimeError):
-    """pyradiomics (the `imaging` extra) is needed but not installed."""
 
 
 def require_pyradiomics():
