@@ -182,3 +182,12 @@ def test_simulated_image_cohort_recovers_the_planted_radiomic_factors(tmp_path):
     t_values = coefficients / np.sqrt(np.diag(covariance))
     assert t_values[1] < -3, t_values  # heterogeneity: adverse (planted log-odds -0.6)
     assert t_values[2] > 3, t_values  # shape regularity: favourable (planted +0.5)
+    # and on to the report (the test's small model settings): its radiomics section shows the
+    # extraction, with the scanner-effect figure
+    report = snakemake(workdir, "results/report/report.html")
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (workdir / "results" / "report" / "report.html").read_text()
+    section = html[html.index('<section id="radiomics">'):]
+    section = section[:section.index("</section>")]
+    assert "<h3>Extraction from images</h3>" in section and "binWidth 25" in section
+    assert 'alt="radiomic feature distributions by batch"' in section
