@@ -78,7 +78,7 @@ from haicpred.genomics.vcf.regions import RegionIndex, records
 from haicpred.genomics.vcf.samples import choose_tumour_column, group_by_file, missing_path
 from haicpred.io.errors import InputError, Problem, raise_if_any
 from haicpred.io.resources import assessed_regions, not_assessed_genes
-from haicpred.processes import pool_context
+from haicpred.io.processes import pool_context
 
 __all__ = ["AUDIT_COLUMNS", "panel_mutations", "summarise_audit"]
 

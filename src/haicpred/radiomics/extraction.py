@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from haicpred.io.errors import InputError, MissingExtraError, Problem, raise_if_any
-from haicpred.processes import pool_context
+from haicpred.io.processes import pool_context
 
 IMAGING_INSTALL = ("pip install 'setuptools==80.9.0' 'wheel==0.45.1' 'numpy==2.4.6' && "
                    "pip install --no-build-isolation -e '.[imaging]'")
