@@ -50,14 +50,15 @@ def cohort(tmp_path_factory) -> Path:
     return folder
 
 
-def run(workdir: Path, cohort: Path, sheet: str = "samples_images.tsv", **extra):
-    make_workdir(workdir, genomics={"shard_size": 8}, samples=str(cohort / sheet),
+def run(workdir: Path, cohort: Path, sheet: str = "samples_images.tsv", shard_size: int = 8,
+        **extra):
+    make_workdir(workdir, genomics={"shard_size": shard_size}, samples=str(cohort / sheet),
                  clinical=str(cohort / "clinical.tsv"),
                  biomarkers=str(cohort / "biomarkers.tsv"), **extra)
     return snakemake(workdir, MATRIX, "results/provenance.json")
 
 
-def test_features_from_images_per_shard_with_missing_patients(cohort, tmp_path):
+def test_features_from_images_per_shard_with_missing_patients_to_the_report(cohort, tmp_path):
     result = run(tmp_path, cohort)
     assert result.returncode == 0, result.stderr[-3000:]
     sheet = read_tsv(cohort / "samples_images.tsv")
@@ -86,6 +87,15 @@ def test_features_from_images_per_shard_with_missing_patients(cohort, tmp_path):
     # a second run has nothing to do
     again = snakemake(tmp_path, MATRIX, "--dry-run")
     assert "Nothing to be done" in again.stdout + again.stderr
+    # on to the report (the tests' small model settings): its radiomics section shows the
+    # extraction, with the scanner-effect figure
+    report = snakemake(tmp_path, "results/report/report.html")
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (tmp_path / "results" / "report" / "report.html").read_text()
+    section = html[html.index('<section id="radiomics">'):]
+    section = section[:section.index("</section>")]
+    assert "<h3>Extraction from images</h3>" in section and "binWidth 25" in section
+    assert 'alt="radiomic feature distributions by batch"' in section
 
 
 def test_a_bad_mask_stops_the_run_naming_file_and_sample(cohort, tmp_path):
@@ -157,8 +167,11 @@ def test_simulated_image_cohort_recovers_the_planted_radiomic_factors(tmp_path):
     simulate_cohort(n_patients=200, n_batches=2, seed=41, out_dir=cohort, panel_path=PANEL,
                     snps_path=SNPS)
     write_cohort_images(cohort, seed=41)
+    # images, clinical and labs only: no VCFs to read (the genomic stages have their own tests)
+    sheet = read_tsv(cohort / "samples_images.tsv")
+    write_tsv(sheet[["sample_id", "batch", "image", "mask"]], cohort / "samples_no_vcf.tsv")
     workdir = tmp_path / "run"
-    result = run(workdir, cohort)
+    result = run(workdir, cohort, "samples_no_vcf.tsv", shard_size=1000)  # a job per batch
     assert result.returncode == 0, result.stderr[-3000:]
     matrix = read_tsv(workdir / MATRIX).set_index("sample_id")
     truth = read_tsv(cohort / "truth.tsv").set_index("sample_id").astype(float)
@@ -182,12 +195,3 @@ def test_simulated_image_cohort_recovers_the_planted_radiomic_factors(tmp_path):
     t_values = coefficients / np.sqrt(np.diag(covariance))
     assert t_values[1] < -3, t_values  # heterogeneity: adverse (planted log-odds -0.6)
     assert t_values[2] > 3, t_values  # shape regularity: favourable (planted +0.5)
-    # and on to the report (the test's small model settings): its radiomics section shows the
-    # extraction, with the scanner-effect figure
-    report = snakemake(workdir, "results/report/report.html")
-    assert report.returncode == 0, report.stderr[-3000:]
-    html = (workdir / "results" / "report" / "report.html").read_text()
-    section = html[html.index('<section id="radiomics">'):]
-    section = section[:section.index("</section>")]
-    assert "<h3>Extraction from images</h3>" in section and "binWidth 25" in section
-    assert 'alt="radiomic feature distributions by batch"' in section
