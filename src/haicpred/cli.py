@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from haicpred.io.errors import InputError, MissingExtraError
+from haicpred.io.resources import CHECKOUT_RESOURCES
 
-REPO_RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 
 
 def _simulate(args: argparse.Namespace) -> None:
@@ -17,8 +16,8 @@ def _simulate(args: argparse.Namespace) -> None:
     build = args.genome_build
     simulate_cohort(n_patients=args.n_patients, n_batches=args.n_batches, seed=args.seed,
                     out_dir=args.out,
-                    panel_path=args.panel or REPO_RESOURCES / f"panel_{build}.tsv",
-                    snps_path=args.snps or REPO_RESOURCES / f"snps_{build}.tsv",
+                    panel_path=args.panel or CHECKOUT_RESOURCES / f"panel_{build}.tsv",
+                    snps_path=args.snps or CHECKOUT_RESOURCES / f"snps_{build}.tsv",
                     genome_build=build)
     print(f"simulated {args.n_patients} patients in {args.n_batches} batch(es) into {args.out}")
     if args.images:

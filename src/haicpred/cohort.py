@@ -16,7 +16,7 @@ from haicpred.features.endpoints import (SURVIVAL_KIND, endpoint_problems, horiz
                                          resolve_endpoint, survival_problems)
 from haicpred.features.matrix import static_feature_names
 from haicpred.io.errors import InputError, Problem, raise_if_any
-from haicpred.io.resources import check_panel
+from haicpred.io.resources import CHECKOUT_RESOURCES, check_panel
 from haicpred.io.sample_ids import LeftOut, match_tables_to_sheet
 from haicpred.io.samples import has_images, read_sample_sheet
 from haicpred.modeling.scoring import risk_group_cutoffs
@@ -276,7 +276,7 @@ def extraction_params_path(config: dict) -> str:
         "params", "resources/radiomics_params.yaml")
     if Path(given).is_file() or Path(given).is_absolute():
         return given
-    checkout = Path(__file__).resolve().parents[2] / given
+    checkout = CHECKOUT_RESOURCES.parent / given
     return str(checkout) if checkout.is_file() else given
 
 

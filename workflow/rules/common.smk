@@ -49,13 +49,6 @@ if not DEMO and workflow.is_main_process:
         raise WorkflowError(str(InputError(_problems)))
     for _rows in _left_out:  # master tables; the feature_matrix log counts them too
         print(f"note: {_rows}", file=sys.stderr)
-    # images without pyradiomics: said before any job, unless the jobs get their own conda env
-    if (has_images(load_sample_sheet(config["samples"])) and DeploymentMethod.CONDA
-            not in workflow.deployment_settings.deployment_method):
-        try:
-            require_pyradiomics()
-        except MissingExtraError as _error:
-            raise WorkflowError(str(_error)) from None
 
 
 def endpoint_checked(wildcards):
@@ -96,6 +89,16 @@ def sample_sheet():
     if key not in _sheets:
         _sheets[key] = load_sample_sheet(path)
     return _sheets[key]
+
+
+# Images without pyradiomics: said before any job (in the snakemake the user started), unless
+# the jobs get their own conda env. The sheet is the cached one every input function reads.
+if (workflow.is_main_process and extracts_images()
+        and DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method):
+    try:
+        require_pyradiomics()
+    except MissingExtraError as _error:
+        raise WorkflowError(str(_error)) from None
 
 
 def batches():

@@ -63,7 +63,7 @@ rule radiomics_extraction_summary:
         summary="results/radiomics/extraction_summary.json",
         distributions="results/radiomics/batch_distributions.tsv",
     params:
-        batches=lambda wildcards: dict(zip(sample_sheet()["sample_id"], sample_sheet()["batch"])),
+        batches=lambda wildcards: sample_sheet().set_index("sample_id")["batch"].to_dict(),
     log:
         "logs/radiomics_extraction_summary.log",
     threads: 1  # one ComBat fit and a few quantiles

@@ -17,6 +17,7 @@ features are empty (missing, not 0) for every sample (`not_assessed_genes`, `ass
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pandas as pd
 
@@ -25,6 +26,8 @@ from haicpred.io.panel_bed import is_bed, read_bed_panel
 from haicpred.io.tables import whole_numbers
 from haicpred.io.validation import read_and_validate, row_numbers
 
+# the checkout's resources/ (panels, SNPs, pyradiomics parameter files, the IBSI mapping)
+CHECKOUT_RESOURCES = Path(__file__).resolve().parents[3] / "resources"
 PANEL_COLUMNS = ["gene", "chrom", "start", "end", "strand", "source"]
 PANEL_REQUIRED = PANEL_COLUMNS[:4]  # strand (never used by the mutation rules), source optional
 COORDINATES = ["chrom", "start", "end"]

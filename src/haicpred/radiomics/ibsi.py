@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from haicpred.io.resources import CHECKOUT_RESOURCES
 from haicpred.io.tables import read_tsv
 from haicpred.radiomics.extraction import (ImagePair, check_pairs, quiet_pyradiomics,
                                            require_pyradiomics)
 
-RESOURCES = Path(__file__).resolve().parents[3] / "resources"
-MAPPING = RESOURCES / "ibsi_pyradiomics.tsv"
-PHANTOM_PARAMS = RESOURCES / "radiomics_ibsi_phantom.yaml"
+MAPPING = CHECKOUT_RESOURCES / "ibsi_pyradiomics.tsv"
+PHANTOM_PARAMS = CHECKOUT_RESOURCES / "radiomics_ibsi_phantom.yaml"
 SIGNIFICANT_DIGITS = 3
 EXPECTATIONS = ("agrees", "differs", "no IBSI feature")
 
